@@ -1,0 +1,227 @@
+//! The one error type of img-core: a kind callers branch on, a message, and the context
+//! it was raised in (`pulling "alpine": fetching manifest: …`).
+
+use std::fmt;
+
+/// What went wrong, for callers that need to branch (exit codes, retries, "try the next
+/// candidate"). New kinds may be added, so match with a wildcard arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The command line is wrong: unknown flag, missing argument. Exit status 2.
+    Usage,
+    /// A reference (`name[:tag][@digest]`) does not follow the grammar.
+    InvalidReference,
+    /// A digest is malformed or uses an unknown algorithm.
+    InvalidDigest,
+    /// A record read from stdin (a JSON line, an array, a plain line) is malformed.
+    InvalidRecord,
+    /// A document (manifest, index, config, archive member) is malformed or unsupported.
+    InvalidDocument,
+    /// A template given with `--format` does not parse or fails while running.
+    Template,
+    /// The thing asked for does not exist (image, tag, blob, repository).
+    NotFound,
+    /// A short ID or name matches more than one image.
+    Ambiguous,
+    /// The operation would break something another user relies on (an image in use,
+    /// an image referenced by several repositories).
+    Conflict,
+    /// Content did not hash to the digest it was announced with.
+    DigestMismatch,
+    /// Content is larger than its descriptor says or than a limit allows.
+    TooLarge,
+    /// Something we knowingly do not support (schema 1 manifests, unknown algorithms).
+    Unsupported,
+    /// The registry refused our credentials, or none were found.
+    Unauthorized,
+    /// The registry refused the operation for these credentials.
+    Denied,
+    /// A transport failure: connection refused or reset, timeout, DNS.
+    Network,
+    /// TLS could not be established or the certificate was not trusted.
+    Tls,
+    /// The registry answered with an error we could not otherwise classify.
+    Registry,
+    /// The store's index is corrupt or from a newer img.
+    Corrupt,
+    /// Any other I/O failure (permissions, no space left).
+    Io,
+}
+
+impl ErrorKind {
+    /// A short lowercase name for the kind, used in JSON error output and tests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::InvalidReference => "invalid reference",
+            ErrorKind::InvalidDigest => "invalid digest",
+            ErrorKind::InvalidRecord => "invalid record",
+            ErrorKind::InvalidDocument => "invalid document",
+            ErrorKind::Template => "template",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Ambiguous => "ambiguous",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::DigestMismatch => "digest mismatch",
+            ErrorKind::TooLarge => "too large",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Network => "network",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Registry => "registry",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
+/// An error with its kind, its own message and the context it travelled through.
+///
+/// Displayed outermost context first: `pulling "alpine": fetching manifest: connection refused`.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    /// Innermost first; displayed reversed.
+    context: Vec<String>,
+    io_kind: Option<std::io::ErrorKind>,
+}
+
+/// The result type of img-core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` saying `message` (lowercase, no trailing period).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            context: Vec::new(),
+            io_kind: None,
+        }
+    }
+
+    /// Shorthand for a usage error (exit status 2).
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Usage, message)
+    }
+
+    /// An I/O error with what we were doing when it happened.
+    pub fn io(err: std::io::Error, doing: impl Into<String>) -> Error {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::UnexpectedEof => ErrorKind::Network,
+            _ => ErrorKind::Io,
+        };
+        let mut e = Error::new(kind, io_message(&err));
+        e.io_kind = Some(err.kind());
+        e.context(doing)
+    }
+
+    /// Wraps the error in one more layer of context (the outer operation).
+    pub fn context(mut self, context: impl Into<String>) -> Error {
+        self.context.push(context.into());
+        self
+    }
+
+    /// The kind, for callers that branch.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without context.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The `std::io::ErrorKind` this error came from, if it came from I/O.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        self.io_kind
+    }
+
+    /// The process exit status this error asks for: 2 for bad usage, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Usage => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `std::io::Error`'s Display appends "(os error N)"; people need the words only.
+fn io_message(err: &std::io::Error) -> String {
+    let s = err.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.context.iter().rev() {
+            write!(f, "{c}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Error {
+        let kind = match err.kind() {
+            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+            _ => ErrorKind::Io,
+        };
+        let mut e = Error::new(kind, io_message(&err));
+        e.io_kind = Some(err.kind());
+        e
+    }
+}
+
+/// Adds context to any `Result` whose error converts into [`Error`].
+pub trait ResultExt<T> {
+    /// Wraps the error with `context`, evaluated only on failure.
+    fn context<C: Into<String>>(self, context: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn context<C: Into<String>>(self, context: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.into().context(context()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_reads_outermost_first() {
+        let e = Error::new(ErrorKind::Network, "connection refused")
+            .context("fetching manifest")
+            .context("pulling \"alpine\"");
+        assert_eq!(
+            e.to_string(),
+            "pulling \"alpine\": fetching manifest: connection refused"
+        );
+        assert_eq!(e.kind(), ErrorKind::Network);
+    }
+
+    #[test]
+    fn io_errors_drop_os_error_suffix() {
+        let e = Error::io(std::io::Error::from_raw_os_error(13), "opening store /nope");
+        assert_eq!(e.to_string(), "opening store /nope: permission denied");
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn usage_exits_2() {
+        assert_eq!(Error::usage("missing argument").exit_code(), 2);
+    }
+}

@@ -1,0 +1,38 @@
+//! img-core: everything the img tools share.
+//!
+//! A map of the crate, from the bottom up:
+//!
+//! - [`error`] — `Error { kind, context }`, the kinds callers branch on, exit codes.
+//! - [`digest`] — strictly parsed digests, hashing, verifying readers and writers.
+//! - [`reference`] — the distribution reference grammar and docker's normalisation.
+//! - [`oci`] — media types, descriptors, manifests, indexes and image configs.
+//! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC.
+//! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL).
+//! - [`registry`] — the registry client (the only module speaking HTTP): fetch and push.
+//! - [`record`] — the JSON records the tools print, and the one reader of records on stdin.
+//! - [`template`] — Go's text/template, as docker's `--format` uses it.
+//! - [`output`] — `--format table|json|TEMPLATE`: aligned tables, JSON Lines, templates.
+//! - [`settings`] — where the store and the config file live, and what the config says.
+//! - [`ops`] — one file a verb: what each tool does, as a function and an options struct.
+//! - [`cli`] — the shared `main`: argument splitting, error printing, exit codes.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod cli;
+pub mod digest;
+pub mod error;
+pub mod index;
+pub mod oci;
+pub mod ops;
+pub mod output;
+pub mod record;
+pub mod reference;
+pub mod registry;
+pub mod settings;
+pub mod store;
+pub mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use digest::Digest;
+pub use error::{Error, ErrorKind, Result, ResultExt};
