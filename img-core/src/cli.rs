@@ -1,1 +1,246 @@
-//! (placeholder: filled by its own change)
+//! The shared `main` of every tool: docker-style argument forms, argh parsing, error
+//! printing with the tool's name, per-item failures, and exit codes.
+//!
+//! Exit status, the same for every tool: 0 when everything was done; 1 when some item
+//! failed (the others still done, each failure printed as `img-rm: "x": reason`) or the
+//! whole command failed; 2 for bad usage. A closed stdout (`img-ls | head -1`) is not an
+//! error: the tool stops quietly with status 0.
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Exit status for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit status when some item, or the command, failed.
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status for bad usage.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Rewrites docker-style argument forms into the whole words argh matches.
+///
+/// - `--format='{{.ID}}'` (the shell already removed the quotes) → `--format`, `{{.ID}}`
+/// - `-f=json` → `-f`, `json`
+/// - `-aq` → `-a`, `-q`; a value-taking short flag inside a group takes the rest of the
+///   group as its value (`-fjson` → `-f`, `json`), as Go's pflag does
+///
+/// `value_shorts` lists the short flags that take a value. Everything after `--` is left
+/// alone, as are negative numbers and a lone `-` (stdin).
+pub fn split_args(args: &[String], value_shorts: &[char]) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut rest = args.iter();
+    let mut expect_value = false;
+    for arg in rest.by_ref() {
+        if expect_value {
+            // The value of the previous flag, taken whole even if it starts with '-'.
+            out.push(arg.clone());
+            expect_value = false;
+            continue;
+        }
+        if arg == "--" {
+            out.push(arg.clone());
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((name, value)) => {
+                    out.push(format!("--{name}"));
+                    out.push(value.to_owned());
+                }
+                None => out.push(arg.clone()),
+            }
+            continue;
+        }
+        let Some(group) = arg.strip_prefix('-') else {
+            out.push(arg.clone());
+            continue;
+        };
+        if group.is_empty() || group.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push(arg.clone());
+            continue;
+        }
+        let mut chars = group.char_indices();
+        while let Some((i, c)) = chars.next() {
+            out.push(format!("-{c}"));
+            if value_shorts.contains(&c) {
+                let value = &group[i + c.len_utf8()..];
+                let value = value.strip_prefix('=').unwrap_or(value);
+                if value.is_empty() {
+                    expect_value = true;
+                } else {
+                    out.push(value.to_owned());
+                }
+                break;
+            }
+        }
+    }
+    out.extend(rest.cloned());
+    out
+}
+
+/// Failures of single items in a command that goes on with the others.
+///
+/// Each failure is printed at once as `img-X: "item": reason`; [`Failures::exit_code`]
+/// then says 1 if there was any.
+#[derive(Debug)]
+pub struct Failures {
+    tool: &'static str,
+    count: usize,
+}
+
+impl Failures {
+    /// A fresh list for `tool` (its binary name, `img-rm`).
+    pub fn new(tool: &'static str) -> Failures {
+        Failures { tool, count: 0 }
+    }
+
+    /// Reports that `item` failed with `err`.
+    pub fn report(&mut self, item: &str, err: &Error) {
+        self.count += 1;
+        eprintln!("{}: {:?}: {err}", self.tool, item);
+    }
+
+    /// How many items failed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// 0 when none failed, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.count == 0 {
+            EXIT_OK
+        } else {
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Whether `err` means stdout was closed under us (`| head`): not a failure.
+pub fn is_broken_pipe(err: &Error) -> bool {
+    err.io_kind() == Some(io::ErrorKind::BrokenPipe)
+}
+
+/// Whether stdout is a terminal (tables) or a pipe or file (JSON Lines).
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
+/// Whether stderr is a terminal (progress bars).
+pub fn stderr_is_terminal() -> bool {
+    io::stderr().is_terminal()
+}
+
+/// Whether stdin is a terminal; a tool given no arguments reads records from stdin only
+/// when it is not.
+pub fn stdin_is_terminal() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// Parses the command line into `T` (after [`split_args`]) and runs `body`, turning its
+/// outcome into the process exit status. `body` returns the exit code it wants (from
+/// [`Failures::exit_code`], usually) or an error for the whole command.
+///
+/// `--help` prints to stdout and exits 0; a usage error prints argh's message and exits 2.
+pub fn main<T: argh::FromArgs>(
+    tool: &'static str,
+    value_shorts: &[char],
+    body: impl FnOnce(T) -> Result<i32>,
+) -> ! {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args = split_args(&raw, value_shorts);
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let parsed = match T::from_args(&[tool], &strs) {
+        Ok(parsed) => parsed,
+        Err(early) => {
+            let code = match early.status {
+                Ok(()) => {
+                    let _ = writeln!(io::stdout(), "{}", early.output.trim_end());
+                    EXIT_OK
+                }
+                Err(()) => {
+                    eprintln!("{tool}: {}", early.output.trim_end());
+                    eprintln!("Run '{tool} --help' for more information.");
+                    EXIT_USAGE
+                }
+            };
+            std::process::exit(code);
+        }
+    };
+    let code = match body(parsed) {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => EXIT_OK,
+        Err(err) => {
+            eprintln!("{tool}: {err}");
+            err.exit_code()
+        }
+    };
+    // Flushing a closed pipe at exit is not an error either.
+    if let Err(e) = io::stdout().flush()
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        eprintln!("{tool}: writing output: {e}");
+        std::process::exit(EXIT_FAILURE);
+    }
+    std::process::exit(code)
+}
+
+/// A usage error for a tool that received nothing to act on.
+pub fn nothing_to_do(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Usage,
+        format!("{what} required: give it as an argument, or pipe records into stdin"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(args: &[&str], shorts: &[char]) -> Vec<String> {
+        let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        split_args(&owned, shorts)
+    }
+
+    #[test]
+    fn long_flags_with_equals_are_split_once() {
+        assert_eq!(
+            split(&["--format={{.ID}}", "--filter=dangling=true"], &[]),
+            ["--format", "{{.ID}}", "--filter", "dangling=true"]
+        );
+        assert_eq!(split(&["--format=", "x"], &[]), ["--format", "", "x"]);
+    }
+
+    #[test]
+    fn short_groups_are_split() {
+        assert_eq!(split(&["-aq"], &['f']), ["-a", "-q"]);
+        assert_eq!(split(&["-aqf", "json"], &['f']), ["-a", "-q", "-f", "json"]);
+        assert_eq!(split(&["-fjson"], &['f']), ["-f", "json"]);
+        assert_eq!(split(&["-f=json"], &['f']), ["-f", "json"]);
+        assert_eq!(split(&["-f", "-q"], &['f']), ["-f", "-q"]);
+    }
+
+    #[test]
+    fn values_and_operands_are_left_alone() {
+        assert_eq!(
+            split(&["-f", "--format=x", "alpine", "-", "-1"], &['f']),
+            ["-f", "--format=x", "alpine", "-", "-1"]
+        );
+        assert_eq!(split(&["--", "-aq", "--x=y"], &[]), ["--", "-aq", "--x=y"]);
+    }
+
+    #[test]
+    fn failures_count_and_exit() {
+        let mut f = Failures::new("img-test");
+        assert_eq!(f.exit_code(), 0);
+        f.report("x", &Error::new(ErrorKind::NotFound, "no such image"));
+        assert_eq!(f.count(), 1);
+        assert_eq!(f.exit_code(), 1);
+    }
+
+    #[test]
+    fn broken_pipe_is_recognised() {
+        let e = Error::io(io::Error::from(io::ErrorKind::BrokenPipe), "writing output");
+        assert!(is_broken_pipe(&e));
+        assert!(!is_broken_pipe(&Error::usage("x")));
+    }
+}
