@@ -59,8 +59,7 @@ pub fn split_args(args: &[String], value_shorts: &[char]) -> Vec<String> {
             out.push(arg.clone());
             continue;
         }
-        let mut chars = group.char_indices();
-        while let Some((i, c)) = chars.next() {
+        for (i, c) in group.char_indices() {
             out.push(format!("-{c}"));
             if value_shorts.contains(&c) {
                 let value = &group[i + c.len_utf8()..];
