@@ -1,1 +1,3 @@
 //! (placeholder: filled by its own change)
+
+pub mod credentials;
