@@ -1,0 +1,289 @@
+//! A fault-injecting HTTP proxy to put between a tool and the real registry: it forwards
+//! each request, one request a connection, and on the way can reset the connection,
+//! answer an error status, truncate or corrupt the body, ignore `Range`, or redirect.
+//! It records every request it sees (method, path, headers) for tests to assert on.
+//!
+//! It is a fault injector in front of the real registry, never a registry of its own.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// What the proxy does with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Forward it untouched.
+    Pass,
+    /// Close the connection without answering.
+    Reset,
+    /// Answer this status without asking the registry; `Some(s)` adds `Retry-After: s`.
+    Status(u16, Option<u32>),
+    /// Forward, but cut the response body off after this many bytes.
+    Truncate(u64),
+    /// Forward, but flip the bits of the body's byte at this offset (wrong content for
+    /// the digest asked for).
+    Corrupt(u64),
+    /// Forward without the `Range` header, as a server that ignores ranges does.
+    IgnoreRange,
+    /// Forward, but drip the body: pause this long after every 64 KiB (time to kill a
+    /// client in the middle of a download).
+    Slow(Duration),
+    /// Answer `307 Temporary Redirect` to this base URL + the request's path.
+    RedirectTo(String),
+}
+
+/// One request the proxy received.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers as received, names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// The fault applied.
+    pub fault: Fault,
+}
+
+impl SeenRequest {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Plan = dyn Fn(&str, &str, usize) -> Fault + Send + Sync;
+
+/// A running proxy; stopped when dropped.
+pub struct FaultProxy {
+    addr: String,
+    seen: Arc<Mutex<Vec<SeenRequest>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on 127.0.0.1 in front of `upstream` (`127.0.0.1:PORT`, plain HTTP).
+    /// `plan(method, path, n)` decides each request's fault; `n` counts the requests seen
+    /// so far (0 for the first), so a plan can fail the first few and pass the rest.
+    pub fn start(
+        upstream: &str,
+        plan: impl Fn(&str, &str, usize) -> Fault + Send + Sync + 'static,
+    ) -> io::Result<FaultProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?.to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let plan: Arc<Plan> = Arc::new(plan);
+        let upstream = upstream.to_owned();
+        {
+            let seen = seen.clone();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (seen, plan, upstream) = (seen.clone(), plan.clone(), upstream.clone());
+                    thread::spawn(move || {
+                        let _ = serve(conn, &upstream, &*plan, &seen);
+                    });
+                }
+            });
+        }
+        Ok(FaultProxy { addr, seen, stop })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<SeenRequest> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(&self.addr);
+    }
+}
+
+fn read_head(r: &mut impl BufRead) -> io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            return Ok(lines);
+        }
+        lines.push(line);
+    }
+}
+
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    plan: &Plan,
+    seen: &Mutex<Vec<SeenRequest>>,
+) -> io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let head = read_head(&mut reader)?;
+    let request_line = head.first().cloned().unwrap_or_default();
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts.next().unwrap_or("").to_owned();
+    let headers: Vec<(String, String)> = head[1..]
+        .iter()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let fault = {
+        let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        let fault = plan(&method, &path, seen.len());
+        seen.push(SeenRequest {
+            method: method.clone(),
+            path: path.clone(),
+            headers: headers.clone(),
+            fault: fault.clone(),
+        });
+        fault
+    };
+    let mut client_w = client;
+    match &fault {
+        Fault::Reset => {
+            client_w.shutdown(Shutdown::Both)?;
+            return Ok(());
+        }
+        Fault::Status(code, retry_after) => {
+            let retry = retry_after
+                .map(|s| format!("Retry-After: {s}\r\n"))
+                .unwrap_or_default();
+            let body = format!(
+                r#"{{"errors":[{{"code":"UNAVAILABLE","message":"injected status {code}"}}]}}"#
+            );
+            write!(
+                client_w,
+                "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            return Ok(());
+        }
+        Fault::RedirectTo(base) => {
+            write!(
+                client_w,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {base}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    let mut out = format!("{request_line}\r\n");
+    for (k, v) in &headers {
+        if k == "connection" || (k == "range" && fault == Fault::IgnoreRange) {
+            continue;
+        }
+        if k == "host" {
+            out.push_str(&format!("Host: {upstream}\r\n"));
+            continue;
+        }
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    up.write_all(out.as_bytes())?;
+    // Request bodies (pushes) stream through as they come, whatever their framing;
+    // the registry reads exactly what the framing says, then answers.
+    let content_length: Option<u64> = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok());
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    if let Some(n) = content_length {
+        io::copy(&mut (&mut reader).take(n), &mut up)?;
+    } else if chunked {
+        copy_chunked(&mut reader, &mut up)?;
+    }
+    let mut up_r = BufReader::new(up);
+    let resp_head = read_head(&mut up_r)?;
+    let mut head_out = String::new();
+    for l in &resp_head {
+        if l.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        head_out.push_str(l);
+        head_out.push_str("\r\n");
+    }
+    head_out.push_str("Connection: close\r\n\r\n");
+    client_w.write_all(head_out.as_bytes())?;
+    if method == "HEAD" {
+        return Ok(());
+    }
+    let mut sent: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = up_r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &mut buf[..n];
+        match &fault {
+            Fault::Truncate(limit) => {
+                let room = limit.saturating_sub(sent) as usize;
+                if room < n {
+                    client_w.write_all(&chunk[..room])?;
+                    client_w.flush()?;
+                    client_w.shutdown(Shutdown::Both)?;
+                    return Ok(());
+                }
+            }
+            Fault::Corrupt(at) if *at >= sent && *at < sent + n as u64 => {
+                chunk[(*at - sent) as usize] ^= 0xff;
+            }
+            Fault::Slow(pause) => thread::sleep(*pause),
+            _ => {}
+        }
+        client_w.write_all(chunk)?;
+        sent += n as u64;
+    }
+    client_w.flush()?;
+    Ok(())
+}
+
+/// Copies one chunked body, framing included, up to and including its last chunk.
+fn copy_chunked(r: &mut impl BufRead, w: &mut impl Write) -> io::Result<()> {
+    loop {
+        let mut size_line = String::new();
+        r.read_line(&mut size_line)?;
+        w.write_all(size_line.as_bytes())?;
+        let size = u64::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+        if size == 0 {
+            // Trailers, then the empty line.
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line)?;
+                w.write_all(line.as_bytes())?;
+                if line.trim().is_empty() {
+                    return Ok(());
+                }
+            }
+        }
+        io::copy(&mut r.take(size + 2), w)?;
+    }
+}
