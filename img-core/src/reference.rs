@@ -210,10 +210,10 @@ impl Reference {
         if !self.is_docker_hub() {
             return self.name();
         }
-        if let Some(rest) = self.path.strip_prefix(OFFICIAL_PREFIX) {
-            if !rest.contains('/') {
-                return rest.to_owned();
-            }
+        if let Some(rest) = self.path.strip_prefix(OFFICIAL_PREFIX)
+            && !rest.contains('/')
+        {
+            return rest.to_owned();
         }
         match self.path.split_once('/') {
             Some((first, _)) if is_domain_like(first) => self.name(),
@@ -374,10 +374,10 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
             None => (Some(domain), None),
         }
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return bad(format!("port {port:?} must be a number"));
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return bad(format!("port {port:?} must be a number"));
     }
     if let Some(host) = host {
         for label in host.split('.') {
