@@ -4,7 +4,7 @@
 //!
 //! - [`error`] — `Error { kind, context }`, the kinds callers branch on, exit codes.
 //! - [`digest`] — strictly parsed digests, hashing, verifying readers and writers.
-//! - [`reference`] — the distribution reference grammar and docker's normalisation.
+//! - [`reference`](mod@reference) — the distribution reference grammar and docker's normalisation.
 //! - [`oci`] — media types, descriptors, manifests, indexes and image configs.
 //! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC.
 //! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL).
@@ -36,3 +36,4 @@ pub mod testing;
 
 pub use digest::Digest;
 pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use reference::Reference;
