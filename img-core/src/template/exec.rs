@@ -201,7 +201,10 @@ impl Exec<'_, '_> {
     /// Operands other than functions take no arguments and no piped value.
     fn not_a_function(&self, cmd: &Cmd, fin: &Option<Value>) -> XResult<()> {
         if cmd.args.len() > 1 || fin.is_some() {
-            return self.fail(format!("can't give argument to non-function {}", cmd.args[0]));
+            return self.fail(format!(
+                "can't give argument to non-function {}",
+                cmd.args[0]
+            ));
         }
         Ok(())
     }
@@ -215,7 +218,8 @@ impl Exec<'_, '_> {
                 self.call(dot, *pos, name, &cmd.args[1..], fin)
             }
             Arg::Nil => self.fail("nil is not a command"),
-            arg @ (Arg::Field { names, .. } | Arg::Var { names, .. } | Arg::Chain { names, .. })
+            arg
+            @ (Arg::Field { names, .. } | Arg::Var { names, .. } | Arg::Chain { names, .. })
                 if !names.is_empty() && has_args =>
             {
                 let last = names.last().map_or("", String::as_str);

@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 
 const NAMES: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "printf", "print", "println", "eq", "ne", "lt",
-    "le", "gt", "ge", "html", "js", "urlquery", "json", "join", "split", "upper", "lower",
-    "title", "pad", "truncate",
+    "le", "gt", "ge", "html", "js", "urlquery", "json", "join", "split", "upper", "lower", "title",
+    "pad", "truncate",
 ];
 
 /// Docker's table headers run through these unchanged (`{{upper .Name}}` heads `NAME`);
@@ -147,7 +147,9 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
             arity(name, args, 1)?;
             let text = serde_json::to_string(&args[0]).map_err(|e| calling(e.to_string()))?;
             // Go's encoder escapes these two even with HTML escaping off.
-            s(text.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029"))
+            s(text
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029"))
         }
         "join" => {
             arity(name, args, 2)?;
@@ -170,7 +172,9 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
             let parts: Vec<Value> = if sep.is_empty() {
                 text.chars().map(|c| Value::String(c.to_string())).collect()
             } else {
-                text.split(sep).map(|p| Value::String(p.to_string())).collect()
+                text.split(sep)
+                    .map(|p| Value::String(p.to_string()))
+                    .collect()
             };
             Ok(Value::Array(parts))
         }
@@ -228,7 +232,8 @@ fn joined(args: &[Value]) -> String {
 fn index(item: &Value, key: &Value) -> Result<Value, String> {
     match item {
         Value::Array(a) => {
-            let i = int(key).map_err(|_| format!("cannot index slice/array with type {}", go_type(key)))?;
+            let i = int(key)
+                .map_err(|_| format!("cannot index slice/array with type {}", go_type(key)))?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| a.get(i))
@@ -250,7 +255,8 @@ fn index(item: &Value, key: &Value) -> Result<Value, String> {
             }))
         }
         Value::String(s) => {
-            let i = int(key).map_err(|_| format!("cannot index string with type {}", go_type(key)))?;
+            let i =
+                int(key).map_err(|_| format!("cannot index string with type {}", go_type(key)))?;
             usize::try_from(i)
                 .ok()
                 .and_then(|i| s.as_bytes().get(i))
@@ -289,10 +295,8 @@ fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
     if lo > hi {
         return Err(format!("invalid slice index: {lo} > {hi}"));
     }
-    if let Some(&max) = bounds.get(2) {
-        if hi > max {
-            return Err(format!("invalid slice index: {hi} > {max}"));
-        }
+    if let Some(&max) = bounds.get(2).filter(|&&max| hi > max) {
+        return Err(format!("invalid slice index: {hi} > {max}"));
     }
     Ok(match item {
         Value::String(s) => match s.get(lo..hi) {
@@ -309,7 +313,11 @@ fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, Stri
     match (a, b) {
         (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => {
             let v = if a.is_array() || a.is_object() { a } else { b };
-            Err(format!("non-comparable type {}: {}", gofmt::display(v), go_type(v)))
+            Err(format!(
+                "non-comparable type {}: {}",
+                gofmt::display(v),
+                go_type(v)
+            ))
         }
         (Value::Null, _) | (_, Value::Null) | (Value::Bool(_), Value::Bool(_)) if ordered => {
             Err("invalid type for comparison".into())
@@ -320,7 +328,10 @@ fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, Stri
         (Value::String(x), Value::String(y)) => Ok(Some(x.cmp(y))),
         (Value::Number(x), Value::Number(y)) => Ok(match (as_int(x), as_int(y)) {
             (Some(i), Some(j)) => Some(i.cmp(&j)),
-            _ => x.as_f64().zip(y.as_f64()).and_then(|(f, g)| f.partial_cmp(&g)),
+            _ => x
+                .as_f64()
+                .zip(y.as_f64())
+                .and_then(|(f, g)| f.partial_cmp(&g)),
         }),
         _ => Err("incompatible types for comparison".into()),
     }
@@ -405,7 +416,10 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        assert_eq!(c("eq", &[json!("a"), json!("b"), json!("a")]), Ok(json!(true)));
+        assert_eq!(
+            c("eq", &[json!("a"), json!("b"), json!("a")]),
+            Ok(json!(true))
+        );
         assert_eq!(c("eq", &[json!(1), json!(1.0)]), Ok(json!(true)));
         assert_eq!(c("lt", &[json!(1), json!(2.5)]), Ok(json!(true)));
         assert_eq!(c("ge", &[json!("b"), json!("a")]), Ok(json!(true)));
@@ -423,14 +437,23 @@ mod tests {
     #[test]
     fn index_and_slice() {
         let m = json!({"a": {"b": [10, 20]}, "s": "xyz"});
-        assert_eq!(c("index", &[m.clone(), json!("a"), json!("b"), json!(1)]), Ok(json!(20)));
+        assert_eq!(
+            c("index", &[m.clone(), json!("a"), json!("b"), json!(1)]),
+            Ok(json!(20))
+        );
         assert_eq!(
             c("index", &[json!([1]), json!(5)]),
             Err("error calling index: index out of range: 5".into())
         );
-        assert_eq!(c("index", &[json!({"k": "v"}), json!("missing")]), Ok(json!("")));
+        assert_eq!(
+            c("index", &[json!({"k": "v"}), json!("missing")]),
+            Ok(json!(""))
+        );
         assert_eq!(c("index", &[json!(null), json!("missing")]), Ok(json!("")));
-        assert_eq!(c("slice", &[json!("hello"), json!(1), json!(3)]), Ok(json!("el")));
+        assert_eq!(
+            c("slice", &[json!("hello"), json!(1), json!(3)]),
+            Ok(json!("el"))
+        );
         assert_eq!(c("slice", &[json!([1, 2, 3]), json!(1)]), Ok(json!([2, 3])));
         assert_eq!(
             c("slice", &[json!([1]), json!(3)]),
@@ -440,13 +463,28 @@ mod tests {
 
     #[test]
     fn docker_string_functions() {
-        assert_eq!(c("title", &[json!("hello wORLD-x_y")]), Ok(json!("Hello WORLD-X_y")));
-        assert_eq!(c("pad", &[json!("ab"), json!(2), json!(1)]), Ok(json!("  ab ")));
+        assert_eq!(
+            c("title", &[json!("hello wORLD-x_y")]),
+            Ok(json!("Hello WORLD-X_y"))
+        );
+        assert_eq!(
+            c("pad", &[json!("ab"), json!(2), json!(1)]),
+            Ok(json!("  ab "))
+        );
         assert_eq!(c("pad", &[json!(""), json!(2), json!(1)]), Ok(json!("")));
-        assert_eq!(c("truncate", &[json!("abcdef"), json!(3)]), Ok(json!("abc")));
+        assert_eq!(
+            c("truncate", &[json!("abcdef"), json!(3)]),
+            Ok(json!("abc"))
+        );
         assert_eq!(c("truncate", &[json!("ab"), json!(3)]), Ok(json!("ab")));
-        assert_eq!(c("split", &[json!("a:b"), json!(":")]), Ok(json!(["a", "b"])));
-        assert_eq!(c("join", &[json!(["a", 1]), json!(", ")]), Ok(json!("a, 1")));
+        assert_eq!(
+            c("split", &[json!("a:b"), json!(":")]),
+            Ok(json!(["a", "b"]))
+        );
+        assert_eq!(
+            c("join", &[json!(["a", 1]), json!(", ")]),
+            Ok(json!("a, 1"))
+        );
         assert_eq!(c("len", &[json!("héllo")]), Ok(json!(6)));
         assert_eq!(
             c("join", &[json!("a")]),
@@ -460,15 +498,30 @@ mod tests {
 
     #[test]
     fn escapers() {
-        assert_eq!(c("html", &[json!("<a href=\"x\">&'")]), Ok(json!("&lt;a href=&#34;x&#34;&gt;&amp;&#39;")));
-        assert_eq!(c("js", &[json!("it's <b>\n")]), Ok(json!("it\\'s \\u003Cb\\u003E\\u000A")));
-        assert_eq!(c("urlquery", &[json!("a b&c/é")]), Ok(json!("a+b%26c%2F%C3%A9")));
+        assert_eq!(
+            c("html", &[json!("<a href=\"x\">&'")]),
+            Ok(json!("&lt;a href=&#34;x&#34;&gt;&amp;&#39;"))
+        );
+        assert_eq!(
+            c("js", &[json!("it's <b>\n")]),
+            Ok(json!("it\\'s \\u003Cb\\u003E\\u000A"))
+        );
+        assert_eq!(
+            c("urlquery", &[json!("a b&c/é")]),
+            Ok(json!("a+b%26c%2F%C3%A9"))
+        );
     }
 
     #[test]
     fn header_mode_keeps_headers() {
         assert_eq!(call("upper", &[json!("NAME")], true), Ok(json!("NAME")));
-        assert_eq!(call("join", &[json!("NAMES"), json!(",")], true), Ok(json!("NAMES")));
-        assert_eq!(call("pad", &[json!("NAME"), json!(1), json!(1)], true), Ok(json!(" NAME ")));
+        assert_eq!(
+            call("join", &[json!("NAMES"), json!(",")], true),
+            Ok(json!("NAMES"))
+        );
+        assert_eq!(
+            call("pad", &[json!("NAME"), json!(1), json!(1)], true),
+            Ok(json!(" NAME "))
+        );
     }
 }

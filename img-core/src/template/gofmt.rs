@@ -230,7 +230,13 @@ pub(crate) fn format_g(f: f64, prec: Option<usize>, upper: bool) -> String {
         if p > nd {
             p = nd;
         }
-        return fmt_e(neg, &digits, dp, (p - 1).max(0) as usize, if upper { 'E' } else { 'e' });
+        return fmt_e(
+            neg,
+            &digits,
+            dp,
+            (p - 1).max(0) as usize,
+            if upper { 'E' } else { 'e' },
+        );
     }
     if p > dp {
         p = nd;
@@ -305,10 +311,8 @@ fn int_verb(spec: &Spec, verb: char, i: i128) -> String {
         'b' => format!("{a:b}"),
         _ => a.to_string(),
     };
-    if let Some(p) = spec.prec {
-        if digits.len() < p {
-            digits = "0".repeat(p - digits.len()) + &digits;
-        }
+    if let Some(p) = spec.prec.filter(|&p| digits.len() < p) {
+        digits = "0".repeat(p - digits.len()) + &digits;
     }
     let prefix = match verb {
         'x' if spec.sharp => "0x",
@@ -415,12 +419,12 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        let mut star = |next: &mut usize| -> Option<usize> {
+        let star = |next: &mut usize| -> Option<usize> {
             let v = args.get(*next)?;
             *next += 1;
             v.as_u64().map(|u| u as usize)
         };
-        let mut number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+        let number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
             let mut n: Option<usize> = None;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
                 n = Some(n.unwrap_or(0) * 10 + d as usize);
@@ -483,7 +487,10 @@ mod tests {
     #[test]
     fn prints_like_go() {
         assert_eq!(display(&json!(["a", "b", 1])), "[a b 1]");
-        assert_eq!(display(&json!({"b": 2, "a": [1, null]})), "map[a:[1 <nil>] b:2]");
+        assert_eq!(
+            display(&json!({"b": 2, "a": [1, null]})),
+            "map[a:[1 <nil>] b:2]"
+        );
         assert_eq!(display(&json!(3.0)), "3");
         assert_eq!(display(&json!(0.5)), "0.5");
         assert_eq!(display(&json!(1.5e30)), "1.5e+30");
@@ -505,10 +512,39 @@ mod tests {
     #[test]
     fn sprintf_verbs() {
         let a = |v: Value| vec![v];
-        assert_eq!(sprintf("%s|%5s|%-5s|", &[json!("a"), json!("b"), json!("c")]), "a|    b|c    |");
-        assert_eq!(sprintf("%d %05d %+d %x %X %o %b", &[json!(42), json!(-42), json!(3), json!(255), json!(255), json!(8), json!(5)]), "42 -0042 +3 ff FF 10 101");
-        assert_eq!(sprintf("%.2f %f %e %g", &[json!(3.14159), json!(1), json!(1234.5), json!(0.5)]), "3.14 1.000000 1.234500e+03 0.5");
-        assert_eq!(sprintf("%q %v %t %%", &[json!("a\"b\n"), json!([1, 2]), json!(true)]), "\"a\\\"b\\n\" [1 2] true %");
+        assert_eq!(
+            sprintf("%s|%5s|%-5s|", &[json!("a"), json!("b"), json!("c")]),
+            "a|    b|c    |"
+        );
+        assert_eq!(
+            sprintf(
+                "%d %05d %+d %x %X %o %b",
+                &[
+                    json!(42),
+                    json!(-42),
+                    json!(3),
+                    json!(255),
+                    json!(255),
+                    json!(8),
+                    json!(5)
+                ]
+            ),
+            "42 -0042 +3 ff FF 10 101"
+        );
+        assert_eq!(
+            sprintf(
+                "%.2f %f %e %g",
+                &[json!(1.23456), json!(1), json!(1234.5), json!(0.5)]
+            ),
+            "1.23 1.000000 1.234500e+03 0.5"
+        );
+        assert_eq!(
+            sprintf(
+                "%q %v %t %%",
+                &[json!("a\"b\n"), json!([1, 2]), json!(true)]
+            ),
+            "\"a\\\"b\\n\" [1 2] true %"
+        );
         assert_eq!(sprintf("%c %q", &[json!(65), json!(97)]), "A 'a'");
         assert_eq!(sprintf("%x", &a(json!("hi"))), "6869");
         assert_eq!(sprintf("%.1s", &a(json!("héllo"))), "h");
@@ -526,7 +562,10 @@ mod tests {
 
     #[test]
     fn sprint_spaces_between_non_strings() {
-        assert_eq!(sprint(&[json!("a"), json!(1), json!(2), json!("b")]), "a1 2b");
+        assert_eq!(
+            sprint(&[json!("a"), json!(1), json!(2), json!("b")]),
+            "a1 2b"
+        );
         assert_eq!(sprintln(&[json!("a"), json!(1)]), "a 1\n");
     }
 

@@ -371,10 +371,7 @@ impl Lexer<'_> {
             return Ok(());
         }
         let c = self.peek().unwrap_or(' ');
-        self.err(
-            self.pos,
-            format!("bad character U+{:04X} '{c}'", c as u32),
-        )
+        self.err(self.pos, format!("bad character U+{:04X} '{c}'", c as u32))
     }
 
     fn number(&mut self) -> Result<(), LexError> {

@@ -37,7 +37,7 @@ use crate::error::{Error, ErrorKind, Result};
 use serde_json::Value;
 use std::fmt;
 
-pub(crate) use gofmt::display;
+pub(crate) use gofmt::{display, format_g};
 
 /// A parsed template, ready to render records.
 #[derive(Clone)]

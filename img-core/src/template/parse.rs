@@ -56,7 +56,10 @@ pub(crate) struct Cmd {
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     /// `.A.B` relative to dot.
-    Field { pos: usize, names: Vec<String> },
+    Field {
+        pos: usize,
+        names: Vec<String>,
+    },
     /// `$x.A.B`
     Var {
         pos: usize,
@@ -73,9 +76,15 @@ pub(crate) enum Arg {
     Nil,
     Lit(Value),
     /// A function name.
-    Func { pos: usize, name: String },
+    Func {
+        pos: usize,
+        name: String,
+    },
     /// `(pipeline)`
-    Pipe { pos: usize, pipe: Box<Pipe> },
+    Pipe {
+        pos: usize,
+        pipe: Box<Pipe>,
+    },
 }
 
 impl fmt::Display for Arg {
@@ -234,9 +243,7 @@ impl Parser {
             }
             Tok::Keyword(Kw::If) => self.control(Kw::If).map(|b| Item::Node(Node::If(b))),
             Tok::Keyword(Kw::With) => self.control(Kw::With).map(|b| Item::Node(Node::With(b))),
-            Tok::Keyword(Kw::Range) => {
-                self.control(Kw::Range).map(|b| Item::Node(Node::Range(b)))
-            }
+            Tok::Keyword(Kw::Range) => self.control(Kw::Range).map(|b| Item::Node(Node::Range(b))),
             Tok::Keyword(k @ (Kw::Break | Kw::Continue)) => {
                 let name = if k == Kw::Break { "break" } else { "continue" };
                 self.expect_right(&format!("{{{{{name}}}}}"))?;
@@ -576,9 +583,21 @@ mod tests {
         assert_eq!(parse_err("{{$x}}"), "undefined variable \"$x\"");
         assert_eq!(parse_err("{{}}"), "missing value for command");
         assert_eq!(parse_err("{{break}}"), "{{break}} outside {{range}}");
-        assert_eq!(parse_err("{{.A | 3}}"), "non executable command in pipeline stage 2");
-        assert_eq!(parse_err("{{if .A}}{{else}}{{else}}{{end}}"), "expected end; found {{else}}");
-        assert_eq!(parse_err("{{\"a\".B}}"), "unexpected . after term \"\\\"a\\\"\"");
-        assert_eq!(parse_err("{{$x := 1}}{{$x := 2}}{{if 1}}{{$y := 3}}{{end}}{{$y}}"), "undefined variable \"$y\"");
+        assert_eq!(
+            parse_err("{{.A | 3}}"),
+            "non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            parse_err("{{if .A}}{{else}}{{else}}{{end}}"),
+            "expected end; found {{else}}"
+        );
+        assert_eq!(
+            parse_err("{{\"a\".B}}"),
+            "unexpected . after term \"\\\"a\\\"\""
+        );
+        assert_eq!(
+            parse_err("{{$x := 1}}{{$x := 2}}{{if 1}}{{$y := 3}}{{end}}{{$y}}"),
+            "undefined variable \"$y\""
+        );
     }
 }
