@@ -177,7 +177,7 @@ impl<W: Write> Output<W> {
     }
 
     /// Adds header names for keys outside the default columns, so that `table {{.Digest}}`
-    /// heads its column `DIGEST` as docker does. Keys named nowhere get [`default_header`].
+    /// heads its column `DIGEST` as docker does. Keys named nowhere get docker-like headers (`RepoTags` → `REPO TAGS`).
     pub fn headers(mut self, known: &[Column]) -> Output<W> {
         self.headers.extend_from_slice(known);
         self

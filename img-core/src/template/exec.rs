@@ -174,13 +174,6 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn var(&self, name: &str) -> XResult<Value> {
-        match self.vars.iter().rev().find(|(n, _)| n == name) {
-            Some((_, v)) => Ok(v.clone()),
-            None => self.fail(format!("undefined variable: {name}")),
-        }
-    }
-
     fn pipeline(&mut self, dot: &Value, pipe: &Pipe) -> XResult<Value> {
         self.at = pipe.pos;
         let mut val: Option<Value> = None;
@@ -251,49 +244,48 @@ impl Exec<'_, '_> {
             Arg::Dot => Ok(dot.clone()),
             Arg::Nil => Ok(Value::Null),
             Arg::Lit(v) => Ok(v.clone()),
-            Arg::Field { names, .. } => self.fields(dot.clone(), names),
-            Arg::Var { name, names, .. } => {
-                let v = self.var(name)?;
-                self.fields(v, names)
-            }
+            Arg::Field { names, .. } => self.fields(dot, names),
+            Arg::Var { name, names, .. } => match self.vars.iter().rev().find(|(n, _)| n == name) {
+                Some((_, v)) => self.fields(v, names),
+                None => self.fail(format!("undefined variable: {name}")),
+            },
             Arg::Chain { pos, base, names } => {
                 let v = self.eval(dot, base)?;
                 self.at = *pos;
-                self.fields(v, names)
+                self.fields(&v, names)
             }
             Arg::Func { pos, name } => self.call(dot, *pos, name, &[], None),
             Arg::Pipe { pipe, .. } => self.pipeline(dot, pipe),
         }
     }
 
-    fn fields(&mut self, mut v: Value, names: &[String]) -> XResult<Value> {
+    /// Follows `names` from `v`, cloning only what the chain ends at.
+    fn fields(&self, v: &Value, names: &[String]) -> XResult<Value> {
+        let mut cur = v;
         for name in names {
-            v = self.field(v, name)?;
-        }
-        Ok(v)
-    }
-
-    fn field(&self, v: Value, name: &str) -> XResult<Value> {
-        if let Some(header) = self.header {
-            return Ok(match v {
-                Value::Object(mut o) if o.contains_key(name) => {
-                    o.remove(name).unwrap_or(Value::Null)
+            cur = match cur {
+                Value::Object(o) if o.contains_key(name) => &o[name],
+                // Header mode: a field that is not there names its column.
+                _ if self.header.is_some() => {
+                    let last = names.last().map_or("", String::as_str);
+                    return Ok(Value::String(
+                        self.header.map_or_else(String::new, |h| h(last)),
+                    ));
                 }
-                _ => Value::String(header(name)),
-            });
+                Value::Object(_) => {
+                    return self.fail(format!("map has no entry for key \"{name}\""));
+                }
+                // Records leave optional parts null; a field of nothing is nothing.
+                Value::Null => return Ok(Value::Null),
+                v => {
+                    return self.fail(format!(
+                        "can't evaluate field {name} in type {}",
+                        go_type(v)
+                    ));
+                }
+            };
         }
-        match v {
-            Value::Object(mut o) => match o.remove(name) {
-                Some(v) => Ok(v),
-                None => self.fail(format!("map has no entry for key \"{name}\"")),
-            },
-            // Records leave optional parts null; a field of nothing is nothing.
-            Value::Null => Ok(Value::Null),
-            v => self.fail(format!(
-                "can't evaluate field {name} in type {}",
-                go_type(&v)
-            )),
-        }
+        Ok(cur.clone())
     }
 
     fn call(

@@ -107,6 +107,7 @@ fn values_print_like_go() {
         render("{{.Config.Labels}}", &d),
         "map[com.example.version:1.0 maintainer:me]"
     );
+    assert_eq!(render("{{.Config.Labels.maintainer}}", &d), "me");
     assert_eq!(render("{{.Nothing}}", &d), "<no value>");
     assert_eq!(render("{{.Nothing.Deeper}}", &d), "<no value>");
     assert_eq!(
@@ -334,4 +335,11 @@ fn runtime_errors_name_the_key_and_column() {
         render_error("{{.Os 1}}", &d),
         "template: column 3: Os is not a method but has arguments"
     );
+}
+
+#[test]
+fn header_mode_names_columns() {
+    let t = Template::parse("{{.ID}}\t{{upper .Config.Labels}}\t{{pad .Name 1 0}}").unwrap();
+    let header = t.render_header(&|k: &str| format!("<{k}>"));
+    assert_eq!(header, "<ID>\t<Labels>\t <Name>");
 }
