@@ -1,0 +1,576 @@
+//! Go's fmt as templates need it: printing JSON values the way Go prints its own
+//! (`[a b]`, `map[k:v]`), `print`, `println`, `printf` with Go's verbs, `%g`, and `%q` quoting.
+
+use serde_json::{Number, Value};
+
+/// The Go type a JSON value stands for, as Go names it in error messages.
+pub(crate) fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float64",
+        Value::Number(_) => "int",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+/// Go's `strconv.Quote`: a double-quoted string with Go escapes.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        push_escaped(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+fn push_escaped(out: &mut String, c: char, quote: char) {
+    match c {
+        '\x07' => out.push_str("\\a"),
+        '\x08' => out.push_str("\\b"),
+        '\x0c' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\x0b' => out.push_str("\\v"),
+        '\\' => out.push_str("\\\\"),
+        c if c == quote => {
+            out.push('\\');
+            out.push(c);
+        }
+        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        }
+        c if c.is_control() => {
+            if (c as u32) < 0x10000 {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            } else {
+                out.push_str(&format!("\\U{:08x}", c as u32));
+            }
+        }
+        c => out.push(c),
+    }
+}
+
+/// A JSON number as an integer when it is one (or a float without a fraction).
+pub(crate) fn as_int(n: &Number) -> Option<i128> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.into());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.into());
+    }
+    let f = n.as_f64()?;
+    (f.fract() == 0.0 && f.abs() < 1e21).then_some(f as i128)
+}
+
+/// Go's `%v` of a number; integral values print as integers.
+fn number_v(n: &Number) -> String {
+    match as_int(n) {
+        Some(i) => i.to_string(),
+        None => format_g(n.as_f64().unwrap_or(0.0), None, false),
+    }
+}
+
+/// Go's `%v`: strings raw, `[a b]` for lists, `map[k:v]` (sorted keys) for maps, `<nil>` for null.
+pub(crate) fn print_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&number_v(n)),
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push_str("map[");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                print_value(&map[k], out);
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// [`print_value`] into a new string.
+pub(crate) fn display(v: &Value) -> String {
+    let mut s = String::new();
+    print_value(v, &mut s);
+    s
+}
+
+/// Go's `fmt.Sprint`: spaces between operands when neither side is a string.
+pub(crate) fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !a.is_string() && !args[i - 1].is_string() {
+            out.push(' ');
+        }
+        print_value(a, &mut out);
+    }
+    out
+}
+
+/// Go's `fmt.Sprintln`: spaces between all operands and a newline.
+pub(crate) fn sprintln(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        print_value(a, &mut out);
+    }
+    out.push('\n');
+    out
+}
+
+/// Decimal digits of `f` (no trailing zeros, empty for zero) and where the point goes:
+/// `digits[..dp]` is the integer part. `sig` rounds to that many significant digits;
+/// `None` gives the shortest digits that read back as `f`.
+fn decimal(f: f64, sig: Option<usize>) -> (String, i32) {
+    let s = match sig {
+        Some(p) => format!("{:.*e}", p.max(1) - 1, f.abs()),
+        None => format!("{:e}", f.abs()),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0').to_string();
+    if digits.is_empty() {
+        return (digits, 0);
+    }
+    (digits, exp + 1)
+}
+
+fn fmt_e(neg: bool, digits: &str, dp: i32, prec: usize, e: char) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    let d = digits.as_bytes();
+    out.push(d.first().map_or('0', |&c| c as char));
+    if prec > 0 {
+        out.push('.');
+        for i in 1..=prec {
+            out.push(d.get(i).map_or('0', |&c| c as char));
+        }
+    }
+    let exp = if d.is_empty() { 0 } else { dp - 1 };
+    out.push(e);
+    out.push(if exp < 0 { '-' } else { '+' });
+    out.push_str(&format!("{:02}", exp.abs()));
+    out
+}
+
+fn fmt_f(neg: bool, digits: &str, dp: i32, prec: usize) -> String {
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    let d = digits.as_bytes();
+    let digit = |i: i32| -> char {
+        if i < 0 {
+            '0'
+        } else {
+            d.get(i as usize).map_or('0', |&c| c as char)
+        }
+    };
+    if dp > 0 {
+        for i in 0..dp {
+            out.push(digit(i));
+        }
+    } else {
+        out.push('0');
+    }
+    if prec > 0 {
+        out.push('.');
+        for i in 0..prec as i32 {
+            out.push(digit(dp + i));
+        }
+    }
+    out
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', prec)`: `None` is the shortest form (`%v`).
+pub(crate) fn format_g(f: f64, prec: Option<usize>, upper: bool) -> String {
+    let neg = f.is_sign_negative() && f != 0.0;
+    let prec = prec.map(|p| p.max(1));
+    let (digits, dp) = decimal(f, prec);
+    let nd = digits.len() as i32;
+    let mut p = prec.map_or(nd, |p| p as i32);
+    let mut eprec = p;
+    if eprec > nd && nd >= dp {
+        eprec = nd;
+    }
+    if prec.is_none() {
+        eprec = 6;
+    }
+    let exp = dp - 1;
+    if digits.is_empty() {
+        return if neg { "-0".into() } else { "0".into() };
+    }
+    if exp < -4 || exp >= eprec {
+        if p > nd {
+            p = nd;
+        }
+        return fmt_e(
+            neg,
+            &digits,
+            dp,
+            (p - 1).max(0) as usize,
+            if upper { 'E' } else { 'e' },
+        );
+    }
+    if p > dp {
+        p = nd;
+    }
+    fmt_f(neg, &digits, dp, (p - dp).max(0) as usize)
+}
+
+fn format_e(f: f64, prec: usize, upper: bool) -> String {
+    let neg = f.is_sign_negative() && f != 0.0;
+    let (digits, dp) = decimal(f, Some(prec + 1));
+    fmt_e(neg, &digits, dp, prec, if upper { 'E' } else { 'e' })
+}
+
+/// A parsed `%` directive.
+#[derive(Default)]
+struct Spec {
+    minus: bool,
+    plus: bool,
+    space: bool,
+    zero: bool,
+    sharp: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+impl Spec {
+    /// Pads `s` to the width; `numeric` lets the `0` flag pad after the sign.
+    fn pad(&self, s: String, numeric: bool) -> String {
+        let len = s.chars().count();
+        let Some(w) = self.width.filter(|&w| w > len) else {
+            return s;
+        };
+        let fill = w - len;
+        if self.minus {
+            return s + &" ".repeat(fill);
+        }
+        if self.zero && numeric {
+            let sign = s.starts_with(['-', '+', ' ']);
+            let (head, tail) = s.split_at(if sign { 1 } else { 0 });
+            return format!("{head}{}{tail}", "0".repeat(fill));
+        }
+        " ".repeat(fill) + &s
+    }
+
+    fn sign(&self, neg: bool, s: String) -> String {
+        if neg {
+            format!("-{s}")
+        } else if self.plus {
+            format!("+{s}")
+        } else if self.space {
+            format!(" {s}")
+        } else {
+            s
+        }
+    }
+}
+
+fn bad_verb(verb: char, v: &Value) -> String {
+    match v {
+        Value::Null => format!("%!{verb}(<nil>)"),
+        v => format!("%!{verb}({}={})", go_type(v), display(v)),
+    }
+}
+
+fn int_verb(spec: &Spec, verb: char, i: i128) -> String {
+    let a = i.unsigned_abs();
+    let mut digits = match verb {
+        'd' => a.to_string(),
+        'x' => format!("{a:x}"),
+        'X' => format!("{a:X}"),
+        'o' | 'O' => format!("{a:o}"),
+        'b' => format!("{a:b}"),
+        _ => a.to_string(),
+    };
+    if let Some(p) = spec.prec.filter(|&p| digits.len() < p) {
+        digits = "0".repeat(p - digits.len()) + &digits;
+    }
+    let prefix = match verb {
+        'x' if spec.sharp => "0x",
+        'X' if spec.sharp => "0X",
+        'o' if spec.sharp => "0",
+        'O' => "0o",
+        'b' if spec.sharp => "0b",
+        _ => "",
+    };
+    spec.sign(i < 0, format!("{prefix}{digits}"))
+}
+
+fn float_verb(spec: &Spec, verb: char, f: f64) -> String {
+    let neg = f.is_sign_negative() && f != 0.0;
+    let s = match verb {
+        'e' | 'E' => format_e(f.abs(), spec.prec.unwrap_or(6), verb == 'E'),
+        'f' | 'F' => format!("{:.*}", spec.prec.unwrap_or(6), f.abs()),
+        _ => format_g(f.abs(), spec.prec, verb == 'G'),
+    };
+    spec.sign(neg, s)
+}
+
+/// One directive applied to one argument.
+fn format_arg(spec: &Spec, verb: char, v: &Value) -> String {
+    let num = |v: &Value| match v {
+        Value::Number(n) => Some(n.clone()),
+        _ => None,
+    };
+    match verb {
+        'v' => match v {
+            Value::Number(n) => spec.pad(spec.sign(false, number_v(n)), true),
+            v => spec.pad(display(v), false),
+        },
+        's' => match v {
+            Value::String(s) => {
+                let s = match spec.prec {
+                    Some(p) => s.chars().take(p).collect(),
+                    None => s.clone(),
+                };
+                spec.pad(s, false)
+            }
+            Value::Array(_) | Value::Object(_) => spec.pad(display(v), false),
+            v => bad_verb(verb, v),
+        },
+        'q' => match v {
+            Value::String(s) => spec.pad(quote(s), false),
+            Value::Number(n) => match as_int(n).and_then(|i| u32::try_from(i).ok()) {
+                Some(c) => {
+                    let mut s = String::from('\'');
+                    push_escaped(&mut s, char::from_u32(c).unwrap_or('\u{fffd}'), '\'');
+                    s.push('\'');
+                    spec.pad(s, false)
+                }
+                None => bad_verb(verb, v),
+            },
+            v => bad_verb(verb, v),
+        },
+        't' => match v {
+            Value::Bool(b) => spec.pad(b.to_string(), false),
+            v => bad_verb(verb, v),
+        },
+        'd' | 'o' | 'O' | 'b' | 'x' | 'X' | 'c' => match (v, num(v).and_then(|n| as_int(&n))) {
+            (_, Some(i)) if verb == 'c' => match u32::try_from(i).ok().and_then(char::from_u32) {
+                Some(c) => spec.pad(c.to_string(), false),
+                None => bad_verb(verb, v),
+            },
+            (_, Some(i)) => spec.pad(int_verb(spec, verb, i), true),
+            (Value::String(s), None) if matches!(verb, 'x' | 'X') => {
+                let hex: String = s.bytes().map(|b| format!("{b:02x}")).collect();
+                let hex = if verb == 'X' { hex.to_uppercase() } else { hex };
+                spec.pad(hex, false)
+            }
+            (v, _) => bad_verb(verb, v),
+        },
+        'e' | 'E' | 'f' | 'F' | 'g' | 'G' => match num(v).and_then(|n| n.as_f64()) {
+            Some(f) => spec.pad(float_verb(spec, verb, f), true),
+            None => bad_verb(verb, v),
+        },
+        _ => bad_verb(verb, v),
+    }
+}
+
+/// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %q %d %x %X %o %b %c %t %e %f %g`,
+/// flags `-+# 0`, width and precision (`*` takes them from the arguments) and `%%`.
+/// Mistakes print as Go prints them: `%!d(string=x)`, `%!s(MISSING)`, `%!(EXTRA int=1)`.
+pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut next = 0usize;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = Spec::default();
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => spec.minus = true,
+                '+' => spec.plus = true,
+                ' ' => spec.space = true,
+                '0' => spec.zero = true,
+                '#' => spec.sharp = true,
+                _ => break,
+            }
+            chars.next();
+        }
+        let star = |next: &mut usize| -> Option<usize> {
+            let v = args.get(*next)?;
+            *next += 1;
+            v.as_u64().map(|u| u as usize)
+        };
+        let number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+            let mut n: Option<usize> = None;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                chars.next();
+            }
+            n
+        };
+        if chars.peek() == Some(&'*') {
+            chars.next();
+            spec.width = star(&mut next);
+        } else {
+            spec.width = number(&mut chars);
+        }
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                spec.prec = star(&mut next);
+            } else {
+                spec.prec = Some(number(&mut chars).unwrap_or(0));
+            }
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        match args.get(next) {
+            Some(v) => {
+                next += 1;
+                out.push_str(&format_arg(&spec, verb, v));
+            }
+            None => out.push_str(&format!("%!{verb}(MISSING)")),
+        }
+    }
+    if next < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (i, v) in args[next..].iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match v {
+                Value::Null => out.push_str("<nil>"),
+                v => out.push_str(&format!("{}={}", go_type(v), display(v))),
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prints_like_go() {
+        assert_eq!(display(&json!(["a", "b", 1])), "[a b 1]");
+        assert_eq!(
+            display(&json!({"b": 2, "a": [1, null]})),
+            "map[a:[1 <nil>] b:2]"
+        );
+        assert_eq!(display(&json!(3.0)), "3");
+        assert_eq!(display(&json!(0.5)), "0.5");
+        assert_eq!(display(&json!(1.5e30)), "1.5e+30");
+        assert_eq!(display(&json!(0.00001)), "1e-05");
+        assert_eq!(display(&json!(1234567.5)), "1.2345675e+06");
+    }
+
+    #[test]
+    fn format_g_follows_strconv() {
+        assert_eq!(format_g(1.024, Some(3), false), "1.02");
+        assert_eq!(format_g(999.999, Some(3), false), "1e+03");
+        assert_eq!(format_g(100.0, Some(3), false), "100");
+        assert_eq!(format_g(1.5, Some(3), false), "1.5");
+        assert_eq!(format_g(0.0, Some(3), false), "0");
+        assert_eq!(format_g(1e4, Some(3), false), "1e+04");
+        assert_eq!(format_g(123456.0, Some(3), false), "1.23e+05");
+    }
+
+    #[test]
+    fn sprintf_verbs() {
+        let a = |v: Value| vec![v];
+        assert_eq!(
+            sprintf("%s|%5s|%-5s|", &[json!("a"), json!("b"), json!("c")]),
+            "a|    b|c    |"
+        );
+        assert_eq!(
+            sprintf(
+                "%d %05d %+d %x %X %o %b",
+                &[
+                    json!(42),
+                    json!(-42),
+                    json!(3),
+                    json!(255),
+                    json!(255),
+                    json!(8),
+                    json!(5)
+                ]
+            ),
+            "42 -0042 +3 ff FF 10 101"
+        );
+        assert_eq!(
+            sprintf(
+                "%.2f %f %e %g",
+                &[json!(1.23456), json!(1), json!(1234.5), json!(0.5)]
+            ),
+            "1.23 1.000000 1.234500e+03 0.5"
+        );
+        assert_eq!(
+            sprintf(
+                "%q %v %t %%",
+                &[json!("a\"b\n"), json!([1, 2]), json!(true)]
+            ),
+            "\"a\\\"b\\n\" [1 2] true %"
+        );
+        assert_eq!(sprintf("%c %q", &[json!(65), json!(97)]), "A 'a'");
+        assert_eq!(sprintf("%x", &a(json!("hi"))), "6869");
+        assert_eq!(sprintf("%.1s", &a(json!("héllo"))), "h");
+    }
+
+    #[test]
+    fn sprintf_mistakes_print_like_go() {
+        assert_eq!(sprintf("%d", &[json!("x")]), "%!d(string=x)");
+        assert_eq!(sprintf("%s %s", &[json!("x")]), "x %!s(MISSING)");
+        assert_eq!(sprintf("%s", &[json!("x"), json!(1)]), "x%!(EXTRA int=1)");
+        assert_eq!(sprintf("%s", &[json!(null)]), "%!s(<nil>)");
+        assert_eq!(sprintf("%z", &[json!(1)]), "%!z(int=1)");
+        assert_eq!(sprintf("abc%", &[]), "abc%!(NOVERB)");
+    }
+
+    #[test]
+    fn sprint_spaces_between_non_strings() {
+        assert_eq!(
+            sprint(&[json!("a"), json!(1), json!(2), json!("b")]),
+            "a1 2b"
+        );
+        assert_eq!(sprintln(&[json!("a"), json!(1)]), "a 1\n");
+    }
+
+    #[test]
+    fn quote_escapes_like_strconv() {
+        assert_eq!(quote("a\"\\\t\u{1}é"), "\"a\\\"\\\\\\t\\x01é\"");
+    }
+}

@@ -1,0 +1,104 @@
+//! Go's text/template, as docker's `--format` uses it, evaluated over JSON records.
+//!
+//! ```
+//! use img_core::template::Template;
+//! let t = Template::parse(r#"{{.Repository}}:{{.Tag}} {{join .Names ","}}"#).unwrap();
+//! let rec = serde_json::json!({"Repository": "alpine", "Tag": "3.20", "Names": ["a", "b"]});
+//! assert_eq!(t.render(&rec).unwrap(), "alpine:3.20 a,b");
+//! ```
+//!
+//! What is covered: text and actions, `{{-`/`-}}` trim markers, `{{/* comments */}}`,
+//! field chains (`.A.B`, `$.A`, `$x.A`, `(pipeline).A`), variables (`$x := …`, `$x = …`),
+//! `if`/`else if`/`else`, `with`/`else with`/`else`, `range` (lists, maps in sorted key
+//! order, integers; `$i, $e :=`; `break`, `continue`), pipes, parentheses, string, raw
+//! string, character, number, bool and nil literals. Functions: Go's `and or not len index
+//! slice printf print println eq ne lt le gt ge html js urlquery` and docker's `json join
+//! split upper lower title pad truncate`. `define`, `template` and `block` are refused.
+//!
+//! Where JSON differs from docker's Go structs, these choices hold:
+//! - a missing key is an error naming the key (`map has no entry for key "Foo"`), as a
+//!   missing struct field is in docker; a field of `null` is `null`;
+//! - `null` prints as `<no value>` (inside lists and maps, and in `printf`, as `<nil>`);
+//! - numbers print as integers when integral, otherwise as Go prints a float64;
+//! - `index` of a missing key gives `""` when the map holds only strings (docker's labels
+//!   are `map[string]string`), and `index` of `null` by a string key gives `""`;
+//! - string parameters of functions read `null` as `""`; `truncate` never splits a character.
+//!
+//! Errors are [`ErrorKind::Template`] and name the place: `template: column 14: unexpected
+//! "}" in operand`, or `template: line 2, column 3: …` past the first line.
+
+mod exec;
+mod funcs;
+mod gofmt;
+mod lex;
+mod parse;
+
+use crate::error::{Error, ErrorKind, Result};
+use serde_json::Value;
+use std::fmt;
+
+pub(crate) use gofmt::{display, format_g};
+
+/// A parsed template, ready to render records.
+#[derive(Clone)]
+pub struct Template {
+    src: String,
+    nodes: Vec<parse::Node>,
+}
+
+impl fmt::Debug for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Template").field(&self.src).finish()
+    }
+}
+
+/// An error of kind [`ErrorKind::Template`] at byte offset `pos` of `src`.
+fn error_at(src: &str, pos: usize, msg: &str) -> Error {
+    let pos = pos.min(src.len());
+    let before = src.get(..pos).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let place = if line == 1 {
+        format!("column {col}")
+    } else {
+        format!("line {line}, column {col}")
+    };
+    Error::new(ErrorKind::Template, format!("template: {place}: {msg}"))
+}
+
+impl Template {
+    /// Parses `src`; a malformed template is an [`ErrorKind::Template`] error naming the column.
+    pub fn parse(src: &str) -> Result<Template> {
+        let toks = lex::lex(src);
+        let nodes = parse::parse(toks).map_err(|e| error_at(src, e.pos, &e.msg))?;
+        Ok(Template {
+            src: src.to_string(),
+            nodes,
+        })
+    }
+
+    /// The text the template was parsed from.
+    pub fn source(&self) -> &str {
+        &self.src
+    }
+
+    /// Renders the template over `data` (dot and `$` start as `data`).
+    pub fn render(&self, data: &Value) -> Result<String> {
+        let mut out = String::new();
+        exec::execute(&self.nodes, data, None, &mut out)
+            .map_err(|e| error_at(&self.src, e.pos, &e.msg))?;
+        Ok(out)
+    }
+
+    /// Renders a table's header line from its row template, as docker does: each field
+    /// names its column through `header`, and docker's string functions leave the name
+    /// as is. Like docker, a failure keeps what was rendered before it.
+    pub(crate) fn render_header(&self, header: &dyn Fn(&str) -> String) -> String {
+        let mut out = String::new();
+        let _ = exec::execute(&self.nodes, &Value::Null, Some(header), &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;
