@@ -80,9 +80,7 @@ impl Scope {
     pub fn as_token_scope(&self) -> Option<String> {
         match self {
             Scope::Repository { name, push: false } => Some(format!("repository:{name}:pull")),
-            Scope::Repository { name, push: true } => {
-                Some(format!("repository:{name}:pull,push"))
-            }
+            Scope::Repository { name, push: true } => Some(format!("repository:{name}:pull,push")),
             Scope::Catalog => Some("registry:catalog:*".to_owned()),
             Scope::None => None,
         }

@@ -189,8 +189,7 @@ impl RegistryClient {
                 None
             };
             let resp = self.call(&mut req, &url, auth.as_deref())?;
-            if resp.status().as_u16() == 401 && same_origin && !answered && req.body.replayable()
-            {
+            if resp.status().as_u16() == 401 && same_origin && !answered && req.body.replayable() {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()
                     .and_then(Challenge::parse);
@@ -233,9 +232,7 @@ impl RegistryClient {
 
     /// One round trip, no retries.
     fn call(&self, req: &mut Request<'_>, url: &str, auth: Option<&str>) -> Result<Response> {
-        let mut builder = ureq::http::Request::builder()
-            .method(req.method)
-            .uri(url);
+        let mut builder = ureq::http::Request::builder().method(req.method).uri(url);
         for (name, value) in &req.headers {
             builder = builder.header(*name, value.as_str());
         }
@@ -274,15 +271,17 @@ impl RegistryClient {
 /// A host is `name[:port]` or `[v6]:port`: nothing that could change the URL's meaning.
 fn check_host(host: &str) -> Result<()> {
     let ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'));
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        });
     if ok {
         Ok(())
     } else {
         Err(Error::new(
             ErrorKind::InvalidReference,
-            format!("invalid registry host {host:?}: expected host[:port], such as registry.example:5000"),
+            format!(
+                "invalid registry host {host:?}: expected host[:port], such as registry.example:5000"
+            ),
         ))
     }
 }
@@ -317,7 +316,12 @@ mod tests {
 
     #[test]
     fn hosts_are_checked() {
-        for ok in ["registry.example", "127.0.0.1:5000", "[::1]:5000", "my_host:1"] {
+        for ok in [
+            "registry.example",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "my_host:1",
+        ] {
             check_host(ok).unwrap();
         }
         for bad in ["", "a/b", "user@host", "host?x", "host#x", "ho st"] {

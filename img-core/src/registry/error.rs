@@ -53,7 +53,10 @@ fn kind_of_code(code: &str) -> Option<ErrorKind> {
         "UNAUTHORIZED" => Some(ErrorKind::Unauthorized),
         "DENIED" => Some(ErrorKind::Denied),
         "DIGEST_INVALID" => Some(ErrorKind::DigestMismatch),
-        "MANIFEST_INVALID" | "MANIFEST_BLOB_UNKNOWN" | "NAME_INVALID" | "TAG_INVALID"
+        "MANIFEST_INVALID"
+        | "MANIFEST_BLOB_UNKNOWN"
+        | "NAME_INVALID"
+        | "TAG_INVALID"
         | "SIZE_INVALID" => Some(ErrorKind::Registry),
         "UNSUPPORTED" => Some(ErrorKind::Unsupported),
         _ => None,
@@ -92,8 +95,9 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
                 401 => "unauthorized: authentication required".to_owned(),
                 403 => "denied: access to the resource is forbidden".to_owned(),
                 404 => "not found".to_owned(),
-                429 => "too many requests: the registry is rate limiting, try again later"
-                    .to_owned(),
+                429 => {
+                    "too many requests: the registry is rate limiting, try again later".to_owned()
+                }
                 _ => format!("registry answered HTTP {status}{}", body_hint(body)),
             };
             Error::new(status_kind, reason)
@@ -137,7 +141,10 @@ fn body_hint(body: &[u8]) -> String {
 pub fn read_error_body(body: ureq::Body) -> Vec<u8> {
     let mut buf = Vec::new();
     // A body we cannot read adds nothing to the error we are already reporting.
-    let _ = body.into_reader().take(MAX_ERROR_BODY).read_to_end(&mut buf);
+    let _ = body
+        .into_reader()
+        .take(MAX_ERROR_BODY)
+        .read_to_end(&mut buf);
     buf
 }
 

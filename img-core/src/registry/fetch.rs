@@ -4,7 +4,7 @@
 use std::io::Read;
 
 use super::auth::Scope;
-use super::client::{Request, RegistryClient, expect, header};
+use super::client::{RegistryClient, Request, expect, header};
 use super::paths::{ManifestRef, check_repository, display_ref};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -157,7 +157,12 @@ impl RegistryClient {
         digest: &Digest,
         range_start: u64,
     ) -> Result<BlobResponse> {
-        let ctx = || format!("fetching blob {digest} of {repository} from {}", self.host());
+        let ctx = || {
+            format!(
+                "fetching blob {digest} of {repository} from {}",
+                self.host()
+            )
+        };
         self.get_blob_inner(repository, digest, range_start)
             .map_err(|e| e.context(ctx()))
     }
@@ -242,7 +247,10 @@ mod tests {
 
     #[test]
     fn content_ranges_parse() {
-        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, Some(100))));
+        assert_eq!(
+            parse_content_range("bytes 10-99/100"),
+            Some((10, Some(100)))
+        );
         assert_eq!(parse_content_range("bytes 0-0/*"), Some((0, None)));
         assert_eq!(parse_content_range("bytes 5-1/9"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);

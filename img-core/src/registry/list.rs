@@ -7,7 +7,7 @@ use std::io::Read;
 use serde::Deserialize;
 
 use super::auth::Scope;
-use super::client::{Request, RegistryClient, Target, expect, header};
+use super::client::{RegistryClient, Request, Target, expect, header};
 use super::paths::{check_repository, resolve_location};
 use crate::error::{Error, ErrorKind, Result};
 

@@ -162,19 +162,8 @@ mod tests {
             check_repository(ok).unwrap();
         }
         for bad in [
-            "",
-            "Alpine",
-            "/alpine",
-            "alpine/",
-            "a//b",
-            "a/../b",
-            "-a",
-            "a-",
-            "a___b",
-            "a._b",
-            "a b",
-            "a?b",
-            "a%2fb",
+            "", "Alpine", "/alpine", "alpine/", "a//b", "a/../b", "-a", "a-", "a___b", "a._b",
+            "a b", "a?b", "a%2fb",
         ] {
             let e = check_repository(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidReference, "{bad}");
@@ -223,7 +212,10 @@ mod tests {
             "http://cdn.example/x"
         );
         assert!(resolve_location(base, req, " ").is_err());
-        assert_eq!(add_query("http://h/u", "digest", "d"), "http://h/u?digest=d");
+        assert_eq!(
+            add_query("http://h/u", "digest", "d"),
+            "http://h/u?digest=d"
+        );
         assert_eq!(
             add_query("http://h/u?_state=s", "digest", "d"),
             "http://h/u?_state=s&digest=d"

@@ -4,10 +4,8 @@
 use std::io::Read;
 
 use super::auth::Scope;
-use super::client::{Body, Request, RegistryClient, Response, Target, expect, header};
-use super::paths::{
-    ManifestRef, add_query, check_repository, display_ref, resolve_location,
-};
+use super::client::{Body, RegistryClient, Request, Response, Target, expect, header};
+use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
 use crate::digest::{Digest, VerifyingReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
@@ -52,7 +50,13 @@ impl RegistryClient {
         mount_from: Option<&str>,
         reader: impl Read,
     ) -> Result<BlobPush> {
-        let ctx = || format!("pushing blob {} to {repository} on {}", blob.digest, self.host());
+        let ctx = || {
+            format!(
+                "pushing blob {} to {repository} on {}",
+                blob.digest,
+                self.host()
+            )
+        };
         self.push_blob_inner(repository, blob, mount_from, reader)
             .map_err(|e| e.context(ctx()))
     }
@@ -76,13 +80,48 @@ impl RegistryClient {
             None => start.clone(),
         };
         let resp = self.send(Request::new("POST", post_path, Scope::push(repository)))?;
-        let resp = expect(resp, if mount_from.is_some() { &[201, 202] } else { &[202] })?;
+        let resp = expect(
+            resp,
+            if mount_from.is_some() {
+                &[201, 202]
+            } else {
+                &[202]
+            },
+        )?;
         if resp.status().as_u16() == 201 {
             check_committed(&resp, digest)?;
             return Ok(BlobPush::Mounted);
         }
         let mut location = upload_location(&resp, &base, &start)?;
         drop(resp);
+        let result = self.upload(repository, blob, reader, &base, &start, &mut location);
+        if result.is_err() {
+            // Best effort: an abandoned upload would otherwise sit in the registry's
+            // storage until its purge runs.
+            let cancel = Request {
+                method: "DELETE",
+                target: Target::Url(location),
+                headers: Vec::new(),
+                body: Body::Empty,
+                scope: Scope::push(repository),
+            };
+            let _ = self.send(cancel);
+        }
+        result
+    }
+
+    /// Sends the bytes to the upload at `location` (updated as the registry moves it)
+    /// and commits them.
+    fn upload(
+        &self,
+        repository: &str,
+        blob: &Descriptor,
+        reader: impl Read,
+        base: &str,
+        start: &str,
+        location: &mut String,
+    ) -> Result<BlobPush> {
+        let digest = &blob.digest;
 
         let mut source = Watched {
             inner: VerifyingReader::new(reader, digest.clone(), Some(blob.size)),
@@ -93,7 +132,7 @@ impl RegistryClient {
         let commit_url;
         if blob.size <= chunk_size {
             // Monolithic: the bytes and the commit in one PUT.
-            commit_url = add_query(&location, "digest", &digest.to_string());
+            commit_url = add_query(location, "digest", &digest.to_string());
             let mut body = (&mut source).take(blob.size);
             let req = Request {
                 method: "PUT",
@@ -133,12 +172,12 @@ impl RegistryClient {
                     format!("after sending bytes 0-{last}, the registry says it has {range:?}"),
                 ));
             }
-            location = upload_location(&resp, &base, &start)?;
+            *location = upload_location(&resp, base, start)?;
             offset += n;
         }
         // Every byte is sent; the source must end here and hash right before we commit.
         ensure_source_ended(&mut source)?;
-        commit_url = add_query(&location, "digest", &digest.to_string());
+        commit_url = add_query(location, "digest", &digest.to_string());
         let req = Request {
             method: "PUT",
             target: Target::Url(commit_url),
