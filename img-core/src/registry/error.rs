@@ -225,6 +225,13 @@ fn tls_error(text: &str) -> Error {
                 "tls: {text}: the registry's certificate is not trusted; add its CA to certs.d, or list the registry as insecure"
             ),
         )
+    } else if t.contains("corrupt message") || t.contains("invalidcontenttype") {
+        Error::new(
+            ErrorKind::Tls,
+            format!(
+                "tls: {text}: the registry does not seem to speak HTTPS; if it serves plain HTTP, list it as insecure"
+            ),
+        )
     } else {
         Error::new(ErrorKind::Tls, format!("tls: {text}"))
     }

@@ -22,12 +22,12 @@ pub struct TestImage {
     /// The tag the top document is pushed under.
     pub tag: String,
     /// Configs and layers, each with its descriptor.
-    pub blobs: Vec<(Descriptor, Vec<u8>)>,
+    pub blobs: Vec<Content>,
     /// The platform manifests of an index (pushed by digest before the index); empty
     /// for a single-platform image. Descriptors carry the platform.
-    pub manifests: Vec<(Descriptor, Vec<u8>)>,
+    pub manifests: Vec<Content>,
     /// The tagged document: a manifest, or an index of `manifests`.
-    pub top: (Descriptor, Vec<u8>),
+    pub top: Content,
 }
 
 impl TestImage {
@@ -204,8 +204,11 @@ pub fn build_image(spec: &ImageSpec) -> TestImage {
     }
 }
 
+/// A blob, a manifest or an index with its descriptor.
+pub type Content = (Descriptor, Vec<u8>);
+
 /// A manifest, its descriptor and its blobs.
-fn build_parts(spec: &ImageSpec) -> (Descriptor, Vec<u8>, Vec<(Descriptor, Vec<u8>)>) {
+fn build_parts(spec: &ImageSpec) -> (Descriptor, Vec<u8>, Vec<Content>) {
     let mut blobs = Vec::new();
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
@@ -282,9 +285,10 @@ fn build_parts(spec: &ImageSpec) -> (Descriptor, Vec<u8>, Vec<(Descriptor, Vec<u
     (desc, bytes, blobs)
 }
 
-/// Generates an OCI index of one image per spec (their names and tags are ignored).
+/// Generates an OCI index of one image per spec (their tags are ignored; their names go
+/// into the configs' title label).
 pub fn build_index(name: &str, tag: &str, specs: &[ImageSpec]) -> TestImage {
-    let mut blobs: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+    let mut blobs: Vec<Content> = Vec::new();
     let mut manifests = Vec::new();
     for spec in specs {
         let (desc, bytes, parts) = build_parts(spec);
@@ -345,8 +349,8 @@ pub fn image_with_layers(n: usize, layer_size: usize, seed: u64) -> TestImage {
     })
 }
 
-/// `test/big:latest`: one OCI gzip layer of about `layer_size` bytes, half random (so it
-/// stays about that large compressed).
+/// `test/big:latest`: one OCI gzip layer holding about `layer_size` bytes of content, half
+/// random and half text, so it is a little over `layer_size / 2` bytes compressed.
 pub fn big_image(layer_size: usize) -> TestImage {
     build_image(&ImageSpec {
         name: "test/big".to_owned(),
@@ -366,7 +370,7 @@ pub fn big_image(layer_size: usize) -> TestImage {
 /// - `test/alpine-like:latest` — Docker schema 2, two gzip layers, linux/amd64;
 /// - `test/oci-zstd:1` — OCI, a zstd and a gzip layer, linux/amd64;
 /// - `test/multi:latest` — an OCI index for linux/amd64, linux/arm64/v8, linux/arm/v7;
-/// - `test/big:latest` — one 4 MiB layer ([`big_image`]).
+/// - `test/big:latest` — one layer of 4 MiB of content, about 2 MiB gzipped ([`big_image`]).
 pub fn standard_set() -> Vec<TestImage> {
     let gz = |size| LayerSpec {
         size,
@@ -394,8 +398,8 @@ pub fn standard_set() -> Vec<TestImage> {
         seed: 2,
     });
     let per_platform = |platform: Platform, seed| ImageSpec {
-        name: String::new(),
-        tag: String::new(),
+        name: "test/multi".to_owned(),
+        tag: "latest".to_owned(),
         flavor: Flavor::Oci,
         platform,
         layers: vec![gz(48 * 1024), gz(4 * 1024)],
