@@ -2,20 +2,23 @@
 //! as the independent reader: push the standard test images, read them back both ways,
 //! and check the upload paths (monolithic, chunked, mount) and the error kinds.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::Command;
 
 use img_core::ErrorKind;
-use img_core::registry::{BlobPush, ClientOptions, Credentials, RegistryClient, SchemePolicy};
+use img_core::registry::{BlobPush, ClientOptions, RegistryClient, SchemePolicy};
 use img_core::testing::images::{ImageSpec, LayerSpec, build_image};
 use img_core::testing::{TestImage, TestRegistry, big_image, push_image, standard_set};
+
+mod fake;
+mod tls;
 
 fn registry() -> TestRegistry {
     TestRegistry::start().expect("starting the test registry")
 }
 
-fn http_client(addr: &str, options: ClientOptions) -> RegistryClient {
+pub(crate) fn http_client(addr: &str, options: ClientOptions) -> RegistryClient {
     RegistryClient::new(
         addr,
         ClientOptions {
@@ -407,248 +410,4 @@ fn loopback_falls_back_to_plain_http_and_remembers_it() {
         "{err}"
     );
     push_image(&client, &standard_set()[1]).unwrap();
-}
-
-/// A one-thread HTTP/1.1 server answering `requests` requests with `answer`, which sees
-/// the request line and headers (lowercased names). Every answer closes the connection.
-fn fake_server(
-    requests: usize,
-    answer: impl Fn(&str, &[(String, String)]) -> (u16, Vec<(String, String)>, String) + Send + 'static,
-) -> (String, std::thread::JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for _ in 0..requests {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.push((k.trim().to_lowercase(), v.trim().to_owned()));
-            }
-            let (status, extra, body) = answer(line.trim_end(), &headers);
-            let mut out = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
-                body.len()
-            );
-            for (k, v) in extra {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            out.push_str(&body);
-            let mut stream = stream;
-            stream.write_all(out.as_bytes()).unwrap();
-            seen.push(format!(
-                "{} auth={}",
-                line.trim_end(),
-                headers.iter().any(|(k, _)| k == "authorization")
-            ));
-        }
-        seen
-    });
-    (addr, handle)
-}
-
-#[test]
-fn tags_pages_follow_relative_and_absolute_links() {
-    let (addr, server) = fake_server(3, |line, headers| {
-        let host = headers.iter().find(|(k, _)| k == "host").unwrap().1.clone();
-        let link = |to: &str| vec![("Link".to_owned(), format!("<{to}>; rel=\"next\""))];
-        if line.starts_with("GET /v2/a/tags/list?n=2 ") {
-            (
-                200,
-                link("/v2/a/tags/list?n=2&last=t2"),
-                r#"{"name":"a","tags":["t1","t2"]}"#.into(),
-            )
-        } else if line.contains("last=t2") {
-            (
-                200,
-                link(&format!("http://{host}/v2/a/tags/list?n=2&last=t4")),
-                r#"{"name":"a","tags":["t3","t4"]}"#.into(),
-            )
-        } else {
-            (200, vec![], r#"{"name":"a","tags":["t5"]}"#.into())
-        }
-    });
-    let client = http_client(
-        &addr,
-        ClientOptions {
-            list_page_size: Some(2),
-            ..ClientOptions::default()
-        },
-    );
-    assert_eq!(client.tags("a").unwrap(), ["t1", "t2", "t3", "t4", "t5"]);
-    assert_eq!(server.join().unwrap().len(), 3);
-}
-
-#[test]
-fn basic_challenges_are_answered_once_and_never_leak() {
-    let (addr, server) = fake_server(3, |_, headers| {
-        let auth = headers.iter().find(|(k, _)| k == "authorization");
-        match auth {
-            Some((_, v)) if v == &Credentials::new("me", "s3cret").basic_header() => (
-                200,
-                vec![("Content-Type".into(), "application/json".into())],
-                r#"{"tags":["ok"]}"#.into(),
-            ),
-            _ => (
-                401,
-                vec![("WWW-Authenticate".into(), r#"Basic realm="test""#.into())],
-                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#
-                    .into(),
-            ),
-        }
-    });
-    let good = http_client(
-        &addr,
-        ClientOptions {
-            credentials: Some(Credentials::new("me", "s3cret")),
-            ..ClientOptions::default()
-        },
-    );
-    // First request: 401, then the retry with Basic succeeds.
-    assert_eq!(good.tags("a").unwrap(), ["ok"]);
-    let anonymous = http_client(&addr, ClientOptions::default());
-    let err = anonymous.tags("a").unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
-    assert!(!err.to_string().contains("s3cret"));
-    let seen = server.join().unwrap();
-    assert_eq!(
-        seen,
-        [
-            "GET /v2/a/tags/list HTTP/1.1 auth=false",
-            "GET /v2/a/tags/list HTTP/1.1 auth=true",
-            "GET /v2/a/tags/list HTTP/1.1 auth=false",
-        ]
-    );
-}
-
-/// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl tool.
-fn tls_files(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("openssl is not installed: apt-get install openssl ({e})"));
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=img-test-ca",
-    ]);
-    run(&ca);
-    let mut csr = vec!["req"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&[
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    run(&csr);
-    std::fs::write(
-        dir.join("ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    ]);
-    (
-        dir.join("ca.crt"),
-        dir.join("leaf.crt"),
-        dir.join("leaf.key"),
-    )
-}
-
-#[test]
-fn tls_trust_is_checked_and_never_bypassed_by_the_http_fallback() {
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = tls_files(dir.path());
-    let reg = TestRegistry::builder()
-        .tls(&cert, &key)
-        .start()
-        .expect("starting a TLS registry");
-    assert!(reg.is_tls());
-    let addr = reg.addr();
-
-    // Not trusted: a Tls error naming the certificate, and HttpsThenHttp does not fall
-    // back to plain HTTP (the server speaks TLS; only trust is missing).
-    for scheme in [SchemePolicy::Https, SchemePolicy::HttpsThenHttp] {
-        let client = RegistryClient::new(
-            &addr,
-            ClientOptions {
-                scheme,
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
-        let err = client.get_manifest("test/x", "latest").unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Tls, "{scheme:?}: {err}");
-        assert!(err.to_string().contains("certificate"), "{err}");
-    }
-
-    // Trusted through an extra CA, and through tls_insecure.
-    let trusted = RegistryClient::new(
-        &addr,
-        ClientOptions {
-            scheme: SchemePolicy::HttpsThenHttp,
-            ca_pems: vec![std::fs::read(&ca).unwrap()],
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    let image = &standard_set()[1];
-    push_image(&trusted, image).unwrap();
-    assert_eq!(trusted.base_url().unwrap(), format!("https://{addr}"));
-    let insecure = reg.client().unwrap();
-    let (bytes, _, _) = insecure.get_manifest(&image.name, &image.tag).unwrap();
-    assert_eq!(bytes, image.top.1);
 }
