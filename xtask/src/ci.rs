@@ -13,7 +13,9 @@ const PACKAGES: &[(&str, &str)] = &[("docker-registry", "docker-registry"), ("sk
 pub fn ci() -> Result<(), String> {
     ensure_packages()?;
     let root = project_root();
-    run(Command::new(cargo()).current_dir(&root).args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args(["fmt", "--all", "--", "--check"]))?;
     run(Command::new(cargo()).current_dir(&root).args([
         "clippy",
         "--workspace",
@@ -22,7 +24,9 @@ pub fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    run(Command::new(cargo()).current_dir(&root).args(["test", "--workspace"]))?;
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args(["test", "--workspace"]))?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
@@ -76,9 +80,8 @@ pub fn ensure_packages() -> Result<(), String> {
 
 /// Whether `cmd` is an executable in one of PATH's directories.
 pub fn on_path(cmd: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| is_executable(&dir.join(cmd)))
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| is_executable(&dir.join(cmd))))
 }
 
 fn is_executable(p: &Path) -> bool {

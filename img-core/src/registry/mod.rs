@@ -1,3 +1,38 @@
-//! (placeholder: filled by its own change)
+//! The registry client, the only module that speaks HTTP: one [`RegistryClient`] per
+//! registry host over one `ureq::Agent`, fetching (manifests, blobs, tags, catalog) and
+//! pushing (blobs with mounts and chunked uploads, manifests).
+//!
+//! Repositories are path strings (`library/alpine`); tags and digests are checked before
+//! they reach a URL, and so is every digest the registry sends us. Errors carry the kinds
+//! callers branch on (`NotFound`, `Unauthorized`, `Denied`, `Network`, `Tls`, `Registry`)
+//! and read like `fetching manifest "library/alpine:3.20" from 127.0.0.1:5000: manifest
+//! unknown`. No error or log ever holds an Authorization value or a password.
+//!
+//! ```no_run
+//! use img_core::registry::{ClientOptions, RegistryClient};
+//! # fn main() -> img_core::Result<()> {
+//! let client = RegistryClient::new("127.0.0.1:5000", ClientOptions::for_host("127.0.0.1:5000"))?;
+//! let (bytes, media_type, digest) = client.get_manifest("library/alpine", "3.20")?;
+//! # Ok(()) }
+//! ```
 
+mod auth;
+mod client;
 pub mod credentials;
+mod error;
+mod fetch;
+mod list;
+mod options;
+mod paths;
+mod push;
+mod token;
+
+pub use auth::{Challenge, Scope};
+pub use client::RegistryClient;
+pub use credentials::Credentials;
+pub use error::{RegistryErrorEntry, parse_envelope};
+pub use fetch::{BlobResponse, FetchedManifest};
+pub use list::next_link;
+pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
+pub use paths::{ManifestRef, check_repository};
+pub use push::BlobPush;

@@ -1,5 +1,25 @@
-//! (placeholder: filled by its own change)
+//! Test and automation helpers, compiled only with the `testing` feature (xtask and the
+//! tools' dev-dependencies enable it): a real `docker-registry` harness, deterministic
+//! test images, and pushing them with img-core's own client.
+//!
+//! ```no_run
+//! use img_core::testing::{TestRegistry, push_image, standard_set};
+//! # fn main() -> img_core::Result<()> {
+//! let registry = TestRegistry::start()?;
+//! let client = registry.client()?;
+//! for image in standard_set() {
+//!     push_image(&client, &image)?;
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod fault_proxy;
+pub mod images;
+pub mod registry;
+pub mod seed;
 pub mod tls;
 pub mod token_server;
+
+pub use images::{TestImage, big_image, image_with_layers, standard_set};
+pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
+pub use seed::push_image;

@@ -1,0 +1,418 @@
+//! The client for one registry: its agent, the scheme it settled on, the Authorization it
+//! earned, and the one `send` every request of the fetch, list and push code goes through.
+
+use std::io::Read;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use ureq::SendBody;
+
+use super::auth::{Challenge, Scope};
+use super::credentials::Credentials;
+use super::error::{is_certificate_error, read_error_body, status_error, transport_error};
+use super::options::{ClientOptions, SchemePolicy, build_agent};
+use super::token::{TokenCache, fetch_token};
+use crate::error::{Error, ErrorKind, Result};
+
+/// A response with its body still unread.
+pub(crate) type Response = ureq::http::Response<ureq::Body>;
+
+/// A client for one registry host (`host[:port]`), safe to share between threads.
+///
+/// Every request goes through one `ureq::Agent` (one connection pool, one TLS setting).
+/// The scheme is decided on first use and kept; a Basic challenge is answered once with
+/// the configured credentials and the header reused for later requests.
+pub struct RegistryClient {
+    host: String,
+    options: ClientOptions,
+    agent: ureq::Agent,
+    /// `scheme://host`, once decided.
+    base: Mutex<Option<String>>,
+    auth: Mutex<AuthState>,
+    tokens: TokenCache,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("host", &self.host)
+            .field("scheme", &self.options.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What we send in `Authorization`: Basic once the registry asked for it, or bearer
+/// tokens per scope once it named a token realm.
+#[derive(Default)]
+struct AuthState {
+    /// `Basic …`, set once the registry asked for Basic and we had credentials.
+    basic: Option<String>,
+    /// The token realm and service, once a Bearer challenge named them: later scopes get
+    /// their token before the request instead of after a 401.
+    bearer: Option<(String, Option<String>)>,
+}
+
+/// A request body: replayable ones may be sent again after an authentication challenge.
+pub(crate) enum Body<'a> {
+    /// No body.
+    Empty,
+    /// Bytes in memory (a manifest).
+    Bytes(&'a [u8]),
+    /// A stream of exactly this many bytes (a blob or a chunk of one).
+    Stream(&'a mut dyn Read, u64),
+}
+
+impl Body<'_> {
+    fn replayable(&self) -> bool {
+        !matches!(self, Body::Stream(..))
+    }
+}
+
+/// Where a request goes: a path on this registry, or a URL the registry gave us.
+pub(crate) enum Target {
+    /// `/v2/…`, put on the registry's base URL.
+    Path(String),
+    /// An absolute URL (an upload `Location`, a `Link`).
+    Url(String),
+}
+
+/// One request as the fetch, list and push code describe it.
+pub(crate) struct Request<'a> {
+    pub method: &'static str,
+    pub target: Target,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body<'a>,
+    pub scope: Scope,
+}
+
+impl<'a> Request<'a> {
+    /// A body-less request to a path on this registry.
+    pub fn new(method: &'static str, path: String, scope: Scope) -> Request<'a> {
+        Request {
+            method,
+            target: Target::Path(path),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request<'a> {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl RegistryClient {
+    /// A client for `host` (`registry.example:5000`, `127.0.0.1:5000`, `[::1]:5000`).
+    /// Nothing is sent until the first request.
+    pub fn new(host: &str, options: ClientOptions) -> Result<RegistryClient> {
+        check_host(host)?;
+        let agent = build_agent(&options).map_err(|e| e.context(format!("configuring {host}")))?;
+        let base = match options.scheme {
+            SchemePolicy::Https => Some(format!("https://{host}")),
+            SchemePolicy::Http => Some(format!("http://{host}")),
+            SchemePolicy::HttpsThenHttp => None,
+        };
+        Ok(RegistryClient {
+            host: host.to_owned(),
+            options,
+            agent,
+            base: Mutex::new(base),
+            auth: Mutex::new(AuthState::default()),
+            tokens: TokenCache::default(),
+        })
+    }
+
+    /// The registry host this client talks to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The options the client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// `scheme://host`, deciding the scheme first if the policy leaves it open: HTTPS is
+    /// tried with a `GET /v2/`, then plain HTTP unless HTTPS failed on a certificate (the
+    /// server speaks TLS; plain HTTP would only hide the problem).
+    pub fn base_url(&self) -> Result<String> {
+        let mut base = lock(&self.base);
+        if let Some(b) = base.as_ref() {
+            return Ok(b.clone());
+        }
+        let https = format!("https://{}", self.host);
+        let decided = match self.probe(&https) {
+            Ok(()) => https,
+            Err(e) if is_certificate_error(&e) => return Err(e),
+            Err(_) => {
+                let http = format!("http://{}", self.host);
+                self.probe(&http)?;
+                http
+            }
+        };
+        *base = Some(decided.clone());
+        Ok(decided)
+    }
+
+    /// Any HTTP answer at all to `GET base/v2/` shows the scheme works.
+    fn probe(&self, base: &str) -> Result<()> {
+        let mut req = Request::new("GET", String::new(), Scope::None);
+        let url = format!("{base}/v2/");
+        let resp = self.call(&mut req, &url, None)?;
+        // Drain the small body so the connection goes back to the pool.
+        let _ = read_error_body(resp.into_body());
+        Ok(())
+    }
+
+    /// Checks that the registry speaks the distribution API and accepts us: `GET /v2/`,
+    /// answering an authentication challenge if credentials allow.
+    pub fn ping(&self) -> Result<()> {
+        let ctx = || format!("checking registry {}", self.host);
+        let resp = self
+            .send(Request::new("GET", "/v2/".to_owned(), Scope::None))
+            .map_err(|e| e.context(ctx()))?;
+        expect(resp, &[200]).map_err(|e| e.context(ctx()))?;
+        Ok(())
+    }
+
+    /// Sends `req`, adding Authorization on this registry only, and answers one
+    /// authentication challenge when the body can be sent again. Returns any status; a
+    /// transport failure is an error.
+    pub(crate) fn send(&self, mut req: Request<'_>) -> Result<Response> {
+        let base = self.base_url()?;
+        let url = match &req.target {
+            Target::Path(p) => format!("{base}{p}"),
+            Target::Url(u) => u.clone(),
+        };
+        // Credentials never go to another host (or to this host over another scheme):
+        // a Location or Link may point anywhere.
+        let same_origin = url.starts_with(&format!("{base}/"));
+        let mut answered = false;
+        loop {
+            let auth = if same_origin {
+                self.authorization(&req.scope)?
+            } else {
+                None
+            };
+            let resp = self.call(&mut req, &url, auth.as_deref())?;
+            if resp.status().as_u16() == 401 && same_origin && !answered && req.body.replayable() {
+                let challenge = header(&resp, "www-authenticate")
+                    .as_deref()
+                    .and_then(Challenge::parse);
+                if let Some(challenge) = challenge
+                    && self.answer(&challenge, &req.scope)?
+                {
+                    let _ = read_error_body(resp.into_body());
+                    answered = true;
+                    continue;
+                }
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// The scope string a token for `scope` is asked with; the `/v2/` ping borrows the
+    /// challenge's own scope, if any.
+    fn token_scope(scope: &Scope, challenged: Option<&str>) -> String {
+        scope
+            .as_token_scope()
+            .or_else(|| challenged.map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// A fresh token for `scope` from the known realm, cached.
+    fn token_for(&self, realm: &str, service: Option<&str>, scope: &str) -> Result<String> {
+        if let Some(t) = self.tokens.get(scope) {
+            return Ok(t.header());
+        }
+        let scopes: Vec<String> = if scope.is_empty() {
+            Vec::new()
+        } else {
+            vec![scope.to_owned()]
+        };
+        let token = fetch_token(
+            &self.agent,
+            realm,
+            service,
+            &scopes,
+            self.options.credentials.as_ref(),
+        )
+        .map_err(|e| e.context(format!("authenticating to {}", self.host)))?;
+        let header = token.header();
+        self.tokens.put(scope, token);
+        Ok(header)
+    }
+
+    /// The Authorization value for `scope`, if we have one: Basic once asked for, or a
+    /// bearer token (fetched now if the realm is known and the cached one expired).
+    fn authorization(&self, scope: &Scope) -> Result<Option<String>> {
+        let (basic, bearer) = {
+            let auth = lock(&self.auth);
+            (auth.basic.clone(), auth.bearer.clone())
+        };
+        if basic.is_some() {
+            return Ok(basic);
+        }
+        match bearer {
+            Some((realm, service)) => {
+                let scope = Self::token_scope(scope, None);
+                self.token_for(&realm, service.as_deref(), &scope).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Prepares an answer to `challenge`; true when a retry may now succeed.
+    fn answer(&self, challenge: &Challenge, scope: &Scope) -> Result<bool> {
+        match challenge {
+            Challenge::Basic { .. } => {
+                let mut auth = lock(&self.auth);
+                let header = self
+                    .options
+                    .credentials
+                    .as_ref()
+                    .and_then(Credentials::basic_header);
+                match (header, &auth.basic) {
+                    // Already sent and refused: the credentials are wrong.
+                    (_, Some(_)) | (None, _) => Ok(false),
+                    (Some(h), None) => {
+                        auth.basic = Some(h);
+                        Ok(true)
+                    }
+                }
+            }
+            Challenge::Bearer {
+                realm,
+                service,
+                scope: challenged,
+            } => {
+                lock(&self.auth).bearer = Some((realm.clone(), service.clone()));
+                // The token we sent (if any) was refused — expired early, or revoked: get
+                // a new one rather than trusting its announced lifetime.
+                let scope = Self::token_scope(scope, challenged.as_deref());
+                self.tokens.invalidate(&scope);
+                self.token_for(realm, service.as_deref(), &scope)?;
+                Ok(true)
+            }
+            Challenge::Other(_) => Ok(false),
+        }
+    }
+
+    /// One round trip, no retries.
+    fn call(&self, req: &mut Request<'_>, url: &str, auth: Option<&str>) -> Result<Response> {
+        let mut builder = ureq::http::Request::builder().method(req.method).uri(url);
+        for (name, value) in &req.headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        if let Some(a) = auth {
+            builder = builder.header("authorization", a);
+        }
+        let sends_body = matches!(req.method, "POST" | "PUT" | "PATCH");
+        match &mut req.body {
+            Body::Empty if sends_body => {
+                self.run(builder.header("content-length", "0"), SendBody::none())
+            }
+            Body::Empty => self.run(builder, SendBody::none()),
+            Body::Bytes(b) => {
+                let mut bytes: &[u8] = b;
+                let builder = builder.header("content-length", bytes.len().to_string());
+                self.run(builder, SendBody::from_reader(&mut bytes))
+            }
+            Body::Stream(reader, len) => {
+                let builder = builder.header("content-length", len.to_string());
+                self.run(builder, SendBody::from_reader(&mut **reader))
+            }
+        }
+    }
+
+    fn run(&self, builder: ureq::http::request::Builder, body: SendBody<'_>) -> Result<Response> {
+        let request = builder.body(body).map_err(|e| {
+            Error::new(
+                ErrorKind::Registry,
+                format!("cannot build the request: {e}"),
+            )
+        })?;
+        self.agent.run(request).map_err(transport_error)
+    }
+}
+
+/// A host is `name[:port]` or `[v6]:port`: nothing that could change the URL's meaning.
+fn check_host(host: &str) -> Result<()> {
+    let ok = !host.is_empty()
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidReference,
+            format!(
+                "invalid registry host {host:?}: expected host[:port], such as registry.example:5000"
+            ),
+        ))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded state stays consistent at every await-free point: a panic elsewhere
+    // while holding it leaves nothing half-written worth refusing.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A response header as a string, if present and printable.
+pub(crate) fn header(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Passes a response whose status is in `ok`; anything else becomes the registry's error.
+pub(crate) fn expect(resp: Response, ok: &[u16]) -> Result<Response> {
+    let status = resp.status().as_u16();
+    if ok.contains(&status) {
+        Ok(resp)
+    } else {
+        Err(status_error(status, &read_error_body(resp.into_body())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_checked() {
+        for ok in [
+            "registry.example",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "my_host:1",
+        ] {
+            check_host(ok).unwrap();
+        }
+        for bad in ["", "a/b", "user@host", "host?x", "host#x", "ho st"] {
+            assert_eq!(
+                check_host(bad).unwrap_err().kind(),
+                ErrorKind::InvalidReference,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn fixed_policies_need_no_probe() {
+        let c = RegistryClient::new(
+            "127.0.0.1:9",
+            ClientOptions {
+                scheme: SchemePolicy::Http,
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.base_url().unwrap(), "http://127.0.0.1:9");
+    }
+}

@@ -1,0 +1,260 @@
+//! How to reach one registry: scheme policy, TLS trust and client certificates,
+//! credentials, user agent and upload/listing sizes — and the ureq agent built from them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+
+use super::credentials::Credentials;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which scheme to speak to a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemePolicy {
+    /// HTTPS only (the default for every non-loopback registry).
+    Https,
+    /// Plain HTTP only: an insecure registry the user listed.
+    Http,
+    /// HTTPS first, plain HTTP when HTTPS cannot be spoken (not when the certificate is
+    /// untrusted); the scheme that answered is kept for the client's life. Docker does
+    /// this for loopback registries.
+    HttpsThenHttp,
+}
+
+impl SchemePolicy {
+    /// Docker's default for `host`: [`SchemePolicy::HttpsThenHttp`] for a loopback host,
+    /// [`SchemePolicy::Https`] otherwise.
+    pub fn default_for(host: &str) -> SchemePolicy {
+        if is_loopback_host(host) {
+            SchemePolicy::HttpsThenHttp
+        } else {
+            SchemePolicy::Https
+        }
+    }
+}
+
+/// Whether `host` (`host[:port]`, `[v6]:port`) names the loopback interface: 127.0.0.0/8,
+/// ::1 or `localhost`. Names are not resolved.
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else if host.matches(':').count() > 1 {
+        host // a bare IPv6 address
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A client certificate chain and its key, PEM-encoded (certs.d's `*.cert` and `*.key`).
+#[derive(Clone)]
+pub struct ClientCertPem {
+    /// The certificate chain, leaf first.
+    pub cert_pem: Vec<u8>,
+    /// The private key.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientCertPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientCertPem { .. }")
+    }
+}
+
+/// Everything that decides how a [`super::RegistryClient`] talks to its registry.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// HTTPS, HTTP, or HTTPS then HTTP.
+    pub scheme: SchemePolicy,
+    /// Accept any server certificate (an insecure registry served over HTTPS).
+    pub tls_insecure: bool,
+    /// Extra trusted CAs (PEM). When any are given, the system bundle
+    /// (`/etc/ssl/certs/ca-certificates.crt`) plus these are trusted, as docker trusts
+    /// certs.d CAs in addition to the system's; otherwise Mozilla's roots are.
+    pub ca_pems: Vec<Vec<u8>>,
+    /// A client certificate for mutual TLS.
+    pub client_cert: Option<ClientCertPem>,
+    /// Credentials to answer a Basic challenge with (and, later, to get tokens).
+    pub credentials: Option<Credentials>,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.
+    pub chunk_size: u64,
+    /// Asked as `n` when listing tags and the catalog (`None`: the registry's default).
+    pub list_page_size: Option<u32>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// How long one read may stall before the request fails (a stuck download).
+    pub read_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            scheme: SchemePolicy::Https,
+            tls_insecure: false,
+            ca_pems: Vec::new(),
+            client_cert: None,
+            credentials: None,
+            user_agent: format!("img/{}", env!("CARGO_PKG_VERSION")),
+            chunk_size: 16 * 1024 * 1024,
+            list_page_size: None,
+            connect_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ClientOptions {
+    /// Default options with docker's scheme policy for `host`.
+    pub fn for_host(host: &str) -> ClientOptions {
+        ClientOptions {
+            scheme: SchemePolicy::default_for(host),
+            ..ClientOptions::default()
+        }
+    }
+}
+
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The one agent for a registry: its TLS settings, timeouts, and the rules we rely on
+/// (statuses are not errors, so error bodies can be read; Authorization never follows a
+/// redirect to another host).
+pub(crate) fn build_agent(opts: &ClientOptions) -> Result<ureq::Agent> {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+        .user_agent(opts.user_agent.as_str())
+        .tls_config(tls_config(opts)?)
+        .timeout_connect(Some(opts.connect_timeout))
+        .timeout_per_read(Some(opts.read_timeout))
+        .timeout_per_write(Some(opts.read_timeout))
+        .build();
+    Ok(ureq::Agent::new_with_config(config))
+}
+
+fn tls_config(opts: &ClientOptions) -> Result<TlsConfig> {
+    let mut builder = TlsConfig::builder().disable_verification(opts.tls_insecure);
+    if !opts.ca_pems.is_empty() {
+        let mut roots: Vec<Certificate<'static>> = Vec::new();
+        // The system bundle is optional: a machine without it trusts only the given CAs.
+        if let Ok(bundle) = std::fs::read(SYSTEM_CA_BUNDLE) {
+            roots.extend(certificates(&bundle, "the system CA bundle")?);
+        }
+        for pem in &opts.ca_pems {
+            let found = certificates(pem, "a CA certificate")?;
+            if found.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    "a CA file holds no PEM certificate: check the registry's certs.d",
+                ));
+            }
+            roots.extend(found);
+        }
+        builder = builder.root_certs(RootCerts::Specific(Arc::new(roots)));
+    }
+    if let Some(cc) = &opts.client_cert {
+        let chain = certificates(&cc.cert_pem, "the client certificate")?;
+        if chain.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                "the client certificate file holds no PEM certificate",
+            ));
+        }
+        let key = PrivateKey::from_pem(&cc.key_pem).map_err(|e| {
+            Error::new(
+                ErrorKind::Tls,
+                format!("reading the client key: {}", pem_reason(&e)),
+            )
+        })?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
+    Ok(builder.build())
+}
+
+fn certificates(pem: &[u8], what: &str) -> Result<Vec<Certificate<'static>>> {
+    let mut out = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => out.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!("reading {what}: {}", pem_reason(&e)),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A PEM error's reason; never the PEM's content (a key must not reach a message).
+fn pem_reason(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Tls(s) => s.to_lowercase(),
+        _ => "malformed PEM".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for h in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost",
+            "LOCALHOST:5000",
+            "[::1]:5000",
+            "::1",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+            assert_eq!(SchemePolicy::default_for(h), SchemePolicy::HttpsThenHttp);
+        }
+        for h in [
+            "docker.io",
+            "10.0.0.1:5000",
+            "localhost.example.com",
+            "[::2]:5000",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+            assert_eq!(SchemePolicy::default_for(h), SchemePolicy::Https);
+        }
+    }
+
+    #[test]
+    fn default_user_agent_names_img() {
+        let o = ClientOptions::default();
+        assert!(o.user_agent.starts_with("img/"), "{}", o.user_agent);
+        assert_eq!(o.scheme, SchemePolicy::Https);
+    }
+
+    #[test]
+    fn bad_pems_are_tls_errors_without_content() {
+        let opts = ClientOptions {
+            ca_pems: vec![b"not a pem".to_vec()],
+            ..ClientOptions::default()
+        };
+        let err = build_agent(&opts).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls);
+        let opts = ClientOptions {
+            client_cert: Some(ClientCertPem {
+                cert_pem: b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+                    .to_vec(),
+                key_pem: b"secret-key-material".to_vec(),
+            }),
+            ..ClientOptions::default()
+        };
+        let err = build_agent(&opts).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Tls);
+        assert!(!err.to_string().contains("secret-key-material"), "{err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! Writing to a registry: blob existence checks, cross-repository mounts, monolithic and
+//! chunked blob uploads, and manifests.
+
+use std::io::Read;
+
+use super::auth::Scope;
+use super::client::{Body, RegistryClient, Request, Response, Target, expect, header};
+use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
+use crate::digest::{Digest, VerifyingReader};
+use crate::error::{Error, ErrorKind, Result};
+use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
+
+/// How a pushed blob reached the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobPush {
+    /// The registry linked it from the repository named in `mount_from`: no bytes sent.
+    Mounted,
+    /// Its bytes were uploaded.
+    Uploaded,
+}
+
+impl RegistryClient {
+    /// Whether `repository` has the blob `digest` (a HEAD request).
+    pub fn blob_exists(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        let ctx = || format!("checking blob {digest} of {repository} on {}", self.host());
+        let inner = || -> Result<bool> {
+            check_repository(repository)?;
+            let path = format!("/v2/{repository}/blobs/{digest}");
+            let resp = self.send(Request::new("HEAD", path, Scope::push(repository)))?;
+            match resp.status().as_u16() {
+                404 => Ok(false),
+                _ => expect(resp, &[200]).map(|_| true),
+            }
+        };
+        inner().map_err(|e| e.context(ctx()))
+    }
+
+    /// Uploads the blob `blob` (its digest and size) of `repository`, reading exactly
+    /// `blob.size` bytes from `reader`, which must hash to `blob.digest`.
+    ///
+    /// With `mount_from`, the registry is first asked to link the blob from that
+    /// repository (201: done, nothing sent); when it declines (202) the upload it opened
+    /// is used. Blobs up to `ClientOptions::chunk_size` go up in one PUT, larger ones in
+    /// PATCH chunks of that size and a final PUT. Nothing is buffered beyond what ureq
+    /// writes at a time.
+    pub fn push_blob(
+        &self,
+        repository: &str,
+        blob: &Descriptor,
+        mount_from: Option<&str>,
+        reader: impl Read,
+    ) -> Result<BlobPush> {
+        let ctx = || {
+            format!(
+                "pushing blob {} to {repository} on {}",
+                blob.digest,
+                self.host()
+            )
+        };
+        self.push_blob_inner(repository, blob, mount_from, reader)
+            .map_err(|e| e.context(ctx()))
+    }
+
+    fn push_blob_inner(
+        &self,
+        repository: &str,
+        blob: &Descriptor,
+        mount_from: Option<&str>,
+        reader: impl Read,
+    ) -> Result<BlobPush> {
+        check_repository(repository)?;
+        let digest = &blob.digest;
+        let base = self.base_url()?;
+        let start = format!("/v2/{repository}/blobs/uploads/");
+        let post_path = match mount_from {
+            Some(from) => {
+                check_repository(from)?;
+                format!("{start}?mount={digest}&from={from}")
+            }
+            None => start.clone(),
+        };
+        let resp = self.send(Request::new("POST", post_path, Scope::push(repository)))?;
+        let resp = expect(
+            resp,
+            if mount_from.is_some() {
+                &[201, 202]
+            } else {
+                &[202]
+            },
+        )?;
+        if resp.status().as_u16() == 201 {
+            check_committed(&resp, digest)?;
+            return Ok(BlobPush::Mounted);
+        }
+        let mut location = upload_location(&resp, &base, &start)?;
+        drop(resp);
+        let result = self.upload(repository, blob, reader, &base, &start, &mut location);
+        if result.is_err() {
+            // Best effort: an abandoned upload would otherwise sit in the registry's
+            // storage until its purge runs.
+            let cancel = Request {
+                method: "DELETE",
+                target: Target::Url(location),
+                headers: Vec::new(),
+                body: Body::Empty,
+                scope: Scope::push(repository),
+            };
+            let _ = self.send(cancel);
+        }
+        result
+    }
+
+    /// Sends the bytes to the upload at `location` (updated as the registry moves it)
+    /// and commits them.
+    fn upload(
+        &self,
+        repository: &str,
+        blob: &Descriptor,
+        reader: impl Read,
+        base: &str,
+        start: &str,
+        location: &mut String,
+    ) -> Result<BlobPush> {
+        let digest = &blob.digest;
+
+        let mut source = Watched {
+            inner: VerifyingReader::new(reader, digest.clone(), Some(blob.size)),
+            failure: None,
+        };
+        let chunk_size = self.options().chunk_size.max(1);
+        let scope = Scope::push(repository);
+        let commit_url;
+        if blob.size <= chunk_size {
+            // Monolithic: the bytes and the commit in one PUT.
+            commit_url = add_query(location, "digest", &digest.to_string());
+            let mut body = (&mut source).take(blob.size);
+            let req = Request {
+                method: "PUT",
+                target: Target::Url(commit_url),
+                headers: vec![("content-type", "application/octet-stream".to_owned())],
+                body: Body::Stream(&mut body, blob.size),
+                scope,
+            };
+            let sent = self.send(req);
+            let resp = expect(source.blame(sent)?, &[201])?;
+            check_committed(&resp, digest)?;
+            ensure_source_ended(&mut source)?;
+            return Ok(BlobPush::Uploaded);
+        }
+        let mut offset = 0u64;
+        while offset < blob.size {
+            let n = chunk_size.min(blob.size - offset);
+            let last = offset + n - 1;
+            let mut body = (&mut source).take(n);
+            let req = Request {
+                method: "PATCH",
+                target: Target::Url(location.clone()),
+                headers: vec![
+                    ("content-type", "application/octet-stream".to_owned()),
+                    ("content-range", format!("{offset}-{last}")),
+                ],
+                body: Body::Stream(&mut body, n),
+                scope: scope.clone(),
+            };
+            let sent = self.send(req);
+            let resp = expect(source.blame(sent)?, &[202])?;
+            if let Some(range) = header(&resp, "range")
+                && range.trim() != format!("0-{last}")
+            {
+                return Err(Error::new(
+                    ErrorKind::Registry,
+                    format!("after sending bytes 0-{last}, the registry says it has {range:?}"),
+                ));
+            }
+            *location = upload_location(&resp, base, start)?;
+            offset += n;
+        }
+        // Every byte is sent; the source must end here and hash right before we commit.
+        ensure_source_ended(&mut source)?;
+        commit_url = add_query(location, "digest", &digest.to_string());
+        let req = Request {
+            method: "PUT",
+            target: Target::Url(commit_url),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope,
+        };
+        let resp = expect(self.send(req)?, &[201])?;
+        check_committed(&resp, digest)?;
+        Ok(BlobPush::Uploaded)
+    }
+
+    /// Stores `bytes` as the manifest `reference` (a tag, or the digest the bytes hash
+    /// to) of `repository`, declared as `media_type`. Returns the manifest's digest.
+    pub fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest> {
+        let ctx = || {
+            format!(
+                "pushing manifest {:?} to {}",
+                display_ref(repository, reference),
+                self.host()
+            )
+        };
+        let inner = || -> Result<Digest> {
+            check_repository(repository)?;
+            let r = ManifestRef::parse(reference)?;
+            if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+                return Err(Error::new(
+                    ErrorKind::TooLarge,
+                    format!(
+                        "the manifest is {} bytes, more than the {MAX_MANIFEST_SIZE} bytes registries accept",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let digest = Digest::sha256_of(bytes);
+            if let ManifestRef::Digest(d) = &r {
+                d.verify(bytes)?;
+            }
+            let path = format!("/v2/{repository}/manifests/{}", r.as_path());
+            let req = Request {
+                method: "PUT",
+                target: Target::Path(path),
+                headers: vec![("content-type", media_type.to_owned())],
+                body: Body::Bytes(bytes),
+                scope: Scope::push(repository),
+            };
+            let resp = expect(self.send(req)?, &[201])?;
+            check_committed(&resp, &digest)?;
+            Ok(digest)
+        };
+        inner().map_err(|e| e.context(ctx()))
+    }
+}
+
+/// Where the upload continues: the `Location` of a 202, made absolute.
+fn upload_location(resp: &Response, base: &str, request_path: &str) -> Result<String> {
+    let loc = header(resp, "location").ok_or_else(|| {
+        Error::new(
+            ErrorKind::Registry,
+            "the registry opened an upload without saying where (no Location)",
+        )
+    })?;
+    resolve_location(base, request_path, &loc)
+}
+
+/// The registry's `Docker-Content-Digest` of what it stored, when it says, must be ours.
+fn check_committed(resp: &Response, digest: &Digest) -> Result<()> {
+    match header(resp, "docker-content-digest") {
+        Some(d) if d.trim() != digest.to_string() => Err(Error::new(
+            ErrorKind::DigestMismatch,
+            format!("pushed {digest}, the registry stored {}", d.trim()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Reads once more so the verifying reader sees EOF: it fails when the source is longer
+/// than the descriptor's size or did not hash to its digest.
+fn ensure_source_ended(source: &mut impl Read) -> Result<()> {
+    let mut probe = [0u8; 1];
+    let n = source.read(&mut probe).map_err(source_error)?;
+    if n != 0 {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            "the blob's content is longer than its descriptor's size",
+        ));
+    }
+    Ok(())
+}
+
+/// The blob's source, remembering why it failed: a read error surfaces from ureq as a
+/// transport error, but it is the content that was wrong.
+struct Watched<R> {
+    inner: R,
+    failure: Option<std::io::Error>,
+}
+
+impl<R: Read> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                self.failure = Some(e);
+                Err(copy)
+            }
+        }
+    }
+}
+
+impl<R> Watched<R> {
+    /// The source's own failure, if it is why `sent` failed.
+    fn blame<T>(&mut self, sent: Result<T>) -> Result<T> {
+        match (sent, self.failure.take()) {
+            (Err(_), Some(e)) => Err(source_error(e)),
+            (sent, _) => sent,
+        }
+    }
+}
+
+/// A failure of the verifying reader, as the kind it means.
+fn source_error(e: std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::InvalidData if e.to_string().contains("larger than") => {
+            ErrorKind::TooLarge
+        }
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+            ErrorKind::DigestMismatch
+        }
+        _ => ErrorKind::Io,
+    };
+    Error::new(kind, Error::from(e).message().to_owned()).context("reading the blob")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_source_is_refused_after_the_last_byte() {
+        let data = b"abc";
+        let d = Digest::sha256_of(data);
+        let mut exact = VerifyingReader::new(&data[..], d.clone(), Some(3));
+        let mut first = (&mut exact).take(3);
+        std::io::copy(&mut first, &mut std::io::sink()).unwrap();
+        ensure_source_ended(&mut exact).unwrap();
+
+        let mut long = VerifyingReader::new(&b"abcd"[..], d.clone(), Some(3));
+        std::io::copy(&mut (&mut long).take(3), &mut std::io::sink()).unwrap();
+        let e = ensure_source_ended(&mut long).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+
+        let mut wrong = VerifyingReader::new(&b"abd"[..], d, Some(3));
+        std::io::copy(&mut (&mut wrong).take(3), &mut std::io::sink()).unwrap();
+        let e = ensure_source_ended(&mut wrong).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+    }
+}
