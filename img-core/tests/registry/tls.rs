@@ -1,86 +1,27 @@
 //! The client against a TLS registry: trust through extra CAs or `tls_insecure`, and no
 //! fallback to plain HTTP when the certificate is untrusted.
 
-use std::process::Command;
 
 use img_core::ErrorKind;
 use img_core::registry::{ClientOptions, RegistryClient, SchemePolicy};
+use img_core::testing::tls::TestCa;
 use img_core::testing::{TestRegistry, push_image, standard_set};
 
-/// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl tool.
+/// A CA and a certificate for 127.0.0.1 signed by it, from the test CA.
 fn tls_files(
     dir: &std::path::Path,
 ) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("openssl is not installed: apt-get install openssl ({e})"));
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ca = vec!["req", "-x509"];
-    ca.extend_from_slice(&ec);
-    ca.extend_from_slice(&[
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=img-test-ca",
-    ]);
-    run(&ca);
-    let mut csr = vec!["req"];
-    csr.extend_from_slice(&ec);
-    csr.extend_from_slice(&[
-        "-keyout",
-        "leaf.key",
-        "-out",
-        "leaf.csr",
-        "-subj",
-        "/CN=127.0.0.1",
-    ]);
-    run(&csr);
-    std::fs::write(
-        dir.join("ext"),
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "leaf.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "leaf.crt",
-        "-days",
-        "2",
-        "-extfile",
-        "ext",
-    ]);
-    (
+    let ca = TestCa::new("img-test-ca").unwrap();
+    let leaf = ca.server_cert().unwrap();
+    let paths = (
         dir.join("ca.crt"),
         dir.join("leaf.crt"),
         dir.join("leaf.key"),
-    )
+    );
+    std::fs::write(&paths.0, ca.cert_pem()).unwrap();
+    std::fs::write(&paths.1, &leaf.cert_pem).unwrap();
+    std::fs::write(&paths.2, &leaf.key_pem).unwrap();
+    paths
 }
 
 #[test]
