@@ -10,6 +10,7 @@ use super::auth::{Challenge, Scope};
 use super::credentials::Credentials;
 use super::error::{is_certificate_error, read_error_body, status_error, transport_error};
 use super::options::{ClientOptions, SchemePolicy, build_agent};
+use super::retry;
 use super::token::{TokenCache, fetch_token};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -181,6 +182,37 @@ impl RegistryClient {
     /// authentication challenge when the body can be sent again. Returns any status; a
     /// transport failure is an error.
     pub(crate) fn send(&self, mut req: Request<'_>) -> Result<Response> {
+        // Only requests that change nothing are retried: a repeated POST could open a
+        // second upload, a repeated PATCH would append twice.
+        let idempotent = matches!(req.method, "GET" | "HEAD") && req.body.replayable();
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(&mut req);
+            let wait = match &result {
+                Err(e) if idempotent && e.kind() == ErrorKind::Network => {
+                    Some(retry::backoff(attempt))
+                }
+                Ok(resp) if idempotent && retry::is_transient(resp.status().as_u16()) => Some(
+                    header(resp, "retry-after")
+                        .and_then(|v| retry::parse_retry_after(&v))
+                        .unwrap_or_else(|| retry::backoff(attempt)),
+                ),
+                _ => None,
+            };
+            match wait {
+                Some(wait) if attempt < retry::MAX_RETRIES => {
+                    if let Ok(resp) = result {
+                        let _ = read_error_body(resp.into_body());
+                    }
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    fn send_once(&self, req: &mut Request<'_>) -> Result<Response> {
         let base = self.base_url()?;
         let url = match &req.target {
             Target::Path(p) => format!("{base}{p}"),
@@ -196,7 +228,7 @@ impl RegistryClient {
             } else {
                 None
             };
-            let resp = self.call(&mut req, &url, auth.as_deref())?;
+            let resp = self.call(req, &url, auth.as_deref())?;
             if resp.status().as_u16() == 401 && same_origin && !answered && req.body.replayable() {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()

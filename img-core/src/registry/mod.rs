@@ -25,6 +25,7 @@ mod list;
 mod options;
 mod paths;
 mod push;
+mod retry;
 mod token;
 
 pub use auth::{Challenge, Scope};

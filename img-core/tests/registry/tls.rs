@@ -1,7 +1,6 @@
 //! The client against a TLS registry: trust through extra CAs or `tls_insecure`, and no
 //! fallback to plain HTTP when the certificate is untrusted.
 
-
 use img_core::ErrorKind;
 use img_core::registry::{ClientOptions, RegistryClient, SchemePolicy};
 use img_core::testing::tls::TestCa;
