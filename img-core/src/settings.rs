@@ -154,10 +154,6 @@ pub fn certs_dirs(host: &str) -> Result<Vec<PathBuf>> {
         ));
     }
     let mut bases = vec![config_home()?.join("img/certs.d")];
-    if let Some(extra) = non_empty_env("IMG_CERTS_D") {
-        // Tests and unusual setups point here instead of touching /etc.
-        bases.insert(0, PathBuf::from(extra));
-    }
     bases.push(PathBuf::from("/etc/docker/certs.d"));
     bases.push(PathBuf::from("/etc/containers/certs.d"));
     Ok(bases

@@ -19,6 +19,7 @@
 mod auth;
 mod client;
 pub mod credentials;
+mod endpoint;
 mod error;
 mod fetch;
 mod list;
@@ -31,6 +32,7 @@ mod token;
 pub use auth::{Challenge, Scope};
 pub use client::RegistryClient;
 pub use credentials::Credentials;
+pub use endpoint::{DOCKER_HUB_HOST, Endpoint, Security, endpoints, options_for};
 pub use error::{RegistryErrorEntry, parse_envelope};
 pub use fetch::{BlobResponse, FetchedManifest};
 pub use list::next_link;
