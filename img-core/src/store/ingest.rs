@@ -255,3 +255,234 @@ fn rehash(file: &mut File, digest: &Digest) -> io::Result<(Hasher, u64)> {
         len += n as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::{
+        ROLE_VAR, ROOT_VAR, SIGNAL_VAR, assert_success, content, files_in, signal, spawn_helper,
+        wait_for,
+    };
+
+    const HELPER: &str = "store::ingest::tests::helper";
+    const BIG: usize = 1 << 20;
+
+    fn writer<'s>(store: &'s Store, d: &Digest, size: Option<u64>) -> IngestWriter<'s> {
+        match store.ingest(d, size).unwrap() {
+            Ingest::Writer(w) => w,
+            Ingest::AlreadyPresent => panic!("{d} unexpectedly present"),
+        }
+    }
+
+    /// Not a test on its own: the body of the child processes the tests below start.
+    #[test]
+    fn helper() {
+        let Ok(role) = std::env::var(ROLE_VAR) else {
+            return;
+        };
+        let root = PathBuf::from(std::env::var(ROOT_VAR).unwrap());
+        let signals = PathBuf::from(std::env::var(SIGNAL_VAR).unwrap());
+        let store = Store::open(&root).unwrap();
+        let (data, d) = content(1, BIG);
+        match role.split_once(':') {
+            Some(("whole", name)) => {
+                signal(&signals, &format!("ready-{name}"));
+                wait_for(&signals, "go");
+                match store.ingest(&d, Some(BIG as u64)).unwrap() {
+                    Ingest::AlreadyPresent => signal(&signals, &format!("present-{name}")),
+                    Ingest::Writer(mut w) => {
+                        assert_eq!(w.offset(), 0);
+                        for chunk in data.chunks(64 * 1024) {
+                            w.write_all(chunk).unwrap();
+                            std::thread::sleep(std::time::Duration::from_millis(3));
+                        }
+                        w.commit("application/octet-stream").unwrap();
+                        signal(&signals, &format!("wrote-{name}"));
+                    }
+                }
+            }
+            Some(("part", _)) => {
+                let mut w = writer(&store, &d, Some(BIG as u64));
+                w.write_all(&data[..300_000]).unwrap();
+                signal(&signals, "partial-written");
+                // Wait to be killed mid-ingest.
+                std::thread::sleep(std::time::Duration::from_secs(120));
+                panic!("the parent should have killed this helper");
+            }
+            _ => panic!("unknown helper role {role}"),
+        }
+    }
+
+    #[test]
+    fn two_processes_ingesting_one_blob_end_with_one_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, signals) = (dir.path().join("store"), dir.path().join("signals"));
+        std::fs::create_dir(&signals).unwrap();
+        let store = Store::open(&root).unwrap();
+        let children: Vec<_> = ["a", "b"]
+            .iter()
+            .map(|n| spawn_helper(HELPER, &format!("whole:{n}"), &root, &signals))
+            .collect();
+        wait_for(&signals, "ready-a");
+        wait_for(&signals, "ready-b");
+        signal(&signals, "go");
+        for c in children {
+            assert_success(c, "an ingesting helper");
+        }
+        let wrote: Vec<_> = ["a", "b"]
+            .iter()
+            .filter(|n| signals.join(format!("wrote-{n}")).exists())
+            .collect();
+        assert_eq!(wrote.len(), 1, "exactly one process writes the blob");
+        let (data, d) = content(1, BIG);
+        assert_eq!(files_in(&root.join("blobs/sha256")), vec![store.blob_path(&d)]);
+        assert_eq!(store.index().blobs().unwrap().len(), 1);
+        assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
+        assert!(files_in(&root.join("ingest")).is_empty());
+    }
+
+    #[test]
+    fn threads_with_their_own_handles_ingesting_one_blob_end_with_one_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let (data, d) = content(2, 256 * 1024);
+        let barrier = std::sync::Barrier::new(4);
+        let wrote = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let store = Store::open(&root).unwrap();
+                    barrier.wait();
+                    if let Ingest::Writer(mut w) =
+                        store.ingest(&d, Some(data.len() as u64)).unwrap()
+                    {
+                        for chunk in data.chunks(16 * 1024) {
+                            w.write_all(chunk).unwrap();
+                        }
+                        w.commit("application/octet-stream").unwrap();
+                        wrote.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(wrote.into_inner(), 1);
+        let store = Store::open(&root).unwrap();
+        assert_eq!(files_in(&root.join("blobs/sha256")), vec![store.blob_path(&d)]);
+        assert_eq!(store.index().blobs().unwrap().len(), 1);
+        assert_eq!(store.read_blob(&d).unwrap(), data);
+    }
+
+    #[test]
+    fn killed_writer_leaves_nothing_visible_and_the_next_ingest_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, signals) = (dir.path().join("store"), dir.path().join("signals"));
+        std::fs::create_dir(&signals).unwrap();
+        let store = Store::open(&root).unwrap();
+        let mut child = spawn_helper(HELPER, "part:x", &root, &signals);
+        wait_for(&signals, "partial-written");
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let (data, d) = content(1, BIG);
+        assert!(files_in(&root.join("blobs/sha256")).is_empty());
+        assert!(!store.has_blob(&d).unwrap());
+        assert_eq!(store.index().blob(&d).unwrap(), None);
+
+        let mut w = writer(&store, &d, Some(BIG as u64));
+        assert_eq!(w.offset(), 300_000);
+        w.write_all(&data[300_000..]).unwrap();
+        w.commit("application/vnd.oci.image.layer.v1.tar+gzip").unwrap();
+        assert!(store.has_blob(&d).unwrap());
+        assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
+        let row = store.index().blob(&d).unwrap().unwrap();
+        assert_eq!(row.size, BIG as u64);
+        assert_eq!(row.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+    }
+
+    #[test]
+    fn digest_mismatch_commits_nothing_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (_, d) = content(3, 1000);
+        let (wrong, _) = content(4, 1000);
+        let mut w = writer(&store, &d, Some(1000));
+        w.write_all(&wrong).unwrap();
+        let err = w.commit("application/octet-stream").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DigestMismatch);
+        let msg = err.to_string();
+        assert!(msg.contains("digest mismatch"), "{msg}");
+        assert!(msg.contains(&d.to_string()), "{msg}");
+        assert!(files_in(&dir.path().join("blobs/sha256")).is_empty());
+        assert!(store.index().blobs().unwrap().is_empty());
+        // The bad partial is gone: the next ingest starts from zero.
+        assert!(files_in(&dir.path().join("ingest")).is_empty());
+        assert_eq!(writer(&store, &d, Some(1000)).offset(), 0);
+    }
+
+    #[test]
+    fn writing_past_the_expected_size_fails_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (data, d) = content(5, 10);
+        let mut w = writer(&store, &d, Some(10));
+        w.write_all(&data[..6]).unwrap();
+        let err = w.write(&[0; 5]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(w.offset(), 6);
+        w.write_all(&data[6..]).unwrap();
+        w.commit("application/octet-stream").unwrap();
+        assert_eq!(store.read_blob(&d).unwrap(), data);
+    }
+
+    #[test]
+    fn short_content_is_refused_and_kept_for_resuming() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (data, d) = content(6, 100);
+        let mut w = writer(&store, &d, Some(100));
+        w.write_all(&data[..40]).unwrap();
+        let err = w.commit("application/octet-stream").unwrap_err();
+        assert!(err.to_string().contains("40 of 100 bytes"), "{err}");
+        assert!(!store.has_blob(&d).unwrap());
+        assert_eq!(writer(&store, &d, Some(100)).offset(), 40);
+    }
+
+    #[test]
+    fn truncate_restarts_when_the_server_ignores_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (data, d) = content(7, 5000);
+        let mut w = writer(&store, &d, None);
+        w.write_all(b"garbage from a previous attempt").unwrap();
+        drop(w);
+        let mut w = writer(&store, &d, None);
+        assert_eq!(w.offset(), 31);
+        w.truncate().unwrap();
+        assert_eq!(w.offset(), 0);
+        w.write_all(&data).unwrap();
+        w.commit("application/octet-stream").unwrap();
+        assert_eq!(store.read_blob(&d).unwrap(), data);
+    }
+
+    #[test]
+    fn a_blob_file_without_a_row_is_adopted_if_it_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (data, d) = content(8, 4000);
+        std::fs::write(store.blob_path(&d), &data).unwrap();
+        assert!(!store.has_blob(&d).unwrap());
+        assert!(matches!(
+            store.ingest(&d, Some(4000)).unwrap(),
+            Ingest::AlreadyPresent
+        ));
+        assert!(store.has_blob(&d).unwrap());
+
+        let (good, e) = content(9, 4000);
+        std::fs::write(store.blob_path(&e), b"not the content").unwrap();
+        let mut w = writer(&store, &e, Some(4000));
+        assert!(!store.blob_path(&e).exists(), "the bad file is removed");
+        w.write_all(&good).unwrap();
+        w.commit("application/octet-stream").unwrap();
+        assert_eq!(store.read_blob(&e).unwrap(), good);
+    }
+}
