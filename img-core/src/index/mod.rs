@@ -31,7 +31,7 @@ mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
@@ -95,7 +95,18 @@ impl Index {
         let setup = || -> rusqlite::Result<()> {
             // The busy timeout first: switching to WAL takes a lock another process may hold.
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            // Switching to WAL needs an exclusive lock, and SQLite returns "busy" at once
+            // rather than call the busy handler when another connection opening the same
+            // fresh file holds a shared one (waiting could deadlock): so retry ourselves.
+            let deadline = Instant::now() + BUSY_TIMEOUT;
+            let mode: String = loop {
+                match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+                    Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    other => break other?,
+                }
+            };
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
@@ -143,6 +154,13 @@ impl Index {
     pub(crate) fn err(&self, e: rusqlite::Error) -> Error {
         sql_error(e, &self.path)
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 /// One line saying what went wrong with the index at `path`, of the kind callers branch on.
@@ -219,6 +237,25 @@ mod tests {
             Index::open(&path).unwrap().user_version().unwrap(),
             SCHEMA_VERSION
         );
+    }
+
+    #[test]
+    fn many_threads_opening_a_fresh_index_at_once_all_succeed() {
+        // Regression: switching a fresh file to WAL returned "busy" at once (SQLite does
+        // not call the busy handler there) when another connection was doing the same.
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index.db");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        barrier.wait();
+                        Index::open(&path).unwrap();
+                    });
+                }
+            });
+        }
     }
 
     #[test]

@@ -208,3 +208,212 @@ fn remove_if_present(path: &Path) -> Result<Option<u64>> {
         Err(e) => Err(Error::io(e, format!("removing {}", path.display()))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::index::NewImage;
+    use crate::store::Ingest;
+    use crate::store::test_support::{
+        ROLE_VAR, ROOT_VAR, SIGNAL_VAR, content, signal, spawn_helper, wait_for,
+    };
+
+    const HELPER: &str = "store::gc::tests::helper";
+
+    fn put(store: &Store, seed: u8, len: usize) -> (Digest, u64) {
+        let (data, d) = content(seed, len);
+        store.put_blob("application/octet-stream", &data, &d).unwrap();
+        (d, len as u64)
+    }
+
+    /// Not a test on its own: the body of the child processes the tests below start.
+    #[test]
+    fn helper() {
+        let Ok(role) = std::env::var(ROLE_VAR) else {
+            return;
+        };
+        let root = PathBuf::from(std::env::var(ROOT_VAR).unwrap());
+        let signals = PathBuf::from(std::env::var(SIGNAL_VAR).unwrap());
+        let store = Store::open(&root).unwrap();
+        let (name, digest) = role.split_once(':').unwrap();
+        let lease = store.lease(&format!("testing {name}")).unwrap();
+        lease.protect(&Digest::parse(digest).unwrap()).unwrap();
+        signal(&signals, &format!("leased-{name}"));
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        panic!("the parent should have killed this helper");
+    }
+
+    #[test]
+    fn gc_keeps_roots_and_removes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, signals) = (dir.path().join("store"), dir.path().join("signals"));
+        std::fs::create_dir(&signals).unwrap();
+        let store = Store::open(&root).unwrap();
+        let (layer, _) = put(&store, 1, 3000);
+        let (manifest, _) = put(&store, 2, 300);
+        let (config, _) = put(&store, 3, 200);
+        let (leased_here, _) = put(&store, 4, 100);
+        let (leased_by_dead, dead_size) = put(&store, 5, 700);
+        let (leased_by_live, _) = put(&store, 6, 100);
+        let (unreferenced, unref_size) = put(&store, 7, 1100);
+        // An orphan: committed file, row never written (a commit killed in between).
+        let (orphan_data, orphan) = content(8, 50);
+        std::fs::write(store.blob_path(&orphan), &orphan_data).unwrap();
+
+        store
+            .index()
+            .put_image(&NewImage {
+                id: config.clone(),
+                target: manifest.clone(),
+                target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+                created: None,
+                platform: "linux/amd64".into(),
+                blobs: vec![layer.clone()],
+                labels: BTreeMap::new(),
+                tags: vec![],
+                repo_digests: vec![],
+            })
+            .unwrap();
+        let lease = store.lease("testing here").unwrap();
+        lease.protect(&leased_here).unwrap();
+        let mut dead = spawn_helper(HELPER, &format!("dead:{leased_by_dead}"), &root, &signals);
+        let mut live = spawn_helper(HELPER, &format!("live:{leased_by_live}"), &root, &signals);
+        wait_for(&signals, "leased-dead");
+        wait_for(&signals, "leased-live");
+        dead.kill().unwrap();
+        dead.wait().unwrap();
+
+        let report = store.gc().unwrap();
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert_eq!(
+            report,
+            GcReport {
+                blobs_removed: 3,
+                bytes_reclaimed: dead_size + unref_size + 50,
+                ingests_removed: 0,
+                leases_removed: 1,
+            }
+        );
+        for kept in [&layer, &manifest, &config, &leased_here, &leased_by_live] {
+            assert!(store.has_blob(kept).unwrap(), "{kept} was removed");
+        }
+        for gone in [&leased_by_dead, &unreferenced, &orphan] {
+            assert!(!store.blob_path(gone).exists(), "{gone} was kept");
+            assert_eq!(store.index().blob(gone).unwrap(), None);
+        }
+        assert_eq!(store.index().leases().unwrap().len(), 2);
+
+        // Once the lease goes and the killed helper's lease is collected, so do their blobs;
+        // once the image goes, so do its blobs.
+        drop(lease);
+        let report = store.gc().unwrap();
+        assert_eq!(report.blobs_removed, 2);
+        assert_eq!(report.leases_removed, 1);
+        assert!(store.has_blob(&layer).unwrap());
+        store.index().delete_image(&config).unwrap();
+        assert_eq!(store.gc().unwrap().blobs_removed, 3);
+        assert!(store.index().blobs().unwrap().is_empty());
+        assert!(std::fs::read_dir(root.join(LEASES_DIR)).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn stale_ingests_go_only_when_unlocked_and_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        let partial = |seed: u8, age: Option<SystemTime>| {
+            let (data, d) = content(seed, 1000);
+            let Ingest::Writer(mut w) = store.ingest(&d, Some(1000)).unwrap() else {
+                panic!("unexpectedly present")
+            };
+            std::io::Write::write_all(&mut w, &data[..500]).unwrap();
+            let path = store
+                .root()
+                .join(INGEST_DIR)
+                .join(format!("sha256-{}", d.hex()));
+            if let Some(t) = age {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
+            }
+            (w, path)
+        };
+        let (old, old_path) = partial(1, Some(two_days_ago));
+        drop(old);
+        let (fresh, fresh_path) = partial(2, None);
+        drop(fresh);
+        let (held, held_path) = partial(3, Some(two_days_ago));
+
+        let report = store.gc().unwrap();
+        assert_eq!(report.ingests_removed, 1);
+        assert!(!old_path.exists());
+        assert!(fresh_path.exists());
+        assert!(held_path.exists());
+        assert_eq!(held.offset(), 500);
+        drop(held);
+
+        // Parameterised age: with zero, every unlocked partial is stale.
+        let report = store
+            .gc_with(&GcOptions {
+                ingest_max_age: Duration::ZERO,
+            })
+            .unwrap();
+        assert_eq!(report.ingests_removed, 2);
+        assert!(std::fs::read_dir(store.root().join(INGEST_DIR)).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn gc_racing_commits_never_leaves_a_row_without_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let collector = s.spawn(|| {
+                let store = Store::open(&root).unwrap();
+                let mut runs = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    store.gc().unwrap();
+                    runs += 1;
+                }
+                runs
+            });
+            let writers: Vec<_> = (0..3u8)
+                .map(|t| {
+                    let root = &root;
+                    s.spawn(move || {
+                        let store = Store::open(root).unwrap();
+                        for i in 0..30u8 {
+                            // Protected blobs must survive every collection; unprotected
+                            // ones (the same content again and again) may go and come back.
+                            let lease = store.lease("racing").unwrap();
+                            let (data, d) = content(t * 50 + i, 2000);
+                            lease.protect(&d).unwrap();
+                            store.put_blob("application/octet-stream", &data, &d).unwrap();
+                            let (shared, sd) = content(200, 2000);
+                            store.put_blob("application/octet-stream", &shared, &sd).unwrap();
+                            assert_eq!(store.read_blob(&d).unwrap(), data);
+                        }
+                    })
+                })
+                .collect();
+            // Stop the collector before reporting a writer's panic, or the scope never ends.
+            let results: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(collector.join().unwrap() > 0);
+            for r in results {
+                r.unwrap();
+            }
+        });
+        let store = Store::open(&root).unwrap();
+        for row in store.index().blobs().unwrap() {
+            assert!(store.blob_path(&row.digest).is_file(), "{} lost its file", row.digest);
+        }
+    }
+}
