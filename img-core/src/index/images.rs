@@ -1,0 +1,454 @@
+//! Images, tags, repo digests and labels: recording an image, listing, resolving, tagging
+//! and deleting.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
+
+use super::filter::{ListFilter, nanos};
+use super::{Index, now, parse_digest, to_u64};
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result};
+
+/// An image to record with [`Index::put_image`].
+#[derive(Debug, Clone)]
+pub struct NewImage {
+    /// The image ID: the config digest of a one-platform image, the index digest of a
+    /// multi-platform one.
+    pub id: Digest,
+    /// What the tag resolved to: the manifest, or the index.
+    pub target: Digest,
+    /// The target's media type.
+    pub target_media_type: String,
+    /// `created` from the config (RFC 3339), if it has one.
+    pub created: Option<String>,
+    /// The platform, `os/arch[/variant]`.
+    pub platform: String,
+    /// Every blob the image pins besides its target and ID (which are pinned anyway):
+    /// config, layers, and for an index its child manifests and their blobs.
+    pub blobs: Vec<Digest>,
+    /// The config's labels.
+    pub labels: BTreeMap<String, String>,
+    /// `(full name, tag)` pairs to point at this image, moved from any other image.
+    pub tags: Vec<(String, String)>,
+    /// `(full name, digest)` pairs: what each name resolved to.
+    pub repo_digests: Vec<(String, Digest)>,
+}
+
+/// An image as the index records it, with its tags, repo digests and labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The image ID.
+    pub id: Digest,
+    /// The manifest or index the image was recorded from.
+    pub target: Digest,
+    /// The target's media type.
+    pub target_media_type: String,
+    /// `created` from the config (RFC 3339), if any.
+    pub created: Option<String>,
+    /// Bytes the image's blobs take in the store (compressed, as stored).
+    pub size: u64,
+    /// The platform, `os/arch[/variant]`.
+    pub platform: String,
+    /// When a tag last moved to this image (RFC 3339).
+    pub last_tag_time: Option<String>,
+    /// `(full name, tag)`, sorted.
+    pub tags: Vec<(String, String)>,
+    /// `(full name, digest)`, sorted.
+    pub repo_digests: Vec<(String, Digest)>,
+    /// The config's labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One row of `img-ls`: an image under one of its tags, or `<none>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    /// The image.
+    pub image: ImageInfo,
+    /// The full repository name, `None` for `<none>`.
+    pub repository: Option<String>,
+    /// The tag, `None` for `<none>`.
+    pub tag: Option<String>,
+    /// The repo digest recorded for this repository, if any.
+    pub digest: Option<Digest>,
+}
+
+const IMAGE_COLUMNS: &str = "i.id, i.target_digest, i.target_media_type, i.created, i.size, \
+     i.platform, i.last_tag_time";
+
+impl Index {
+    /// Records an image in one transaction: its row, the blobs it pins, its labels, and its
+    /// tags and repo digests (a tag naming another image moves here; the other image stays,
+    /// untagged). Recording an image again adds to what it pins and updates the rest. The
+    /// size is computed from the blob rows, so record an image after committing its blobs.
+    pub fn put_image(&self, image: &NewImage) -> Result<ImageInfo> {
+        let id = image.id.to_string();
+        let created_ns = image
+            .created
+            .as_deref()
+            .and_then(|c| c.parse::<jiff::Timestamp>().ok())
+            .map(nanos);
+        self.write(|tx| {
+            let e = |e| self.err(e);
+            tx.execute(
+                "INSERT INTO images (id, target_digest, target_media_type, created, created_ns,
+                                     size, platform, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET
+                     target_digest = excluded.target_digest,
+                     target_media_type = excluded.target_media_type,
+                     created = excluded.created,
+                     created_ns = excluded.created_ns,
+                     platform = excluded.platform",
+                params![
+                    id,
+                    image.target.to_string(),
+                    image.target_media_type,
+                    image.created,
+                    created_ns,
+                    image.platform,
+                    now()
+                ],
+            )
+            .map_err(e)?;
+            {
+                let mut pin = tx
+                    .prepare_cached(
+                        "INSERT INTO image_blobs (image_id, digest) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .map_err(e)?;
+                for d in [&image.id, &image.target].into_iter().chain(&image.blobs) {
+                    pin.execute(params![id, d.to_string()]).map_err(e)?;
+                }
+            }
+            tx.execute("DELETE FROM labels WHERE image_id = ?1", [&id])
+                .map_err(e)?;
+            for (k, v) in &image.labels {
+                tx.execute(
+                    "INSERT INTO labels (image_id, key, value) VALUES (?1, ?2, ?3)",
+                    params![id, k, v],
+                )
+                .map_err(e)?;
+            }
+            for (name, tag) in &image.tags {
+                self.tag_in(tx, &id, name, tag)?;
+            }
+            for (name, digest) in &image.repo_digests {
+                tx.execute(
+                    "INSERT INTO repo_digests (name, digest, image_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name, digest) DO UPDATE SET image_id = excluded.image_id",
+                    params![name, digest.to_string(), id],
+                )
+                .map_err(e)?;
+            }
+            tx.execute(
+                "UPDATE images SET size = (
+                     SELECT COALESCE(SUM(b.size), 0) FROM image_blobs ib
+                     JOIN blobs b ON b.digest = ib.digest WHERE ib.image_id = ?1)
+                 WHERE id = ?1",
+                [&id],
+            )
+            .map_err(e)?;
+            self.load_one(tx, &id)?.ok_or_else(|| {
+                Error::new(ErrorKind::Corrupt, format!("image {id} vanished while recording it"))
+            })
+        })
+    }
+
+    /// Points `name:tag` at image `id`, moving it from any other image.
+    pub fn tag(&self, id: &Digest, name: &str, tag: &str) -> Result<()> {
+        let id = id.to_string();
+        self.write(|tx| {
+            let exists = tx
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if exists.is_none() {
+                return Err(no_such_image(&id));
+            }
+            self.tag_in(tx, &id, name, tag)
+        })
+    }
+
+    fn tag_in(&self, tx: &Transaction<'_>, id: &str, name: &str, tag: &str) -> Result<()> {
+        let t = now();
+        tx.execute(
+            "INSERT INTO tags (name, tag, image_id, tagged_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name, tag) DO UPDATE SET image_id = excluded.image_id,
+                                                   tagged_at = excluded.tagged_at",
+            params![name, tag, id, t],
+        )
+        .map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE images SET last_tag_time = ?2 WHERE id = ?1",
+            params![id, t],
+        )
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Removes the tag `name:tag` and returns the image it named.
+    pub fn untag(&self, name: &str, tag: &str) -> Result<Digest> {
+        self.write(|tx| {
+            let id: Option<String> = tx
+                .query_row(
+                    "DELETE FROM tags WHERE name = ?1 AND tag = ?2 RETURNING image_id",
+                    [name, tag],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match id {
+                Some(id) => parse_digest(&id),
+                None => Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no such tag {name}:{tag}"),
+                )),
+            }
+        })
+    }
+
+    /// Removes the repo digest `name@digest` and returns the image it named.
+    pub fn remove_repo_digest(&self, name: &str, digest: &Digest) -> Result<Digest> {
+        self.write(|tx| {
+            let id: Option<String> = tx
+                .query_row(
+                    "DELETE FROM repo_digests WHERE name = ?1 AND digest = ?2 RETURNING image_id",
+                    [name, &digest.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match id {
+                Some(id) => parse_digest(&id),
+                None => Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("no such image {name}@{digest}"),
+                )),
+            }
+        })
+    }
+
+    /// Deletes image `id` with its tags, repo digests and labels. Its blobs stay until the
+    /// next garbage collection finds them unreferenced.
+    pub fn delete_image(&self, id: &Digest) -> Result<()> {
+        let id = id.to_string();
+        self.write(|tx| {
+            let n = tx
+                .execute("DELETE FROM images WHERE id = ?1", [&id])
+                .map_err(|e| self.err(e))?;
+            if n == 0 {
+                return Err(no_such_image(&id));
+            }
+            Ok(())
+        })
+    }
+
+    /// The blobs image `id` pins (including its target and ID), by digest.
+    pub fn image_blobs(&self, id: &Digest) -> Result<Vec<Digest>> {
+        self.read(|tx| {
+            let mut stmt = tx
+                .prepare("SELECT digest FROM image_blobs WHERE image_id = ?1 ORDER BY digest")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([id.to_string()], |r| r.get::<_, String>(0))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| self.err(e))?;
+            rows.iter().map(|d| parse_digest(d)).collect()
+        })
+    }
+
+    /// The image with ID `id`.
+    pub fn image(&self, id: &Digest) -> Result<Option<ImageInfo>> {
+        self.read(|tx| self.load_one(tx, &id.to_string()))
+    }
+
+    /// The image `name:tag` names (`name` in full: `docker.io/library/alpine`).
+    pub fn image_by_tag(&self, name: &str, tag: &str) -> Result<Option<ImageInfo>> {
+        self.read(|tx| {
+            let id: Option<String> = tx
+                .query_row(
+                    "SELECT image_id FROM tags WHERE name = ?1 AND tag = ?2",
+                    [name, tag],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match id {
+                Some(id) => self.load_one(tx, &id),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The image `name@digest` names: a repo digest, or failing that an image of that
+    /// name (tag or repo digest) whose target or ID is `digest`.
+    pub fn image_by_digest(&self, name: &str, digest: &Digest) -> Result<Option<ImageInfo>> {
+        self.read(|tx| {
+            let id: Option<String> = tx
+                .query_row(
+                    "SELECT image_id FROM repo_digests WHERE name = ?1 AND digest = ?2
+                     UNION ALL
+                     SELECT i.id FROM images i WHERE (i.target_digest = ?2 OR i.id = ?2)
+                       AND (EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id AND t.name = ?1)
+                         OR EXISTS (SELECT 1 FROM repo_digests r
+                                    WHERE r.image_id = i.id AND r.name = ?1))
+                     LIMIT 1",
+                    [name, &digest.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            match id {
+                Some(id) => self.load_one(tx, &id),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The images whose ID starts with `prefix` (hex, `sha256:` optional), as docker
+    /// resolves short IDs; more than one means the prefix is ambiguous. A prefix that is not
+    /// lowercase hex matches nothing.
+    pub fn images_by_id_prefix(&self, prefix: &str) -> Result<Vec<ImageInfo>> {
+        let (alg, hex) = prefix.split_once(':').unwrap_or(("sha256", prefix));
+        let hex_ok = !hex.is_empty()
+            && hex.len() <= 128
+            && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex_ok || !matches!(alg, "sha256" | "sha512") {
+            return Ok(Vec::new());
+        }
+        // The prefix is plain hex, so it carries no LIKE wildcards.
+        let pattern = format!("{alg}:{hex}%");
+        self.read(|tx| {
+            self.load_images(
+                tx,
+                "WHERE i.id LIKE ?1",
+                vec![Value::Text(pattern.clone())],
+            )
+        })
+    }
+
+    /// `img-ls`: one row per tag, plus one `<none>` row per untagged image (one per
+    /// repository if it has repo digests, as docker shows a pull by digest), newest first.
+    pub fn list_images(&self, filter: &ListFilter) -> Result<Vec<ImageRow>> {
+        let (where_sql, params) = filter.where_clause();
+        let images = self.read(|tx| self.load_images(tx, &where_sql, params))?;
+        let mut rows = Vec::new();
+        for image in images {
+            let digest_for = |name: &str| {
+                image
+                    .repo_digests
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, d)| d.clone())
+            };
+            let mut image_rows = Vec::new();
+            if image.tags.is_empty() {
+                let mut names: Vec<&str> =
+                    image.repo_digests.iter().map(|(n, _)| n.as_str()).collect();
+                names.dedup();
+                if names.is_empty() {
+                    image_rows.push((None, None, None));
+                }
+                for name in names {
+                    image_rows.push((Some(name.to_owned()), None, digest_for(name)));
+                }
+            } else {
+                for (name, tag) in &image.tags {
+                    image_rows.push((Some(name.clone()), Some(tag.clone()), digest_for(name)));
+                }
+            }
+            for (repository, tag, digest) in image_rows {
+                if filter.matches_reference(repository.as_deref(), tag.as_deref()) {
+                    rows.push(ImageRow {
+                        image: image.clone(),
+                        repository,
+                        tag,
+                        digest,
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    fn load_one(&self, tx: &Transaction<'_>, id: &str) -> Result<Option<ImageInfo>> {
+        let mut found = self.load_images(tx, "WHERE i.id = ?1", vec![Value::Text(id.into())])?;
+        Ok(found.pop())
+    }
+
+    /// Images matching `where_sql` (over `images i`), newest first, with their tags, repo
+    /// digests and labels.
+    fn load_images(
+        &self,
+        tx: &Transaction<'_>,
+        where_sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<ImageInfo>> {
+        let e = |e| self.err(e);
+        let sql = format!(
+            "SELECT {IMAGE_COLUMNS} FROM images i {where_sql}
+             ORDER BY i.created_ns IS NULL, i.created_ns DESC, i.id"
+        );
+        let mut stmt = tx.prepare(&sql).map_err(e)?;
+        let raw = stmt
+            .query_map(params_from_iter(params), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        let mut tags_stmt = tx
+            .prepare_cached("SELECT name, tag FROM tags WHERE image_id = ?1 ORDER BY name, tag")
+            .map_err(e)?;
+        let mut digests_stmt = tx
+            .prepare_cached(
+                "SELECT name, digest FROM repo_digests WHERE image_id = ?1 ORDER BY name, digest",
+            )
+            .map_err(e)?;
+        let mut labels_stmt = tx
+            .prepare_cached("SELECT key, value FROM labels WHERE image_id = ?1")
+            .map_err(e)?;
+        let mut out = Vec::with_capacity(raw.len());
+        for (id, target, target_media_type, created, size, platform, last_tag_time) in raw {
+            let pairs = |stmt: &mut rusqlite::CachedStatement<'_>| {
+                stmt.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(e)
+            };
+            let tags = pairs(&mut tags_stmt)?;
+            let repo_digests = pairs(&mut digests_stmt)?
+                .into_iter()
+                .map(|(n, d)| Ok((n, parse_digest(&d)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let labels = pairs(&mut labels_stmt)?.into_iter().collect();
+            out.push(ImageInfo {
+                id: parse_digest(&id)?,
+                target: parse_digest(&target)?,
+                target_media_type,
+                created,
+                size: to_u64(size),
+                platform,
+                last_tag_time,
+                tags,
+                repo_digests,
+                labels,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn no_such_image(id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("no such image {id}"))
+}

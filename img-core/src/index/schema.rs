@@ -1,0 +1,126 @@
+//! The index schema as numbered migrations, tracked with `PRAGMA user_version`.
+//!
+//! Migration N brings a version N-1 index to version N. Migrations are append-only: a
+//! released one is never edited, a change is a new one. They run inside the caller's
+//! `BEGIN IMMEDIATE` transaction, so two processes opening a fresh store at once cannot both
+//! apply them, and a process killed half-way leaves the old version intact.
+
+use rusqlite::Transaction;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The schema version this img writes; an index with a higher one is refused.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// The migrations, version 1 first.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE blobs (
+        digest       TEXT PRIMARY KEY,
+        size         INTEGER NOT NULL,
+        media_type   TEXT NOT NULL,
+        committed_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE images (
+        id                TEXT PRIMARY KEY,
+        target_digest     TEXT NOT NULL,
+        target_media_type TEXT NOT NULL,
+        created           TEXT,
+        -- created as nanoseconds since the epoch, for ordering and before/since filters.
+        created_ns        INTEGER,
+        size              INTEGER NOT NULL,
+        platform          TEXT NOT NULL,
+        last_tag_time     TEXT,
+        added_at          TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX images_created ON images(created_ns);
+
+    CREATE TABLE tags (
+        name      TEXT NOT NULL,
+        tag       TEXT NOT NULL,
+        image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        tagged_at TEXT NOT NULL,
+        PRIMARY KEY (name, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_image ON tags(image_id);
+
+    CREATE TABLE repo_digests (
+        name     TEXT NOT NULL,
+        digest   TEXT NOT NULL,
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        PRIMARY KEY (name, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX repo_digests_image ON repo_digests(image_id);
+
+    CREATE TABLE image_blobs (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        digest   TEXT NOT NULL,
+        PRIMARY KEY (image_id, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX image_blobs_digest ON image_blobs(digest);
+
+    CREATE TABLE labels (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        key      TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (image_id, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE leases (
+        id         TEXT PRIMARY KEY,
+        purpose    TEXT NOT NULL,
+        pid        INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE lease_blobs (
+        lease_id TEXT NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+        digest   TEXT NOT NULL,
+        PRIMARY KEY (lease_id, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX lease_blobs_digest ON lease_blobs(digest);
+    "#,
+];
+
+/// The version recorded in the file.
+pub(super) fn user_version(tx: &Transaction<'_>) -> Result<u32> {
+    let v: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| super::sql_error(e, path_of(tx).as_ref()))?;
+    Ok(u32::try_from(v).unwrap_or(u32::MAX))
+}
+
+/// Brings the index to [`SCHEMA_VERSION`], refusing one from a newer img.
+pub(super) fn migrate(tx: &Transaction<'_>) -> Result<()> {
+    let path = path_of(tx);
+    let current = user_version(tx)?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            format!(
+                "index {} was written by a newer img (schema version {current}, this img knows up to {SCHEMA_VERSION}); upgrade img to use this store",
+                path.display()
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i + 1;
+        tx.execute_batch(sql)
+            .map_err(|e| super::sql_error(e, path.as_ref()))
+            .map_err(|e| e.context(format!("migrating the index to version {version}")))?;
+    }
+    if current != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| super::sql_error(e, path.as_ref()))?;
+    }
+    Ok(())
+}
+
+/// The file behind the connection, for error messages.
+fn path_of(tx: &Transaction<'_>) -> std::path::PathBuf {
+    tx.path()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "index.db".into())
+}

@@ -1,0 +1,419 @@
+//! Garbage collection: mark and sweep over blob rows, then files; and stale ingests.
+//!
+//! Roots are every image (tagged or not) and every live lease. The mark and the row half of
+//! the sweep run in one `BEGIN IMMEDIATE` transaction (see
+//! [`Index::collect_garbage_rows`](crate::index::Index::collect_garbage_rows)), so a lease
+//! protecting a digest or an image recorded concurrently is either seen by the mark or
+//! written after the rows are gone (and then the blob is simply fetched again).
+//!
+//! Files need one more guard. A commit renames a file into `blobs/` and then inserts its
+//! row; if GC deleted a row it had judged garbage and a concurrent ingest committed the
+//! same digest again before GC removed the file, GC would delete the new file under a fresh
+//! row. So GC holds `gc.lock` exclusively from before its transaction until its last file
+//! deletion, and every commit holds it shared around rename + row insert: a commit happens
+//! wholly before a collection or wholly after it. We chose a lock over re-checking each row
+//! before each unlink because the re-check still races with a rename that follows it, and
+//! because the same lock makes orphan files (renamed, row never written) safe to remove.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::lock::{LockFile, Mode};
+use super::{BLOBS_DIR, INGEST_DIR, LEASES_DIR, Store, lease};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+/// How a collection runs.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// A partial ingest nobody holds is removed once it is this old (by modification
+    /// time), so a killed pull can still resume for a while. One day by default.
+    pub ingest_max_age: Duration,
+}
+
+impl Default for GcOptions {
+    fn default() -> GcOptions {
+        GcOptions {
+            ingest_max_age: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// What a collection removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blob files removed (unreferenced, or orphaned by a killed commit).
+    pub blobs_removed: u64,
+    /// Bytes those files took.
+    pub bytes_reclaimed: u64,
+    /// Stale partial ingests removed.
+    pub ingests_removed: u64,
+    /// Dead leases removed.
+    pub leases_removed: u64,
+}
+
+impl Store {
+    /// Collects garbage with the default options.
+    pub fn gc(&self) -> Result<GcReport> {
+        self.gc_with(&GcOptions::default())
+    }
+
+    /// Collects garbage: removes every blob no image and no live lease references, the
+    /// leases of dead processes, and partial ingests that nobody holds and that are older
+    /// than `options.ingest_max_age`.
+    pub fn gc_with(&self, options: &GcOptions) -> Result<GcReport> {
+        self.collect(options)
+            .map_err(|e| e.context(format!("collecting garbage in {}", self.root.display())))
+    }
+
+    fn collect(&self, options: &GcOptions) -> Result<GcReport> {
+        let mut report = GcReport::default();
+        let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Exclusive)?;
+
+        // A lease we cannot probe counts as live: keeping a blob is always safe.
+        let (garbage, dead) = self
+            .index
+            .collect_garbage_rows(|row| lease::is_live(self, &row.id).unwrap_or(true))?;
+        for row in &dead {
+            lease::remove_dead(self, &row.id)?;
+            report.leases_removed += 1;
+        }
+        for row in &garbage {
+            if let Some(bytes) = remove_if_present(&self.blob_path(&row.digest))? {
+                report.blobs_removed += 1;
+                report.bytes_reclaimed += bytes;
+            }
+        }
+
+        // Orphans: files renamed into place by a commit killed before its row insert. No
+        // commit is in flight (we hold the GC lock exclusively), so a file without a row now
+        // will not get one.
+        let rows: std::collections::HashSet<Digest> =
+            self.index.blobs()?.into_iter().map(|b| b.digest).collect();
+        let blobs = self.root.join(BLOBS_DIR);
+        for alg in read_dir(&blobs)? {
+            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned)
+            else {
+                continue;
+            };
+            for file in read_dir(&alg)? {
+                let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                // Only files named as blobs; anything else is not ours to remove.
+                let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
+                    continue;
+                };
+                if !rows.contains(&digest)
+                    && let Some(bytes) = remove_if_present(&file)?
+                {
+                    report.blobs_removed += 1;
+                    report.bytes_reclaimed += bytes;
+                }
+            }
+        }
+        if !garbage.is_empty() || report.blobs_removed > 0 {
+            for alg in read_dir(&blobs)? {
+                super::sync_dir(&alg)?;
+            }
+        }
+
+        report.ingests_removed = self.remove_stale_ingests(options.ingest_max_age)?;
+        self.remove_stray_lease_files()?;
+        Ok(report)
+    }
+
+    /// Removes partials nobody holds that are older than `max_age`, and lock files left
+    /// without a partial.
+    fn remove_stale_ingests(&self, max_age: Duration) -> Result<u64> {
+        let dir = self.root.join(INGEST_DIR);
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for path in read_dir(&dir)? {
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if let Some(partial_name) = name.strip_suffix(".lock") {
+                if !dir.join(partial_name).exists()
+                    && let Some(lock) = LockFile::try_exclusive(&path)?
+                    && !dir.join(partial_name).exists()
+                {
+                    lock.remove()?;
+                }
+                continue;
+            }
+            let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
+                continue; // somebody is writing it
+            };
+            let modified = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
+            let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
+            if age >= max_age {
+                if remove_if_present(&path)?.is_some() {
+                    removed += 1;
+                }
+                lock.remove()?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Lease lock files whose row is gone and which nobody holds (a process killed while
+    /// taking or releasing its lease).
+    fn remove_stray_lease_files(&self) -> Result<()> {
+        let ids: std::collections::HashSet<String> =
+            self.index.leases()?.into_iter().map(|l| l.id).collect();
+        for path in read_dir(&self.root.join(LEASES_DIR))? {
+            let Some(id) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".lock"))
+            else {
+                continue;
+            };
+            if !ids.contains(id) {
+                lease::remove_dead(self, id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entries of `dir` (none if it does not exist).
+fn read_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(e, format!("listing {}", dir.display()))),
+    };
+    entries
+        .map(|e| {
+            e.map(|e| e.path())
+                .map_err(|e| Error::io(e, format!("listing {}", dir.display())))
+        })
+        .collect()
+}
+
+/// Removes `path`, returning its size, or `None` if it was already gone.
+fn remove_if_present(path: &Path) -> Result<Option<u64>> {
+    let size = match std::fs::symlink_metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(e, format!("reading {}", path.display()))),
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(Some(size)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(e, format!("removing {}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::index::NewImage;
+    use crate::store::Ingest;
+    use crate::store::test_support::{
+        ROLE_VAR, ROOT_VAR, SIGNAL_VAR, content, signal, spawn_helper, wait_for,
+    };
+
+    const HELPER: &str = "store::gc::tests::helper";
+
+    fn put(store: &Store, seed: u8, len: usize) -> (Digest, u64) {
+        let (data, d) = content(seed, len);
+        store.put_blob("application/octet-stream", &data, &d).unwrap();
+        (d, len as u64)
+    }
+
+    /// Not a test on its own: the body of the child processes the tests below start.
+    #[test]
+    fn helper() {
+        let Ok(role) = std::env::var(ROLE_VAR) else {
+            return;
+        };
+        let root = PathBuf::from(std::env::var(ROOT_VAR).unwrap());
+        let signals = PathBuf::from(std::env::var(SIGNAL_VAR).unwrap());
+        let store = Store::open(&root).unwrap();
+        let (name, digest) = role.split_once(':').unwrap();
+        let lease = store.lease(&format!("testing {name}")).unwrap();
+        lease.protect(&Digest::parse(digest).unwrap()).unwrap();
+        signal(&signals, &format!("leased-{name}"));
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        panic!("the parent should have killed this helper");
+    }
+
+    #[test]
+    fn gc_keeps_roots_and_removes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, signals) = (dir.path().join("store"), dir.path().join("signals"));
+        std::fs::create_dir(&signals).unwrap();
+        let store = Store::open(&root).unwrap();
+        let (layer, _) = put(&store, 1, 3000);
+        let (manifest, _) = put(&store, 2, 300);
+        let (config, _) = put(&store, 3, 200);
+        let (leased_here, _) = put(&store, 4, 100);
+        let (leased_by_dead, dead_size) = put(&store, 5, 700);
+        let (leased_by_live, _) = put(&store, 6, 100);
+        let (unreferenced, unref_size) = put(&store, 7, 1100);
+        // An orphan: committed file, row never written (a commit killed in between).
+        let (orphan_data, orphan) = content(8, 50);
+        std::fs::write(store.blob_path(&orphan), &orphan_data).unwrap();
+
+        store
+            .index()
+            .put_image(&NewImage {
+                id: config.clone(),
+                target: manifest.clone(),
+                target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+                created: None,
+                platform: "linux/amd64".into(),
+                blobs: vec![layer.clone()],
+                labels: BTreeMap::new(),
+                tags: vec![],
+                repo_digests: vec![],
+            })
+            .unwrap();
+        let lease = store.lease("testing here").unwrap();
+        lease.protect(&leased_here).unwrap();
+        let mut dead = spawn_helper(HELPER, &format!("dead:{leased_by_dead}"), &root, &signals);
+        let mut live = spawn_helper(HELPER, &format!("live:{leased_by_live}"), &root, &signals);
+        wait_for(&signals, "leased-dead");
+        wait_for(&signals, "leased-live");
+        dead.kill().unwrap();
+        dead.wait().unwrap();
+
+        let report = store.gc().unwrap();
+        live.kill().unwrap();
+        live.wait().unwrap();
+        assert_eq!(
+            report,
+            GcReport {
+                blobs_removed: 3,
+                bytes_reclaimed: dead_size + unref_size + 50,
+                ingests_removed: 0,
+                leases_removed: 1,
+            }
+        );
+        for kept in [&layer, &manifest, &config, &leased_here, &leased_by_live] {
+            assert!(store.has_blob(kept).unwrap(), "{kept} was removed");
+        }
+        for gone in [&leased_by_dead, &unreferenced, &orphan] {
+            assert!(!store.blob_path(gone).exists(), "{gone} was kept");
+            assert_eq!(store.index().blob(gone).unwrap(), None);
+        }
+        assert_eq!(store.index().leases().unwrap().len(), 2);
+
+        // Once the lease goes and the killed helper's lease is collected, so do their blobs;
+        // once the image goes, so do its blobs.
+        drop(lease);
+        let report = store.gc().unwrap();
+        assert_eq!(report.blobs_removed, 2);
+        assert_eq!(report.leases_removed, 1);
+        assert!(store.has_blob(&layer).unwrap());
+        store.index().delete_image(&config).unwrap();
+        assert_eq!(store.gc().unwrap().blobs_removed, 3);
+        assert!(store.index().blobs().unwrap().is_empty());
+        assert!(std::fs::read_dir(root.join(LEASES_DIR)).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn stale_ingests_go_only_when_unlocked_and_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let two_days_ago = SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        let partial = |seed: u8, age: Option<SystemTime>| {
+            let (data, d) = content(seed, 1000);
+            let Ingest::Writer(mut w) = store.ingest(&d, Some(1000)).unwrap() else {
+                panic!("unexpectedly present")
+            };
+            std::io::Write::write_all(&mut w, &data[..500]).unwrap();
+            let path = store
+                .root()
+                .join(INGEST_DIR)
+                .join(format!("sha256-{}", d.hex()));
+            if let Some(t) = age {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_modified(t)
+                    .unwrap();
+            }
+            (w, path)
+        };
+        let (old, old_path) = partial(1, Some(two_days_ago));
+        drop(old);
+        let (fresh, fresh_path) = partial(2, None);
+        drop(fresh);
+        let (held, held_path) = partial(3, Some(two_days_ago));
+
+        let report = store.gc().unwrap();
+        assert_eq!(report.ingests_removed, 1);
+        assert!(!old_path.exists());
+        assert!(fresh_path.exists());
+        assert!(held_path.exists());
+        assert_eq!(held.offset(), 500);
+        drop(held);
+
+        // Parameterised age: with zero, every unlocked partial is stale.
+        let report = store
+            .gc_with(&GcOptions {
+                ingest_max_age: Duration::ZERO,
+            })
+            .unwrap();
+        assert_eq!(report.ingests_removed, 2);
+        assert!(std::fs::read_dir(store.root().join(INGEST_DIR)).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn gc_racing_commits_never_leaves_a_row_without_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let collector = s.spawn(|| {
+                let store = Store::open(&root).unwrap();
+                let mut runs = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    store.gc().unwrap();
+                    runs += 1;
+                }
+                runs
+            });
+            let writers: Vec<_> = (0..3u8)
+                .map(|t| {
+                    let root = &root;
+                    s.spawn(move || {
+                        let store = Store::open(root).unwrap();
+                        for i in 0..30u8 {
+                            // Protected blobs must survive every collection; unprotected
+                            // ones (the same content again and again) may go and come back.
+                            let lease = store.lease("racing").unwrap();
+                            let (data, d) = content(t * 50 + i, 2000);
+                            lease.protect(&d).unwrap();
+                            store.put_blob("application/octet-stream", &data, &d).unwrap();
+                            let (shared, sd) = content(200, 2000);
+                            store.put_blob("application/octet-stream", &shared, &sd).unwrap();
+                            assert_eq!(store.read_blob(&d).unwrap(), data);
+                        }
+                    })
+                })
+                .collect();
+            // Stop the collector before reporting a writer's panic, or the scope never ends.
+            let results: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(collector.join().unwrap() > 0);
+            for r in results {
+                r.unwrap();
+            }
+        });
+        let store = Store::open(&root).unwrap();
+        for row in store.index().blobs().unwrap() {
+            assert!(store.blob_path(&row.digest).is_file(), "{} lost its file", row.digest);
+        }
+    }
+}

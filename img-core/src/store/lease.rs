@@ -1,0 +1,144 @@
+//! Leases: what a running process pins against garbage collection — a row in the index plus
+//! a lock file in `leases/` that the process holds for the lease's life.
+//!
+//! Liveness is the lock, not the row: the kernel releases the lock of a killed process, so
+//! its lease is dead at once and pins nothing, even though its row is still there until the
+//! next GC removes it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::lock::{LockFile, Mode};
+use super::{LEASES_DIR, Store};
+use crate::digest::Digest;
+use crate::error::Result;
+
+/// A live lease. Dropping it (or [`Lease::release`]) removes it.
+#[derive(Debug)]
+pub struct Lease<'s> {
+    store: &'s Store,
+    id: String,
+    purpose: String,
+    lock: Option<LockFile>,
+}
+
+impl Store {
+    /// Takes a lease for `purpose` (shown to users: `pulling docker.io/library/alpine:3.20`).
+    pub fn lease(&self, purpose: &str) -> Result<Lease<'_>> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let pid = std::process::id();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let id = format!(
+            "{pid}-{nanos:x}-{}",
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        // The lock first, the row second: GC never sees a row whose lock is not yet held.
+        let lock = LockFile::acquire(&lock_path(self, &id), Mode::Exclusive)
+            .map_err(|e| e.context(format!("taking a lease for {purpose}")))?;
+        if let Err(e) = self.index.insert_lease(&id, purpose, pid) {
+            let _ = lock.remove();
+            return Err(e.context(format!("taking a lease for {purpose}")));
+        }
+        Ok(Lease {
+            store: self,
+            id,
+            purpose: purpose.to_owned(),
+            lock: Some(lock),
+        })
+    }
+}
+
+impl Lease<'_> {
+    /// The lease's id (also its lock file's name).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What the lease is for.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// Pins `digest` (committed or not yet) for the lease's life. Protect a blob before
+    /// checking for it or ingesting it, so GC cannot remove it in between.
+    pub fn protect(&self, digest: &Digest) -> Result<()> {
+        self.store.index.lease_protect(&self.id, digest)
+    }
+
+    /// Removes the lease now, reporting failure (dropping it does the same, silently).
+    pub fn release(mut self) -> Result<()> {
+        self.release_inner()
+    }
+
+    fn release_inner(&mut self) -> Result<()> {
+        let Some(lock) = self.lock.take() else {
+            return Ok(());
+        };
+        // Row first: if we die between the two, the lock is released anyway and GC takes
+        // the leftover lock file for a dead lease.
+        let deleted = self.store.index.delete_lease(&self.id);
+        let removed = lock.remove();
+        deleted.and(removed)
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // Nothing to report to; a row left behind is dead once our lock goes, and GC
+        // removes it.
+        let _ = self.release_inner();
+    }
+}
+
+fn lock_path(store: &Store, id: &str) -> PathBuf {
+    store.root.join(LEASES_DIR).join(format!("{id}.lock"))
+}
+
+/// Whether the lease `id` is live: some process holds its lock file.
+pub(super) fn is_live(store: &Store, id: &str) -> Result<bool> {
+    // An id read back from the index names a file; refuse anything that is not one plain
+    // file name rather than probe elsewhere.
+    if id.is_empty() || id.contains('/') || id.starts_with('.') {
+        return Ok(false);
+    }
+    LockFile::is_held(&lock_path(store, id))
+}
+
+/// Removes the lock file of a dead lease, unless someone holds it after all.
+pub(super) fn remove_dead(store: &Store, id: &str) -> Result<()> {
+    if id.is_empty() || id.contains('/') || id.starts_with('.') {
+        return Ok(());
+    }
+    if let Some(lock) = LockFile::try_exclusive(&lock_path(store, id))? {
+        lock.remove()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_lives_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let d = Digest::sha256_of(b"layer");
+        let lease = store.lease("pulling alpine").unwrap();
+        lease.protect(&d).unwrap();
+        assert!(is_live(&store, lease.id()).unwrap());
+        let users = store.live_leases_protecting(&[d.clone()]).unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].purpose, "pulling alpine");
+        assert_eq!(users[0].pid, std::process::id());
+        let id = lease.id().to_owned();
+        drop(lease);
+        assert!(!is_live(&store, &id).unwrap());
+        assert!(store.index().leases().unwrap().is_empty());
+        assert!(store.live_leases_protecting(&[d]).unwrap().is_empty());
+        assert_eq!(std::fs::read_dir(store.root.join(LEASES_DIR)).unwrap().count(), 0);
+    }
+}
