@@ -183,6 +183,94 @@ pub fn main<T: argh::FromArgs>(
     std::process::exit(code)
 }
 
+/// What a tool acts on: its arguments, or with none and a non-terminal stdin, the records
+/// and lines read from stdin (the one reader, [`crate::record::read_target_items`]). Each
+/// item comes with the label its failure is reported under: the argument as given, or
+/// `stdin` for a record.
+///
+/// No arguments and a terminal stdin is a usage error naming `what`.
+pub fn targets(
+    args: &[String],
+    what: &str,
+) -> Result<Vec<(String, Result<crate::record::Target>)>> {
+    use crate::record::{Target, read_target_items};
+    if !args.is_empty() {
+        return Ok(args.iter().map(|a| (a.clone(), Target::parse(a))).collect());
+    }
+    if stdin_is_terminal() {
+        return Err(nothing_to_do(what));
+    }
+    let items = read_target_items(io::stdin().lock())?;
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let label = match &item {
+                Ok(t) => t.to_string(),
+                Err(_) => "stdin".to_owned(),
+            };
+            (label, item)
+        })
+        .collect())
+}
+
+/// Output for tools that print image records rather than a table (img-pull, img-tag,
+/// img-pack load): docker's lines on a terminal, one JSON record a line in a pipe, or
+/// what `--format json|TEMPLATE` asks for.
+pub struct RecordWriter {
+    output: Option<crate::output::Output<io::Stdout>>,
+}
+
+impl RecordWriter {
+    /// `format` is `--format`'s value, if given.
+    pub fn new(format: Option<&str>, stdout_is_terminal: bool) -> Result<RecordWriter> {
+        use crate::output::{Format, Output};
+        let format = match format {
+            Some("table") | Some("") => {
+                return Err(Error::usage(
+                    "--format takes json or a Go template here (this tool prints no table)",
+                ));
+            }
+            Some(f) => Some(Format::parse(f)?),
+            None if stdout_is_terminal => None,
+            None => Some(Format::Json),
+        };
+        Ok(RecordWriter {
+            output: format.map(|f| Output::new(f, &[], io::stdout())),
+        })
+    }
+
+    /// Whether records are printed (JSON or a template) rather than docker's lines.
+    pub fn has_format(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// Prints `record` (in the requested format; as JSON when there is none).
+    pub fn record(&mut self, record: &impl serde::Serialize) -> Result<()> {
+        let value = serde_json::to_value(record)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("encoding a record: {e}")))?;
+        match &mut self.output {
+            Some(o) => o.write(&value),
+            None => self.line(&value.to_string()),
+        }
+    }
+
+    /// Prints one line of text.
+    pub fn line(&mut self, text: &str) -> Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::io(e, "writing output"))
+    }
+
+    /// Flushes what is buffered.
+    pub fn finish(self) -> Result<()> {
+        match self.output {
+            Some(o) => o.finish(),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A usage error for a tool that received nothing to act on.
 pub fn nothing_to_do(what: &str) -> Error {
     Error::new(

@@ -1,6 +1,134 @@
-//! img-pull: not built yet.
+//! img-pull: docker pull — fetch images from their registry into the local store.
+
+use argh::FromArgs;
+use img_core::cli::{self, Failures};
+use img_core::error::{Error, Result};
+use img_core::oci::Platform;
+use img_core::ops::progress::{NoProgress, PullProgress, TerminalProgress};
+use img_core::ops::pull::{PullOptions, Pulled, pull};
+use img_core::record::Target;
+use img_core::settings::{self, Config};
+use img_core::store::Store;
+
+/// Pull images from a registry into the local store (docker pull).
+///
+/// With no NAME and a piped stdin, pulls the images named by the records or lines read
+/// there (`img-search alpine | img-pull`). On a terminal it prints docker's lines; in a
+/// pipe one JSON record an image: Id, Ref, Digest, RepoTags, RepoDigests, Platform,
+/// Size (bytes the image's blobs take in the store, compressed), Downloaded and Reused.
+#[derive(FromArgs)]
+struct Args {
+    /// download every tagged image in the repository
+    #[argh(switch, short = 'a')]
+    all_tags: bool,
+    /// pull every platform of a multi-platform image (the tag names the index)
+    #[argh(switch)]
+    all_platforms: bool,
+    /// platform to pick from a multi-platform image, os/arch[/variant]
+    /// (default: DOCKER_DEFAULT_PLATFORM, else this machine's)
+    #[argh(option)]
+    platform: Option<String>,
+    /// parallel downloads (default: the config's "jobs", else 6)
+    #[argh(option, short = 'j')]
+    jobs: Option<usize>,
+    /// allow plain HTTP and unverified TLS for this command
+    #[argh(switch)]
+    insecure: bool,
+    /// print only the image reference
+    #[argh(switch, short = 'q')]
+    quiet: bool,
+    /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
+    #[argh(option)]
+    format: Option<String>,
+    /// the store (default: IMG_ROOT, else $XDG_DATA_HOME/img)
+    #[argh(option)]
+    root: Option<std::path::PathBuf>,
+    /// images to pull: NAME[:TAG|@DIGEST]
+    #[argh(positional)]
+    names: Vec<String>,
+}
 
 fn main() {
-    eprintln!("img-pull: not implemented yet; this tool arrives with its own issue");
-    std::process::exit(1);
+    cli::main("img-pull", &['j'], run)
+}
+
+fn run(args: Args) -> Result<i32> {
+    let config = Config::load()?;
+    let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
+    if args.jobs == Some(0) {
+        return Err(Error::usage("--jobs must be at least 1"));
+    }
+    let options = PullOptions {
+        platform,
+        all_platforms: args.all_platforms,
+        all_tags: args.all_tags,
+        jobs: args.jobs.unwrap_or_else(|| config.jobs()),
+        insecure: args.insecure,
+    };
+    let targets = cli::targets(&args.names, "an image name")?;
+    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let terminal = cli::stdout_is_terminal();
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let mut failures = Failures::new("img-pull");
+    for (label, target) in targets {
+        let reference = match target {
+            Ok(Target::Reference(r)) => r,
+            Ok(Target::NameOrId(s)) => match img_core::Reference::parse_normalized(&s) {
+                Ok(r) => r,
+                Err(e) => {
+                    failures.report(&label, &e);
+                    continue;
+                }
+            },
+            Ok(Target::Image(id)) => {
+                let e = Error::usage(format!(
+                    "{id} is an image ID; pull by name (NAME[:TAG] or NAME@DIGEST)"
+                ));
+                failures.report(&label, &e);
+                continue;
+            }
+            Err(e) => {
+                failures.report(&label, &e);
+                continue;
+            }
+        };
+        let bars = (cli::stderr_is_terminal() && !args.quiet).then(TerminalProgress::new);
+        let progress: &dyn PullProgress = match &bars {
+            Some(b) => b,
+            None => &NoProgress,
+        };
+        let result = pull(&store, &reference, &options, &config, progress);
+        if let Some(b) = &bars {
+            b.finish();
+        }
+        match result {
+            Ok(pulled) => {
+                for p in pulled {
+                    print(&mut out, &p, args.quiet, terminal)?;
+                }
+            }
+            Err(e) => failures.report(&label, &e),
+        }
+    }
+    out.finish()?;
+    Ok(failures.exit_code())
+}
+
+fn print(out: &mut cli::RecordWriter, p: &Pulled, quiet: bool, terminal: bool) -> Result<()> {
+    let reference = p.record.reference.as_ref();
+    let full = reference.map(ToString::to_string).unwrap_or_default();
+    if quiet {
+        return out.line(&full);
+    }
+    if terminal && !out.has_format() {
+        let familiar = reference.map(|r| r.familiar()).unwrap_or_default();
+        out.line(&format!("Digest: {}", p.record.digest))?;
+        if p.up_to_date {
+            out.line(&format!("Status: Image is up to date for {familiar}"))?;
+        } else {
+            out.line(&format!("Status: Downloaded newer image for {familiar}"))?;
+        }
+        return out.line(&full);
+    }
+    out.record(&p.record)
 }

@@ -1,1 +1,5 @@
-//! (placeholder: filled by its own change)
+//! One file a verb: what each tool does, as a function and an options struct, so that a
+//! tool's `main` is only argument parsing and output.
+
+pub mod progress;
+pub mod pull;

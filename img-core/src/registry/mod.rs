@@ -39,3 +39,4 @@ pub use list::next_link;
 pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
 pub use push::BlobPush;
+pub use retry::backoff;

@@ -139,6 +139,11 @@ mod tests {
         assert!(!is_live(&store, &id).unwrap());
         assert!(store.index().leases().unwrap().is_empty());
         assert!(store.live_leases_protecting(&[d]).unwrap().is_empty());
-        assert_eq!(std::fs::read_dir(store.root.join(LEASES_DIR)).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(store.root.join(LEASES_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

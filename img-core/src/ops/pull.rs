@@ -1,0 +1,689 @@
+//! `img-pull`: fetch an image from its registry (or a mirror) into the store — manifest or
+//! index, config and layers, each verified before it becomes visible — and point the tag
+//! at it.
+//!
+//! The model is DESIGN.md's: after a one-platform pull the tag names that platform's
+//! manifest and the image ID is the config digest; after `--all-platforms` the tag names
+//! the index and the ID is the index digest. RepoDigests hold what the reference resolved
+//! to (the index digest when the tag names an index), so pulling that again is "up to date".
+//!
+//! Layers download in parallel into `ingest/`; an interrupted pull keeps its partials and
+//! the next one resumes them with `Range`. A lease pins everything the pull has committed
+//! until the image row exists, so a concurrent `img-rm --prune` cannot sweep it.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::{ImageInfo, NewImage};
+use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
+use crate::record::ImageRecord;
+use crate::reference::Reference;
+use crate::registry::{Endpoint, RegistryClient, Security, endpoints};
+use crate::settings::Config;
+use crate::store::{Ingest, Lease, Store};
+
+use super::progress::{BlobEvent, PullProgress};
+
+/// Attempts at one blob before giving up: transfers that break mid-way resume from what
+/// arrived; content that fails its digest is fetched again once from scratch.
+const BLOB_ATTEMPTS: u32 = 5;
+/// The copy buffer of one download: large enough for few syscalls, small enough that
+/// `jobs` of them stay far below the memory target.
+const COPY_BUFFER: usize = 256 * 1024;
+
+/// How to pull.
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// The platform to pick from an index (default: `DOCKER_DEFAULT_PLATFORM`, else the host).
+    pub platform: Option<Platform>,
+    /// Pull every platform of an index; the tag names the index.
+    pub all_platforms: bool,
+    /// Pull every tag of the repository.
+    pub all_tags: bool,
+    /// Parallel blob downloads (at least 1).
+    pub jobs: usize,
+    /// Plain HTTP and unverified TLS allowed for this command.
+    pub insecure: bool,
+}
+
+impl PullOptions {
+    /// The platform to pick: `--platform`, else `DOCKER_DEFAULT_PLATFORM`, else the host.
+    pub fn wanted_platform(&self) -> Result<Platform> {
+        if let Some(p) = &self.platform {
+            return Ok(p.clone());
+        }
+        match std::env::var("DOCKER_DEFAULT_PLATFORM") {
+            Ok(v) if !v.is_empty() => {
+                Platform::parse(&v).map_err(|e| e.context("DOCKER_DEFAULT_PLATFORM"))
+            }
+            _ => Ok(Platform::host()),
+        }
+    }
+}
+
+/// What one pulled image came to.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The record img-pull prints.
+    pub record: ImageRecord,
+    /// Whether the store had it already (docker's "Image is up to date").
+    pub up_to_date: bool,
+}
+
+/// Pulls `reference` (every tag of its repository with `all_tags`) into `store`.
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    options: &PullOptions,
+    config: &Config,
+    progress: &dyn PullProgress,
+) -> Result<Vec<Pulled>> {
+    let wanted = options.wanted_platform()?;
+    let security = Security {
+        insecure: options.insecure,
+    };
+    let endpoints = endpoints(reference.domain(), config, security)?;
+    if options.all_tags {
+        if reference.digest().is_some() {
+            return Err(Error::usage(
+                "--all-tags takes a repository name without a digest",
+            ));
+        }
+        let repo = reference.repository();
+        let tags = list_tags(&endpoints, repo.path())?;
+        let mut out = Vec::new();
+        for tag in tags {
+            let r = repo.with_tag(&tag)?;
+            let pulled = pull_one(store, &r, options, &wanted, &endpoints, progress)
+                .map_err(|e| e.context(format!("pulling {:?}", r.familiar())))?;
+            out.push(pulled);
+        }
+        return Ok(out);
+    }
+    let pulled = pull_one(store, reference, options, &wanted, &endpoints, progress)?;
+    Ok(vec![pulled])
+}
+
+fn list_tags(endpoints: &[Endpoint], repo: &str) -> Result<Vec<String>> {
+    let mut last = None;
+    for ep in endpoints {
+        match ep.client.tags(repo) {
+            Ok(tags) => return Ok(tags),
+            Err(e) if ep.mirror => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorKind::NotFound, "no registry to ask")))
+}
+
+/// Tries each endpoint in order; a mirror's failure falls through to the next one.
+fn pull_one(
+    store: &Store,
+    reference: &Reference,
+    options: &PullOptions,
+    wanted: &Platform,
+    endpoints: &[Endpoint],
+    progress: &dyn PullProgress,
+) -> Result<Pulled> {
+    // Pulled by digest before, for this platform: nothing to ask anyone.
+    if let Some(d) = reference.digest()
+        && let Some(image) = store.index().image_by_digest(&reference.name(), d)?
+        && fits(&image, d, options.all_platforms, wanted)
+        && blobs_present(store, &image)?
+    {
+        return up_to_date(store, reference, d, &image);
+    }
+    let mut last = None;
+    for ep in endpoints {
+        match Puller::new(store, &ep.client, reference, options, wanted, progress).run() {
+            Ok(p) => return Ok(p),
+            Err(e) if ep.mirror => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorKind::NotFound, "no registry to ask")))
+}
+
+/// Whether `image` is what a pull resolving to `resolved` with these options would make.
+fn fits(image: &ImageInfo, resolved: &Digest, all_platforms: bool, wanted: &Platform) -> bool {
+    let is_index = media_type::is_index(&image.target_media_type);
+    if all_platforms {
+        return is_index && &image.target == resolved;
+    }
+    !is_index && Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p))
+}
+
+fn blobs_present(store: &Store, image: &ImageInfo) -> Result<bool> {
+    for d in store.index().image_blobs(&image.id)? {
+        if !store.blob_path(&d).is_file() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn up_to_date(
+    store: &Store,
+    reference: &Reference,
+    resolved: &Digest,
+    image: &ImageInfo,
+) -> Result<Pulled> {
+    // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else.
+    let info = match reference.tag() {
+        Some(tag) => {
+            store.index().tag(&image.id, &reference.name(), tag)?;
+            store
+                .index()
+                .image(&image.id)?
+                .unwrap_or_else(|| image.clone())
+        }
+        None => image.clone(),
+    };
+    Ok(Pulled {
+        record: record(reference, resolved, &info, 0, info.size)?,
+        up_to_date: true,
+    })
+}
+
+/// Builds the record printed for an image.
+pub fn record(
+    reference: &Reference,
+    resolved: &Digest,
+    info: &ImageInfo,
+    downloaded: u64,
+    reused: u64,
+) -> Result<ImageRecord> {
+    let mut repo_tags = Vec::new();
+    for (name, tag) in &info.tags {
+        repo_tags.push(
+            Reference::parse_normalized_name(name)?
+                .with_tag(tag)?
+                .familiar(),
+        );
+    }
+    let mut repo_digests = Vec::new();
+    for (name, digest) in &info.repo_digests {
+        repo_digests.push(
+            Reference::parse_normalized_name(name)?
+                .with_digest(digest.clone())
+                .familiar(),
+        );
+    }
+    Ok(ImageRecord {
+        id: info.id.clone(),
+        reference: Some(reference.clone()),
+        digest: resolved.clone(),
+        repo_tags,
+        repo_digests,
+        platform: info.platform.clone(),
+        size: info.size,
+        downloaded: Some(downloaded),
+        reused: Some(reused),
+    })
+}
+
+/// One pull from one endpoint.
+struct Puller<'a> {
+    store: &'a Store,
+    client: &'a RegistryClient,
+    reference: &'a Reference,
+    options: &'a PullOptions,
+    wanted: &'a Platform,
+    progress: &'a dyn PullProgress,
+    repo: String,
+}
+
+/// One platform's image, fetched.
+struct Fetched {
+    manifest_digest: Digest,
+    config_digest: Digest,
+    config: ImageConfig,
+    blobs: Vec<Digest>,
+}
+
+impl<'a> Puller<'a> {
+    fn new(
+        store: &'a Store,
+        client: &'a RegistryClient,
+        reference: &'a Reference,
+        options: &'a PullOptions,
+        wanted: &'a Platform,
+        progress: &'a dyn PullProgress,
+    ) -> Puller<'a> {
+        Puller {
+            store,
+            client,
+            reference,
+            options,
+            wanted,
+            progress,
+            repo: reference.path().to_owned(),
+        }
+    }
+
+    fn run(&self) -> Result<Pulled> {
+        let name = self.reference.name();
+        let asked = match (self.reference.digest(), self.reference.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.to_owned(),
+            (None, None) => crate::reference::DEFAULT_TAG.to_owned(),
+        };
+        // A HEAD first: when the tag still resolves to what we have, that is the whole pull.
+        if self.reference.digest().is_none()
+            && let Ok(Some((resolved, _, _))) = self.client.head_manifest(&self.repo, &asked)
+            && let Some(image) = self.store.index().image_by_digest(&name, &resolved)?
+            && fits(&image, &resolved, self.options.all_platforms, self.wanted)
+            && blobs_present(self.store, &image)?
+        {
+            return up_to_date(self.store, self.reference, &resolved, &image);
+        }
+        let (bytes, content_type, announced) = self.client.get_manifest(&self.repo, &asked)?;
+        let resolved = match announced {
+            Some(d) => d,
+            None => Digest::sha256_of(&bytes),
+        };
+        if let Some(d) = self.reference.digest() {
+            d.verify(&bytes)
+                .map_err(|e| e.context("verifying the manifest"))?;
+        }
+        self.progress.resolved(self.reference, &resolved);
+        let lease = self
+            .store
+            .lease(&format!("pulling {}", self.reference.familiar()))?;
+        let document = Document::parse(Some(&content_type), &bytes)?;
+        let (new, downloaded, reused) = match document {
+            Document::Manifest(m) => {
+                let (f, dl, re) = self.fetch_image(&lease, &m, &resolved)?;
+                self.store.put_blob(&content_type, &bytes, &resolved)?;
+                lease.protect(&resolved)?;
+                (
+                    self.new_image(
+                        f.config_digest.clone(),
+                        &resolved,
+                        &resolved,
+                        &content_type,
+                        &f,
+                        Vec::new(),
+                    ),
+                    dl,
+                    re,
+                )
+            }
+            Document::Index(index) => {
+                self.pull_index(&lease, &index, &bytes, &content_type, &resolved)?
+            }
+        };
+        let info = self.store.index().put_image(&new)?;
+        lease.release()?;
+        Ok(Pulled {
+            record: record(self.reference, &resolved, &info, downloaded, reused)?,
+            up_to_date: false,
+        })
+    }
+
+    /// The index: one platform's image (the tag names that manifest), or all of them (the
+    /// tag names the index).
+    fn pull_index(
+        &self,
+        lease: &Lease<'_>,
+        index: &Index,
+        bytes: &[u8],
+        content_type: &str,
+        resolved: &Digest,
+    ) -> Result<(NewImage, u64, u64)> {
+        if !self.options.all_platforms {
+            let entry = index.select(self.wanted).ok_or_else(|| {
+                let available: Vec<String> = index
+                    .images()
+                    .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+                    .collect();
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "no image for platform {} in the index (it has {}): choose one with --platform",
+                        self.wanted,
+                        if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+                    ),
+                )
+            })?;
+            let (m, m_bytes) = self.fetch_manifest(entry)?;
+            let (f, dl, re) = self.fetch_image(lease, &m, &entry.digest)?;
+            self.store
+                .put_blob(&entry.media_type, &m_bytes, &entry.digest)?;
+            lease.protect(&entry.digest)?;
+            // The index is kept too, so that inspect can show what the tag resolved to.
+            self.store.put_blob(content_type, bytes, resolved)?;
+            lease.protect(resolved)?;
+            let new = self.new_image(
+                f.config_digest.clone(),
+                resolved,
+                &entry.digest,
+                &entry.media_type,
+                &f,
+                vec![resolved.clone()],
+            );
+            return Ok((new, dl, re));
+        }
+        let mut all = Vec::new();
+        let (mut downloaded, mut reused) = (0, 0);
+        let mut children = Vec::new();
+        for entry in index.images() {
+            let (m, m_bytes) = self.fetch_manifest(entry)?;
+            let (f, dl, re) = self.fetch_image(lease, &m, &entry.digest)?;
+            self.store
+                .put_blob(&entry.media_type, &m_bytes, &entry.digest)?;
+            lease.protect(&entry.digest)?;
+            children.push(entry.digest.clone());
+            downloaded += dl;
+            reused += re;
+            all.push((entry.platform.clone(), f));
+        }
+        self.store.put_blob(content_type, bytes, resolved)?;
+        lease.protect(resolved)?;
+        // What inspect and ls show for the index: the host's platform if it is there.
+        let shown = all
+            .iter()
+            .position(|(p, _)| p.as_ref().is_some_and(|p| self.wanted.matches(p)))
+            .unwrap_or(0);
+        let Some((_, main)) = all.get(shown) else {
+            return Err(Error::new(
+                ErrorKind::InvalidDocument,
+                "the index lists no image manifests",
+            ));
+        };
+        let mut extra: Vec<Digest> = children;
+        for (_, f) in &all {
+            extra.push(f.manifest_digest.clone());
+            extra.extend(f.blobs.iter().cloned());
+        }
+        let new = self.new_image(
+            resolved.clone(),
+            resolved,
+            resolved,
+            content_type,
+            main,
+            extra,
+        );
+        Ok((new, downloaded, reused))
+    }
+
+    fn new_image(
+        &self,
+        id: Digest,
+        resolved: &Digest,
+        target: &Digest,
+        target_media_type: &str,
+        main: &Fetched,
+        extra: Vec<Digest>,
+    ) -> NewImage {
+        let name = self.reference.name();
+        let mut blobs = main.blobs.clone();
+        blobs.push(main.manifest_digest.clone());
+        blobs.extend(extra);
+        blobs.sort();
+        blobs.dedup();
+        let c = &main.config;
+        let platform = Platform {
+            os: c.os.clone(),
+            architecture: c.architecture.clone(),
+            variant: c.variant.clone(),
+            ..Platform::default()
+        };
+        NewImage {
+            id,
+            target: target.clone(),
+            target_media_type: target_media_type.to_owned(),
+            created: c.created.clone(),
+            platform: platform.to_string(),
+            blobs,
+            labels: c
+                .config
+                .as_ref()
+                .and_then(|r| r.labels.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .collect::<BTreeMap<_, _>>(),
+            tags: self
+                .reference
+                .tag()
+                .map(|t| vec![(name.clone(), t.to_owned())])
+                .unwrap_or_default(),
+            repo_digests: vec![(name, resolved.clone())],
+        }
+    }
+
+    /// A child manifest of an index, by digest, verified.
+    fn fetch_manifest(&self, entry: &Descriptor) -> Result<(Manifest, Vec<u8>)> {
+        if entry.size > crate::oci::MAX_MANIFEST_SIZE {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "manifest {} is {} bytes, more than 4 MiB",
+                    entry.digest, entry.size
+                ),
+            ));
+        }
+        let bytes = match self.store.read_blob(&entry.digest) {
+            Ok(b) => b,
+            Err(_) => {
+                let (b, _, _) = self
+                    .client
+                    .get_manifest(&self.repo, &entry.digest.to_string())
+                    .map_err(|e| e.context(format!("fetching manifest {}", entry.digest)))?;
+                entry.digest.verify(&b)?;
+                b
+            }
+        };
+        match Document::parse(Some(&entry.media_type), &bytes)? {
+            Document::Manifest(m) => Ok((*m, bytes)),
+            Document::Index(_) => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("manifest {} is an index inside an index", entry.digest),
+            )),
+        }
+    }
+
+    /// Config and layers of one manifest, in parallel; returns the image and the bytes
+    /// downloaded and reused.
+    fn fetch_image(
+        &self,
+        lease: &Lease<'_>,
+        m: &Manifest,
+        manifest_digest: &Digest,
+    ) -> Result<(Fetched, u64, u64)> {
+        let config_mt = media_type::base(&m.config.media_type);
+        if config_mt != media_type::OCI_CONFIG && config_mt != media_type::DOCKER_CONFIG {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("not a container image: its config is {config_mt:?}"),
+            ));
+        }
+        for l in &m.layers {
+            if media_type::layer_compression(&l.media_type).is_none() {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "layer {} has unsupported media type {:?}",
+                        l.digest, l.media_type
+                    ),
+                ));
+            }
+        }
+        let blobs: Vec<&Descriptor> = m.blobs().collect();
+        for b in &blobs {
+            // Pinned before fetching: a committed blob is never without a root.
+            lease.protect(&b.digest)?;
+        }
+        let (downloaded, reused) = self.fetch_blobs(&blobs)?;
+        let config_bytes = self.store.read_blob(&m.config.digest)?;
+        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidDocument,
+                format!("image config {} is malformed: {e}", m.config.digest),
+            )
+        })?;
+        if config.rootfs.diff_ids.len() != m.layers.len() {
+            return Err(Error::new(
+                ErrorKind::InvalidDocument,
+                format!(
+                    "the config lists {} layers, the manifest {}",
+                    config.rootfs.diff_ids.len(),
+                    m.layers.len()
+                ),
+            ));
+        }
+        Ok((
+            Fetched {
+                manifest_digest: manifest_digest.clone(),
+                config_digest: m.config.digest.clone(),
+                config,
+                blobs: blobs.iter().map(|b| b.digest.clone()).collect(),
+            },
+            downloaded,
+            reused,
+        ))
+    }
+
+    /// Fetches `blobs` with up to `jobs` at once; the first failure stops new work and is
+    /// returned once the running downloads end (their partials stay for a resume).
+    fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
+        let queue = Mutex::new(blobs.iter().collect::<Vec<_>>());
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        let totals = Mutex::new((0u64, 0u64));
+        for b in blobs {
+            self.progress.blob(b, BlobEvent::Waiting);
+        }
+        let jobs = self.options.jobs.max(1).min(blobs.len().max(1));
+        std::thread::scope(|s| {
+            for _ in 0..jobs {
+                s.spawn(|| {
+                    loop {
+                        if failed.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let next = lock(&queue).pop();
+                        let Some(desc) = next else { return };
+                        match self.fetch_blob(desc) {
+                            Ok((dl, re)) => {
+                                let mut t = lock(&totals);
+                                t.0 += dl;
+                                t.1 += re;
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::SeqCst);
+                                lock(&first_error).get_or_insert(e);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = lock(&first_error).take() {
+            return Err(e);
+        }
+        let t = *lock(&totals);
+        Ok(t)
+    }
+
+    /// One blob into the store: resumed from a partial when there is one, retried when the
+    /// transfer breaks, verified before commit. Returns (bytes downloaded, bytes reused).
+    fn fetch_blob(&self, desc: &Descriptor) -> Result<(u64, u64)> {
+        let ctx = || format!("fetching blob {}", desc.digest);
+        let mut downloaded = 0u64;
+        let mut attempt = 0;
+        loop {
+            let mut writer = match self.store.ingest(&desc.digest, Some(desc.size)) {
+                Ok(Ingest::AlreadyPresent) => {
+                    self.progress.blob(desc, BlobEvent::Exists);
+                    return Ok((downloaded, if downloaded == 0 { desc.size } else { 0 }));
+                }
+                Ok(Ingest::Writer(w)) => w,
+                Err(e) => return Err(e.context(ctx())),
+            };
+            let result = (|| -> Result<()> {
+                let offset = writer.offset();
+                if offset < desc.size {
+                    let resp = self.client.get_blob(&self.repo, &desc.digest, offset)?;
+                    if offset > 0 && !resp.resumed {
+                        // The server ignored Range: start over from byte zero.
+                        writer.truncate()?;
+                    } else if offset > 0 {
+                        self.progress.blob(desc, BlobEvent::Resuming(offset));
+                    }
+                    copy(resp.reader, &mut writer, |n| {
+                        downloaded += n;
+                        self.progress.blob(desc, BlobEvent::Progress(n));
+                    })
+                    .map_err(|e| Error::io(e, "receiving the blob"))?;
+                }
+                Ok(())
+            })();
+            let result = result.and_then(|()| {
+                self.progress.blob(desc, BlobEvent::Verifying);
+                writer.commit(&desc.media_type)
+            });
+            match result {
+                Ok(()) => {
+                    self.progress.blob(desc, BlobEvent::Done);
+                    return Ok((downloaded, 0));
+                }
+                Err(e) if attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
+                    attempt += 1;
+                    self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
+                    std::thread::sleep(crate::registry::backoff(attempt - 1));
+                }
+                Err(e) => return Err(e.context(ctx())),
+            }
+        }
+    }
+}
+
+/// Whether a failed blob transfer may succeed if tried again.
+fn retryable(e: &Error, attempt: u32) -> bool {
+    match e.kind() {
+        ErrorKind::Network => true,
+        ErrorKind::Io => matches!(
+            e.io_kind(),
+            Some(
+                std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Other
+            )
+        ),
+        // Bytes that hash wrong may have been damaged on the way: one fresh try.
+        ErrorKind::DigestMismatch => attempt == 0,
+        _ => false,
+    }
+}
+
+fn copy(
+    mut from: impl Read,
+    to: &mut impl Write,
+    mut seen: impl FnMut(u64),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+        seen(n as u64);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
