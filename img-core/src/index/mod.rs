@@ -287,3 +287,6 @@ mod tests {
         assert!(!msg.contains('\n'), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod image_tests;
