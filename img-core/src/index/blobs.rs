@@ -77,9 +77,7 @@ impl Index {
     pub fn blobs(&self) -> Result<Vec<BlobRow>> {
         self.read(|tx| {
             let mut stmt = tx
-                .prepare(
-                    "SELECT digest, size, media_type, committed_at FROM blobs ORDER BY digest",
-                )
+                .prepare("SELECT digest, size, media_type, committed_at FROM blobs ORDER BY digest")
                 .map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map([], |r| {

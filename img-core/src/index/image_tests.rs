@@ -58,14 +58,26 @@ fn put_image_records_everything_and_sizes_from_blob_rows() {
     assert_eq!(info.id, img.id);
     assert_eq!(info.size, 7500);
     assert_eq!(info.tags, vec![(ALPINE.to_owned(), "3.20".to_owned())]);
-    assert_eq!(info.repo_digests, vec![(ALPINE.to_owned(), img.target.clone())]);
-    assert_eq!(info.labels.get("maintainer").map(String::as_str), Some("me"));
+    assert_eq!(
+        info.repo_digests,
+        vec![(ALPINE.to_owned(), img.target.clone())]
+    );
+    assert_eq!(
+        info.labels.get("maintainer").map(String::as_str),
+        Some("me")
+    );
     assert!(info.last_tag_time.is_some());
     let mut pinned = vec![img.id.clone(), img.target.clone(), img.blobs[0].clone()];
     pinned.sort();
     assert_eq!(index.image_blobs(&img.id).unwrap(), pinned);
-    assert_eq!(index.image_by_tag(ALPINE, "3.20").unwrap(), Some(info.clone()));
-    assert_eq!(index.image_by_digest(ALPINE, &img.target).unwrap(), Some(info));
+    assert_eq!(
+        index.image_by_tag(ALPINE, "3.20").unwrap(),
+        Some(info.clone())
+    );
+    assert_eq!(
+        index.image_by_digest(ALPINE, &img.target).unwrap(),
+        Some(info)
+    );
     assert_eq!(index.image_by_tag(ALPINE, "edge").unwrap(), None);
 }
 
@@ -80,7 +92,10 @@ fn a_tag_moves_and_leaves_the_old_image_dangling() {
     index.put_image(&new).unwrap();
 
     let rows = index.list_images(&ListFilter::default()).unwrap();
-    assert_eq!(names(&rows), vec![format!("{ALPINE}:latest"), "<none>:<none>".into()]);
+    assert_eq!(
+        names(&rows),
+        vec![format!("{ALPINE}:latest"), "<none>:<none>".into()]
+    );
     assert_eq!(rows[0].image.id, new.id);
     assert_eq!(rows[1].image.id, old.id);
     let dangling = index
@@ -97,7 +112,10 @@ fn a_tag_moves_and_leaves_the_old_image_dangling() {
 fn list_is_one_row_per_tag_newest_first_with_filters() {
     let (_dir, index) = open();
     let mut a = image("a", Some("2024-01-01T00:00:00Z"));
-    a.tags = vec![(ALPINE.into(), "3.19".into()), (ALPINE.into(), "old".into())];
+    a.tags = vec![
+        (ALPINE.into(), "3.19".into()),
+        (ALPINE.into(), "old".into()),
+    ];
     let mut b = image("b", Some("2024-03-01T00:00:00+01:00"));
     b.tags = vec![("docker.io/library/busybox".into(), "1".into())];
     b.labels.insert("tier".into(), "web".into());
@@ -192,7 +210,12 @@ fn id_prefixes_resolve_and_ambiguity_returns_all() {
     // 20 IDs over 16 first digits: some digit is shared (pigeonhole).
     let shared = (0..16)
         .map(|n| format!("{n:x}"))
-        .find(|p| ids.iter().filter(|i| i.hex().starts_with(p.as_str())).count() > 1)
+        .find(|p| {
+            ids.iter()
+                .filter(|i| i.hex().starts_with(p.as_str()))
+                .count()
+                > 1
+        })
         .unwrap();
     let expected = ids.iter().filter(|i| i.hex().starts_with(&shared)).count();
     assert_eq!(index.images_by_id_prefix(&shared).unwrap().len(), expected);
@@ -206,7 +229,10 @@ fn tag_untag_and_delete() {
     let img = image("a", None);
     index.put_image(&img).unwrap();
     index.tag(&img.id, ALPINE, "mine").unwrap();
-    assert_eq!(index.image_by_tag(ALPINE, "mine").unwrap().unwrap().id, img.id);
+    assert_eq!(
+        index.image_by_tag(ALPINE, "mine").unwrap().unwrap().id,
+        img.id
+    );
     let err = index.tag(&d("nothing"), ALPINE, "x").unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::NotFound);
     assert_eq!(index.untag(ALPINE, "mine").unwrap(), img.id);
@@ -248,7 +274,9 @@ fn many_writers_at_once_never_see_database_is_locked() {
                         (ALPINE.into(), format!("t{t}")),
                     ];
                     index.put_image(&img).unwrap();
-                    index.tag(&img.id, "docker.io/library/x", &format!("{t}-{i}")).unwrap();
+                    index
+                        .tag(&img.id, "docker.io/library/x", &format!("{t}-{i}"))
+                        .unwrap();
                     index.list_images(&ListFilter::default()).unwrap();
                 }
             });

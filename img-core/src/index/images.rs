@@ -151,7 +151,10 @@ impl Index {
             )
             .map_err(e)?;
             self.load_one(tx, &id)?.ok_or_else(|| {
-                Error::new(ErrorKind::Corrupt, format!("image {id} vanished while recording it"))
+                Error::new(
+                    ErrorKind::Corrupt,
+                    format!("image {id} vanished while recording it"),
+                )
             })
         })
     }
@@ -322,11 +325,7 @@ impl Index {
         // The prefix is plain hex, so it carries no LIKE wildcards.
         let pattern = format!("{alg}:{hex}%");
         self.read(|tx| {
-            self.load_images(
-                tx,
-                "WHERE i.id LIKE ?1",
-                vec![Value::Text(pattern.clone())],
-            )
+            self.load_images(tx, "WHERE i.id LIKE ?1", vec![Value::Text(pattern.clone())])
         })
     }
 
@@ -422,9 +421,11 @@ impl Index {
         let mut out = Vec::with_capacity(raw.len());
         for (id, target, target_media_type, created, size, platform, last_tag_time) in raw {
             let pairs = |stmt: &mut rusqlite::CachedStatement<'_>| {
-                stmt.query_map([&id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(e)
+                stmt.query_map([&id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(e)
             };
             let tags = pairs(&mut tags_stmt)?;
             let repo_digests = pairs(&mut digests_stmt)?

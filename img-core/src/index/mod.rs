@@ -87,7 +87,7 @@ impl Index {
 
     /// The schema version recorded in the file.
     pub fn user_version(&self) -> Result<u32> {
-        self.read(|tx| schema::user_version(tx))
+        self.read(schema::user_version)
     }
 
     fn configure(&self) -> Result<()> {
@@ -110,7 +110,9 @@ impl Index {
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
-                    Some(format!("cannot switch to WAL mode (journal mode is {mode})")),
+                    Some(format!(
+                        "cannot switch to WAL mode (journal mode is {mode})"
+                    )),
                 ));
             }
             // FULL: a commit that returned is on disk, even across a power loss.

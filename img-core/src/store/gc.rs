@@ -92,8 +92,7 @@ impl Store {
             self.index.blobs()?.into_iter().map(|b| b.digest).collect();
         let blobs = self.root.join(BLOBS_DIR);
         for alg in read_dir(&blobs)? {
-            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned)
-            else {
+            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
             for file in read_dir(&alg)? {
@@ -225,7 +224,9 @@ mod tests {
 
     fn put(store: &Store, seed: u8, len: usize) -> (Digest, u64) {
         let (data, d) = content(seed, len);
-        store.put_blob("application/octet-stream", &data, &d).unwrap();
+        store
+            .put_blob("application/octet-stream", &data, &d)
+            .unwrap();
         (d, len as u64)
     }
 
@@ -317,7 +318,12 @@ mod tests {
         store.index().delete_image(&config).unwrap();
         assert_eq!(store.gc().unwrap().blobs_removed, 3);
         assert!(store.index().blobs().unwrap().is_empty());
-        assert!(std::fs::read_dir(root.join(LEASES_DIR)).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(root.join(LEASES_DIR))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 
     #[test]
@@ -366,7 +372,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(report.ingests_removed, 2);
-        assert!(std::fs::read_dir(store.root().join(INGEST_DIR)).unwrap().next().is_none());
+        assert!(
+            std::fs::read_dir(store.root().join(INGEST_DIR))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 
     #[test]
@@ -395,9 +406,13 @@ mod tests {
                             let lease = store.lease("racing").unwrap();
                             let (data, d) = content(t * 50 + i, 2000);
                             lease.protect(&d).unwrap();
-                            store.put_blob("application/octet-stream", &data, &d).unwrap();
+                            store
+                                .put_blob("application/octet-stream", &data, &d)
+                                .unwrap();
                             let (shared, sd) = content(200, 2000);
-                            store.put_blob("application/octet-stream", &shared, &sd).unwrap();
+                            store
+                                .put_blob("application/octet-stream", &shared, &sd)
+                                .unwrap();
                             assert_eq!(store.read_blob(&d).unwrap(), data);
                         }
                     })
@@ -413,7 +428,11 @@ mod tests {
         });
         let store = Store::open(&root).unwrap();
         for row in store.index().blobs().unwrap() {
-            assert!(store.blob_path(&row.digest).is_file(), "{} lost its file", row.digest);
+            assert!(
+                store.blob_path(&row.digest).is_file(),
+                "{} lost its file",
+                row.digest
+            );
         }
     }
 }

@@ -15,8 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Debug)]
 pub enum Ingest<'s> {
     /// The blob is not committed yet: write it (from [`IngestWriter::offset`] on), then
-    /// [`IngestWriter::commit`].
-    Writer(IngestWriter<'s>),
+    /// [`IngestWriter::commit`]. Boxed: the writer carries a hasher's state.
+    Writer(Box<IngestWriter<'s>>),
     /// The blob is committed already (perhaps by a process we waited for): nothing to do.
     AlreadyPresent,
 }
@@ -64,8 +64,8 @@ impl Store {
             .open(&partial)
             .map_err(|e| Error::io(e, format!("opening {}", partial.display())))
             .map_err(|e| e.context(doing()))?;
-        let (hasher, offset) =
-            rehash(&mut file, digest).map_err(|e| Error::io(e, format!("reading {}", partial.display())))?;
+        let (hasher, offset) = rehash(&mut file, digest)
+            .map_err(|e| Error::io(e, format!("reading {}", partial.display())))?;
         let mut writer = IngestWriter {
             store: self,
             digest: digest.clone(),
@@ -80,7 +80,7 @@ impl Store {
         if expected_size.is_some_and(|size| offset > size) {
             writer.truncate()?;
         }
-        Ok(Ingest::Writer(writer))
+        Ok(Ingest::Writer(Box::new(writer)))
     }
 
     /// A blob file without a row is a commit killed between its rename and its row insert
@@ -97,8 +97,8 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(Error::io(e, format!("opening {}", path.display()))),
         };
-        let (hasher, size) =
-            rehash(&mut file, digest).map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
+        let (hasher, size) = rehash(&mut file, digest)
+            .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
         if hasher.finish() == *digest && expected_size.is_none_or(|s| s == size) {
             self.index
                 .insert_blob(digest, size, "application/octet-stream")?;
@@ -223,10 +223,7 @@ impl Write for IngestWriter<'_> {
         {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "content of {} is larger than its {size} bytes",
-                    self.digest
-                ),
+                format!("content of {} is larger than its {size} bytes", self.digest),
             ));
         }
         let n = self.file.write(buf)?;
@@ -269,7 +266,7 @@ mod tests {
 
     fn writer<'s>(store: &'s Store, d: &Digest, size: Option<u64>) -> IngestWriter<'s> {
         match store.ingest(d, size).unwrap() {
-            Ingest::Writer(w) => w,
+            Ingest::Writer(w) => *w,
             Ingest::AlreadyPresent => panic!("{d} unexpectedly present"),
         }
     }
@@ -335,7 +332,10 @@ mod tests {
             .collect();
         assert_eq!(wrote.len(), 1, "exactly one process writes the blob");
         let (data, d) = content(1, BIG);
-        assert_eq!(files_in(&root.join("blobs/sha256")), vec![store.blob_path(&d)]);
+        assert_eq!(
+            files_in(&root.join("blobs/sha256")),
+            vec![store.blob_path(&d)]
+        );
         assert_eq!(store.index().blobs().unwrap().len(), 1);
         assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
         assert!(files_in(&root.join("ingest")).is_empty());
@@ -367,7 +367,10 @@ mod tests {
         });
         assert_eq!(wrote.into_inner(), 1);
         let store = Store::open(&root).unwrap();
-        assert_eq!(files_in(&root.join("blobs/sha256")), vec![store.blob_path(&d)]);
+        assert_eq!(
+            files_in(&root.join("blobs/sha256")),
+            vec![store.blob_path(&d)]
+        );
         assert_eq!(store.index().blobs().unwrap().len(), 1);
         assert_eq!(store.read_blob(&d).unwrap(), data);
     }
@@ -391,12 +394,16 @@ mod tests {
         let mut w = writer(&store, &d, Some(BIG as u64));
         assert_eq!(w.offset(), 300_000);
         w.write_all(&data[300_000..]).unwrap();
-        w.commit("application/vnd.oci.image.layer.v1.tar+gzip").unwrap();
+        w.commit("application/vnd.oci.image.layer.v1.tar+gzip")
+            .unwrap();
         assert!(store.has_blob(&d).unwrap());
         assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
         let row = store.index().blob(&d).unwrap().unwrap();
         assert_eq!(row.size, BIG as u64);
-        assert_eq!(row.media_type, "application/vnd.oci.image.layer.v1.tar+gzip");
+        assert_eq!(
+            row.media_type,
+            "application/vnd.oci.image.layer.v1.tar+gzip"
+        );
     }
 
     #[test]

@@ -17,7 +17,11 @@ pub(crate) const SIGNAL_VAR: &str = "IMG_STORE_TEST_SIGNALS";
 /// `len` bytes of content that differs per `seed`, and its digest.
 pub(crate) fn content(seed: u8, len: usize) -> (Vec<u8>, Digest) {
     let data: Vec<u8> = (0..len)
-        .map(|i| (i as u64).wrapping_mul(2_654_435_761).wrapping_add(u64::from(seed)) as u8)
+        .map(|i| {
+            (i as u64)
+                .wrapping_mul(2_654_435_761)
+                .wrapping_add(u64::from(seed)) as u8
+        })
         .collect();
     let digest = Digest::sha256_of(&data);
     (data, digest)
