@@ -36,3 +36,4 @@ pub mod testing;
 
 pub use digest::Digest;
 pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use store::Store;

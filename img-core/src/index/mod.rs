@@ -171,9 +171,7 @@ fn sql_error(e: rusqlite::Error, path: &Path) -> Error {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::new(
             ErrorKind::Corrupt,
-            format!(
-                "index {path} is not an SQLite database; move it aside and run img-pull or img-pack load to rebuild"
-            ),
+            format!("index {path} is not an SQLite database; move it aside to start a new index"),
         ),
         Some(ErrorCode::DatabaseCorrupt) => Error::new(
             ErrorKind::Corrupt,
