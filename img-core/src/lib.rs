@@ -37,3 +37,4 @@ pub mod testing;
 pub use digest::Digest;
 pub use error::{Error, ErrorKind, Result, ResultExt};
 pub use reference::Reference;
+pub use store::Store;

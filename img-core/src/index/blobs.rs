@@ -35,7 +35,7 @@ pub struct LeaseRow {
 impl Index {
     /// Records a committed blob; a row already there (another process committed the same
     /// content) is kept as it is.
-    pub fn insert_blob(&self, digest: &Digest, size: u64, media_type: &str) -> Result<()> {
+    pub(crate) fn insert_blob(&self, digest: &Digest, size: u64, media_type: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO blobs (digest, size, media_type, committed_at) VALUES (?1, ?2, ?3, ?4)
@@ -105,7 +105,7 @@ impl Index {
 
     /// Records a new lease. The caller holds its lock file already, so that a garbage
     /// collector never sees the row without a held lock and takes the lease for dead.
-    pub fn insert_lease(&self, id: &str, purpose: &str, pid: u32) -> Result<()> {
+    pub(crate) fn insert_lease(&self, id: &str, purpose: &str, pid: u32) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO leases (id, purpose, pid, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -117,7 +117,7 @@ impl Index {
     }
 
     /// Removes a lease and what it pins.
-    pub fn delete_lease(&self, id: &str) -> Result<()> {
+    pub(crate) fn delete_lease(&self, id: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM leases WHERE id = ?1", [id])
                 .map_err(|e| self.err(e))?;
@@ -126,7 +126,7 @@ impl Index {
     }
 
     /// Records that lease `id` pins `digest` (a blob that need not exist yet).
-    pub fn lease_protect(&self, id: &str, digest: &Digest) -> Result<()> {
+    pub(crate) fn lease_protect(&self, id: &str, digest: &Digest) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)
@@ -194,7 +194,7 @@ impl Index {
     /// `is_live` says no (their pins go with them), then deletes and returns every blob row
     /// that no image and no remaining lease references. The caller deletes the files
     /// afterwards — a file is deleted only once no row references it.
-    pub fn collect_garbage_rows(
+    pub(crate) fn collect_garbage_rows(
         &self,
         mut is_live: impl FnMut(&LeaseRow) -> bool,
     ) -> Result<(Vec<BlobRow>, Vec<LeaseRow>)> {

@@ -87,7 +87,7 @@ impl Index {
 
     /// The schema version recorded in the file.
     pub fn user_version(&self) -> Result<u32> {
-        self.read(|tx| schema::user_version(tx))
+        self.read(schema::user_version)
     }
 
     fn configure(&self) -> Result<()> {
@@ -171,9 +171,7 @@ fn sql_error(e: rusqlite::Error, path: &Path) -> Error {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => Error::new(
             ErrorKind::Corrupt,
-            format!(
-                "index {path} is not an SQLite database; move it aside and run img-pull or img-pack load to rebuild"
-            ),
+            format!("index {path} is not an SQLite database; move it aside to start a new index"),
         ),
         Some(ErrorCode::DatabaseCorrupt) => Error::new(
             ErrorKind::Corrupt,
@@ -289,3 +287,6 @@ mod tests {
         assert!(!msg.contains('\n'), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod image_tests;

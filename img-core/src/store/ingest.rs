@@ -15,8 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Debug)]
 pub enum Ingest<'s> {
     /// The blob is not committed yet: write it (from [`IngestWriter::offset`] on), then
-    /// [`IngestWriter::commit`].
-    Writer(IngestWriter<'s>),
+    /// [`IngestWriter::commit`]. Boxed: the writer carries a hasher's state.
+    Writer(Box<IngestWriter<'s>>),
     /// The blob is committed already (perhaps by a process we waited for): nothing to do.
     AlreadyPresent,
 }
@@ -80,7 +80,7 @@ impl Store {
         if expected_size.is_some_and(|size| offset > size) {
             writer.truncate()?;
         }
-        Ok(Ingest::Writer(writer))
+        Ok(Ingest::Writer(Box::new(writer)))
     }
 
     /// A blob file without a row is a commit killed between its rename and its row insert
@@ -266,7 +266,7 @@ mod tests {
 
     fn writer<'s>(store: &'s Store, d: &Digest, size: Option<u64>) -> IngestWriter<'s> {
         match store.ingest(d, size).unwrap() {
-            Ingest::Writer(w) => w,
+            Ingest::Writer(w) => *w,
             Ingest::AlreadyPresent => panic!("{d} unexpectedly present"),
         }
     }

@@ -130,7 +130,9 @@ mod tests {
         let lease = store.lease("pulling alpine").unwrap();
         lease.protect(&d).unwrap();
         assert!(is_live(&store, lease.id()).unwrap());
-        let users = store.live_leases_protecting(&[d.clone()]).unwrap();
+        let users = store
+            .live_leases_protecting(std::slice::from_ref(&d))
+            .unwrap();
         assert_eq!(users.len(), 1);
         assert_eq!(users[0].purpose, "pulling alpine");
         assert_eq!(users[0].pid, std::process::id());
@@ -145,5 +147,36 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn an_image_is_in_use_while_a_live_lease_protects_its_id_or_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let info = store
+            .index()
+            .put_image(&crate::index::NewImage {
+                id: Digest::sha256_of(b"config"),
+                target: Digest::sha256_of(b"manifest"),
+                target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+                created: None,
+                platform: "linux/amd64".into(),
+                blobs: vec![Digest::sha256_of(b"layer")],
+                labels: Default::default(),
+                tags: vec![],
+                repo_digests: vec![],
+            })
+            .unwrap();
+        // A lease on a shared layer alone does not make the image in use.
+        let layer_lease = store.lease("pulling another image").unwrap();
+        layer_lease.protect(&Digest::sha256_of(b"layer")).unwrap();
+        assert!(store.image_users(&info).unwrap().is_empty());
+        let lease = store.lease("saving alpine").unwrap();
+        lease.protect(&info.target).unwrap();
+        let users = store.image_users(&info).unwrap();
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].purpose, "saving alpine");
+        lease.release().unwrap();
+        assert!(store.image_users(&info).unwrap().is_empty());
     }
 }

@@ -168,7 +168,7 @@ impl Store {
     }
 
     /// The live leases that keep `image` in use: those protecting its ID or its target.
-    /// `img-rm` refuses to delete such an image ("in use by <purpose> (pid N)").
+    /// `img-rm` refuses to delete such an image (`in use by <purpose> (pid N)`).
     pub fn image_users(&self, image: &ImageInfo) -> Result<Vec<LeaseRow>> {
         self.live_leases_protecting(&[image.id.clone(), image.target.clone()])
     }
