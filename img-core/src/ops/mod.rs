@@ -3,3 +3,4 @@
 
 pub mod progress;
 pub mod pull;
+pub mod resolve;
