@@ -14,12 +14,14 @@
 //! ```
 
 pub mod fault_proxy;
+pub mod fixture;
 pub mod images;
 pub mod registry;
 pub mod seed;
 pub mod tls;
 pub mod token_server;
 
+pub use fixture::Fixture;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};
 pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
 pub use seed::push_image;

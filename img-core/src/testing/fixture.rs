@@ -1,0 +1,107 @@
+//! The fixture most tool tests start from: a real registry seeded with the standard test
+//! images, an empty store and config in a temporary directory, real pulls into it, and
+//! the tools' binaries run against it with the environment pointing there.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{TestImage, TestRegistry, push_image, standard_set};
+use crate::error::Result;
+use crate::ops::progress::NoProgress;
+use crate::ops::pull::{PullOptions, Pulled, pull};
+use crate::reference::Reference;
+use crate::settings::Config;
+use crate::store::Store;
+
+/// A seeded registry plus a private store, config and home.
+pub struct Fixture {
+    /// The registry (plain HTTP on 127.0.0.1).
+    pub registry: TestRegistry,
+    /// What was pushed to it.
+    pub images: Vec<TestImage>,
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// Starts a registry and pushes [`standard_set`] to it.
+    pub fn new() -> Result<Fixture> {
+        let registry = TestRegistry::start()?;
+        let client = registry.client()?;
+        let images = standard_set();
+        for image in &images {
+            push_image(&client, image)?;
+        }
+        let dir = tempfile::tempdir().map_err(|e| crate::Error::io(e, "creating a temp dir"))?;
+        for sub in ["store", "config", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub))
+                .map_err(|e| crate::Error::io(e, "creating the fixture's directories"))?;
+        }
+        Ok(Fixture {
+            registry,
+            images,
+            dir,
+        })
+    }
+
+    /// The store root.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// A scratch directory of the fixture's own.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Opens the store.
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&self.root())
+    }
+
+    /// `127.0.0.1:PORT/<name>`: a test image's name on this registry (`test/multi:latest`).
+    pub fn reference(&self, name: &str) -> String {
+        format!("{}/{name}", self.registry.addr())
+    }
+
+    /// Pulls `name` (`test/alpine-like:latest`) into the store for the host platform, a
+    /// real pull through img-core.
+    pub fn pull(&self, name: &str) -> Result<Pulled> {
+        self.pull_with(name, &PullOptions::default())
+    }
+
+    /// Pulls `name` with `options` (`jobs` 0 means the default).
+    pub fn pull_with(&self, name: &str, options: &PullOptions) -> Result<Pulled> {
+        let mut options = options.clone();
+        if options.jobs == 0 {
+            options.jobs = crate::settings::DEFAULT_JOBS;
+        }
+        let reference = Reference::parse_normalized(&self.reference(name))?;
+        let store = self.store()?;
+        let mut pulled = pull(
+            &store,
+            &reference,
+            &options,
+            &Config::default(),
+            &NoProgress,
+        )?;
+        Ok(pulled.remove(0))
+    }
+
+    /// A command running `program` (a tool's binary, `env!("CARGO_BIN_EXE_img-ls")`) on
+    /// this fixture's store, with config, credentials and certs.d looked up only inside
+    /// the fixture.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        let d = self.dir.path();
+        cmd.env("IMG_ROOT", self.root())
+            .env("IMG_CONFIG", d.join("config/img-config.json"))
+            .env("XDG_CONFIG_HOME", d.join("config"))
+            .env("XDG_DATA_HOME", d.join("home/.local/share"))
+            .env("HOME", d.join("home"))
+            .env("DOCKER_CONFIG", d.join("home/.docker"))
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("DOCKER_DEFAULT_PLATFORM")
+            .env_remove("XDG_RUNTIME_DIR");
+        cmd
+    }
+}
