@@ -4,6 +4,7 @@
 use argh::FromArgs;
 
 mod ci;
+mod demo;
 mod registry;
 mod util;
 
@@ -19,6 +20,7 @@ struct Xtask {
 enum Command {
     Registry(registry::RegistryCmd),
     Ci(CiCmd),
+    Demo(DemoCmd),
 }
 
 /// Run every check CI runs: install the test packages if missing, then fmt, clippy and
@@ -27,11 +29,18 @@ enum Command {
 #[argh(subcommand, name = "ci")]
 struct CiCmd {}
 
+/// Show the main job end to end: a local registry seeded with test images, and the tools
+/// run on it, each command printed before its output.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "demo")]
+struct DemoCmd {}
+
 fn main() {
     let xtask: Xtask = argh::from_env();
     let result = match xtask.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ci(_) => ci::ci(),
+        Command::Demo(_) => demo::demo(),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

@@ -1,0 +1,105 @@
+//! `cargo xtask demo`: the project's main job end to end on a fresh machine — a real
+//! registry on 127.0.0.1 seeded with test images, then the tools run on it as a person
+//! would type them, each command printed before its output.
+
+use std::path::Path;
+use std::process::Command;
+
+use img_core::testing::{TestRegistry, push_image, standard_set};
+
+use crate::ci::ensure_packages;
+use crate::util::{project_root, run};
+
+/// The tools the demo runs.
+const TOOLS: &[&str] = &["img-pull", "img-ls", "img-inspect", "img-tag", "img-rm"];
+
+/// One step: a shell command line, and whether it is expected to fail (bad input shown
+/// on purpose).
+struct Step {
+    line: String,
+    fails: bool,
+}
+
+fn ok(line: impl Into<String>) -> Step {
+    Step {
+        line: line.into(),
+        fails: false,
+    }
+}
+
+/// Runs the demo.
+pub fn demo() -> Result<(), String> {
+    ensure_packages()?;
+    let root = project_root();
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build.current_dir(&root).args(["build", "--quiet"]);
+    for t in TOOLS {
+        build.args(["-p", t]);
+    }
+    run(&mut build)?;
+    let bin = target_dir(&root).join("debug");
+
+    let registry = TestRegistry::start().map_err(|e| e.to_string())?;
+    let r = registry.addr();
+    println!("# a real docker-registry on {r}, seeded with test images");
+    let client = registry.client().map_err(|e| e.to_string())?;
+    for image in standard_set() {
+        push_image(&client, &image).map_err(|e| e.to_string())?;
+        println!("#   pushed {r}/{}", image.reference());
+    }
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let store = work.path().join("store");
+
+    let steps = vec![
+        ok(format!("img-pull {r}/test/alpine-like")),
+        ok(format!(
+            "img-pull --platform linux/arm64 {r}/test/multi {r}/test/oci-zstd:1"
+        )),
+        ok(format!(
+            "img-pull {r}/test/alpine-like   # again: up to date, nothing fetched"
+        )),
+        ok("img-ls --format table"),
+        ok("img-ls"),
+        ok(format!(
+            "img-ls -f reference='{r}/test/*' --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.Size}}}}'"
+        )),
+        Step {
+            line: format!("img-pull {r}/test/no-such-image"),
+            fails: true,
+        },
+    ];
+    for step in steps {
+        run_step(&step, &bin, &store, work.path())?;
+    }
+    println!("# done: the registry stops and the demo's store is removed");
+    Ok(())
+}
+
+fn run_step(step: &Step, bin: &Path, store: &Path, home: &Path) -> Result<(), String> {
+    println!("\n$ {}", step.line);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = Command::new("sh")
+        .args(["-c", &step.line])
+        .env("PATH", path)
+        .env("IMG_ROOT", store)
+        .env("IMG_CONFIG", home.join("config.json"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("DOCKER_CONFIG", home.join("docker"))
+        .status()
+        .map_err(|e| format!("running {}: {e}", step.line))?;
+    match (status.success(), step.fails) {
+        (true, false) | (false, true) => Ok(()),
+        (false, false) => Err(format!("demo step failed ({status}): {}", step.line)),
+        (true, true) => Err(format!("demo step should have failed: {}", step.line)),
+    }
+}
+
+fn target_dir(root: &Path) -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| root.join("target"))
+}
