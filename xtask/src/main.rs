@@ -3,6 +3,7 @@
 
 use argh::FromArgs;
 
+mod bench;
 mod ci;
 mod demo;
 mod registry;
@@ -21,6 +22,7 @@ enum Command {
     Registry(registry::RegistryCmd),
     Ci(CiCmd),
     Demo(DemoCmd),
+    Bench(bench::BenchCmd),
 }
 
 /// Run every check CI runs: install the test packages if missing, then fmt, clippy and
@@ -41,6 +43,7 @@ fn main() {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ci(_) => ci::ci(),
         Command::Demo(_) => demo::demo(),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
