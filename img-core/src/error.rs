@@ -153,8 +153,12 @@ impl Error {
     }
 }
 
-/// `std::io::Error`'s Display appends "(os error N)"; people need the words only.
+/// `std::io::Error`'s Display appends "(os error N)"; people need the words only, and for
+/// a full disk, what to do about it.
 fn io_message(err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::StorageFull {
+        return "no space left on device: free some space (img-rm --prune removes what no image uses) and try again".to_owned();
+    }
     let s = err.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_lowercase(),
