@@ -100,7 +100,11 @@ pub fn repo_tags(image: &ImageInfo) -> Result<Vec<String>> {
     image
         .tags
         .iter()
-        .map(|(name, tag)| Ok(Reference::parse_normalized_name(name)?.with_tag(tag)?.familiar()))
+        .map(|(name, tag)| {
+            Ok(Reference::parse_normalized_name(name)?
+                .with_tag(tag)?
+                .familiar())
+        })
         .collect()
 }
 
@@ -255,8 +259,7 @@ const ATTESTATION_TYPE: &str = "vnd.docker.reference.type";
 const ATTESTATION_FOR: &str = "vnd.docker.reference.digest";
 
 fn kind_of(entry: &Descriptor) -> &'static str {
-    if entry.annotations.get(ATTESTATION_TYPE).map(String::as_str) == Some("attestation-manifest")
-    {
+    if entry.annotations.get(ATTESTATION_TYPE).map(String::as_str) == Some("attestation-manifest") {
         "attestation"
     } else if media_type::is_manifest(&entry.media_type)
         && entry.platform.as_ref().is_none_or(|p| p.os != "unknown")
@@ -284,9 +287,7 @@ fn choose<'a>(
 ) -> Result<&'a Descriptor> {
     let usable = |want: &Platform| {
         index.manifests.iter().zip(summaries).find(|(d, s)| {
-            s.available
-                && s.kind == "image"
-                && d.platform.as_ref().is_some_and(|p| want.matches(p))
+            s.available && s.kind == "image" && d.platform.as_ref().is_some_and(|p| want.matches(p))
         })
     };
     if let Some(want) = &options.platform {

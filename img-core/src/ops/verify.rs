@@ -104,7 +104,11 @@ pub fn verify(store: &Store, image: &ImageInfo) -> Result<VerifyReport> {
     };
     match v.document(&image.target, target_kind)? {
         Some(Document::Index(index)) => {
-            for entry in index.manifests.iter().filter(|e| pinned.contains(&e.digest)) {
+            for entry in index
+                .manifests
+                .iter()
+                .filter(|e| pinned.contains(&e.digest))
+            {
                 if let Some(Document::Manifest(m)) = v.document(&entry.digest, "manifest")? {
                     v.image(&m)?;
                 }
@@ -282,11 +286,19 @@ impl Verifier<'_> {
         let file = match std::fs::File::open(self.store.blob_path(digest)) {
             Ok(f) if row.is_some() => f,
             Ok(_) => {
-                self.problem(digest, kind, format!("{kind} {digest} has no row in the index"));
+                self.problem(
+                    digest,
+                    kind,
+                    format!("{kind} {digest} has no row in the index"),
+                );
                 return Ok(None);
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.problem(digest, kind, format!("{kind} {digest} is missing from the store"));
+                self.problem(
+                    digest,
+                    kind,
+                    format!("{kind} {digest} is missing from the store"),
+                );
                 return Ok(None);
             }
             Err(e) => return Err(Error::io(e, format!("opening {kind} {digest}"))),
@@ -299,10 +311,7 @@ impl Verifier<'_> {
         let mut kept = Vec::new();
         let mut decoded = HashingWriter(Hasher::new(crate::digest::Algorithm::Sha256));
         let decode_result = match (keep, layer) {
-            (Some(cap), _) => (&mut raw)
-                .take(cap)
-                .read_to_end(&mut kept)
-                .map(|_| ()),
+            (Some(cap), _) => (&mut raw).take(cap).read_to_end(&mut kept).map(|_| ()),
             (None, Some(Compression::Gzip)) => {
                 let mut d = flate2::bufread::MultiGzDecoder::new(&mut raw);
                 io::copy(&mut d, &mut decoded).map(|_| ())

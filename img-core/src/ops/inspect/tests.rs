@@ -110,8 +110,14 @@ pub(crate) fn put_manifest(
 
 fn layers(seed: &str) -> Vec<(Compression, Vec<u8>)> {
     vec![
-        (Compression::Gzip, format!("{seed} base ").repeat(5000).into_bytes()),
-        (Compression::Zstd, format!("{seed} top ").repeat(3000).into_bytes()),
+        (
+            Compression::Gzip,
+            format!("{seed} base ").repeat(5000).into_bytes(),
+        ),
+        (
+            Compression::Zstd,
+            format!("{seed} top ").repeat(3000).into_bytes(),
+        ),
     ]
 }
 
@@ -283,7 +289,10 @@ fn an_index_shows_one_platform_and_lists_its_manifests() {
         platform: Some(Platform::parse("linux/s390x").unwrap()),
     };
     let err = inspect(&store, &image, &options).unwrap_err();
-    assert!(err.to_string().contains("has no platform linux/s390x"), "{err}");
+    assert!(
+        err.to_string().contains("has no platform linux/s390x"),
+        "{err}"
+    );
 }
 
 #[test]
