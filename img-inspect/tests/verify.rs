@@ -56,6 +56,11 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
     }
     // The index, three manifests, three configs and six layers.
     assert_eq!(reports[2]["Blobs"], 13);
+    // img-inspect's own array read back: `img-inspect … | img-inspect --verify`.
+    let array = inspect(&f, &[], &ids).stdout;
+    let run = inspect(&f, &["--verify"], &array);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lines(&run.stdout), reports);
 
     // A wrong DiffID: alpine-like's layers under a config that lies about the second one.
     let store = f.store().unwrap();
