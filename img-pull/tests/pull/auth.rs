@@ -142,7 +142,11 @@ fn credentials_from_docker_config_auth_file_and_credential_helper() {
 fn one_clear_line(run: Run, reference: &str, secret: &str) -> String {
     let run = run.failure(1, 1);
     assert!(run.stdout.is_empty(), "{run:#?}");
-    assert!(run.stderr.contains(reference), "names the image: {}", run.stderr);
+    assert!(
+        run.stderr.contains(reference),
+        "names the image: {}",
+        run.stderr
+    );
     let encoded = BASE64.encode(format!("{USER}:{secret}"));
     for shown in [&run.stdout, &run.stderr] {
         assert!(!shown.contains(secret), "the secret leaked: {shown}");
@@ -165,7 +169,10 @@ fn wrong_password_names_the_refused_credentials_and_missing_ones_say_log_in() {
     let err = one_clear_line(run(s.command().arg(&reference)), &reference, secret);
     assert!(err.contains(USER), "names the user: {err}");
     assert!(err.contains("refused the credentials"), "{err}");
-    assert!(s.store().index().blobs().unwrap().is_empty(), "nothing stored");
+    assert!(
+        s.store().index().blobs().unwrap().is_empty(),
+        "nothing stored"
+    );
 
     // No credentials at all: says to log in.
     let s = reg.sandbox();

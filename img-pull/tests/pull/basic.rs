@@ -37,8 +37,15 @@ fn each_standard_image_pulls_with_a_true_record_and_again_downloads_nothing() {
         let r = pull_in(&f, &[&reference]).success().record();
         let platform = host_platform(image);
         let (manifest_digest, manifest_bytes, m) = manifest_of(image, platform.as_deref());
-        assert_eq!(r.id, m.config.digest, "Id is the config digest: {reference}");
-        assert_eq!(&r.digest, image.digest(), "Digest is what the tag resolved to");
+        assert_eq!(
+            r.id, m.config.digest,
+            "Id is the config digest: {reference}"
+        );
+        assert_eq!(
+            &r.digest,
+            image.digest(),
+            "Digest is what the tag resolved to"
+        );
         assert_eq!(r.reference.as_ref().unwrap().to_string(), reference);
         assert_eq!(r.repo_tags, vec![reference.clone()]);
         assert_eq!(
@@ -147,7 +154,10 @@ fn pull_by_digest_asks_for_that_digest_and_a_wrong_one_fails_clearly() {
     let (_, _, m) = manifest_of(image, None);
     assert_eq!(&r.digest, image.digest());
     assert_eq!(r.id, m.config.digest);
-    assert!(r.repo_tags.is_empty(), "a pull by digest tags nothing: {r:?}");
+    assert!(
+        r.repo_tags.is_empty(),
+        "a pull by digest tags nothing: {r:?}"
+    );
     assert_eq!(r.repo_digests, vec![reference.clone()]);
     let manifests: Vec<String> = proxy
         .seen()
@@ -198,7 +208,12 @@ fn platform_is_chosen_by_flag_or_docker_default_platform_and_unknown_ones_are_li
     let reference = f.reference("test/multi:latest");
     let name = f.reference("test/multi");
     let cases: [(&[&str], Option<&str>, &str, &str); 3] = [
-        (&["--platform", "linux/arm64"], None, "linux/arm64/v8", "arm64"),
+        (
+            &["--platform", "linux/arm64"],
+            None,
+            "linux/arm64/v8",
+            "arm64",
+        ),
         (&["--platform=linux/arm/v7"], None, "linux/arm/v7", "arm"),
         (&[], Some("linux/arm64/v8"), "linux/arm64/v8", "arm64"),
     ];
@@ -226,14 +241,22 @@ fn platform_is_chosen_by_flag_or_docker_default_platform_and_unknown_ones_are_li
     }
 
     let run = pull_in(&f, &["--platform", "linux/s390x", &reference]).failure(1, 1);
-    for p in ["linux/s390x", "linux/amd64", "linux/arm64/v8", "linux/arm/v7"] {
+    for p in [
+        "linux/s390x",
+        "linux/amd64",
+        "linux/arm64/v8",
+        "linux/arm/v7",
+    ] {
         assert!(run.stderr.contains(p), "lists {p}: {}", run.stderr);
     }
     assert!(run.stderr.contains("--platform"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 
     let run = pull_in(&f, &["--platform", "linux", &reference]);
-    assert_eq!(run.code, 2, "a malformed --platform is a usage error: {run:#?}");
+    assert_eq!(
+        run.code, 2,
+        "a malformed --platform is a usage error: {run:#?}"
+    );
     assert!(run.stderr.contains("os/arch"), "{}", run.stderr);
     verify_store(&f.root());
 }
@@ -360,7 +383,10 @@ fn names_come_from_stdin_records_and_plain_lines() {
     let again = run_with_stdin(&mut f.command(BIN), Some(&run.stdout)).success();
     let records = again.records();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.downloaded == Some(0)), "{again:#?}");
+    assert!(
+        records.iter().all(|r| r.downloaded == Some(0)),
+        "{again:#?}"
+    );
 }
 
 #[test]
