@@ -189,7 +189,13 @@ impl RegistryClient {
         loop {
             let result = self.send_once(&mut req);
             let wait = match &result {
-                Err(e) if idempotent && e.kind() == ErrorKind::Network => {
+                // A refused connection is no transient failure: nothing listens there,
+                // and seconds of backoff would only delay saying so.
+                Err(e)
+                    if idempotent
+                        && e.kind() == ErrorKind::Network
+                        && e.io_kind() != Some(std::io::ErrorKind::ConnectionRefused) =>
+                {
                     Some(retry::backoff(attempt))
                 }
                 Ok(resp) if idempotent && retry::is_transient(resp.status().as_u16()) => Some(
