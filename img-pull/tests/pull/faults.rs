@@ -68,7 +68,11 @@ fn transient_blob_faults_are_retried_and_the_image_verifies() {
         let r = run.success().record();
         assert_eq!(&r.digest, image.digest(), "{fault:?}");
         // Downloaded counts bytes that came over the network: wrong bytes came too.
-        let times = if matches!(fault, Fault::Corrupt(_)) { 2 } else { 1 };
+        let times = if matches!(fault, Fault::Corrupt(_)) {
+            2
+        } else {
+            1
+        };
         assert_eq!(r.downloaded, Some(times * blob_bytes(&m)), "{fault:?}");
         assert_eq!(
             faulted(&proxy.seen()),

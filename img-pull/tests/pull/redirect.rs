@@ -54,9 +54,11 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     s.docker_config_json(&serde_json::json!({
         "auths": { front.addr(): { "auth": BASE64.encode("dave:Redir3ct-Secret") } }
     }));
-    let r = run(s.command().arg(format!("{}/{}", front.addr(), image.reference())))
-        .success()
-        .record();
+    let r = run(s
+        .command()
+        .arg(format!("{}/{}", front.addr(), image.reference())))
+    .success()
+    .record();
     assert_eq!(&r.digest, image.digest());
     verify_store(&s.root());
 
@@ -68,7 +70,10 @@ fn a_redirect_to_another_host_carries_no_authorization() {
         .count();
     assert_eq!(redirected, 1 + m.layers.len(), "every blob was redirected");
     assert!(
-        front.seen().iter().any(|s| s.header("authorization").is_some()),
+        front
+            .seen()
+            .iter()
+            .any(|s| s.header("authorization").is_some()),
         "the registry itself got the credentials"
     );
     let served = blob_host.seen();
