@@ -154,7 +154,11 @@ fn fits(image: &ImageInfo, resolved: &Digest, all_platforms: bool, wanted: &Plat
     if all_platforms {
         return is_index && &image.target == resolved;
     }
-    !is_index && Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p))
+    // A manifest's own digest names exactly this image, whatever its platform (a pull
+    // by a platform manifest's digest, or a tag naming a single-platform image).
+    !is_index
+        && (&image.target == resolved
+            || Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p)))
 }
 
 fn blobs_present(store: &Store, image: &ImageInfo) -> Result<bool> {
