@@ -398,3 +398,61 @@ fn quiet_prints_only_the_reference() {
         format!("{}\n", f.reference("test/alpine-like:latest"))
     );
 }
+
+#[test]
+fn blobs_already_stored_are_reused_across_images() {
+    let f = fixture();
+    let original = image(&f, "test/alpine-like");
+    let mut copy = original.clone();
+    copy.name = "test/alpine-copy".to_owned();
+    push_image(&f.registry.client().unwrap(), &copy).unwrap();
+    pull_in(&f, &[&f.reference("test/alpine-like:latest")]).success();
+
+    let proxy = FaultProxy::start(&f.registry.addr(), |_, _, _| Fault::Pass).unwrap();
+    let reference = format!("{}/test/alpine-copy:latest", proxy.addr());
+    let r = pull_in(&f, &[&reference]).success().record();
+    let (_, _, m) = manifest_of(original, None);
+    assert_eq!(r.downloaded, Some(0), "same blobs, nothing fetched");
+    assert_eq!(r.reused, Some(blob_bytes(&m)));
+    assert_eq!(r.id, m.config.digest);
+    assert!(
+        proxy.seen().iter().all(|s| !s.path.contains("/blobs/")),
+        "{:#?}",
+        proxy.seen()
+    );
+    verify_store(&f.root());
+}
+
+/// Regression: a pull by the digest of another platform's manifest was never "up to
+/// date": the store's copy was checked against the host platform and fetched again.
+#[test]
+fn pull_by_index_digest_picks_the_platform_and_by_manifest_digest_is_up_to_date_after() {
+    let f = fixture();
+    let multi = image(&f, "test/multi");
+    let proxy = FaultProxy::start(&f.registry.addr(), |_, _, _| Fault::Pass).unwrap();
+    let name = format!("{}/{}", proxy.addr(), multi.name);
+
+    // The index digest, for arm/v7: that platform's image, and the index is its digest.
+    let by_index = format!("{name}@{}", multi.digest());
+    let r = pull_in(&f, &["--platform", "linux/arm/v7", &by_index])
+        .success()
+        .record();
+    let (_, _, m) = manifest_of(multi, Some("linux/arm/v7"));
+    assert_eq!(r.id, m.config.digest);
+    assert_eq!(&r.digest, multi.digest());
+    assert_eq!(r.platform, "linux/arm/v7");
+
+    // A platform manifest's own digest (arm64 here, whatever the host): that image.
+    let (d, _, m) = manifest_of(multi, Some("linux/arm64/v8"));
+    let by_manifest = format!("{name}@{d}");
+    let r = pull_in(&f, &[&by_manifest]).success().record();
+    assert_eq!(r.id, m.config.digest);
+    assert_eq!(r.digest, d);
+    assert_eq!(r.platform, "linux/arm64/v8");
+    // Pulled again: the store has exactly that, so nobody is asked anything.
+    let before = proxy.seen().len();
+    let r = pull_in(&f, &[&by_manifest]).success().record();
+    assert_eq!(r.downloaded, Some(0));
+    assert_eq!(proxy.seen().len(), before, "{:#?}", &proxy.seen()[before..]);
+    verify_store(&f.root());
+}
