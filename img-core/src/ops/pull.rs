@@ -602,6 +602,9 @@ impl<'a> Puller<'a> {
         let mut downloaded = 0u64;
         let mut attempt = 0;
         loop {
+            // The client has already retried a request that got no good answer; only a
+            // transfer that broke off (or hashed wrong) is worth another attempt here.
+            let mut refused = false;
             let mut writer = match self.store.ingest(&desc.digest, Some(desc.size)) {
                 Ok(Ingest::AlreadyPresent) => {
                     self.progress.blob(desc, BlobEvent::Exists);
@@ -613,7 +616,10 @@ impl<'a> Puller<'a> {
             let result = (|| -> Result<()> {
                 let offset = writer.offset();
                 if offset < desc.size {
-                    let resp = self.client.get_blob(&self.repo, &desc.digest, offset)?;
+                    let resp = self
+                        .client
+                        .get_blob(&self.repo, &desc.digest, offset)
+                        .inspect_err(|_| refused = true)?;
                     if offset > 0 && !resp.resumed {
                         // The server ignored Range: start over from byte zero.
                         writer.truncate()?;
@@ -637,7 +643,7 @@ impl<'a> Puller<'a> {
                     self.progress.blob(desc, BlobEvent::Done);
                     return Ok((downloaded, 0));
                 }
-                Err(e) if attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
+                Err(e) if !refused && attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
                     attempt += 1;
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
                     std::thread::sleep(crate::registry::backoff(attempt - 1));
