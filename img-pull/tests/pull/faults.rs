@@ -195,3 +195,48 @@ fn run_ok_direct(f: &Fixture, s: &Sandbox, name: &str) -> ImageRecord {
         .success()
         .record()
 }
+
+/// Regression: a blob whose every request was reset was retried by the client (six
+/// sends) and then again by the pull (five attempts of six sends): half a minute
+/// before the error.
+#[test]
+fn a_blob_that_always_fails_is_one_clear_error_after_bounded_retries() {
+    let f = Fixture::new().unwrap();
+    let image = image(&f, "test/alpine-like");
+    let (_, _, m) = manifest_of(image, None);
+    let target = m.layers[0].digest.to_string();
+    let proxy = FaultProxy::start(&f.registry.addr(), move |method, path, _| {
+        if method == "GET" && path.ends_with(&target) {
+            Fault::Reset
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let t = Instant::now();
+    let (s, run) = pull_through(&proxy, &image.reference());
+    let elapsed = t.elapsed();
+    let run = run.failure(1, 1);
+    assert!(
+        run.stderr.contains(&m.layers[0].digest.to_string()),
+        "{}",
+        run.stderr
+    );
+    let tries = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.fault == Fault::Reset)
+        .count();
+    assert!(
+        tries <= 8 && elapsed < Duration::from_secs(12),
+        "{tries} requests in {elapsed:?}"
+    );
+    assert!(
+        s.store()
+            .index()
+            .list_images(&Default::default())
+            .unwrap()
+            .is_empty()
+    );
+    verify_store(&s.root());
+}
