@@ -456,3 +456,75 @@ fn pull_by_index_digest_picks_the_platform_and_by_manifest_digest_is_up_to_date_
     assert_eq!(proxy.seen().len(), before, "{:#?}", &proxy.seen()[before..]);
     verify_store(&f.root());
 }
+
+#[test]
+fn a_tag_that_moved_on_the_registry_is_pulled_anew_and_the_old_image_loses_it() {
+    let f = fixture();
+    let reference = f.reference("test/alpine-like:latest");
+    let old = pull_in(&f, &[&reference]).success().record();
+    let mut newer = image(&f, "test/oci-zstd").clone();
+    newer.name = "test/alpine-like".to_owned();
+    newer.tag = "latest".to_owned();
+    push_image(&f.registry.client().unwrap(), &newer).unwrap();
+
+    let r = pull_in(&f, &[&reference]).success().record();
+    assert_eq!(&r.digest, newer.digest());
+    assert_ne!(r.id, old.id);
+    assert!(r.downloaded.unwrap() > 0);
+    assert_eq!(r.repo_tags, vec![reference.clone()]);
+    let store = f.store().unwrap();
+    let was = store
+        .index()
+        .image(&old.id)
+        .unwrap()
+        .expect("the old image stays");
+    assert!(was.tags.is_empty(), "the tag moved: {was:?}");
+    verify_store(&f.root());
+}
+
+#[test]
+fn two_pulls_of_the_same_image_at_once_both_succeed_into_one_store() {
+    let f = fixture();
+    let reference = f.reference("test/big:latest");
+    let spawn = || {
+        f.command(BIN)
+            .arg(&reference)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let big = image(&f, "test/big");
+    let (_, _, m) = manifest_of(big, None);
+    let mut fetched = 0;
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+        .success();
+        let r = run.record();
+        assert_eq!(&r.digest, big.digest());
+        fetched += r.downloaded.unwrap();
+    }
+    // The ingest lock lets one of them fetch each blob; the other waits and reuses it.
+    assert!(
+        fetched >= blob_bytes(&m) && fetched < 2 * blob_bytes(&m),
+        "{fetched} bytes fetched for {} of blobs",
+        blob_bytes(&m)
+    );
+    assert_eq!(
+        f.store()
+            .unwrap()
+            .index()
+            .list_images(&Default::default())
+            .unwrap()
+            .len(),
+        1
+    );
+    verify_store(&f.root());
+}
