@@ -154,7 +154,11 @@ fn fits(image: &ImageInfo, resolved: &Digest, all_platforms: bool, wanted: &Plat
     if all_platforms {
         return is_index && &image.target == resolved;
     }
-    !is_index && Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p))
+    // A manifest's own digest names exactly this image, whatever its platform (a pull
+    // by a platform manifest's digest, or a tag naming a single-platform image).
+    !is_index
+        && (&image.target == resolved
+            || Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p)))
 }
 
 fn blobs_present(store: &Store, image: &ImageInfo) -> Result<bool> {
@@ -598,6 +602,9 @@ impl<'a> Puller<'a> {
         let mut downloaded = 0u64;
         let mut attempt = 0;
         loop {
+            // The client has already retried a request that got no good answer; only a
+            // transfer that broke off (or hashed wrong) is worth another attempt here.
+            let mut refused = false;
             let mut writer = match self.store.ingest(&desc.digest, Some(desc.size)) {
                 Ok(Ingest::AlreadyPresent) => {
                     self.progress.blob(desc, BlobEvent::Exists);
@@ -609,7 +616,10 @@ impl<'a> Puller<'a> {
             let result = (|| -> Result<()> {
                 let offset = writer.offset();
                 if offset < desc.size {
-                    let resp = self.client.get_blob(&self.repo, &desc.digest, offset)?;
+                    let resp = self
+                        .client
+                        .get_blob(&self.repo, &desc.digest, offset)
+                        .inspect_err(|_| refused = true)?;
                     if offset > 0 && !resp.resumed {
                         // The server ignored Range: start over from byte zero.
                         writer.truncate()?;
@@ -633,7 +643,7 @@ impl<'a> Puller<'a> {
                     self.progress.blob(desc, BlobEvent::Done);
                     return Ok((downloaded, 0));
                 }
-                Err(e) if attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
+                Err(e) if !refused && attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
                     attempt += 1;
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
                     std::thread::sleep(crate::registry::backoff(attempt - 1));

@@ -189,7 +189,13 @@ impl RegistryClient {
         loop {
             let result = self.send_once(&mut req);
             let wait = match &result {
-                Err(e) if idempotent && e.kind() == ErrorKind::Network => {
+                // A refused connection is no transient failure: nothing listens there,
+                // and seconds of backoff would only delay saying so.
+                Err(e)
+                    if idempotent
+                        && e.kind() == ErrorKind::Network
+                        && e.io_kind() != Some(std::io::ErrorKind::ConnectionRefused) =>
+                {
                     Some(retry::backoff(attempt))
                 }
                 Ok(resp) if idempotent && retry::is_transient(resp.status().as_u16()) => Some(
@@ -233,12 +239,18 @@ impl RegistryClient {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()
                     .and_then(Challenge::parse);
-                if let Some(challenge) = challenge
-                    && self.answer(&challenge, &req.scope)?
+                if let Some(challenge) = &challenge
+                    && self.answer(challenge, &req.scope)?
                 {
                     let _ = read_error_body(resp.into_body());
                     answered = true;
                     continue;
+                }
+                // Refused for good: say whether our credentials were wrong or missing,
+                // rather than the registry's bare "authentication required".
+                if let Some(e) = self.basic_refusal(challenge.as_ref()) {
+                    let _ = read_error_body(resp.into_body());
+                    return Err(e);
                 }
             }
             return Ok(resp);
@@ -330,6 +342,31 @@ impl RegistryClient {
             }
             Challenge::Other(_) => Ok(false),
         }
+    }
+
+    /// Why a Basic challenge we cannot answer (again) ends the request: the stored
+    /// credentials were refused, or there are none. Names the user, never the secret.
+    fn basic_refusal(&self, challenge: Option<&Challenge>) -> Option<Error> {
+        if !matches!(challenge, Some(Challenge::Basic { .. })) {
+            return None;
+        }
+        let message = match self.options.credentials.as_ref() {
+            Some(c) => match c.username() {
+                Some(user) => format!(
+                    "the registry refused the credentials of {user:?}: check the password stored for {} (log in again)",
+                    self.host
+                ),
+                None => format!(
+                    "the registry wants a user name and password; the credentials stored for {} hold only a token: log in with a password",
+                    self.host
+                ),
+            },
+            None => format!(
+                "authentication required and no credentials are stored for {}: log in first",
+                self.host
+            ),
+        };
+        Some(Error::new(ErrorKind::Unauthorized, message))
     }
 
     /// One round trip, no retries.

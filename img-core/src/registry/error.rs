@@ -195,6 +195,10 @@ fn io_transport_error(e: std::io::Error) -> Error {
             return tls_error(&text);
         }
     }
+    // Nothing listens there: say so, and keep the io kind so `send` does not retry it.
+    if e.kind() == std::io::ErrorKind::ConnectionRefused {
+        return Error::io(e, "nothing listens there (is the registry running?)");
+    }
     // Every other I/O failure on the way to the registry is a transport failure;
     // `Error::from` only lends its cleaned-up message.
     let message = Error::from(e).message().to_owned();
@@ -290,7 +294,11 @@ mod tests {
             std::io::ErrorKind::ConnectionRefused,
         )));
         assert_eq!(e.kind(), ErrorKind::Network);
-        assert_eq!(e.to_string(), "connection refused");
+        assert_eq!(e.io_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(
+            e.to_string(),
+            "nothing listens there (is the registry running?): connection refused"
+        );
     }
 
     #[test]

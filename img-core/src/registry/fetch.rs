@@ -6,6 +6,7 @@ use std::io::Read;
 use super::auth::Scope;
 use super::client::{RegistryClient, Request, expect, header};
 use super::paths::{ManifestRef, check_repository, display_ref};
+use super::retry;
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::{MAX_MANIFEST_SIZE, media_type};
@@ -53,9 +54,35 @@ impl RegistryClient {
             .map_err(|e| e.context(ctx()))
     }
 
+    /// Sends the GET again when the body breaks off (a dropped connection: `send` only
+    /// retries failures before the answer) or hashes wrong (damaged on the way: one
+    /// fresh try, as for blobs).
     fn get_manifest_inner(&self, repository: &str, reference: &str) -> Result<FetchedManifest> {
         check_repository(repository)?;
         let r = ManifestRef::parse(reference)?;
+        let mut attempt = 0;
+        loop {
+            match self.get_manifest_once(repository, &r)? {
+                Err(e)
+                    if attempt < retry::MAX_RETRIES
+                        && (e.kind() == ErrorKind::Network
+                            || (e.kind() == ErrorKind::DigestMismatch && attempt == 0)) =>
+                {
+                    std::thread::sleep(retry::backoff(attempt));
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// One GET. The outer error ends the fetch (`send` has retried what failed before an
+    /// answer); the inner one is about the answer itself, which may be worth asking again.
+    fn get_manifest_once(
+        &self,
+        repository: &str,
+        r: &ManifestRef,
+    ) -> Result<Result<FetchedManifest>> {
         let path = format!("/v2/{repository}/manifests/{}", r.as_path());
         let req = Request::new("GET", path, Scope::pull(repository))
             .header("accept", media_type::MANIFEST_ACCEPT);
@@ -68,23 +95,33 @@ impl RegistryClient {
             return Err(too_large(len));
         }
         let mut bytes = Vec::new();
-        resp.into_body()
+        if let Err(e) = resp
+            .into_body()
             .into_reader()
             .take(MAX_MANIFEST_SIZE + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::from(e).context("reading the manifest"))?;
+        {
+            // The answer started and broke off: a transport failure.
+            return Ok(Err(
+                Error::new(ErrorKind::Network, e.to_string()).context("reading the manifest")
+            ));
+        }
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
             return Err(too_large(bytes.len() as u64));
         }
-        if let ManifestRef::Digest(d) = &r {
-            d.verify(&bytes)?;
+        if let ManifestRef::Digest(d) = r
+            && let Err(e) = d.verify(&bytes)
+        {
+            return Ok(Err(e));
         }
-        if let Some(d) = &announced {
-            d.verify(&bytes).map_err(|e| {
-                e.context("the registry's Docker-Content-Digest does not match the manifest")
-            })?;
+        if let Some(d) = &announced
+            && let Err(e) = d.verify(&bytes)
+        {
+            return Ok(Err(e.context(
+                "the registry's Docker-Content-Digest does not match the manifest",
+            )));
         }
-        Ok((bytes, content_type, announced))
+        Ok(Ok((bytes, content_type, announced)))
     }
 
     /// Asks for the manifest `reference` without its body: `Some((digest, size,

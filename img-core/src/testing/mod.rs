@@ -15,6 +15,7 @@
 
 pub mod fault_proxy;
 pub mod fixture;
+pub mod htpasswd;
 pub mod images;
 pub mod registry;
 pub mod seed;
@@ -22,6 +23,7 @@ pub mod tls;
 pub mod token_server;
 
 pub use fixture::Fixture;
+pub use htpasswd::write_htpasswd;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};
 pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
 pub use seed::push_image;

@@ -25,6 +25,9 @@ pub const SERVICE: &str = "img-test-registry";
 /// The issuer the registry expects in tokens.
 pub const ISSUER: &str = "img-test-token-server";
 
+/// How long past its `exp` distribution 2.8 still accepts a token (its `token.Leeway`).
+pub const REGISTRY_LEEWAY: Duration = Duration::from_secs(60);
+
 /// How the token server behaves.
 #[derive(Debug, Clone)]
 pub struct TokenServerOptions {
@@ -32,7 +35,9 @@ pub struct TokenServerOptions {
     pub users: BTreeMap<String, String>,
     /// Whether anonymous requests get pull access.
     pub anonymous_pull: bool,
-    /// How long the JWT is valid (its `exp`), whatever `expires_in` says.
+    /// How long the registry accepts the JWT, whatever `expires_in` says. Its `exp` is
+    /// set [`REGISTRY_LEEWAY`] earlier, since distribution 2.8 accepts a token until a
+    /// minute after its `exp`.
     pub jwt_lifetime: Duration,
     /// The `expires_in` reported to clients, in seconds (`None`: leave it out).
     pub expires_in: Option<u64>,
@@ -271,7 +276,8 @@ fn answer(
         "iss": ISSUER,
         "sub": user.clone().unwrap_or_default(),
         "aud": SERVICE,
-        "exp": now + shared.options.jwt_lifetime.as_secs(),
+        // Short lifetimes give an `exp` in the past: only the registry's leeway is left.
+        "exp": (now + shared.options.jwt_lifetime.as_secs()).saturating_sub(REGISTRY_LEEWAY.as_secs()),
         "nbf": now.saturating_sub(10),
         "iat": now,
         "jti": format!("img-{}", shared.serial.fetch_add(1, Ordering::SeqCst)),

@@ -390,7 +390,9 @@ fn a_registry_that_is_down_is_a_network_error() {
         assert_eq!(err.kind(), ErrorKind::Network, "{scheme:?}: {err}");
         assert_eq!(
             err.to_string(),
-            format!("fetching manifest \"test/x:latest\" from {addr}: connection refused")
+            format!(
+                "fetching manifest \"test/x:latest\" from {addr}: nothing listens there (is the registry running?): connection refused"
+            )
         );
     }
 }

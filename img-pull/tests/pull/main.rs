@@ -1,0 +1,290 @@
+//! img-pull's integration tests: the `img-pull` binary run against the real
+//! docker-registry (plain HTTP, Basic auth over TLS, token auth), behind fault proxies,
+//! killed mid-layer and resumed. One test binary with a module a theme, so the themes run
+//! in parallel and link once.
+//!
+//! Every run gets a private store, config, home and credentials (a [`Sandbox`], or the
+//! seeded [`Fixture`]); nothing outside the temporary directories is read or written.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use img_core::digest::{Algorithm, Digest, Hasher};
+use img_core::index::ListFilter;
+use img_core::oci::{Document, Manifest};
+use img_core::record::ImageRecord;
+use img_core::store::Store;
+use img_core::testing::{Fixture, TestImage};
+
+mod auth;
+mod bad_input;
+mod basic;
+mod faults;
+mod redirect;
+mod resume;
+mod token;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_img-pull");
+
+/// A private store, config home, docker config and PATH directory for one test.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Sandbox {
+        Sandbox::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("creating a temp dir");
+        for sub in ["store", "config/img", "home/.docker", "bin"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.path().join("store")
+    }
+
+    /// `$DOCKER_CONFIG`.
+    pub fn docker_config(&self) -> PathBuf {
+        self.path().join("home/.docker")
+    }
+
+    /// A directory put first on the tool's PATH (credential helpers).
+    pub fn bin_dir(&self) -> PathBuf {
+        self.path().join("bin")
+    }
+
+    /// Trusts `ca_pem` for `host` through `$XDG_CONFIG_HOME/img/certs.d/<host>/ca.crt`.
+    pub fn trust(&self, host: &str, ca_pem: &str) {
+        let dir = self.path().join("config/img/certs.d").join(host);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.crt"), ca_pem).unwrap();
+    }
+
+    /// Writes `$DOCKER_CONFIG/config.json`.
+    pub fn docker_config_json(&self, json: &serde_json::Value) {
+        std::fs::write(self.docker_config().join("config.json"), json.to_string()).unwrap();
+    }
+
+    /// img-pull with the environment pointing into the sandbox only.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        let d = self.path();
+        let path = format!(
+            "{}:{}",
+            self.bin_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        cmd.env("IMG_ROOT", self.root())
+            .env("IMG_CONFIG", d.join("config/img-config.json"))
+            .env("XDG_CONFIG_HOME", d.join("config"))
+            .env("XDG_DATA_HOME", d.join("home/.local/share"))
+            .env("HOME", d.join("home"))
+            .env("DOCKER_CONFIG", self.docker_config())
+            .env("PATH", path)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("DOCKER_DEFAULT_PLATFORM")
+            .env_remove("XDG_RUNTIME_DIR");
+        cmd
+    }
+
+    pub fn store(&self) -> Store {
+        Store::open(&self.root()).unwrap()
+    }
+}
+
+/// What one img-pull run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The JSON records on stdout.
+    pub fn records(&self) -> Vec<ImageRecord> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("stdout line {l:?} is not a record: {e}"))
+            })
+            .collect()
+    }
+
+    /// Asserts the run succeeded quietly (stderr is not a terminal: no progress).
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "img-pull failed: {self:#?}");
+        assert_eq!(self.stderr, "", "img-pull wrote to stderr: {self:#?}");
+        self
+    }
+
+    /// Asserts the run failed with `code` and exactly `lines` lines on stderr, each
+    /// starting with `img-pull: `.
+    #[track_caller]
+    pub fn failure(self, code: i32, lines: usize) -> Run {
+        assert_eq!(self.code, code, "{self:#?}");
+        let got: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(got.len(), lines, "stderr lines: {self:#?}");
+        for l in got {
+            assert!(l.starts_with("img-pull: "), "{l:?}");
+        }
+        self
+    }
+
+    /// The single record of a one-image pull.
+    #[track_caller]
+    pub fn record(&self) -> ImageRecord {
+        let mut r = self.records();
+        assert_eq!(r.len(), 1, "{self:#?}");
+        r.remove(0)
+    }
+}
+
+/// Runs `cmd` with stdin closed.
+pub fn run(cmd: &mut Command) -> Run {
+    run_with_stdin(cmd, None)
+}
+
+/// Runs `cmd` feeding `input` (or nothing) on stdin.
+pub fn run_with_stdin(cmd: &mut Command, input: Option<&str>) -> Run {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("running img-pull");
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// Runs img-pull from `fixture` with `args`.
+pub fn pull_in(fixture: &Fixture, args: &[&str]) -> Run {
+    run(fixture.command(BIN).args(args))
+}
+
+/// Checks the store the way a paranoid `fsck` would: every file under `blobs/` hashes to
+/// its name, every blob row has its file, and every image row has every blob it pins.
+/// Returns the number of blob files.
+#[track_caller]
+pub fn verify_store(root: &Path) -> usize {
+    let mut files = 0;
+    let dir = root.join("blobs/sha256");
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut hasher = Hasher::new(Algorithm::Sha256);
+            let mut f = std::fs::File::open(&path).unwrap();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            assert_eq!(
+                hasher.finish().hex(),
+                name,
+                "blob file {} does not hash to its name",
+                path.display()
+            );
+            files += 1;
+        }
+    }
+    let store = Store::open(root).unwrap();
+    for row in store.index().blobs().unwrap() {
+        assert!(
+            store.blob_path(&row.digest).is_file(),
+            "blob row {} has no file",
+            row.digest
+        );
+    }
+    for row in store.index().list_images(&ListFilter::default()).unwrap() {
+        for d in store.index().image_blobs(&row.image.id).unwrap() {
+            assert!(
+                store.blob_path(&d).is_file(),
+                "image {} pins {d}, which is missing",
+                row.image.id
+            );
+        }
+    }
+    files
+}
+
+/// The manifest of a single-platform image, or of `platform` in an index.
+pub fn manifest_of(image: &TestImage, platform: Option<&str>) -> (Digest, Vec<u8>, Manifest) {
+    let (digest, bytes) = match platform {
+        None => (image.top.0.digest.clone(), image.top.1.clone()),
+        Some(p) => {
+            let (d, b) = image
+                .manifests
+                .iter()
+                .find(|(d, _)| d.platform.as_ref().unwrap().to_string() == p)
+                .unwrap_or_else(|| panic!("{} has no {p}", image.reference()));
+            (d.digest.clone(), b.clone())
+        }
+    };
+    match Document::parse(None, &bytes).unwrap() {
+        Document::Manifest(m) => (digest, bytes, *m),
+        Document::Index(_) => panic!("{} is an index", image.reference()),
+    }
+}
+
+/// Bytes of a manifest's config and layers: what a fresh pull downloads.
+pub fn blob_bytes(m: &Manifest) -> u64 {
+    m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>()
+}
+
+/// A test image of the fixture by repository path (`test/multi`).
+pub fn image<'a>(fixture: &'a Fixture, name: &str) -> &'a TestImage {
+    fixture
+        .images
+        .iter()
+        .find(|i| i.name == name)
+        .unwrap_or_else(|| panic!("no test image {name}"))
+}
+
+/// The architecture the stored config of image `id` names.
+pub fn stored_architecture(store: &Store, config: &Digest) -> String {
+    let bytes = store.read_blob(config).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["architecture"].as_str().unwrap().to_owned()
+}
+
+/// The partial download files in `<root>/ingest/` (not their lock files), with sizes.
+pub fn partials(root: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(rd) = std::fs::read_dir(root.join("ingest")) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_none())
+        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
+        .collect()
+}

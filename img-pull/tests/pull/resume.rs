@@ -1,0 +1,184 @@
+//! Resuming: a pull killed (`kill -9`) in the middle of a large layer leaves its partial
+//! in `ingest/`; the next pull asks for the rest with `Range` and fetches only that, and
+//! copes with a server that ignores `Range` by starting the blob over.
+
+use std::process::Child;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use img_core::oci::Manifest;
+use img_core::testing::fault_proxy::{Fault, FaultProxy};
+use img_core::testing::{TestImage, TestRegistry, image_with_layers, push_image};
+
+use super::*;
+
+/// One layer of about 32 MiB of content, half random: about 16 MiB gzipped.
+fn big() -> &'static TestImage {
+    static IMAGE: OnceLock<TestImage> = OnceLock::new();
+    IMAGE.get_or_init(|| image_with_layers(1, 32 * 1024 * 1024, 4242))
+}
+
+/// Kill the first pull once its partial layer holds this much.
+const KILL_AT: u64 = 3 * 1024 * 1024;
+
+struct Interrupted {
+    registry: TestRegistry,
+    sandbox: Sandbox,
+    manifest: Manifest,
+    /// The partial layer's size after the kill.
+    partial: u64,
+}
+
+/// Pushes [`big`], starts a pull through a dripping proxy, and kills it with SIGKILL
+/// once the layer's partial download reaches [`KILL_AT`].
+fn interrupted_pull() -> Interrupted {
+    let image = big();
+    let registry = TestRegistry::start().expect("starting the test registry");
+    push_image(&registry.client().unwrap(), image).unwrap();
+    let (_, _, manifest) = manifest_of(image, None);
+    let layer = &manifest.layers[0];
+    assert!(
+        layer.size > 4 * KILL_AT,
+        "the layer is large: {}",
+        layer.size
+    );
+
+    let slow = FaultProxy::start(&registry.addr(), |method, path, _| {
+        if method == "GET" && path.contains("/blobs/") {
+            Fault::Slow(Duration::from_millis(10))
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let sandbox = Sandbox::new();
+    let mut child: Child = sandbox
+        .command()
+        .arg(format!("{}/{}", slow.addr(), image.reference()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial_path = sandbox
+        .root()
+        .join(format!("ingest/sha256-{}", layer.digest.hex()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let size = std::fs::metadata(&partial_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if size >= KILL_AT {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the pull ended ({status}) before its partial reached {KILL_AT} bytes");
+        }
+        assert!(Instant::now() < deadline, "the partial never grew: {size}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let partial = std::fs::metadata(&partial_path).unwrap().len();
+    assert!(
+        partial >= KILL_AT && partial < layer.size,
+        "killed mid-layer: {partial} of {}",
+        layer.size
+    );
+    assert!(!sandbox.store().has_blob(&layer.digest).unwrap());
+    assert!(
+        sandbox
+            .store()
+            .index()
+            .list_images(&Default::default())
+            .unwrap()
+            .is_empty(),
+        "a killed pull records no image"
+    );
+    verify_store(&sandbox.root());
+    Interrupted {
+        registry,
+        sandbox,
+        manifest,
+        partial,
+    }
+}
+
+#[test]
+fn a_pull_killed_mid_layer_resumes_with_range_and_fetches_only_the_rest() {
+    let it = interrupted_pull();
+    let layer = &it.manifest.layers[0];
+    let config_was_fetched = it
+        .sandbox
+        .store()
+        .has_blob(&it.manifest.config.digest)
+        .unwrap();
+    let watch = FaultProxy::start(&it.registry.addr(), |_, _, _| Fault::Pass).unwrap();
+
+    let r = run(it
+        .sandbox
+        .command()
+        .arg(format!("{}/{}", watch.addr(), big().reference())))
+    .success()
+    .record();
+    let config = if config_was_fetched {
+        0
+    } else {
+        it.manifest.config.size
+    };
+    assert_eq!(
+        r.downloaded,
+        Some(layer.size - it.partial + config),
+        "only the rest of the layer is fetched ({} of {} were kept)",
+        it.partial,
+        layer.size
+    );
+    let ranged: Vec<Option<String>> = watch
+        .seen()
+        .iter()
+        .filter(|s| s.path.ends_with(&layer.digest.to_string()))
+        .map(|s| s.header("range").map(str::to_owned))
+        .collect();
+    assert_eq!(ranged, vec![Some(format!("bytes={}-", it.partial))]);
+    assert!(it.sandbox.store().has_blob(&layer.digest).unwrap());
+    assert!(
+        partials(&it.sandbox.root()).is_empty(),
+        "the partial was committed"
+    );
+    verify_store(&it.sandbox.root());
+}
+
+#[test]
+fn a_server_that_ignores_range_gets_the_whole_blob_again_and_the_pull_verifies() {
+    let it = interrupted_pull();
+    let layer = &it.manifest.layers[0];
+    let proxy = FaultProxy::start(&it.registry.addr(), |method, path, _| {
+        if method == "GET" && path.contains("/blobs/") {
+            Fault::IgnoreRange
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let r = run(it
+        .sandbox
+        .command()
+        .arg(format!("{}/{}", proxy.addr(), big().reference())))
+    .success()
+    .record();
+    let downloaded = r.downloaded.unwrap();
+    assert!(
+        downloaded >= layer.size,
+        "the whole layer came again: {downloaded} < {}",
+        layer.size
+    );
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .any(|s| s.path.ends_with(&layer.digest.to_string()) && s.header("range").is_some()),
+        "the client did ask for a range"
+    );
+    assert!(it.sandbox.store().has_blob(&layer.digest).unwrap());
+    verify_store(&it.sandbox.root());
+}
