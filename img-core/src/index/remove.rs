@@ -146,7 +146,9 @@ impl Index {
             .prepare("DELETE FROM tags WHERE image_id = ?1 RETURNING name, tag")
             .map_err(|e| self.err(e))?;
         let mut rows = stmt
-            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
@@ -159,7 +161,9 @@ impl Index {
             .prepare("DELETE FROM repo_digests WHERE image_id = ?1 RETURNING name, digest")
             .map_err(|e| self.err(e))?;
         let mut rows = stmt
-            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(|e| self.err(e))?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))?;
@@ -263,7 +267,10 @@ mod tests {
         assert_eq!(r, None);
         let info = index.image(&id).unwrap().unwrap();
         assert_eq!(info.tags, [tag(ALPINE, "3.20")]);
-        assert_eq!(index.image(&other.id).unwrap().unwrap().tags, [tag(MINE, "1")]);
+        assert_eq!(
+            index.image(&other.id).unwrap().unwrap().tags,
+            [tag(MINE, "1")]
+        );
         // A gone image: None too.
         index.delete_image(&other.id).unwrap();
         assert_eq!(

@@ -4,3 +4,5 @@
 pub mod progress;
 pub mod pull;
 pub mod resolve;
+pub mod rm;
+pub mod tag;
