@@ -23,16 +23,18 @@ pub struct TagOptions {}
 pub fn parse_target(s: &str) -> Result<Reference> {
     let r = Reference::parse_normalized(s)?;
     if r.digest().is_some() {
-        return Err(Error::usage(format!(
-            "refusing to create a tag with a digest reference: {s:?}"
-        )));
+        return Err(Error::new(
+            ErrorKind::InvalidReference,
+            format!("refusing to create a tag with a digest reference: {s:?}"),
+        ));
     }
     // As docker: a name that reads as a digest algorithm with an ID-like tag
     // (`sha256:<64 hex>`) would be taken for an image ID by every later command.
     if r.familiar_name() == "sha256" && r.tag().is_some_and(crate::reference::is_identifier) {
-        return Err(Error::usage(format!(
-            "refusing to create an ambiguous tag using digest algorithm as name: {s:?}"
-        )));
+        return Err(Error::new(
+            ErrorKind::InvalidReference,
+            format!("refusing to create an ambiguous tag using digest algorithm as name: {s:?}"),
+        ));
     }
     Ok(r)
 }
@@ -105,7 +107,7 @@ mod tests {
         assert_eq!(r.to_string(), "docker.io/mine/x:latest");
         let d = Digest::sha256_of(b"x");
         let err = parse_target(&format!("mine/x@{d}")).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert_eq!(err.kind(), ErrorKind::InvalidReference);
         assert!(
             err.to_string()
                 .starts_with("refusing to create a tag with a digest reference"),
