@@ -76,10 +76,9 @@ fn shown(records: &[RemovalRecord]) -> Vec<String> {
         .collect()
 }
 
-fn files(store: &Store, image: &ImageInfo) -> Vec<bool> {
-    let mut all = vec![image.id.clone(), image.target.clone()];
-    all.sort();
-    all.iter().map(|d| store.blob_path(d).is_file()).collect()
+/// Whether the image's config and manifest files are on disk.
+fn files(store: &Store, image: &ImageInfo) -> [bool; 2] {
+    [&image.id, &image.target].map(|d| store.blob_path(d).is_file())
 }
 
 #[test]
