@@ -309,3 +309,49 @@ fn usage_errors_exit_2() {
     // Nothing on stdin: nothing to do.
     assert_eq!(rm(&f, &[], Some("")).ok(), Vec::<serde_json::Value>::new());
 }
+
+/// Runs img-rm with stdout on a terminal (util-linux `script` gives it a pty).
+fn rm_on_terminal(f: &Fixture, args: &[&str]) -> String {
+    let mut line = env!("CARGO_BIN_EXE_img-rm").to_owned();
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = f
+        .command("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running script (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+}
+
+#[test]
+fn on_a_terminal_it_prints_dockers_lines() {
+    let f = fixture();
+    let pulled = f.pull(OCI).unwrap().record;
+    let name = f.reference("test/oci-zstd");
+    assert_eq!(
+        rm_on_terminal(&f, &[&format!("{name}:1")]),
+        format!(
+            "Untagged: {name}:1\nUntagged: {name}@{}\nDeleted: {}\n",
+            pulled.digest, pulled.id
+        )
+    );
+    // Prune, as docker image prune reports it.
+    f.pull(OCI).unwrap();
+    f.pull(ALPINE).unwrap();
+    // Moving its tag leaves the OCI image dangling, with its repo digest.
+    tag(&f, &f.reference(ALPINE), &f.reference(OCI));
+    let out = rm_on_terminal(&f, &["--prune"]);
+    let want_start = format!(
+        "Deleted Images:\nuntagged: {name}@{}\ndeleted: {}\n\nTotal reclaimed space: ",
+        pulled.digest, pulled.id
+    );
+    assert!(out.starts_with(&want_start), "{out}");
+    assert!(out.ends_with("kB\n"), "{out}");
+    assert_eq!(
+        rm_on_terminal(&f, &["--prune"]),
+        "Total reclaimed space: 0B\n"
+    );
+}

@@ -184,3 +184,31 @@ fn docker_refusals() {
     let info = store.index().image(&pulled.id).unwrap().unwrap();
     assert_eq!(info.tags.len(), 1, "nothing was tagged: {info:?}");
 }
+
+#[test]
+fn on_a_terminal_it_prints_nothing_as_docker_tag() {
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    // util-linux `script` gives img-tag a terminal for stdout.
+    let line = format!(
+        "{} '{}' mine/tty:1",
+        env!("CARGO_BIN_EXE_img-tag"),
+        f.reference(ALPINE)
+    );
+    let out = f
+        .command("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running script (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let info = f
+        .store()
+        .unwrap()
+        .index()
+        .image_by_tag("docker.io/mine/tty", "1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.id, pulled.id);
+}
