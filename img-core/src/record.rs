@@ -31,6 +31,20 @@
 //! {"Deleted": "sha256:9234e8fb04c47cfe0f49931e4ac7eb76fa904e33b7f8576aec0501c085f02516"}
 //! ```
 //!
+//! One image may give several records: `img-rm alpine:3.20` of an image's last tag prints
+//! `{"Untagged": "alpine:3.20"}`, `{"Untagged": "alpine@sha256:…"}` (the repo digest goes
+//! with the repository's last tag, as in docker), then `{"Deleted": "sha256:…"}`.
+//!
+//! `img-rm --prune` (docker image prune) prints the same records for each dangling image it
+//! deletes, then one last record with the bytes its garbage collection freed (docker's API
+//! calls it `SpaceReclaimed` too; on a terminal img-rm prints `Total reclaimed space: 1.2MB`):
+//!
+//! ```json
+//! {"SpaceReclaimed": 1234567}
+//! ```
+//!
+//! That last record names no image: read back on stdin it is reported as a bad item.
+//!
 //! # Search — [`SearchRecord`] and [`TagRecord`], printed by img-search
 //!
 //! ```json
@@ -144,6 +158,8 @@ pub enum RemovalRecord {
     Untagged(String),
     /// An image deleted: `{"Deleted": "sha256:…"}`.
     Deleted(Digest),
+    /// Bytes freed by `img-rm --prune`, its last record: `{"SpaceReclaimed": 1234567}`.
+    SpaceReclaimed(u64),
 }
 
 /// One search result of img-search (Docker Hub's search index, or a registry's catalog).

@@ -1,6 +1,146 @@
-//! img-rm: not built yet.
+//! img-rm: docker rmi — untag and delete images — and docker image prune (`--prune`).
+
+use argh::FromArgs;
+use img_core::cli::{self, Failures, RecordWriter};
+use img_core::error::{Error, Result};
+use img_core::ops::rm::{Remover, RmOptions, prune};
+use img_core::output::human_size_with_precision;
+use img_core::record::RemovalRecord;
+use img_core::settings;
+use img_core::store::Store;
+
+/// Remove images from the store (docker rmi), or prune it (docker image prune).
+///
+/// An IMAGE is a name[:tag], a name@digest, an image ID or a unique ID prefix; with none
+/// and a piped stdin, the records or lines read there (`img-ls -q -f dangling=true | img-rm`).
+/// A tag, or a record naming one (an img-ls row, a pull record), removes that tag; the
+/// image is deleted once no tag or digest reference names it (a repository's digest
+/// references go with its last tag, as in docker). An ID removes the image with its only
+/// reference; an image several references name is refused unless -f. An image a running
+/// img command holds (a pull, a save) is refused unless -f; forced, its blobs stay until
+/// that command ends.
+///
+/// Deleted images' blobs that nothing else uses are removed at the end (one garbage
+/// collection), unless --no-prune. --prune removes every dangling (untagged) image not in
+/// use, orphan blobs and partial downloads older than a day, and reports the space
+/// reclaimed; it asks no confirmation.
+///
+/// On a terminal it prints docker's lines (`Untagged: alpine:3.20`, `Deleted: sha256:…`);
+/// in a pipe one JSON record a line: {"Untagged": …}, {"Deleted": …}, and for --prune a
+/// last {"SpaceReclaimed": bytes}. A failed IMAGE is reported and the others still done
+/// (exit 1).
+#[derive(FromArgs)]
+struct Args {
+    /// remove images in use or referenced in several repositories, with all their tags
+    #[argh(switch, short = 'f')]
+    force: bool,
+    /// keep deleted images' blobs until the next garbage collection
+    #[argh(switch)]
+    no_prune: bool,
+    /// remove every dangling image, orphan blob and stale partial download (docker image
+    /// prune)
+    #[argh(switch)]
+    prune: bool,
+    /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
+    #[argh(option)]
+    format: Option<String>,
+    /// the store (default: IMG_ROOT, else $XDG_DATA_HOME/img)
+    #[argh(option)]
+    root: Option<std::path::PathBuf>,
+    /// images to remove: NAME[:TAG], NAME@DIGEST, ID or ID prefix
+    #[argh(positional, arg_name = "image")]
+    images: Vec<String>,
+}
 
 fn main() {
-    eprintln!("img-rm: not implemented yet; this tool arrives with its own issue");
-    std::process::exit(1);
+    cli::main("img-rm", &[], run)
+}
+
+fn run(args: Args) -> Result<i32> {
+    let terminal = cli::stdout_is_terminal();
+    let mut out = RecordWriter::new(args.format.as_deref(), terminal)?;
+    let lines = terminal && !out.has_format();
+    if args.prune {
+        if !args.images.is_empty() {
+            return Err(Error::usage(
+                "--prune takes no IMAGE: it removes dangling images",
+            ));
+        }
+        let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+        let pruned = prune(&store)?;
+        print_pruned(&mut out, &pruned.records, lines)?;
+        out.finish()?;
+        return Ok(cli::EXIT_OK);
+    }
+    let targets = cli::targets(&args.images, "an image")?;
+    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let options = RmOptions {
+        force: args.force,
+        no_prune: args.no_prune,
+    };
+    let mut remover = Remover::new(&store, options);
+    let mut failures = Failures::new("img-rm");
+    for (label, target) in targets {
+        let result = target.and_then(|t| remover.remove(&t));
+        match result {
+            Ok(records) => {
+                for r in &records {
+                    print(&mut out, r, lines)?;
+                }
+            }
+            Err(e) => failures.report(&label, &e),
+        }
+    }
+    out.finish()?;
+    remover.finish()?;
+    Ok(failures.exit_code())
+}
+
+/// One record: docker rmi's line on a terminal, the record otherwise.
+fn print(out: &mut RecordWriter, record: &RemovalRecord, lines: bool) -> Result<()> {
+    if !lines {
+        return out.record(record);
+    }
+    match record {
+        RemovalRecord::Untagged(r) => out.line(&format!("Untagged: {r}")),
+        RemovalRecord::Deleted(d) => out.line(&format!("Deleted: {d}")),
+        RemovalRecord::SpaceReclaimed(n) => {
+            out.line(&format!("Total reclaimed space: {}", size(*n)))
+        }
+    }
+}
+
+/// docker image prune's report on a terminal; the records otherwise.
+fn print_pruned(out: &mut RecordWriter, records: &[RemovalRecord], lines: bool) -> Result<()> {
+    if !lines {
+        return records.iter().try_for_each(|r| out.record(r));
+    }
+    let images: Vec<&RemovalRecord> = records
+        .iter()
+        .filter(|r| !matches!(r, RemovalRecord::SpaceReclaimed(_)))
+        .collect();
+    if !images.is_empty() {
+        out.line("Deleted Images:")?;
+        for r in images {
+            match r {
+                RemovalRecord::Untagged(s) => out.line(&format!("untagged: {s}"))?,
+                RemovalRecord::Deleted(d) => out.line(&format!("deleted: {d}"))?,
+                RemovalRecord::SpaceReclaimed(_) => {}
+            }
+        }
+        out.line("")?;
+    }
+    let reclaimed = records
+        .iter()
+        .find_map(|r| match r {
+            RemovalRecord::SpaceReclaimed(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(0);
+    out.line(&format!("Total reclaimed space: {}", size(reclaimed)))
+}
+
+/// go-units' `HumanSize`, as docker image prune prints it: four significant digits.
+fn size(bytes: u64) -> String {
+    human_size_with_precision(bytes as f64, 4)
 }

@@ -58,7 +58,9 @@ pub fn demo() -> Result<(), String> {
         ok(format!(
             "img-pull {r}/test/alpine-like   # again: up to date, nothing fetched"
         )),
-        ok(format!("img-inspect -f '{{{{.RootFS.Type}}}} {{{{.Architecture}}}} {{{{json .Config.Cmd}}}}' {r}/test/multi {r}/test/oci-zstd:1")),
+        ok(format!(
+            "img-inspect -f '{{{{.RootFS.Type}}}} {{{{.Architecture}}}} {{{{json .Config.Cmd}}}}' {r}/test/multi {r}/test/oci-zstd:1"
+        )),
         ok(format!("img-inspect {r}/test/alpine-like | head -n 12")),
         ok("img-ls --format table"),
         ok("img-ls"),

@@ -27,6 +27,7 @@
 mod blobs;
 mod filter;
 mod images;
+mod remove;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub use blobs::{BlobRow, LeaseRow};
 pub use filter::ListFilter;
 pub use images::{ImageInfo, ImageRow, NewImage};
+pub use remove::{DeleteImage, RemovedReferences};
 pub use schema::SCHEMA_VERSION;
 
 /// How long a connection waits for another process's write transaction before failing.

@@ -5,4 +5,6 @@ pub mod inspect;
 pub mod progress;
 pub mod pull;
 pub mod resolve;
+pub mod rm;
+pub mod tag;
 pub mod verify;

@@ -120,6 +120,11 @@ fn removal_records_use_dockers_api_shape() {
     );
     let back: RemovalRecord = serde_json::from_str(r#"{"Untagged":"alpine:3.20"}"#).unwrap();
     assert_eq!(back, untagged);
+    let reclaimed = RemovalRecord::SpaceReclaimed(1234567);
+    assert_eq!(
+        serde_json::to_string(&reclaimed).unwrap(),
+        r#"{"SpaceReclaimed":1234567}"#
+    );
 }
 
 #[test]

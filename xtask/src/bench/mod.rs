@@ -5,6 +5,7 @@ use argh::FromArgs;
 
 mod measure;
 mod pull;
+mod rm;
 
 pub use measure::{Measured, machine, median, release_binary, write_section};
 
@@ -20,11 +21,18 @@ pub struct BenchCmd {
 #[argh(subcommand)]
 enum Which {
     Pull(pull::PullBench),
+    Rm(RmBench),
 }
+
+/// `img-ls -q | img-rm` of 1,000 images.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "rm")]
+struct RmBench {}
 
 /// Runs the benchmark asked for.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd.which {
         Which::Pull(b) => pull::run(b),
+        Which::Rm(_) => rm::run(),
     }
 }
