@@ -67,6 +67,12 @@ pub fn demo() -> Result<(), String> {
         ok(format!(
             "img-ls -f reference='{r}/test/*' --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.Size}}}}'"
         )),
+        ok(format!("img-pull -q {r}/test/alpine-like | img-tag mine/alpine:1")),
+        ok(format!("img-tag {r}/test/oci-zstd:1 mine/zstd:stable")),
+        ok("img-ls --format table -f reference='mine/*'"),
+        ok("img-ls -f reference='mine/*' | img-rm"),
+        ok("img-ls -aq | img-inspect --verify"),
+        ok("img-rm --prune"),
         Step {
             line: format!("img-pull {r}/test/no-such-image"),
             fails: true,
