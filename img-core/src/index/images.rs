@@ -1,7 +1,8 @@
 //! Images, tags, repo digests and labels: recording an image, listing, resolving, tagging
 //! and deleting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
@@ -63,8 +64,8 @@ pub struct ImageInfo {
 /// One row of `img-ls`: an image under one of its tags, or `<none>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
-    /// The image.
-    pub image: ImageInfo,
+    /// The image, shared by the rows of its tags.
+    pub image: Arc<ImageInfo>,
     /// The full repository name, `None` for `<none>`.
     pub repository: Option<String>,
     /// The tag, `None` for `<none>`.
@@ -330,12 +331,19 @@ impl Index {
     }
 
     /// `img-ls`: one row per tag, plus one `<none>` row per untagged image (one per
-    /// repository if it has repo digests, as docker shows a pull by digest), newest first.
+    /// repository if it has repo digests, as docker shows a pull by digest), newest first
+    /// (ties by ID), each image's rows by name and tag. A malformed reference pattern is a
+    /// usage error.
+    ///
+    /// Four queries whatever the number of images (images, then their tags, repo digests
+    /// and labels in bulk): the listing of a large store must not cost a query an image.
     pub fn list_images(&self, filter: &ListFilter) -> Result<Vec<ImageRow>> {
+        let mut matcher = filter.reference_matcher()?;
         let (where_sql, params) = filter.where_clause();
         let images = self.read(|tx| self.load_images(tx, &where_sql, params))?;
-        let mut rows = Vec::new();
+        let mut rows = Vec::with_capacity(images.len());
         for image in images {
+            let image = Arc::new(image);
             let digest_for = |name: &str| {
                 image
                     .repo_digests
@@ -360,9 +368,17 @@ impl Index {
                 }
             }
             for (repository, tag, digest) in image_rows {
-                if filter.matches_reference(repository.as_deref(), tag.as_deref()) {
+                let keep = match &mut matcher {
+                    None => true,
+                    Some(m) => m.matches(
+                        repository.as_deref(),
+                        tag.as_deref(),
+                        digest.as_ref().map(|d| d.to_string()).as_deref(),
+                    ),
+                };
+                if keep {
                     rows.push(ImageRow {
-                        image: image.clone(),
+                        image: Arc::clone(&image),
                         repository,
                         tag,
                         digest,
@@ -379,7 +395,7 @@ impl Index {
     }
 
     /// Images matching `where_sql` (over `images i`), newest first, with their tags, repo
-    /// digests and labels.
+    /// digests and labels, each read for all the images in one query.
     fn load_images(
         &self,
         tx: &Transaction<'_>,
@@ -393,7 +409,7 @@ impl Index {
         );
         let mut stmt = tx.prepare(&sql).map_err(e)?;
         let raw = stmt
-            .query_map(params_from_iter(params), |r| {
+            .query_map(params_from_iter(params.iter()), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -407,33 +423,44 @@ impl Index {
             .map_err(e)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(e)?;
-        let mut tags_stmt = tx
-            .prepare_cached("SELECT name, tag FROM tags WHERE image_id = ?1 ORDER BY name, tag")
-            .map_err(e)?;
-        let mut digests_stmt = tx
-            .prepare_cached(
-                "SELECT name, digest FROM repo_digests WHERE image_id = ?1 ORDER BY name, digest",
-            )
-            .map_err(e)?;
-        let mut labels_stmt = tx
-            .prepare_cached("SELECT key, value FROM labels WHERE image_id = ?1")
-            .map_err(e)?;
+        if raw.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The children of the same images: the filter again as a subquery (its parameters
+        // keep their numbers), or nothing to restrict when it keeps everything.
+        let of_images = if where_sql.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE image_id IN (SELECT i.id FROM images i {where_sql})")
+        };
+        let children = |table: &str, a: &str, b: &str| -> Result<Children> {
+            let sql =
+                format!("SELECT image_id, {a}, {b} FROM {table} {of_images} ORDER BY {a}, {b}");
+            let mut stmt = tx.prepare(&sql).map_err(e)?;
+            let mut rows = stmt.query(params_from_iter(params.iter())).map_err(e)?;
+            let mut map: Children = HashMap::new();
+            while let Some(r) = rows.next().map_err(e)? {
+                let id: String = r.get(0).map_err(e)?;
+                let pair = (r.get(1).map_err(e)?, r.get(2).map_err(e)?);
+                map.entry(id).or_default().push(pair);
+            }
+            Ok(map)
+        };
+        let mut tags = children("tags", "name", "tag")?;
+        let mut digests = children("repo_digests", "name", "digest")?;
+        let mut labels = children("labels", "key", "value")?;
         let mut out = Vec::with_capacity(raw.len());
         for (id, target, target_media_type, created, size, platform, last_tag_time) in raw {
-            let pairs = |stmt: &mut rusqlite::CachedStatement<'_>| {
-                stmt.query_map([&id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(e)
-            };
-            let tags = pairs(&mut tags_stmt)?;
-            let repo_digests = pairs(&mut digests_stmt)?
+            let repo_digests = digests
+                .remove(&id)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|(n, d)| Ok((n, parse_digest(&d)?)))
                 .collect::<Result<Vec<_>>>()?;
-            let labels = pairs(&mut labels_stmt)?.into_iter().collect();
             out.push(ImageInfo {
+                tags: tags.remove(&id).unwrap_or_default(),
+                repo_digests,
+                labels: labels.remove(&id).unwrap_or_default().into_iter().collect(),
                 id: parse_digest(&id)?,
                 target: parse_digest(&target)?,
                 target_media_type,
@@ -441,14 +468,14 @@ impl Index {
                 size: to_u64(size),
                 platform,
                 last_tag_time,
-                tags,
-                repo_digests,
-                labels,
             });
         }
         Ok(out)
     }
 }
+
+/// Rows of a child table by image ID, each a pair of its columns, in their order.
+type Children = HashMap<String, Vec<(String, String)>>;
 
 fn no_such_image(id: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no such image {id}"))
