@@ -289,3 +289,26 @@ fn many_writers_at_once_never_see_database_is_locked() {
     let images: std::collections::HashSet<_> = rows.iter().map(|r| r.image.id.clone()).collect();
     assert_eq!(images.len(), 150);
 }
+
+#[test]
+fn put_images_records_a_batch_in_order() {
+    let (_dir, index) = open();
+    let mut a = image("a", Some("2024-01-01T00:00:00Z"));
+    a.tags = vec![
+        (ALPINE.into(), "latest".into()),
+        (ALPINE.into(), "a".into()),
+    ];
+    let mut b = image("b", Some("2024-02-01T00:00:00Z"));
+    // A later image of the batch takes the tag from an earlier one.
+    b.tags = vec![(ALPINE.into(), "latest".into())];
+    index.put_images(&[a.clone(), b.clone()]).unwrap();
+    let rows = index.list_images(&ListFilter::default()).unwrap();
+    assert_eq!(
+        names(&rows),
+        vec![format!("{ALPINE}:latest"), format!("{ALPINE}:a")]
+    );
+    assert_eq!(rows[0].image.id, b.id);
+    assert_eq!(rows[1].image.id, a.id);
+    // a kept only the tag nobody took.
+    assert_eq!(index.image(&a.id).unwrap().unwrap().tags.len(), 1);
+}
