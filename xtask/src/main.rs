@@ -3,6 +3,7 @@
 
 use argh::FromArgs;
 
+mod bench;
 mod ci;
 mod registry;
 mod util;
@@ -19,6 +20,7 @@ struct Xtask {
 enum Command {
     Registry(registry::RegistryCmd),
     Ci(CiCmd),
+    Bench(bench::BenchCmd),
 }
 
 /// Run every check CI runs: install the test packages if missing, then fmt, clippy and
@@ -32,6 +34,7 @@ fn main() {
     let result = match xtask.command {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Ci(_) => ci::ci(),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");
