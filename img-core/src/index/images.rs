@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
-use super::filter::{ListFilter, nanos};
+use super::filter::{ListFilter, RefMatcher, nanos};
 use super::{Index, now, parse_digest, to_u64};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -75,7 +75,7 @@ pub struct ImageRow {
 }
 
 const IMAGE_COLUMNS: &str = "i.id, i.target_digest, i.target_media_type, i.created, i.size, \
-     i.platform, i.last_tag_time";
+     i.platform, i.last_tag_time, i.created_ns";
 
 impl Index {
     /// Records an image in one transaction: its row, the blobs it pins, its labels, and its
@@ -348,12 +348,50 @@ impl Index {
     /// (ties by ID), each image's rows by name and tag. A malformed reference pattern is a
     /// usage error.
     ///
-    /// Four queries whatever the number of images (images, then their tags, repo digests
-    /// and labels in bulk): the listing of a large store must not cost a query an image.
+    /// A listing of many images reads each table once; a filtered one reads the few images
+    /// it keeps by their keys (reference patterns are first tried on the names alone).
     pub fn list_images(&self, filter: &ListFilter) -> Result<Vec<ImageRow>> {
         let mut matcher = filter.reference_matcher()?;
         let (where_sql, params) = filter.where_clause();
-        let images = self.read(|tx| self.load_images(tx, &where_sql, params))?;
+        let images = self.read(|tx| match &mut matcher {
+            None => self.load_images(tx, &where_sql, params),
+            Some(m) => {
+                // Only the images with a name the patterns may match: found from the names
+                // alone, then fetched one by one when they are few.
+                let ids = self.ids_matching(tx, m)?;
+                let raw = if ids.len() <= PER_IMAGE_MAX {
+                    let by_id = format!(
+                        "{} i.id = ?{}",
+                        if where_sql.is_empty() { "WHERE" } else { "AND" },
+                        params.len() + 1
+                    );
+                    let mut raw = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let mut p = params.clone();
+                        p.push(Value::Text(id));
+                        raw.extend(self.raw_images(tx, &format!("{where_sql} {by_id}"), &p)?);
+                    }
+                    raw.sort_by(|a, b| {
+                        (
+                            a.created_ns.is_none(),
+                            std::cmp::Reverse(a.created_ns),
+                            &a.id,
+                        )
+                            .cmp(&(
+                                b.created_ns.is_none(),
+                                std::cmp::Reverse(b.created_ns),
+                                &b.id,
+                            ))
+                    });
+                    raw
+                } else {
+                    let mut raw = self.raw_images(tx, &where_sql, &params)?;
+                    raw.retain(|r| ids.contains(&r.id));
+                    raw
+                };
+                self.with_children(tx, raw)
+            }
+        })?;
         let mut rows = Vec::with_capacity(images.len());
         for image in images {
             let image = Arc::new(image);
@@ -407,88 +445,185 @@ impl Index {
         Ok(found.pop())
     }
 
+    /// The IDs of the images with a tag or repo digest that `m` may match (a superset of
+    /// the rows it matches: a tag is tried without the digest of its repository), read
+    /// from the names alone.
+    fn ids_matching(
+        &self,
+        tx: &Transaction<'_>,
+        m: &mut RefMatcher,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let e = |e| self.err(e);
+        let mut ids = std::collections::BTreeSet::new();
+        for (sql, is_tag) in [
+            ("SELECT name, tag, image_id FROM tags", true),
+            ("SELECT name, digest, image_id FROM repo_digests", false),
+        ] {
+            let mut stmt = tx.prepare(sql).map_err(e)?;
+            let mut rows = stmt.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let text = |i| -> Result<&str> {
+                    r.get_ref(i)
+                        .map_err(e)?
+                        .as_str()
+                        .map_err(|err| e(err.into()))
+                };
+                let (name, second) = (text(0)?, text(1)?);
+                let hit = if is_tag {
+                    m.matches(Some(name), Some(second), None)
+                } else {
+                    m.matches(Some(name), None, Some(second))
+                };
+                if hit {
+                    ids.insert(text(2)?.to_owned());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Images matching `where_sql` (over `images i`), newest first, with their tags, repo
-    /// digests and labels, each read for all the images in one query.
+    /// digests and labels.
     fn load_images(
         &self,
         tx: &Transaction<'_>,
         where_sql: &str,
         params: Vec<Value>,
     ) -> Result<Vec<ImageInfo>> {
+        let raw = self.raw_images(tx, where_sql, &params)?;
+        self.with_children(tx, raw)
+    }
+
+    /// The rows of `images` matching `where_sql`, newest first (ties by ID).
+    fn raw_images(
+        &self,
+        tx: &Transaction<'_>,
+        where_sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<RawImage>> {
         let e = |e| self.err(e);
         let sql = format!(
             "SELECT {IMAGE_COLUMNS} FROM images i {where_sql}
              ORDER BY i.created_ns IS NULL, i.created_ns DESC, i.id"
         );
-        let mut stmt = tx.prepare(&sql).map_err(e)?;
-        let raw = stmt
-            .query_map(params_from_iter(params.iter()), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ))
+        let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
+        stmt.query_map(params_from_iter(params.iter()), |r| {
+            Ok(RawImage {
+                id: r.get(0)?,
+                target: r.get(1)?,
+                target_media_type: r.get(2)?,
+                created: r.get(3)?,
+                size: r.get(4)?,
+                platform: r.get(5)?,
+                last_tag_time: r.get(6)?,
+                created_ns: r.get(7)?,
             })
-            .map_err(e)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(e)?;
-        if raw.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The children of the same images: the filter again as a subquery (its parameters
-        // keep their numbers), or nothing to restrict when it keeps everything.
-        let of_images = if where_sql.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE image_id IN (SELECT i.id FROM images i {where_sql})")
-        };
-        let children = |table: &str, a: &str, b: &str| -> Result<Children> {
-            let sql =
-                format!("SELECT image_id, {a}, {b} FROM {table} {of_images} ORDER BY {a}, {b}");
-            let mut stmt = tx.prepare(&sql).map_err(e)?;
-            let mut rows = stmt.query(params_from_iter(params.iter())).map_err(e)?;
-            let mut map: Children = HashMap::new();
-            while let Some(r) = rows.next().map_err(e)? {
-                let id: String = r.get(0).map_err(e)?;
-                let pair = (r.get(1).map_err(e)?, r.get(2).map_err(e)?);
-                map.entry(id).or_default().push(pair);
+        })
+        .map_err(e)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(e)
+    }
+
+    /// The images of `raw` with their tags, repo digests and labels: a few images by one
+    /// indexed query each, many by scanning each child table once (a listing of a large
+    /// store must not cost three queries an image).
+    fn with_children(&self, tx: &Transaction<'_>, raw: Vec<RawImage>) -> Result<Vec<ImageInfo>> {
+        let e = |e| self.err(e);
+        const TABLES: [(&str, &str, &str); 3] = [
+            ("tags", "name, tag", "ORDER BY name, tag"),
+            ("repo_digests", "name, digest", "ORDER BY name, digest"),
+            ("labels", "key, value", ""),
+        ];
+        let mut children: Vec<Vec<Pairs>> = Vec::with_capacity(3);
+        if raw.len() <= PER_IMAGE_MAX {
+            for (table, columns, order) in TABLES {
+                let sql = format!("SELECT {columns} FROM {table} WHERE image_id = ?1 {order}");
+                let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
+                let mut by_image = Vec::with_capacity(raw.len());
+                for image in &raw {
+                    let pairs = stmt
+                        .query_map([&image.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(e)?
+                        .collect::<rusqlite::Result<Pairs>>()
+                        .map_err(e)?;
+                    by_image.push(pairs);
+                }
+                children.push(by_image);
             }
-            Ok(map)
+        } else {
+            // Each child row goes to its image's slot, found by the borrowed ID (no
+            // allocation a row); rows of other images are skipped. Tags and repo digests
+            // come in their primary key's order (name first), which a scan gives unsorted.
+            let slot: HashMap<&str, usize> = raw
+                .iter()
+                .enumerate()
+                .map(|(n, r)| (r.id.as_str(), n))
+                .collect();
+            for (table, columns, order) in TABLES {
+                let sql = format!("SELECT image_id, {columns} FROM {table} {order}");
+                let mut stmt = tx.prepare(&sql).map_err(e)?;
+                let mut rows = stmt.query([]).map_err(e)?;
+                let mut by_image: Vec<Pairs> = vec![Vec::new(); raw.len()];
+                while let Some(r) = rows.next().map_err(e)? {
+                    let id = r.get_ref(0).map_err(e)?;
+                    let id = id.as_str().map_err(|err| e(err.into()))?;
+                    if let Some(&n) = slot.get(id) {
+                        by_image[n].push((r.get(1).map_err(e)?, r.get(2).map_err(e)?));
+                    }
+                }
+                children.push(by_image);
+            }
+        }
+        let (Some(labels), Some(digests), Some(tags)) =
+            (children.pop(), children.pop(), children.pop())
+        else {
+            return Ok(Vec::new());
         };
-        let mut tags = children("tags", "name", "tag")?;
-        let mut digests = children("repo_digests", "name", "digest")?;
-        let mut labels = children("labels", "key", "value")?;
         let mut out = Vec::with_capacity(raw.len());
-        for (id, target, target_media_type, created, size, platform, last_tag_time) in raw {
+        for (r, ((tags, digests), labels)) in raw
+            .into_iter()
+            .zip(tags.into_iter().zip(digests).zip(labels))
+        {
             let repo_digests = digests
-                .remove(&id)
-                .unwrap_or_default()
                 .into_iter()
                 .map(|(n, d)| Ok((n, parse_digest(&d)?)))
                 .collect::<Result<Vec<_>>>()?;
             out.push(ImageInfo {
-                tags: tags.remove(&id).unwrap_or_default(),
+                id: parse_digest(&r.id)?,
+                target: parse_digest(&r.target)?,
+                target_media_type: r.target_media_type,
+                created: r.created,
+                size: to_u64(r.size),
+                platform: r.platform,
+                last_tag_time: r.last_tag_time,
+                tags,
                 repo_digests,
-                labels: labels.remove(&id).unwrap_or_default().into_iter().collect(),
-                id: parse_digest(&id)?,
-                target: parse_digest(&target)?,
-                target_media_type,
-                created,
-                size: to_u64(size),
-                platform,
-                last_tag_time,
+                labels: labels.into_iter().collect(),
             });
         }
         Ok(out)
     }
 }
 
-/// Rows of a child table by image ID, each a pair of its columns, in their order.
-type Children = HashMap<String, Vec<(String, String)>>;
+/// At most this many images get their children by one indexed query each; more are read
+/// by scanning each child table once (an indexed query costs a few microseconds; the
+/// scans of a 10,000-image store take tens of milliseconds).
+pub(super) const PER_IMAGE_MAX: usize = 3000;
+
+/// A row of `images` as read.
+struct RawImage {
+    id: String,
+    target: String,
+    target_media_type: String,
+    created: Option<String>,
+    size: i64,
+    platform: String,
+    last_tag_time: Option<String>,
+    created_ns: Option<i64>,
+}
+
+/// An image's rows of a child table, each a pair of its columns.
+type Pairs = Vec<(String, String)>;
 
 fn no_such_image(id: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no such image {id}"))

@@ -7,11 +7,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{ImageRow, Index, ListFilter};
+use crate::index::{ImageInfo, ImageRow, Index, ListFilter};
 use crate::output::human_size_with_precision;
 use crate::output::{Column, Format, Output, human_duration_since, human_size};
 use crate::record::{RowRecord, Target};
@@ -88,10 +90,39 @@ pub fn ls(
         .filter(|c| options.digests || c.key != "Digest")
         .copied()
         .collect();
-    let mut output = Output::new(format, &columns, out).headers(&OTHER_HEADERS);
     let mut formatter = RowFormatter::new(options.no_trunc);
+    // JSON Lines straight from the rows (the bulk of a pipe's output), without building a
+    // JSON value a row; tables and templates take values.
+    if let Format::Json = format {
+        for row in &rows {
+            let record = formatter.record(row);
+            let extra = formatter.extra(row);
+            serde_json::to_writer(&mut *out, &JsonRow::new(&record, &extra))
+                .map_err(|e| json_error(e))?;
+            out.write_all(b"\n")
+                .map_err(|e| Error::io(e, "writing output"))?;
+        }
+        return out.flush().map_err(|e| Error::io(e, "writing output"));
+    }
+    let default_table = matches!(format, Format::Table(None));
+    let mut output = Output::new(format, &columns, out).headers(&OTHER_HEADERS);
     for row in &rows {
-        output.write(&formatter.value(row))?;
+        let value = if default_table {
+            // Only the cells the table shows.
+            let full = formatter.value(row);
+            let mut m = Map::with_capacity(columns.len());
+            if let Value::Object(mut all) = full {
+                for c in &columns {
+                    if let Some(v) = all.swap_remove(c.key) {
+                        m.insert(c.key.to_owned(), v);
+                    }
+                }
+            }
+            Value::Object(m)
+        } else {
+            formatter.value(row)
+        };
+        output.write(&value)?;
     }
     output.finish()
 }
@@ -256,6 +287,78 @@ pub struct RowFormatter {
     no_trunc: bool,
     now: jiff::Timestamp,
     familiar: HashMap<String, String>,
+    /// The last image rendered and its cells: an image's rows come one after another.
+    last: Option<(Arc<ImageInfo>, ImageCells)>,
+}
+
+/// The cells of a row that depend on its image only.
+#[derive(Debug, Clone)]
+struct ImageCells {
+    id: String,
+    created_at: String,
+    created_since: String,
+    size: String,
+    virtual_size: String,
+}
+
+/// The keys docker's rows have beyond [`RowRecord`]'s, where they vary.
+#[derive(Debug)]
+struct Extra {
+    virtual_size: String,
+}
+
+/// A row as JSON: the record's keys, then docker's other ones. `Containers` is `N/A` (the
+/// store runs no containers); `SharedSize` and `UniqueSize` are `N/A`, as docker prints
+/// them unless asked to compute them; `VirtualSize` is the size with docker's four digits.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Repository")]
+    repository: &'a str,
+    #[serde(rename = "Tag")]
+    tag: &'a str,
+    #[serde(rename = "Digest")]
+    digest: &'a str,
+    #[serde(rename = "CreatedAt")]
+    created_at: &'a str,
+    #[serde(rename = "CreatedSince")]
+    created_since: &'a str,
+    #[serde(rename = "Size")]
+    size: &'a str,
+    #[serde(rename = "Containers")]
+    containers: &'static str,
+    #[serde(rename = "SharedSize")]
+    shared_size: &'static str,
+    #[serde(rename = "UniqueSize")]
+    unique_size: &'static str,
+    #[serde(rename = "VirtualSize")]
+    virtual_size: &'a str,
+}
+
+impl<'a> JsonRow<'a> {
+    fn new(r: &'a RowRecord, extra: &'a Extra) -> JsonRow<'a> {
+        JsonRow {
+            id: &r.id,
+            repository: &r.repository,
+            tag: &r.tag,
+            digest: &r.digest,
+            created_at: &r.created_at,
+            created_since: &r.created_since,
+            size: &r.size,
+            containers: "N/A",
+            shared_size: "N/A",
+            unique_size: "N/A",
+            virtual_size: &extra.virtual_size,
+        }
+    }
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    match e.io_error_kind() {
+        Some(kind) => Error::io(std::io::Error::from(kind), "writing output"),
+        None => Error::new(ErrorKind::InvalidRecord, format!("encoding a row: {e}")),
+    }
 }
 
 impl RowFormatter {
@@ -270,6 +373,7 @@ impl RowFormatter {
             no_trunc,
             now,
             familiar: HashMap::new(),
+            last: None,
         }
     }
 
@@ -285,8 +389,29 @@ impl RowFormatter {
                 .clone(),
             None => NONE.to_owned(),
         };
+        let cells = self.image_cells(&row.image);
+        RowRecord {
+            id: cells.id,
+            repository,
+            tag: row.tag.clone().unwrap_or_else(|| NONE.to_owned()),
+            digest: row
+                .digest
+                .as_ref()
+                .map_or_else(|| NONE.to_owned(), ToString::to_string),
+            created_at: cells.created_at,
+            created_since: cells.created_since,
+            size: cells.size,
+        }
+    }
+
+    fn image_cells(&mut self, image: &Arc<ImageInfo>) -> ImageCells {
+        if let Some((last, cells)) = &self.last
+            && Arc::ptr_eq(last, image)
+        {
+            return cells.clone();
+        }
         let created: Option<jiff::Timestamp> =
-            row.image.created.as_deref().and_then(|c| c.parse().ok());
+            image.created.as_deref().and_then(|c| c.parse().ok());
         let (created_at, created_since) = match created {
             Some(t) => (
                 t.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
@@ -294,18 +419,15 @@ impl RowFormatter {
             ),
             None => ("N/A".to_owned(), "N/A".to_owned()),
         };
-        RowRecord {
-            id: display_id(&row.image.id, self.no_trunc),
-            repository,
-            tag: row.tag.clone().unwrap_or_else(|| NONE.to_owned()),
-            digest: row
-                .digest
-                .as_ref()
-                .map_or_else(|| NONE.to_owned(), ToString::to_string),
+        let cells = ImageCells {
+            id: display_id(&image.id, self.no_trunc),
             created_at,
             created_since,
-            size: human_size(row.image.size),
-        }
+            size: human_size(image.size),
+            virtual_size: human_size_with_precision(image.size as f64, 4),
+        };
+        self.last = Some((Arc::clone(image), cells.clone()));
+        cells
     }
 
     /// The row as JSON for output: the record's keys, then docker's other keys:
@@ -313,21 +435,18 @@ impl RowFormatter {
     /// (`N/A`, as docker prints them unless asked to compute them), `VirtualSize` (the
     /// size, with docker's four digits).
     pub fn value(&mut self, row: &ImageRow) -> Value {
-        let r = self.record(row);
-        let mut m = Map::with_capacity(11);
-        m.insert("ID".into(), Value::String(r.id));
-        m.insert("Repository".into(), Value::String(r.repository));
-        m.insert("Tag".into(), Value::String(r.tag));
-        m.insert("Digest".into(), Value::String(r.digest));
-        m.insert("CreatedAt".into(), Value::String(r.created_at));
-        m.insert("CreatedSince".into(), Value::String(r.created_since));
-        m.insert("Size".into(), Value::String(r.size));
-        m.insert("Containers".into(), Value::String("N/A".into()));
-        m.insert("SharedSize".into(), Value::String("N/A".into()));
-        m.insert("UniqueSize".into(), Value::String("N/A".into()));
-        let virtual_size = human_size_with_precision(row.image.size as f64, 4);
-        m.insert("VirtualSize".into(), Value::String(virtual_size));
-        Value::Object(m)
+        let record = self.record(row);
+        let extra = self.extra(row);
+        // A struct of strings always converts.
+        serde_json::to_value(JsonRow::new(&record, &extra)).unwrap_or(Value::Null)
+    }
+
+    /// docker's keys beyond the record: `VirtualSize` (they are the same for every row of
+    /// an image, so this follows [`RowFormatter::record`] for the same row).
+    fn extra(&mut self, row: &ImageRow) -> Extra {
+        Extra {
+            virtual_size: self.image_cells(&row.image).virtual_size,
+        }
     }
 
     fn since(&self, t: jiff::Timestamp) -> std::time::Duration {

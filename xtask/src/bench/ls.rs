@@ -24,6 +24,9 @@ pub struct LsBench {
     /// do not write docs/benchmarks.md
     #[argh(switch)]
     no_record: bool,
+    /// build the store in this (new or empty) directory and keep it, for profiling
+    #[argh(option)]
+    keep: Option<std::path::PathBuf>,
 }
 
 const IMAGES: usize = 10_000;
@@ -44,7 +47,10 @@ pub fn run(cmd: LsBench) -> Result<(), String> {
     }
     let bin = build_release("img-ls")?;
     let dir = tempfile::tempdir().map_err(|e| format!("a temp dir: {e}"))?;
-    let root = dir.path().join("store");
+    let root = match &cmd.keep {
+        Some(keep) => keep.clone(),
+        None => dir.path().join("store"),
+    };
     let start = Instant::now();
     let (images, tags) = fill(&root).map_err(|e| format!("building the store: {e}"))?;
     eprintln!(
