@@ -64,7 +64,7 @@ pub struct ImageInfo {
 /// One row of `img-ls`: an image under one of its tags, or `<none>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
-    /// The image, shared by the rows of its tags.
+    /// The image, shared by the rows of its tags; its `labels` are not read (empty).
     pub image: Arc<ImageInfo>,
     /// The full repository name, `None` for `<none>`.
     pub repository: Option<String>,
@@ -348,13 +348,20 @@ impl Index {
     /// (ties by ID), each image's rows by name and tag. A malformed reference pattern is a
     /// usage error.
     ///
+    /// The rows' images carry no labels (`labels` is empty: label filters run in SQL, and
+    /// a listing of a large store would spend a third of its time reading them); ask
+    /// [`Index::image`] for them.
+    ///
     /// A listing of many images reads each table once; a filtered one reads the few images
     /// it keeps by their keys (reference patterns are first tried on the names alone).
     pub fn list_images(&self, filter: &ListFilter) -> Result<Vec<ImageRow>> {
         let mut matcher = filter.reference_matcher()?;
         let (where_sql, params) = filter.where_clause();
         let images = self.read(|tx| match &mut matcher {
-            None => self.load_images(tx, &where_sql, params),
+            None => {
+                let raw = self.raw_images(tx, &where_sql, &params)?;
+                self.with_children(tx, raw, false)
+            }
             Some(m) => {
                 // Only the images with a name the patterns may match: found from the names
                 // alone, then fetched one by one when they are few.
@@ -389,7 +396,7 @@ impl Index {
                     raw.retain(|r| ids.contains(&r.id));
                     raw
                 };
-                self.with_children(tx, raw)
+                self.with_children(tx, raw, false)
             }
         })?;
         let mut rows = Vec::with_capacity(images.len());
@@ -491,7 +498,7 @@ impl Index {
         params: Vec<Value>,
     ) -> Result<Vec<ImageInfo>> {
         let raw = self.raw_images(tx, where_sql, &params)?;
-        self.with_children(tx, raw)
+        self.with_children(tx, raw, true)
     }
 
     /// The rows of `images` matching `where_sql`, newest first (ties by ID).
@@ -524,19 +531,25 @@ impl Index {
         .map_err(e)
     }
 
-    /// The images of `raw` with their tags, repo digests and labels: a few images by one
-    /// indexed query each, many by scanning each child table once (a listing of a large
-    /// store must not cost three queries an image).
-    fn with_children(&self, tx: &Transaction<'_>, raw: Vec<RawImage>) -> Result<Vec<ImageInfo>> {
+    /// The images of `raw` with their tags, repo digests and (with `labels`) labels: a few
+    /// images by one indexed query each, many by scanning each child table once (a listing
+    /// of a large store must not cost three queries an image).
+    fn with_children(
+        &self,
+        tx: &Transaction<'_>,
+        raw: Vec<RawImage>,
+        labels: bool,
+    ) -> Result<Vec<ImageInfo>> {
         let e = |e| self.err(e);
         const TABLES: [(&str, &str, &str); 3] = [
             ("tags", "name, tag", "ORDER BY name, tag"),
             ("repo_digests", "name, digest", "ORDER BY name, digest"),
             ("labels", "key, value", ""),
         ];
+        let tables = &TABLES[..if labels { 3 } else { 2 }];
         let mut children: Vec<Vec<Pairs>> = Vec::with_capacity(3);
         if raw.len() <= PER_IMAGE_MAX {
-            for (table, columns, order) in TABLES {
+            for &(table, columns, order) in tables {
                 let sql = format!("SELECT {columns} FROM {table} WHERE image_id = ?1 {order}");
                 let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
                 let mut by_image = Vec::with_capacity(raw.len());
@@ -559,7 +572,7 @@ impl Index {
                 .enumerate()
                 .map(|(n, r)| (r.id.as_str(), n))
                 .collect();
-            for (table, columns, order) in TABLES {
+            for &(table, columns, order) in tables {
                 let sql = format!("SELECT image_id, {columns} FROM {table} {order}");
                 let mut stmt = tx.prepare(&sql).map_err(e)?;
                 let mut rows = stmt.query([]).map_err(e)?;
@@ -573,6 +586,9 @@ impl Index {
                 }
                 children.push(by_image);
             }
+        }
+        if !labels {
+            children.push(vec![Vec::new(); raw.len()]);
         }
         let (Some(labels), Some(digests), Some(tags)) =
             (children.pop(), children.pop(), children.pop())

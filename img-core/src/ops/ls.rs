@@ -108,17 +108,7 @@ pub fn ls(
     let mut output = Output::new(format, &columns, out).headers(&OTHER_HEADERS);
     for row in &rows {
         let value = if default_table {
-            // Only the cells the table shows.
-            let full = formatter.value(row);
-            let mut m = Map::with_capacity(columns.len());
-            if let Value::Object(mut all) = full {
-                for c in &columns {
-                    if let Some(v) = all.swap_remove(c.key) {
-                        m.insert(c.key.to_owned(), v);
-                    }
-                }
-            }
-            Value::Object(m)
+            formatter.cells(row, &columns)
         } else {
             formatter.value(row)
         };
@@ -439,6 +429,25 @@ impl RowFormatter {
         let extra = self.extra(row);
         // A struct of strings always converts.
         serde_json::to_value(JsonRow::new(&record, &extra)).unwrap_or(Value::Null)
+    }
+
+    /// Only the `columns`' keys of the row (what the default table shows).
+    fn cells(&mut self, row: &ImageRow, columns: &[Column]) -> Value {
+        let r = self.record(row);
+        let mut m = Map::with_capacity(columns.len());
+        for c in columns {
+            let cell = match c.key {
+                "ID" => &r.id,
+                "Repository" => &r.repository,
+                "Tag" => &r.tag,
+                "Digest" => &r.digest,
+                "CreatedSince" => &r.created_since,
+                "Size" => &r.size,
+                _ => continue,
+            };
+            m.insert(c.key.to_owned(), Value::String(cell.clone()));
+        }
+        Value::Object(m)
     }
 
     /// docker's keys beyond the record: `VirtualSize` (they are the same for every row of
