@@ -97,8 +97,7 @@ pub fn ls(
         for row in &rows {
             let record = formatter.record(row);
             let extra = formatter.extra(row);
-            serde_json::to_writer(&mut *out, &JsonRow::new(&record, &extra))
-                .map_err(|e| json_error(e))?;
+            serde_json::to_writer(&mut *out, &JsonRow::new(&record, &extra)).map_err(json_error)?;
             out.write_all(b"\n")
                 .map_err(|e| Error::io(e, "writing output"))?;
         }

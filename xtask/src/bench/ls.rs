@@ -99,9 +99,12 @@ pub fn run(cmd: LsBench) -> Result<(), String> {
             }
             None => "—".to_owned(),
         };
+        let command = std::iter::once("img-ls")
+            .chain(args.iter().copied())
+            .collect::<Vec<_>>();
         table.push_str(&format!(
-            "| `img-ls {}` — {what} | {rows} | {} | {verdict} |\n",
-            args.join(" "),
+            "| `{}` — {what} | {rows} | {} | {verdict} |\n",
+            command.join(" "),
             ms(t)
         ));
     }

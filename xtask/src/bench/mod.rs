@@ -163,29 +163,46 @@ pub fn record_section(title: &str, body: &str) -> Result<PathBuf, String> {
         }
         Err(e) => return Err(format!("reading {}: {e}", path.display())),
     };
-    let heading = format!("## {title}\n");
-    let section = format!("{heading}\n{}\n", body.trim_end());
-    let new = match old.find(&heading) {
-        Some(start) => {
-            let after = start + heading.len();
-            let end = old[after..]
-                .find("\n## ")
-                .map_or(old.len(), |i| after + i + 1);
-            format!(
-                "{}{section}{}",
-                &old[..start],
-                if end < old.len() {
-                    format!("\n{}", &old[end..])
-                } else {
-                    String::new()
-                }
-            )
-        }
-        None => format!(
-            "{}\n{section}",
-            old.trim_end_matches('\n').to_owned() + "\n"
-        ),
-    };
+    let new = replace_section(&old, title, body);
     std::fs::write(&path, new).map_err(|e| format!("writing {}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// `doc` with its section `## {title}` (up to the next `## ` heading) replaced by `body`,
+/// or with the section appended.
+fn replace_section(doc: &str, title: &str, body: &str) -> String {
+    let heading = format!("## {title}\n");
+    let section = format!("{heading}\n{}\n", body.trim_end());
+    match doc.find(&heading) {
+        Some(start) => {
+            let after = start + heading.len();
+            match doc[after..].find("\n## ") {
+                Some(i) => format!("{}{section}\n{}", &doc[..start], &doc[after + i + 1..]),
+                None => format!("{}{section}", &doc[..start]),
+            }
+        }
+        None => format!("{}\n\n{section}", doc.trim_end_matches('\n')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_appended_then_replaced_in_place() {
+        let doc = "# Benchmarks\n\nIntro.\n";
+        let one = replace_section(doc, "img-ls", "fast");
+        assert_eq!(one, "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfast\n");
+        let two = replace_section(&one, "img-pull", "slow\n\n");
+        let three = replace_section(&two, "img-ls", "faster");
+        assert_eq!(
+            three,
+            "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfaster\n\n## img-pull\n\nslow\n"
+        );
+        assert_eq!(
+            replace_section(&three, "img-pull", "ok"),
+            three.replace("slow", "ok")
+        );
+    }
 }
