@@ -1,6 +1,73 @@
-//! img-ls: not built yet.
+//! img-ls: docker images — list the images in the local store, one row a tag.
+
+use std::io::{self, BufWriter};
+
+use argh::FromArgs;
+use img_core::cli;
+use img_core::error::Result;
+use img_core::ops::ls::{LsOptions, ls};
+use img_core::settings;
+use img_core::store::Store;
+
+/// List the images in the local store (docker images).
+///
+/// One row a tag, newest first; untagged images show as <none>. Columns: REPOSITORY, TAG,
+/// (DIGEST with --digests), IMAGE ID, CREATED, SIZE — the bytes the image's blobs take in
+/// the store, compressed layers as stored (docker shows the uncompressed size). On a
+/// terminal a table; in a pipe one JSON record a row (ID, Repository, Tag, Digest,
+/// CreatedAt, CreatedSince, Size, Containers, SharedSize, UniqueSize, VirtualSize), the
+/// keys --format templates use.
+///
+/// Filters (-f KEY=VALUE, repeatable; the same key: any matches, except label, which
+/// must all match, as docker does; different keys: all must match): dangling=true|false,
+/// reference=PATTERN (matched against the full and short name, with and without :tag;
+/// '*' stays within a path component, '**' crosses '/'), before=IMAGE, since=IMAGE,
+/// label=KEY[=VALUE].
+#[derive(FromArgs)]
+struct Args {
+    /// show all images (accepted for docker's sake: the store has no intermediate images)
+    #[argh(switch, short = 'a')]
+    all: bool,
+    /// only show image IDs, each once
+    #[argh(switch, short = 'q')]
+    quiet: bool,
+    /// show full image IDs
+    #[argh(switch)]
+    no_trunc: bool,
+    /// show the repository digest of each row
+    #[argh(switch)]
+    digests: bool,
+    /// filter rows: dangling=, reference=, before=, since=, label= (repeatable)
+    #[argh(option, short = 'f')]
+    filter: Vec<String>,
+    /// output: table, json, or a Go template ('table {{.Repository}}\t{{.Tag}}' for a
+    /// table with headers); default: table on a terminal, JSON Lines in a pipe
+    #[argh(option)]
+    format: Option<String>,
+    /// the store (default: IMG_ROOT, else $XDG_DATA_HOME/img)
+    #[argh(option)]
+    root: Option<std::path::PathBuf>,
+    /// only images of this repository (and tag): REPOSITORY[:TAG], or a pattern
+    #[argh(positional)]
+    reference: Option<String>,
+}
 
 fn main() {
-    eprintln!("img-ls: not implemented yet; this tool arrives with its own issue");
-    std::process::exit(1);
+    cli::main("img-ls", &['f'], run)
+}
+
+fn run(args: Args) -> Result<i32> {
+    let _ = args.all;
+    let options = LsOptions {
+        reference: args.reference,
+        filters: args.filter,
+        quiet: args.quiet,
+        no_trunc: args.no_trunc,
+        digests: args.digests,
+        format: args.format,
+    };
+    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    ls(&store, &options, cli::stdout_is_terminal(), &mut out)?;
+    Ok(cli::EXIT_OK)
 }

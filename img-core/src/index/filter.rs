@@ -1,17 +1,28 @@
 //! The filters of `img-ls` (docker's `--filter`): what SQL can decide, and the reference
 //! glob that Rust decides.
 
+use std::collections::HashMap;
+
 use rusqlite::types::Value;
 
+use crate::error::{Error, Result};
+use crate::reference::Reference;
+
 /// What [`Index::list_images`](super::Index::list_images) keeps. The default keeps all.
+///
+/// Filters of different kinds must all match, as docker's do. Within a kind: any
+/// `reference` may match (docker ORs them), every `label` must match (docker's
+/// `MatchKVList` ANDs them), and several `before`/`since` images combine to the tightest
+/// bound (the caller keeps the oldest `before` and the newest `since`, as docker does).
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     /// `dangling=true` keeps only untagged images, `dangling=false` only tagged ones.
     pub dangling: Option<bool>,
-    /// `reference=PATTERN`, any of which may match (docker ORs them): a glob (`*`, `?`,
-    /// `[…]`, where `*` does not cross `/`) matched against the repository, full or familiar
-    /// (`docker.io/library/alpine` or `alpine`), alone or with `:tag`. Rows without a
-    /// repository never match.
+    /// `reference=PATTERN`, any of which may match: Go's `path.Match` (`*`, `?`, `[…]`,
+    /// `\`, where `*` does not cross `/`), plus `**`, which does (docker lacks it),
+    /// matched against the repository, full or familiar (`docker.io/library/alpine` or
+    /// `alpine`), alone, with `:tag`, or with `@digest` (the row's repo digest). Rows
+    /// without a repository never match; a malformed pattern is an error.
     pub reference: Vec<String>,
     /// `before=IMAGE`: only images created strictly before this time.
     pub before: Option<jiff::Timestamp>,
@@ -22,6 +33,21 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
+    /// Checks the reference patterns: a malformed one (`[a`, a trailing `\`) is a usage
+    /// error naming it, as Go's `path.Match` reports `ErrBadPattern`.
+    pub fn check(&self) -> Result<()> {
+        for p in &self.reference {
+            let chars: Vec<char> = p.chars().collect();
+            if !pattern_is_valid(&chars) {
+                return Err(Error::usage(format!(
+                    "invalid reference filter {p:?}: malformed pattern (an unclosed '[', an \
+                     empty class, or a trailing '\\')"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The `WHERE` clause over `images` (aliased `i`) and its parameters.
     pub(super) fn where_clause(&self) -> (String, Vec<Value>) {
         let mut clauses: Vec<String> = Vec::new();
@@ -66,23 +92,75 @@ impl ListFilter {
         }
     }
 
-    /// Whether a row for `repository` (full name) and `tag` passes the reference filters.
-    pub(super) fn matches_reference(&self, repository: Option<&str>, tag: Option<&str>) -> bool {
+    /// The compiled reference patterns, or `None` when there are none (everything passes).
+    pub(super) fn reference_matcher(&self) -> Result<Option<RefMatcher>> {
+        self.check()?;
         if self.reference.is_empty() {
-            return true;
+            return Ok(None);
         }
-        let Some(repo) = repository else {
+        Ok(Some(RefMatcher {
+            patterns: self.reference.iter().map(|p| p.chars().collect()).collect(),
+            familiar: HashMap::new(),
+            buf: String::new(),
+        }))
+    }
+
+    /// Whether a row for `repository` (full name) and `tag` passes the reference filters
+    /// (a malformed pattern matches nothing here; [`ListFilter::check`] reports it).
+    #[cfg(test)]
+    pub(super) fn matches_reference(&self, repository: Option<&str>, tag: Option<&str>) -> bool {
+        match self.reference_matcher() {
+            Ok(None) => true,
+            Ok(Some(mut m)) => m.matches(repository, tag, None),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Reference patterns compiled once for a listing, with a cache of familiar names (many
+/// rows share a repository).
+pub(super) struct RefMatcher {
+    patterns: Vec<Vec<char>>,
+    familiar: HashMap<String, String>,
+    /// Reused for the `name:tag` and `name@digest` candidates.
+    buf: String,
+}
+
+impl RefMatcher {
+    /// Whether the row `repository` (full) / `tag` / `digest` matches any pattern.
+    pub(super) fn matches(
+        &mut self,
+        repository: Option<&str>,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> bool {
+        let Some(full) = repository else {
             return false;
         };
-        let familiar = familiar_name(repo);
-        let mut candidates = vec![repo.to_owned(), familiar.to_owned()];
-        if let Some(tag) = tag {
-            candidates.push(format!("{repo}:{tag}"));
-            candidates.push(format!("{familiar}:{tag}"));
+        if !self.familiar.contains_key(full) {
+            self.familiar.insert(full.to_owned(), familiar_name(full));
         }
-        self.reference
-            .iter()
-            .any(|pattern| candidates.iter().any(|c| glob_match(pattern, c)))
+        let familiar = self.familiar.get(full).map_or(full, String::as_str);
+        let buf = &mut self.buf;
+        self.patterns.iter().any(|p| {
+            for name in [full, familiar] {
+                if glob_at(p, name) {
+                    return true;
+                }
+                for (sep, suffix) in [(':', tag), ('@', digest)] {
+                    if let Some(suffix) = suffix {
+                        buf.clear();
+                        buf.push_str(name);
+                        buf.push(sep);
+                        buf.push_str(suffix);
+                        if glob_at(p, buf) {
+                            return true;
+                        }
+                    }
+                }
+            }
+            false
+        })
     }
 }
 
@@ -95,61 +173,91 @@ pub(super) fn nanos(t: jiff::Timestamp) -> i64 {
     })
 }
 
-/// Docker's familiar form of a full name: `docker.io/library/alpine` → `alpine`,
-/// `docker.io/user/app` → `user/app`, anything else unchanged.
-// The reference module owns normalisation; this is the inverse of its two Docker Hub rules,
-// kept here so the index does not depend on the full grammar.
-fn familiar_name(full: &str) -> &str {
-    match full.strip_prefix("docker.io/") {
-        Some(rest) => rest.strip_prefix("library/").unwrap_or(rest),
-        None => full,
-    }
+/// Docker's familiar form of a full name (`docker.io/library/alpine` → `alpine`), as
+/// [`Reference::familiar_name`] gives it; a name the grammar refuses (only a tampered
+/// index holds one) is shown as it is.
+pub(super) fn familiar_name(full: &str) -> String {
+    Reference::parse_normalized_name(full)
+        .map(|r| r.familiar_name())
+        .unwrap_or_else(|_| full.to_owned())
 }
 
-/// Go's `path.Match`: `*` matches any run of non-`/` characters, `?` one non-`/`
-/// character, `[…]` a class (`[^…]` negated, ranges `a-z`), `\` escapes. A malformed
-/// pattern matches nothing.
+/// Go's `path.Match`, extended: `*` matches any run of non-`/` characters, `**` (two or
+/// more stars) any run at all, `?` one non-`/` character, `[…]` a class (`[^…]` negated,
+/// ranges `a-z`), `\` escapes. A malformed pattern matches nothing.
+#[cfg(test)]
 pub(super) fn glob_match(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    glob_at(&p, &n)
+    pattern_is_valid(&p) && glob_at(&p, name)
 }
 
-fn glob_at(p: &[char], n: &[char]) -> bool {
+fn glob_at(p: &[char], n: &str) -> bool {
+    let first_char = |s: &str| s.chars().next();
     match p.first() {
         None => n.is_empty(),
         Some('*') => {
-            // Try every split of the non-`/` prefix of the name.
-            let rest = &p[1..];
+            let mut rest = &p[1..];
+            let mut cross = false;
+            while rest.first() == Some(&'*') {
+                cross = true;
+                rest = &rest[1..];
+            }
+            // Try every split of the name (of its non-`/` prefix for a single star).
             let mut i = 0;
             loop {
                 if glob_at(rest, &n[i..]) {
                     return true;
                 }
-                if i == n.len() || n[i] == '/' {
-                    return false;
+                match first_char(&n[i..]) {
+                    None => return false,
+                    Some('/') if !cross => return false,
+                    Some(c) => i += c.len_utf8(),
                 }
-                i += 1;
             }
         }
-        Some('?') => matches!(n.first(), Some(c) if *c != '/') && glob_at(&p[1..], &n[1..]),
+        Some('?') => match first_char(n) {
+            Some(c) if c != '/' => glob_at(&p[1..], &n[c.len_utf8()..]),
+            _ => false,
+        },
         Some('[') => {
-            let Some(&c) = n.first() else { return false };
+            let Some(c) = first_char(n) else {
+                return false;
+            };
             match class_match(&p[1..], c) {
-                Some((matched, used)) => matched && glob_at(&p[1 + used..], &n[1..]),
+                Some((matched, used)) => matched && glob_at(&p[1 + used..], &n[c.len_utf8()..]),
                 None => false,
             }
         }
         Some('\\') => match p.get(1) {
-            Some(&lit) => n.first() == Some(&lit) && glob_at(&p[2..], &n[1..]),
+            Some(&lit) => first_char(n) == Some(lit) && glob_at(&p[2..], &n[lit.len_utf8()..]),
             None => false,
         },
-        Some(&lit) => n.first() == Some(&lit) && glob_at(&p[1..], &n[1..]),
+        Some(&lit) => first_char(n) == Some(lit) && glob_at(&p[1..], &n[lit.len_utf8()..]),
     }
 }
 
-/// Matches `c` against the class starting after `[`; returns whether it matched and how many
-/// pattern characters the class used (including the closing `]`), or `None` if malformed.
+/// Whether `p` is a well-formed pattern: every `\` escapes something and every class is
+/// closed and well-formed, as Go's `path.Match` requires.
+fn pattern_is_valid(p: &[char]) -> bool {
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '\\' if i + 1 >= p.len() => return false,
+            '\\' => i += 2,
+            '[' => match class_match(&p[i + 1..], 'a') {
+                Some((_, used)) => i += 1 + used,
+                None => return false,
+            },
+            _ => i += 1,
+        }
+    }
+    true
+}
+
+/// Matches `c` against the class starting after `[`, by Go's grammar: `[^]?` then one or
+/// more ranges `lo` or `lo-hi` (`-` and `]` must be escaped inside), then `]`. Returns
+/// whether it matched and how many pattern characters the class used (with its `]`), or
+/// `None` if malformed.
 fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
     let mut i = 0;
     let negated = p.first() == Some(&'^');
@@ -157,32 +265,32 @@ fn class_match(p: &[char], c: char) -> Option<(bool, usize)> {
         i += 1;
     }
     let mut matched = false;
-    let mut first = true;
+    let mut ranges = 0;
     loop {
-        let lo = *p.get(i)?;
-        if lo == ']' && !first {
+        if p.get(i) == Some(&']') && ranges > 0 {
             return Some((matched != negated, i + 1));
         }
-        first = false;
-        let lo = if lo == '\\' {
-            i += 1;
-            *p.get(i)?
-        } else {
-            lo
-        };
-        i += 1;
+        let (lo, used) = class_char(&p[i..])?;
+        i += used;
         let mut hi = lo;
-        if p.get(i) == Some(&'-') && p.get(i + 1).is_some_and(|&h| h != ']') {
-            hi = *p.get(i + 1)?;
-            if hi == '\\' {
-                hi = *p.get(i + 2)?;
-                i += 1;
-            }
-            i += 2;
+        if p.get(i) == Some(&'-') {
+            let (h, used) = class_char(&p[i + 1..])?;
+            hi = h;
+            i += 1 + used;
         }
         if lo <= c && c <= hi {
             matched = true;
         }
+        ranges += 1;
+    }
+}
+
+/// One character of a class (Go's `getEsc`): `\x` is `x`; a bare `-` or `]` is malformed.
+fn class_char(p: &[char]) -> Option<(char, usize)> {
+    match *p.first()? {
+        '-' | ']' => None,
+        '\\' => Some((*p.get(1)?, 2)),
+        c => Some((c, 1)),
     }
 }
 
@@ -198,10 +306,68 @@ mod tests {
         assert!(glob_match("*/*", "library/alpine"));
         assert!(glob_match("alpine:3.*", "alpine:3.20"));
         assert!(glob_match("a?pine", "alpine"));
+        assert!(!glob_match("a?b", "a/b"));
         assert!(glob_match("[a-c]lpine", "alpine"));
+        assert!(glob_match("[xa]lpine", "alpine"));
         assert!(!glob_match("[^a]lpine", "alpine"));
-        assert!(!glob_match("[a", "a"));
+        assert!(glob_match("[^b]lpine", "alpine"));
+        assert!(glob_match("\\*x", "*x"));
+        assert!(!glob_match("\\*x", "ax"));
         assert!(!glob_match("alpine", "alpine:3"));
+        assert!(glob_match("", ""));
+        assert!(!glob_match("", "a"));
+    }
+
+    #[test]
+    fn double_star_crosses_slashes() {
+        assert!(glob_match("**", "127.0.0.1:5000/test/multi"));
+        assert!(glob_match("**/multi", "127.0.0.1:5000/test/multi"));
+        assert!(!glob_match("*/multi", "127.0.0.1:5000/test/multi"));
+        assert!(glob_match(
+            "127.0.0.1:5000/**:latest",
+            "127.0.0.1:5000/a/b/c:latest"
+        ));
+        assert!(glob_match("a/**/z", "a/b/c/z"));
+        assert!(!glob_match("a/**/z", "a/z"));
+        assert!(glob_match("a**z", "a/z"));
+        // A single star still stops at a slash, even next to a double one.
+        assert!(!glob_match("**/*", "a"));
+        assert!(glob_match("**/*", "a/b/c"));
+    }
+
+    #[test]
+    fn malformed_patterns_match_nothing_and_fail_the_check() {
+        for bad in ["[a", "a\\", "[]a]", "[a-]", "[-a]", "x[^]"] {
+            assert!(!glob_match(bad, "a"), "{bad}");
+            let f = ListFilter {
+                reference: vec![bad.into()],
+                ..ListFilter::default()
+            };
+            let err = f.check().unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Usage, "{bad}");
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
+        for good in ["[\\]]", "[\\-a]", "a\\[", "[a-z0-9]*"] {
+            let chars: Vec<char> = good.chars().collect();
+            assert!(pattern_is_valid(&chars), "{good}");
+        }
+        assert!(glob_match("[\\]]", "]"));
+    }
+
+    #[test]
+    fn familiar_names_come_from_the_reference_grammar() {
+        assert_eq!(familiar_name("docker.io/library/alpine"), "alpine");
+        assert_eq!(familiar_name("docker.io/user/app"), "user/app");
+        assert_eq!(
+            familiar_name("127.0.0.1:5000/test/multi"),
+            "127.0.0.1:5000/test/multi"
+        );
+        // Dropping docker.io/ here would read `localhost` as a domain.
+        assert_eq!(
+            familiar_name("docker.io/localhost/x"),
+            "docker.io/localhost/x"
+        );
+        assert_eq!(familiar_name("Not A Name"), "Not A Name");
     }
 
     #[test]
@@ -219,5 +385,24 @@ mod tests {
         };
         assert!(f.matches_reference(Some("docker.io/library/alpine"), Some("3.20")));
         assert!(!f.matches_reference(Some("docker.io/library/alpine"), Some("edge")));
+        let f = ListFilter {
+            reference: vec!["nomatch".into(), "busy*:1".into()],
+            ..ListFilter::default()
+        };
+        assert!(f.matches_reference(Some("docker.io/library/busybox"), Some("1")));
+        assert!(!f.matches_reference(Some("docker.io/library/busybox"), None));
+    }
+
+    #[test]
+    fn reference_matches_a_repo_digest() {
+        let f = ListFilter {
+            reference: vec!["alpine@sha256:ab*".into()],
+            ..ListFilter::default()
+        };
+        let mut m = f.reference_matcher().unwrap().unwrap();
+        let name = Some("docker.io/library/alpine");
+        assert!(m.matches(name, Some("3"), Some("sha256:abcd")));
+        assert!(!m.matches(name, Some("3"), Some("sha256:cd")));
+        assert!(!m.matches(name, Some("3"), None));
     }
 }

@@ -289,3 +289,88 @@ fn many_writers_at_once_never_see_database_is_locked() {
     let images: std::collections::HashSet<_> = rows.iter().map(|r| r.image.id.clone()).collect();
     assert_eq!(images.len(), 150);
 }
+
+#[test]
+fn put_images_records_a_batch_in_order() {
+    let (_dir, index) = open();
+    let mut a = image("a", Some("2024-01-01T00:00:00Z"));
+    a.tags = vec![
+        (ALPINE.into(), "latest".into()),
+        (ALPINE.into(), "a".into()),
+    ];
+    let mut b = image("b", Some("2024-02-01T00:00:00Z"));
+    // A later image of the batch takes the tag from an earlier one.
+    b.tags = vec![(ALPINE.into(), "latest".into())];
+    index.put_images(&[a.clone(), b.clone()]).unwrap();
+    let rows = index.list_images(&ListFilter::default()).unwrap();
+    assert_eq!(
+        names(&rows),
+        vec![format!("{ALPINE}:latest"), format!("{ALPINE}:a")]
+    );
+    assert_eq!(rows[0].image.id, b.id);
+    assert_eq!(rows[1].image.id, a.id);
+    // a kept only the tag nobody took.
+    assert_eq!(index.image(&a.id).unwrap().unwrap().tags.len(), 1);
+}
+
+#[test]
+fn large_and_small_listings_agree() {
+    // More images than are read one by one, so the table scans run too.
+    let (_dir, index) = open();
+    let n = super::images::PER_IMAGE_MAX + 5;
+    let batch: Vec<NewImage> = (0..n)
+        .map(|i| {
+            let mut img = image(&i.to_string(), Some("2024-01-01T00:00:00Z"));
+            let name = format!("docker.io/r{}/app", i % 7);
+            img.tags = vec![
+                (name.clone(), format!("t{i}")),
+                (name.clone(), "x".repeat(1 + i % 3)),
+            ];
+            img.repo_digests = vec![(name, img.target.clone())];
+            img.labels.insert("i".into(), i.to_string());
+            img
+        })
+        .collect();
+    index.put_images(&batch).unwrap();
+    let all = index.list_images(&ListFilter::default()).unwrap();
+    // Tags x, xx, xxx move between images: each name keeps its last three.
+    assert_eq!(all.len(), n + 7 * 3);
+    let position: std::collections::HashMap<&Digest, usize> =
+        batch.iter().enumerate().map(|(i, b)| (&b.id, i)).collect();
+    let check = |rows: &[ImageRow]| {
+        for r in rows {
+            let i = position[&r.image.id];
+            // Listings leave labels unread; the image itself has them.
+            assert!(r.image.labels.is_empty());
+            assert_eq!(r.image.id, batch[i].id);
+            assert_eq!(r.digest.as_ref(), Some(&batch[i].target));
+            assert_eq!(r.repository.as_deref(), Some(batch[i].tags[0].0.as_str()));
+            assert!(r.image.tags.contains(&batch[i].tags[0]));
+        }
+    };
+    check(&all);
+    let one = index.image(&all[0].image.id).unwrap().unwrap();
+    assert_eq!(one.labels.len(), 1);
+    // The same rows through the reference paths: many images (a scan) and few (by ID).
+    let many = index
+        .list_images(&ListFilter {
+            reference: vec!["r*/app".into()],
+            ..ListFilter::default()
+        })
+        .unwrap();
+    assert_eq!(many, all);
+    let few = index
+        .list_images(&ListFilter {
+            reference: vec!["r3/app:t1*".into()],
+            ..ListFilter::default()
+        })
+        .unwrap();
+    check(&few);
+    let expected: Vec<&ImageRow> = all
+        .iter()
+        .filter(|r| r.repository.as_deref() == Some("docker.io/r3/app"))
+        .filter(|r| r.tag.as_deref().is_some_and(|t| t.starts_with("t1")))
+        .collect();
+    assert_eq!(few.iter().collect::<Vec<_>>(), expected);
+    assert!(!few.is_empty());
+}

@@ -1,11 +1,12 @@
 //! Images, tags, repo digests and labels: recording an image, listing, resolving, tagging
 //! and deleting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
-use super::filter::{ListFilter, nanos};
+use super::filter::{ListFilter, RefMatcher, nanos};
 use super::{Index, now, parse_digest, to_u64};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -63,8 +64,8 @@ pub struct ImageInfo {
 /// One row of `img-ls`: an image under one of its tags, or `<none>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRow {
-    /// The image.
-    pub image: ImageInfo,
+    /// The image, shared by the rows of its tags; its `labels` are not read (empty).
+    pub image: Arc<ImageInfo>,
     /// The full repository name, `None` for `<none>`.
     pub repository: Option<String>,
     /// The tag, `None` for `<none>`.
@@ -74,7 +75,7 @@ pub struct ImageRow {
 }
 
 const IMAGE_COLUMNS: &str = "i.id, i.target_digest, i.target_media_type, i.created, i.size, \
-     i.platform, i.last_tag_time";
+     i.platform, i.last_tag_time, i.created_ns";
 
 impl Index {
     /// Records an image in one transaction: its row, the blobs it pins, its labels, and its
@@ -83,15 +84,34 @@ impl Index {
     /// size is computed from the blob rows, so record an image after committing its blobs.
     pub fn put_image(&self, image: &NewImage) -> Result<ImageInfo> {
         let id = image.id.to_string();
+        self.write(|tx| {
+            self.put_in(tx, image)?;
+            self.load_one(tx, &id)?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Corrupt,
+                    format!("image {id} vanished while recording it"),
+                )
+            })
+        })
+    }
+
+    /// Records many images in one transaction, each as [`Index::put_image`] does, in
+    /// order (a later image's tag moves from an earlier one): for imports and benchmarks,
+    /// where a commit (an fsync) an image would dominate.
+    pub fn put_images(&self, images: &[NewImage]) -> Result<()> {
+        self.write(|tx| images.iter().try_for_each(|image| self.put_in(tx, image)))
+    }
+
+    fn put_in(&self, tx: &Transaction<'_>, image: &NewImage) -> Result<()> {
+        let id = image.id.to_string();
         let created_ns = image
             .created
             .as_deref()
             .and_then(|c| c.parse::<jiff::Timestamp>().ok())
             .map(nanos);
-        self.write(|tx| {
-            let e = |e| self.err(e);
-            tx.execute(
-                "INSERT INTO images (id, target_digest, target_media_type, created, created_ns,
+        let e = |e| self.err(e);
+        tx.execute(
+            "INSERT INTO images (id, target_digest, target_media_type, created, created_ns,
                                      size, platform, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)
                  ON CONFLICT (id) DO UPDATE SET
@@ -100,63 +120,57 @@ impl Index {
                      created = excluded.created,
                      created_ns = excluded.created_ns,
                      platform = excluded.platform",
-                params![
-                    id,
-                    image.target.to_string(),
-                    image.target_media_type,
-                    image.created,
-                    created_ns,
-                    image.platform,
-                    now()
-                ],
+            params![
+                id,
+                image.target.to_string(),
+                image.target_media_type,
+                image.created,
+                created_ns,
+                image.platform,
+                now()
+            ],
+        )
+        .map_err(e)?;
+        {
+            let mut pin = tx
+                .prepare_cached(
+                    "INSERT INTO image_blobs (image_id, digest) VALUES (?1, ?2)
+                         ON CONFLICT DO NOTHING",
+                )
+                .map_err(e)?;
+            for d in [&image.id, &image.target].into_iter().chain(&image.blobs) {
+                pin.execute(params![id, d.to_string()]).map_err(e)?;
+            }
+        }
+        tx.execute("DELETE FROM labels WHERE image_id = ?1", [&id])
+            .map_err(e)?;
+        for (k, v) in &image.labels {
+            tx.execute(
+                "INSERT INTO labels (image_id, key, value) VALUES (?1, ?2, ?3)",
+                params![id, k, v],
             )
             .map_err(e)?;
-            {
-                let mut pin = tx
-                    .prepare_cached(
-                        "INSERT INTO image_blobs (image_id, digest) VALUES (?1, ?2)
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .map_err(e)?;
-                for d in [&image.id, &image.target].into_iter().chain(&image.blobs) {
-                    pin.execute(params![id, d.to_string()]).map_err(e)?;
-                }
-            }
-            tx.execute("DELETE FROM labels WHERE image_id = ?1", [&id])
-                .map_err(e)?;
-            for (k, v) in &image.labels {
-                tx.execute(
-                    "INSERT INTO labels (image_id, key, value) VALUES (?1, ?2, ?3)",
-                    params![id, k, v],
-                )
-                .map_err(e)?;
-            }
-            for (name, tag) in &image.tags {
-                self.tag_in(tx, &id, name, tag)?;
-            }
-            for (name, digest) in &image.repo_digests {
-                tx.execute(
-                    "INSERT INTO repo_digests (name, digest, image_id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name, digest) DO UPDATE SET image_id = excluded.image_id",
-                    params![name, digest.to_string(), id],
-                )
-                .map_err(e)?;
-            }
+        }
+        for (name, tag) in &image.tags {
+            self.tag_in(tx, &id, name, tag)?;
+        }
+        for (name, digest) in &image.repo_digests {
             tx.execute(
-                "UPDATE images SET size = (
+                "INSERT INTO repo_digests (name, digest, image_id) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name, digest) DO UPDATE SET image_id = excluded.image_id",
+                params![name, digest.to_string(), id],
+            )
+            .map_err(e)?;
+        }
+        tx.execute(
+            "UPDATE images SET size = (
                      SELECT COALESCE(SUM(b.size), 0) FROM image_blobs ib
                      JOIN blobs b ON b.digest = ib.digest WHERE ib.image_id = ?1)
                  WHERE id = ?1",
-                [&id],
-            )
-            .map_err(e)?;
-            self.load_one(tx, &id)?.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Corrupt,
-                    format!("image {id} vanished while recording it"),
-                )
-            })
-        })
+            [&id],
+        )
+        .map_err(e)?;
+        Ok(())
     }
 
     /// Points `name:tag` at image `id`, moving it from any other image.
@@ -330,12 +344,64 @@ impl Index {
     }
 
     /// `img-ls`: one row per tag, plus one `<none>` row per untagged image (one per
-    /// repository if it has repo digests, as docker shows a pull by digest), newest first.
+    /// repository if it has repo digests, as docker shows a pull by digest), newest first
+    /// (ties by ID), each image's rows by name and tag. A malformed reference pattern is a
+    /// usage error.
+    ///
+    /// The rows' images carry no labels (`labels` is empty: label filters run in SQL, and
+    /// a listing of a large store would spend a third of its time reading them); ask
+    /// [`Index::image`] for them.
+    ///
+    /// A listing of many images reads each table once; a filtered one reads the few images
+    /// it keeps by their keys (reference patterns are first tried on the names alone).
     pub fn list_images(&self, filter: &ListFilter) -> Result<Vec<ImageRow>> {
+        let mut matcher = filter.reference_matcher()?;
         let (where_sql, params) = filter.where_clause();
-        let images = self.read(|tx| self.load_images(tx, &where_sql, params))?;
-        let mut rows = Vec::new();
+        let images = self.read(|tx| match &mut matcher {
+            None => {
+                let raw = self.raw_images(tx, &where_sql, &params)?;
+                self.with_children(tx, raw, false)
+            }
+            Some(m) => {
+                // Only the images with a name the patterns may match: found from the names
+                // alone, then fetched one by one when they are few.
+                let ids = self.ids_matching(tx, m)?;
+                let raw = if ids.len() <= PER_IMAGE_MAX {
+                    let by_id = format!(
+                        "{} i.id = ?{}",
+                        if where_sql.is_empty() { "WHERE" } else { "AND" },
+                        params.len() + 1
+                    );
+                    let mut raw = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let mut p = params.clone();
+                        p.push(Value::Text(id));
+                        raw.extend(self.raw_images(tx, &format!("{where_sql} {by_id}"), &p)?);
+                    }
+                    raw.sort_by(|a, b| {
+                        (
+                            a.created_ns.is_none(),
+                            std::cmp::Reverse(a.created_ns),
+                            &a.id,
+                        )
+                            .cmp(&(
+                                b.created_ns.is_none(),
+                                std::cmp::Reverse(b.created_ns),
+                                &b.id,
+                            ))
+                    });
+                    raw
+                } else {
+                    let mut raw = self.raw_images(tx, &where_sql, &params)?;
+                    raw.retain(|r| ids.contains(&r.id));
+                    raw
+                };
+                self.with_children(tx, raw, false)
+            }
+        })?;
+        let mut rows = Vec::with_capacity(images.len());
         for image in images {
+            let image = Arc::new(image);
             let digest_for = |name: &str| {
                 image
                     .repo_digests
@@ -360,9 +426,17 @@ impl Index {
                 }
             }
             for (repository, tag, digest) in image_rows {
-                if filter.matches_reference(repository.as_deref(), tag.as_deref()) {
+                let keep = match &mut matcher {
+                    None => true,
+                    Some(m) => m.matches(
+                        repository.as_deref(),
+                        tag.as_deref(),
+                        digest.as_ref().map(|d| d.to_string()).as_deref(),
+                    ),
+                };
+                if keep {
                     rows.push(ImageRow {
-                        image: image.clone(),
+                        image: Arc::clone(&image),
                         repository,
                         tag,
                         digest,
@@ -378,6 +452,43 @@ impl Index {
         Ok(found.pop())
     }
 
+    /// The IDs of the images with a tag or repo digest that `m` may match (a superset of
+    /// the rows it matches: a tag is tried without the digest of its repository), read
+    /// from the names alone.
+    fn ids_matching(
+        &self,
+        tx: &Transaction<'_>,
+        m: &mut RefMatcher,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let e = |e| self.err(e);
+        let mut ids = std::collections::BTreeSet::new();
+        for (sql, is_tag) in [
+            ("SELECT name, tag, image_id FROM tags", true),
+            ("SELECT name, digest, image_id FROM repo_digests", false),
+        ] {
+            let mut stmt = tx.prepare(sql).map_err(e)?;
+            let mut rows = stmt.query([]).map_err(e)?;
+            while let Some(r) = rows.next().map_err(e)? {
+                let text = |i| -> Result<&str> {
+                    r.get_ref(i)
+                        .map_err(e)?
+                        .as_str()
+                        .map_err(|err| e(err.into()))
+                };
+                let (name, second) = (text(0)?, text(1)?);
+                let hit = if is_tag {
+                    m.matches(Some(name), Some(second), None)
+                } else {
+                    m.matches(Some(name), None, Some(second))
+                };
+                if hit {
+                    ids.insert(text(2)?.to_owned());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Images matching `where_sql` (over `images i`), newest first, with their tags, repo
     /// digests and labels.
     fn load_images(
@@ -386,69 +497,149 @@ impl Index {
         where_sql: &str,
         params: Vec<Value>,
     ) -> Result<Vec<ImageInfo>> {
+        let raw = self.raw_images(tx, where_sql, &params)?;
+        self.with_children(tx, raw, true)
+    }
+
+    /// The rows of `images` matching `where_sql`, newest first (ties by ID).
+    fn raw_images(
+        &self,
+        tx: &Transaction<'_>,
+        where_sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<RawImage>> {
         let e = |e| self.err(e);
         let sql = format!(
             "SELECT {IMAGE_COLUMNS} FROM images i {where_sql}
              ORDER BY i.created_ns IS NULL, i.created_ns DESC, i.id"
         );
-        let mut stmt = tx.prepare(&sql).map_err(e)?;
-        let raw = stmt
-            .query_map(params_from_iter(params), |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                ))
+        let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
+        stmt.query_map(params_from_iter(params.iter()), |r| {
+            Ok(RawImage {
+                id: r.get(0)?,
+                target: r.get(1)?,
+                target_media_type: r.get(2)?,
+                created: r.get(3)?,
+                size: r.get(4)?,
+                platform: r.get(5)?,
+                last_tag_time: r.get(6)?,
+                created_ns: r.get(7)?,
             })
-            .map_err(e)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(e)?;
-        let mut tags_stmt = tx
-            .prepare_cached("SELECT name, tag FROM tags WHERE image_id = ?1 ORDER BY name, tag")
-            .map_err(e)?;
-        let mut digests_stmt = tx
-            .prepare_cached(
-                "SELECT name, digest FROM repo_digests WHERE image_id = ?1 ORDER BY name, digest",
-            )
-            .map_err(e)?;
-        let mut labels_stmt = tx
-            .prepare_cached("SELECT key, value FROM labels WHERE image_id = ?1")
-            .map_err(e)?;
+        })
+        .map_err(e)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(e)
+    }
+
+    /// The images of `raw` with their tags, repo digests and (with `labels`) labels: a few
+    /// images by one indexed query each, many by scanning each child table once (a listing
+    /// of a large store must not cost three queries an image).
+    fn with_children(
+        &self,
+        tx: &Transaction<'_>,
+        raw: Vec<RawImage>,
+        labels: bool,
+    ) -> Result<Vec<ImageInfo>> {
+        let e = |e| self.err(e);
+        const TABLES: [(&str, &str, &str); 3] = [
+            ("tags", "name, tag", "ORDER BY name, tag"),
+            ("repo_digests", "name, digest", "ORDER BY name, digest"),
+            ("labels", "key, value", ""),
+        ];
+        let tables = &TABLES[..if labels { 3 } else { 2 }];
+        let mut children: Vec<Vec<Pairs>> = Vec::with_capacity(3);
+        if raw.len() <= PER_IMAGE_MAX {
+            for &(table, columns, order) in tables {
+                let sql = format!("SELECT {columns} FROM {table} WHERE image_id = ?1 {order}");
+                let mut stmt = tx.prepare_cached(&sql).map_err(e)?;
+                let mut by_image = Vec::with_capacity(raw.len());
+                for image in &raw {
+                    let pairs = stmt
+                        .query_map([&image.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(e)?
+                        .collect::<rusqlite::Result<Pairs>>()
+                        .map_err(e)?;
+                    by_image.push(pairs);
+                }
+                children.push(by_image);
+            }
+        } else {
+            // Each child row goes to its image's slot, found by the borrowed ID (no
+            // allocation a row); rows of other images are skipped. Tags and repo digests
+            // come in their primary key's order (name first), which a scan gives unsorted.
+            let slot: HashMap<&str, usize> = raw
+                .iter()
+                .enumerate()
+                .map(|(n, r)| (r.id.as_str(), n))
+                .collect();
+            for &(table, columns, order) in tables {
+                let sql = format!("SELECT image_id, {columns} FROM {table} {order}");
+                let mut stmt = tx.prepare(&sql).map_err(e)?;
+                let mut rows = stmt.query([]).map_err(e)?;
+                let mut by_image: Vec<Pairs> = vec![Vec::new(); raw.len()];
+                while let Some(r) = rows.next().map_err(e)? {
+                    let id = r.get_ref(0).map_err(e)?;
+                    let id = id.as_str().map_err(|err| e(err.into()))?;
+                    if let Some(&n) = slot.get(id) {
+                        by_image[n].push((r.get(1).map_err(e)?, r.get(2).map_err(e)?));
+                    }
+                }
+                children.push(by_image);
+            }
+        }
+        if !labels {
+            children.push(vec![Vec::new(); raw.len()]);
+        }
+        let (Some(labels), Some(digests), Some(tags)) =
+            (children.pop(), children.pop(), children.pop())
+        else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::with_capacity(raw.len());
-        for (id, target, target_media_type, created, size, platform, last_tag_time) in raw {
-            let pairs = |stmt: &mut rusqlite::CachedStatement<'_>| {
-                stmt.query_map([&id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                .map_err(e)
-            };
-            let tags = pairs(&mut tags_stmt)?;
-            let repo_digests = pairs(&mut digests_stmt)?
+        for (r, ((tags, digests), labels)) in raw
+            .into_iter()
+            .zip(tags.into_iter().zip(digests).zip(labels))
+        {
+            let repo_digests = digests
                 .into_iter()
                 .map(|(n, d)| Ok((n, parse_digest(&d)?)))
                 .collect::<Result<Vec<_>>>()?;
-            let labels = pairs(&mut labels_stmt)?.into_iter().collect();
             out.push(ImageInfo {
-                id: parse_digest(&id)?,
-                target: parse_digest(&target)?,
-                target_media_type,
-                created,
-                size: to_u64(size),
-                platform,
-                last_tag_time,
+                id: parse_digest(&r.id)?,
+                target: parse_digest(&r.target)?,
+                target_media_type: r.target_media_type,
+                created: r.created,
+                size: to_u64(r.size),
+                platform: r.platform,
+                last_tag_time: r.last_tag_time,
                 tags,
                 repo_digests,
-                labels,
+                labels: labels.into_iter().collect(),
             });
         }
         Ok(out)
     }
 }
+
+/// At most this many images get their children by one indexed query each; more are read
+/// by scanning each child table once (an indexed query costs a few microseconds; the
+/// scans of a 10,000-image store take tens of milliseconds).
+pub(super) const PER_IMAGE_MAX: usize = 3000;
+
+/// A row of `images` as read.
+struct RawImage {
+    id: String,
+    target: String,
+    target_media_type: String,
+    created: Option<String>,
+    size: i64,
+    platform: String,
+    last_tag_time: Option<String>,
+    created_ns: Option<i64>,
+}
+
+/// An image's rows of a child table, each a pair of its columns.
+type Pairs = Vec<(String, String)>;
 
 fn no_such_image(id: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no such image {id}"))

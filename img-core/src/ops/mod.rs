@@ -2,6 +2,7 @@
 //! tool's `main` is only argument parsing and output.
 
 pub mod inspect;
+pub mod ls;
 pub mod progress;
 pub mod pull;
 pub mod resolve;

@@ -1,25 +1,31 @@
-//! `cargo xtask bench …`: benchmarks, one file a tool, measured side by side with the
-//! peer in one run (never in timed tests). Figures go to docs/benchmarks.md.
+//! `cargo xtask bench <what>`: benchmarks of the tools' release binaries, one file a
+//! benchmark, and the helpers they share: building, timing, peak memory, and recording the
+//! figures in `docs/benchmarks.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use argh::FromArgs;
 
-mod measure;
+use crate::util;
+
+mod ls;
 mod pull;
 mod rm;
 
-pub use measure::{Measured, machine, median, release_binary, write_section};
-
-/// Run a benchmark.
+/// Run a benchmark on release builds and record its figures in docs/benchmarks.md.
 #[derive(FromArgs)]
 #[argh(subcommand, name = "bench")]
 pub struct BenchCmd {
     #[argh(subcommand)]
-    which: Which,
+    what: What,
 }
 
 #[derive(FromArgs)]
 #[argh(subcommand)]
-enum Which {
+enum What {
+    Ls(ls::LsBench),
     Pull(pull::PullBench),
     Rm(RmBench),
 }
@@ -31,8 +37,192 @@ struct RmBench {}
 
 /// Runs the benchmark asked for.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
-    match cmd.which {
-        Which::Pull(b) => pull::run(b),
-        Which::Rm(_) => rm::run(),
+    match cmd.what {
+        What::Ls(c) => ls::run(c),
+        What::Pull(c) => pull::run(c),
+        What::Rm(_) => rm::run(),
+    }
+}
+
+/// Builds `package` in release mode and returns the path of its binary (of the same name).
+pub fn build_release(package: &str) -> Result<PathBuf, String> {
+    util::run(
+        Command::new(env!("CARGO"))
+            .current_dir(util::project_root())
+            .args(["build", "--quiet", "--release", "-p", package]),
+    )?;
+    let bin = target_dir().join("release").join(package);
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("built {package} but found no {}", bin.display()))
+    }
+}
+
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => util::project_root().join("target"),
+    }
+}
+
+/// Runs `make()`'s command `runs` times (after one warm-up run, which fills the page
+/// cache), stdout and stderr discarded, and returns the median wall time. A failed run is
+/// an error.
+pub fn median_time(runs: usize, make: impl Fn() -> Command) -> Result<Duration, String> {
+    let mut times = Vec::with_capacity(runs);
+    for i in 0..=runs {
+        let mut cmd = make();
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let start = Instant::now();
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running {}: {e}", util::display(&cmd)))?;
+        let took = start.elapsed();
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed ({}): {}",
+                util::display(&cmd),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        if i > 0 {
+            times.push(took);
+        }
+    }
+    Ok(median(&mut times))
+}
+
+/// The median of `samples` (sorted in place); zero when there are none.
+pub fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    match samples.len() {
+        0 => Duration::ZERO,
+        n if n % 2 == 1 => samples[n / 2],
+        n => (samples[n / 2 - 1] + samples[n / 2]) / 2,
+    }
+}
+
+/// The peak resident set size of `cmd` in KiB, as GNU time reports it (`/usr/bin/time -f
+/// %M`, the child's `ru_maxrss` from `wait4`); `None` when GNU time is not installed
+/// (Debian's `time` package).
+pub fn peak_rss_kib(cmd: &Command) -> Result<Option<u64>, String> {
+    let time = Path::new("/usr/bin/time");
+    if !time.is_file() {
+        return Ok(None);
+    }
+    let report = tempfile::NamedTempFile::new().map_err(|e| format!("a temp file: {e}"))?;
+    let mut timed = Command::new(time);
+    timed
+        .arg("-o")
+        .arg(report.path())
+        .args(["-f", "%M"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .stdout(Stdio::null());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let status = timed
+        .status()
+        .map_err(|e| format!("running {}: {e}", util::display(&timed)))?;
+    if !status.success() {
+        return Err(format!("{} failed ({status})", util::display(&timed)));
+    }
+    let text = std::fs::read_to_string(report.path())
+        .map_err(|e| format!("reading GNU time's report: {e}"))?;
+    // The last line holds the figure (earlier ones may be "Command exited…" notes).
+    text.lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .map(Some)
+        .ok_or_else(|| format!("GNU time reported {text:?}, not a size"))
+}
+
+/// What the figures were measured on: CPUs, the CPU model, and the date (UTC).
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpus} CPUs ({model}), {date}")
+}
+
+/// Milliseconds with one decimal.
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Replaces the section `## {title}` of docs/benchmarks.md (up to the next `## ` heading)
+/// with `body`, or appends it; creates the file when missing.
+pub fn record_section(title: &str, body: &str) -> Result<PathBuf, String> {
+    let path = util::project_root().join("docs").join("benchmarks.md");
+    let old = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "# Benchmarks\n\nFigures written by `cargo xtask bench <what>`; each section is \
+             replaced when its benchmark runs again.\n"
+                .to_owned()
+        }
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    };
+    let new = replace_section(&old, title, body);
+    std::fs::write(&path, new).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// `doc` with its section `## {title}` (up to the next `## ` heading) replaced by `body`,
+/// or with the section appended.
+fn replace_section(doc: &str, title: &str, body: &str) -> String {
+    let heading = format!("## {title}\n");
+    let section = format!("{heading}\n{}\n", body.trim_end());
+    match doc.find(&heading) {
+        Some(start) => {
+            let after = start + heading.len();
+            match doc[after..].find("\n## ") {
+                Some(i) => format!("{}{section}\n{}", &doc[..start], &doc[after + i + 1..]),
+                None => format!("{}{section}", &doc[..start]),
+            }
+        }
+        None => format!("{}\n\n{section}", doc.trim_end_matches('\n')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_are_appended_then_replaced_in_place() {
+        let doc = "# Benchmarks\n\nIntro.\n";
+        let one = replace_section(doc, "img-ls", "fast");
+        assert_eq!(one, "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfast\n");
+        let two = replace_section(&one, "img-pull", "slow\n\n");
+        let three = replace_section(&two, "img-ls", "faster");
+        assert_eq!(
+            three,
+            "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfaster\n\n## img-pull\n\nslow\n"
+        );
+        assert_eq!(
+            replace_section(&three, "img-pull", "ok"),
+            three.replace("slow", "ok")
+        );
     }
 }

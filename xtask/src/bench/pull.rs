@@ -15,7 +15,7 @@ use img_core::oci::{Descriptor, ImageConfig, Manifest, RootFs, media_type};
 use img_core::testing::images::SplitMix64;
 use img_core::testing::{TestImage, TestRegistry, image_with_layers, push_image};
 
-use super::{Measured, machine, median, release_binary, write_section};
+use super::{build_release, machine, median, peak_rss_kib, record_section};
 
 /// Measure img-pull against skopeo and curl on a local registry.
 #[derive(FromArgs)]
@@ -53,7 +53,7 @@ pub fn run(args: PullBench) -> Result<(), String> {
             ));
         }
     }
-    let img_pull = release_binary("img-pull")?;
+    let img_pull = build_release("img-pull")?;
     let work = crate::util::project_root().join("target/bench-pull");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -125,31 +125,25 @@ pub fn run(args: PullBench) -> Result<(), String> {
             floor.push(t.elapsed());
 
             fresh(&dest)?;
-            let m = Measured::run(
-                Command::new(&img_pull)
-                    .arg("--root")
-                    .arg(&dest)
-                    .arg(&reference),
-            )?;
-            img.push(m.wall);
-            rss.push(m.max_rss_kib);
+            let pull = || {
+                let mut c = Command::new(&img_pull);
+                c.arg("--root").arg(&dest).arg(&reference);
+                c
+            };
+            img.push(timed(&mut pull())?);
             // Pulling it again: everything is present.
-            let again = Measured::run(
-                Command::new(&img_pull)
-                    .arg("--root")
-                    .arg(&dest)
-                    .arg(&reference),
-            )?;
-            present.push(again.wall);
+            present.push(timed(&mut pull())?);
+            // Peak memory of a whole pull, in a run of its own under GNU time.
+            fresh(&dest)?;
+            rss.push(peak_rss_kib(&pull())?.unwrap_or(0));
 
             fresh(&dest)?;
-            let m = Measured::run(
+            skopeo.push(timed(
                 Command::new("skopeo")
                     .args(["copy", "--quiet", "--src-tls-verify=false"])
                     .arg(format!("docker://{reference}"))
                     .arg(format!("dir:{}", dest.join("skopeo").display())),
-            )?;
-            skopeo.push(m.wall);
+            )?);
         }
         rows.push(Row {
             label,
@@ -162,7 +156,7 @@ pub fn run(args: PullBench) -> Result<(), String> {
     }
     let table = render(&rows, args.runs);
     println!("{table}");
-    write_section(
+    record_section(
         "img-pull",
         &format!(
             "`cargo xtask bench pull` — a local docker-registry on 127.0.0.1 (plain HTTP), \
@@ -172,6 +166,7 @@ pub fn run(args: PullBench) -> Result<(), String> {
             machine()
         ),
     )
+    .map(|_| ())
 }
 
 fn render(rows: &[Row], _runs: usize) -> String {
@@ -197,6 +192,13 @@ fn render(rows: &[Row], _runs: usize) -> String {
 fn fresh(dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))
+}
+
+/// Wall time of one successful run of `cmd`.
+fn timed(cmd: &mut Command) -> Result<Duration, String> {
+    let t = Instant::now();
+    status(cmd)?;
+    Ok(t.elapsed())
 }
 
 fn status(cmd: &mut Command) -> Result<(), String> {

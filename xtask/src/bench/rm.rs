@@ -16,7 +16,7 @@ use img_core::Digest;
 use img_core::index::NewImage;
 use img_core::store::Store;
 
-use super::{machine, median as median_of, release_binary, write_section};
+use super::{build_release, machine, median as median_of, record_section};
 
 /// Images in the store.
 const IMAGES: usize = 1_000;
@@ -28,7 +28,7 @@ const TARGET: Duration = Duration::from_secs(3);
 /// Builds img-rm in release mode, times it over [`RUNS`] fresh copies of the store and
 /// fails when the median misses [`TARGET`].
 pub fn run() -> Result<(), String> {
-    let binary = release_binary("img-rm")?;
+    let binary = build_release("img-rm")?;
     let dir = tempfile::tempdir().map_err(|e| format!("creating a temp dir: {e}"))?;
     let template = dir.path().join("template");
     let started = Instant::now();
@@ -62,7 +62,7 @@ pub fn run() -> Result<(), String> {
         TARGET.as_secs()
     );
     println!("{line}");
-    write_section(
+    record_section(
         "img-rm",
         &format!(
             "`cargo xtask bench rm` — `img-ls -q | img-rm` of {IMAGES} images (the IDs fed on \

@@ -1,0 +1,475 @@
+//! `img-ls` (docker images): the images in the store, one row a tag, newest first, with
+//! docker's filters, columns and `--format` keys.
+//!
+//! The filters go to [`Index::list_images`], which decides dangling, before, since and
+//! labels in SQL and the reference globs in Rust; this module parses docker's
+//! `-f KEY=VALUE` forms into a [`ListFilter`] and renders the rows as docker does.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::{ImageInfo, ImageRow, Index, ListFilter};
+use crate::output::human_size_with_precision;
+use crate::output::{Column, Format, Output, human_duration_since, human_size};
+use crate::record::{RowRecord, Target};
+use crate::reference::Reference;
+use crate::store::Store;
+
+use super::resolve::resolve;
+
+/// The filter keys img-ls knows, for the message about an unknown one.
+pub const FILTER_KEYS: &[&str] = &["before", "dangling", "label", "reference", "since"];
+
+/// What `<none>` looks like in a row, as docker prints it.
+pub const NONE: &str = "<none>";
+
+/// What `img-ls` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct LsOptions {
+    /// The `REPOSITORY[:TAG]` argument: a reference or a pattern, added to the
+    /// `reference` filters as docker adds it (so it is ORed with `-f reference=…`).
+    pub reference: Option<String>,
+    /// The `-f/--filter` values, `KEY=VALUE` each.
+    pub filters: Vec<String>,
+    /// `-q`: image IDs only, each once.
+    pub quiet: bool,
+    /// `--no-trunc`: full IDs (`sha256:…`).
+    pub no_trunc: bool,
+    /// `--digests`: a DIGEST column after TAG in the default table.
+    pub digests: bool,
+    /// `--format`: `table`, `json`, `table TEMPLATE` or `TEMPLATE`; by default a table
+    /// on a terminal and JSON Lines otherwise.
+    pub format: Option<String>,
+}
+
+/// The default table's columns, DIGEST left out without `--digests`.
+const COLUMNS: [Column; 6] = [
+    Column::new("Repository", "REPOSITORY"),
+    Column::new("Tag", "TAG"),
+    Column::new("Digest", "DIGEST"),
+    Column::new("ID", "IMAGE ID"),
+    Column::new("CreatedSince", "CREATED"),
+    Column::new("Size", "SIZE"),
+];
+
+/// Headers of the other keys a `table {{.X}}` template may use (docker's names).
+const OTHER_HEADERS: [Column; 5] = [
+    Column::new("CreatedAt", "CREATED AT"),
+    Column::new("Containers", "CONTAINERS"),
+    Column::new("SharedSize", "SHARED SIZE"),
+    Column::new("UniqueSize", "UNIQUE SIZE"),
+    Column::new("VirtualSize", "VIRTUAL SIZE"),
+];
+
+/// Lists the store as `options` ask and prints the rows to `out` (`-q`: the IDs, one a
+/// line). `stdout_is_terminal` chooses the default format. A closed `out` comes back as an
+/// error whose `io_kind()` is `BrokenPipe`, which the shared `cli::main` treats as success.
+pub fn ls(
+    store: &Store,
+    options: &LsOptions,
+    stdout_is_terminal: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    // Parse the format before touching the index: a bad template is a usage error.
+    let format = match &options.format {
+        Some(f) => Some(Format::parse(f)?),
+        None => None,
+    };
+    let rows = list(store.index(), options)?;
+    if options.quiet {
+        return print_ids(&rows, options.no_trunc, out);
+    }
+    let format = format.unwrap_or_else(|| Format::default_for(stdout_is_terminal));
+    let columns: Vec<Column> = COLUMNS
+        .iter()
+        .filter(|c| options.digests || c.key != "Digest")
+        .copied()
+        .collect();
+    let mut formatter = RowFormatter::new(options.no_trunc);
+    // JSON Lines straight from the rows (the bulk of a pipe's output), without building a
+    // JSON value a row; tables and templates take values.
+    if let Format::Json = format {
+        for row in &rows {
+            let record = formatter.record(row);
+            let extra = formatter.extra(row);
+            serde_json::to_writer(&mut *out, &JsonRow::new(&record, &extra)).map_err(json_error)?;
+            out.write_all(b"\n")
+                .map_err(|e| Error::io(e, "writing output"))?;
+        }
+        return out.flush().map_err(|e| Error::io(e, "writing output"));
+    }
+    let default_table = matches!(format, Format::Table(None));
+    let mut output = Output::new(format, &columns, out).headers(&OTHER_HEADERS);
+    for row in &rows {
+        let value = if default_table {
+            formatter.cells(row, &columns)
+        } else {
+            formatter.value(row)
+        };
+        output.write(&value)?;
+    }
+    output.finish()
+}
+
+/// The rows `options` select (its reference and filters), newest first.
+pub fn list(index: &Index, options: &LsOptions) -> Result<Vec<ImageRow>> {
+    let mut filter = parse_filters(index, &options.filters)?;
+    if let Some(r) = &options.reference {
+        filter.reference.push(argument_pattern(r)?);
+    }
+    index.list_images(&filter)
+}
+
+/// Parses docker's `-f KEY=VALUE` filters: `dangling=true|false`, `reference=PATTERN`,
+/// `before=IMAGE`, `since=IMAGE` (resolved as every tool resolves images),
+/// `label=KEY[=VALUE]`. A malformed or unknown filter, or a conflicting `dangling`, is a
+/// usage error; an image that `before`/`since` names and the store lacks is `NotFound`.
+pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
+    let mut filter = ListFilter::default();
+    let mut dangling: Vec<bool> = Vec::new();
+    for f in filters {
+        // docker trims and lower-cases the key and trims the value.
+        let Some((key, value)) = f.split_once('=') else {
+            return Err(Error::usage(format!(
+                "bad format of filter {f:?}: expected KEY=VALUE"
+            )));
+        };
+        let key = key.trim().to_ascii_lowercase();
+        let value = value.trim();
+        match key.as_str() {
+            "dangling" => dangling.push(match value.to_ascii_lowercase().as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(Error::usage(format!(
+                        "invalid filter {f:?}: dangling takes true or false"
+                    )));
+                }
+            }),
+            "reference" => filter.reference.push(value.to_owned()),
+            "label" => {
+                let (k, v) = match value.split_once('=') {
+                    Some((k, v)) => (k, Some(v.to_owned())),
+                    None => (value, None),
+                };
+                if k.is_empty() {
+                    return Err(Error::usage(format!(
+                        "invalid filter {f:?}: label takes KEY or KEY=VALUE"
+                    )));
+                }
+                filter.labels.push((k.to_owned(), v));
+            }
+            "before" | "since" => {
+                let created =
+                    created_of(index, value).map_err(|e| e.context(format!("filter {f:?}")))?;
+                // Several values AND together, as docker resolves them: the oldest
+                // `before`, the newest `since`.
+                if key == "before" {
+                    filter.before = Some(filter.before.map_or(created, |b| b.min(created)));
+                } else {
+                    filter.since = Some(filter.since.map_or(created, |s| s.max(created)));
+                }
+            }
+            _ => {
+                return Err(Error::usage(format!(
+                    "unknown filter {key:?}; valid filters are {}",
+                    FILTER_KEYS.join(", ")
+                )));
+            }
+        }
+    }
+    dangling.dedup();
+    match dangling[..] {
+        [] => {}
+        [d] => filter.dangling = Some(d),
+        _ => {
+            return Err(Error::usage(
+                "conflicting filters dangling=true and dangling=false",
+            ));
+        }
+    }
+    filter.check()?;
+    Ok(filter)
+}
+
+/// The creation time of the image `what` names.
+fn created_of(index: &Index, what: &str) -> Result<jiff::Timestamp> {
+    if what.is_empty() {
+        return Err(Error::usage("an image is required"));
+    }
+    let image = resolve(index, &Target::parse(what)?)?.image;
+    image
+        .created
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!("image {what} records no creation time to compare with"),
+            )
+        })
+}
+
+/// The `REPOSITORY[:TAG]` argument as a reference pattern. A valid reference is
+/// normalised (`library/alpine` finds `alpine`) and escaped (an IPv6 domain has brackets);
+/// otherwise a pattern (`*`, `?`, `[`, `\`) is taken as it is, as docker takes it; anything
+/// else is the reference's error.
+pub fn argument_pattern(arg: &str) -> Result<String> {
+    let r = match Reference::parse_normalized_name(arg) {
+        Ok(r) => r,
+        Err(_) if arg.contains(['*', '?', '[', '\\']) => return Ok(arg.to_owned()),
+        Err(e) => return Err(e),
+    };
+    let mut pattern = escape_pattern(&r.familiar_name());
+    if let Some(tag) = r.tag() {
+        pattern.push(':');
+        pattern.push_str(tag);
+    }
+    if let Some(digest) = r.digest() {
+        pattern.push('@');
+        pattern.push_str(&digest.to_string());
+    }
+    Ok(pattern)
+}
+
+/// `s` with glob characters escaped (an IPv6 domain has brackets).
+fn escape_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `-q`: each image ID once, in row order.
+fn print_ids(rows: &[ImageRow], no_trunc: bool, out: &mut impl Write) -> Result<()> {
+    let mut seen = HashSet::new();
+    for row in rows {
+        if seen.insert(&row.image.id) {
+            let id = display_id(&row.image.id, no_trunc);
+            writeln!(out, "{id}").map_err(|e| Error::io(e, "writing output"))?;
+        }
+    }
+    out.flush().map_err(|e| Error::io(e, "writing output"))
+}
+
+fn display_id(id: &crate::Digest, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.hex().chars().take(12).collect()
+    }
+}
+
+/// Renders rows as docker does, remembering the familiar form of each repository (many
+/// rows share one).
+#[derive(Debug)]
+pub struct RowFormatter {
+    no_trunc: bool,
+    now: jiff::Timestamp,
+    familiar: HashMap<String, String>,
+    /// The last image rendered and its cells: an image's rows come one after another.
+    last: Option<(Arc<ImageInfo>, ImageCells)>,
+}
+
+/// The cells of a row that depend on its image only.
+#[derive(Debug, Clone)]
+struct ImageCells {
+    id: String,
+    created_at: String,
+    created_since: String,
+    size: String,
+    virtual_size: String,
+}
+
+/// The keys docker's rows have beyond [`RowRecord`]'s, where they vary.
+#[derive(Debug)]
+struct Extra {
+    virtual_size: String,
+}
+
+/// A row as JSON: the record's keys, then docker's other ones. `Containers` is `N/A` (the
+/// store runs no containers); `SharedSize` and `UniqueSize` are `N/A`, as docker prints
+/// them unless asked to compute them; `VirtualSize` is the size with docker's four digits.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    #[serde(rename = "ID")]
+    id: &'a str,
+    #[serde(rename = "Repository")]
+    repository: &'a str,
+    #[serde(rename = "Tag")]
+    tag: &'a str,
+    #[serde(rename = "Digest")]
+    digest: &'a str,
+    #[serde(rename = "CreatedAt")]
+    created_at: &'a str,
+    #[serde(rename = "CreatedSince")]
+    created_since: &'a str,
+    #[serde(rename = "Size")]
+    size: &'a str,
+    #[serde(rename = "Containers")]
+    containers: &'static str,
+    #[serde(rename = "SharedSize")]
+    shared_size: &'static str,
+    #[serde(rename = "UniqueSize")]
+    unique_size: &'static str,
+    #[serde(rename = "VirtualSize")]
+    virtual_size: &'a str,
+}
+
+impl<'a> JsonRow<'a> {
+    fn new(r: &'a RowRecord, extra: &'a Extra) -> JsonRow<'a> {
+        JsonRow {
+            id: &r.id,
+            repository: &r.repository,
+            tag: &r.tag,
+            digest: &r.digest,
+            created_at: &r.created_at,
+            created_since: &r.created_since,
+            size: &r.size,
+            containers: "N/A",
+            shared_size: "N/A",
+            unique_size: "N/A",
+            virtual_size: &extra.virtual_size,
+        }
+    }
+}
+
+fn json_error(e: serde_json::Error) -> Error {
+    match e.io_error_kind() {
+        Some(kind) => Error::io(std::io::Error::from(kind), "writing output"),
+        None => Error::new(ErrorKind::InvalidRecord, format!("encoding a row: {e}")),
+    }
+}
+
+impl RowFormatter {
+    /// A formatter of truncated (or full, with `no_trunc`) IDs, ages counted from now.
+    pub fn new(no_trunc: bool) -> RowFormatter {
+        RowFormatter::at(no_trunc, jiff::Timestamp::now())
+    }
+
+    /// A formatter counting ages from `now`.
+    pub fn at(no_trunc: bool, now: jiff::Timestamp) -> RowFormatter {
+        RowFormatter {
+            no_trunc,
+            now,
+            familiar: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// The row's record: `ID`, `Repository` (familiar), `Tag`, `Digest`, `CreatedAt`,
+    /// `CreatedSince`, `Size`. Without a creation time, `CreatedAt` and `CreatedSince`
+    /// are `N/A`.
+    pub fn record(&mut self, row: &ImageRow) -> RowRecord {
+        let repository = match &row.repository {
+            Some(full) => self
+                .familiar
+                .entry(full.clone())
+                .or_insert_with(|| familiar_name(full))
+                .clone(),
+            None => NONE.to_owned(),
+        };
+        let cells = self.image_cells(&row.image);
+        RowRecord {
+            id: cells.id,
+            repository,
+            tag: row.tag.clone().unwrap_or_else(|| NONE.to_owned()),
+            digest: row
+                .digest
+                .as_ref()
+                .map_or_else(|| NONE.to_owned(), ToString::to_string),
+            created_at: cells.created_at,
+            created_since: cells.created_since,
+            size: cells.size,
+        }
+    }
+
+    fn image_cells(&mut self, image: &Arc<ImageInfo>) -> ImageCells {
+        if let Some((last, cells)) = &self.last
+            && Arc::ptr_eq(last, image)
+        {
+            return cells.clone();
+        }
+        let created: Option<jiff::Timestamp> =
+            image.created.as_deref().and_then(|c| c.parse().ok());
+        let (created_at, created_since) = match created {
+            Some(t) => (
+                t.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
+                human_duration_since(self.since(t)),
+            ),
+            None => ("N/A".to_owned(), "N/A".to_owned()),
+        };
+        let cells = ImageCells {
+            id: display_id(&image.id, self.no_trunc),
+            created_at,
+            created_since,
+            size: human_size(image.size),
+            virtual_size: human_size_with_precision(image.size as f64, 4),
+        };
+        self.last = Some((Arc::clone(image), cells.clone()));
+        cells
+    }
+
+    /// The row as JSON for output: the record's keys, then docker's other keys:
+    /// `Containers` (`N/A`: the store runs no containers), `SharedSize` and `UniqueSize`
+    /// (`N/A`, as docker prints them unless asked to compute them), `VirtualSize` (the
+    /// size, with docker's four digits).
+    pub fn value(&mut self, row: &ImageRow) -> Value {
+        let record = self.record(row);
+        let extra = self.extra(row);
+        // A struct of strings always converts.
+        serde_json::to_value(JsonRow::new(&record, &extra)).unwrap_or(Value::Null)
+    }
+
+    /// Only the `columns`' keys of the row (what the default table shows).
+    fn cells(&mut self, row: &ImageRow, columns: &[Column]) -> Value {
+        let r = self.record(row);
+        let mut m = Map::with_capacity(columns.len());
+        for c in columns {
+            let cell = match c.key {
+                "ID" => &r.id,
+                "Repository" => &r.repository,
+                "Tag" => &r.tag,
+                "Digest" => &r.digest,
+                "CreatedSince" => &r.created_since,
+                "Size" => &r.size,
+                _ => continue,
+            };
+            m.insert(c.key.to_owned(), Value::String(cell.clone()));
+        }
+        Value::Object(m)
+    }
+
+    /// docker's keys beyond the record: `VirtualSize` (they are the same for every row of
+    /// an image, so this follows [`RowFormatter::record`] for the same row).
+    fn extra(&mut self, row: &ImageRow) -> Extra {
+        Extra {
+            virtual_size: self.image_cells(&row.image).virtual_size,
+        }
+    }
+
+    fn since(&self, t: jiff::Timestamp) -> std::time::Duration {
+        let d = self.now.as_nanosecond() - t.as_nanosecond();
+        std::time::Duration::from_nanos(u64::try_from(d).unwrap_or(0))
+    }
+}
+
+/// The familiar form of a full name, as the reference grammar gives it (a name it refuses,
+/// only in a tampered index, is shown as it is).
+fn familiar_name(full: &str) -> String {
+    Reference::parse_normalized_name(full)
+        .map(|r| r.familiar_name())
+        .unwrap_or_else(|_| full.to_owned())
+}
+
+#[cfg(test)]
+mod tests;
