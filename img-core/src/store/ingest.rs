@@ -33,7 +33,16 @@ pub struct IngestWriter<'s> {
     lock: LockFile,
     hasher: Hasher,
     offset: u64,
+    /// Bytes written since the last write-behind flush (see [`WRITE_BEHIND`]).
+    unsynced: u64,
 }
+
+/// How many bytes a writer lets pile up in the page cache before asking the kernel to put
+/// them on disk. With much memory the kernel would otherwise keep a whole large layer
+/// dirty until the commit's fsync, and the disk would sit idle while the network works,
+/// then the network while the disk does; flushing as we go overlaps the two, so the
+/// commit's fsync finds little left to do.
+const WRITE_BEHIND: u64 = 16 * 1024 * 1024;
 
 impl Store {
     /// Starts (or resumes) writing the blob `digest`, of `expected_size` bytes if known.
@@ -75,6 +84,7 @@ impl Store {
             lock,
             hasher,
             offset,
+            unsynced: 0,
         };
         // A partial longer than the blob cannot be a prefix of it.
         if expected_size.is_some_and(|size| offset > size) {
@@ -229,6 +239,11 @@ impl Write for IngestWriter<'_> {
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.offset += n as u64;
+        self.unsynced += n as u64;
+        if self.unsynced >= WRITE_BEHIND {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
         Ok(n)
     }
 
