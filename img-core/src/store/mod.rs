@@ -80,15 +80,17 @@ impl Store {
         let doing = || format!("opening store {}", root.display());
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o755);
+        builder.create(root).map_err(|e| Error::io(e, doing()))?;
+        // The index first: a store whose index is corrupt or too new is refused before
+        // anything else is written into it.
+        let index = Index::open(&root.join(INDEX_FILE)).map_err(|e| e.context(doing()))?;
         for dir in [
-            root.to_owned(),
             root.join(BLOBS_DIR).join(Algorithm::Sha256.as_str()),
             root.join(INGEST_DIR),
             root.join(LEASES_DIR),
         ] {
             builder.create(&dir).map_err(|e| Error::io(e, doing()))?;
         }
-        let index = Index::open(&root.join(INDEX_FILE)).map_err(|e| e.context(doing()))?;
         Ok(Store {
             root: root.to_owned(),
             index,
@@ -279,6 +281,16 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains('\n'));
+        // Regression: the layout was created before the index was found corrupt.
+        let names: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from(INDEX_FILE)],
+            "nothing written"
+        );
     }
 
     #[test]
