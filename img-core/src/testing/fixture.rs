@@ -87,6 +87,21 @@ impl Fixture {
         Ok(pulled.remove(0))
     }
 
+    /// Runs `program` (a tool's binary) on this fixture with `args`, `input` on stdin.
+    #[track_caller]
+    pub fn run(&self, program: &str, args: &[&str], input: Option<&str>) -> super::Run {
+        super::run(self.command(program).args(args), input)
+    }
+
+    /// The pushed test image named `name` (`test/multi`, with or without its tag).
+    #[track_caller]
+    pub fn image(&self, name: &str) -> &TestImage {
+        self.images
+            .iter()
+            .find(|i| i.name == name || i.reference() == name)
+            .unwrap_or_else(|| panic!("no test image {name}"))
+    }
+
     /// A command running `program` (a tool's binary, `env!("CARGO_BIN_EXE_img-ls")`) on
     /// this fixture's store, with config, credentials and certs.d looked up only inside
     /// the fixture.
