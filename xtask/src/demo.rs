@@ -67,7 +67,9 @@ pub fn demo() -> Result<(), String> {
         ok(format!(
             "img-ls -f reference='{r}/test/*' --format '{{{{.Repository}}}}:{{{{.Tag}}}} {{{{.Size}}}}'"
         )),
-        ok(format!("img-pull -q {r}/test/alpine-like | img-tag mine/alpine:1")),
+        ok(format!(
+            "img-pull -q {r}/test/alpine-like | img-tag mine/alpine:1"
+        )),
         ok(format!("img-tag {r}/test/oci-zstd:1 mine/zstd:stable")),
         ok("img-ls --format table -f reference='mine/*'"),
         ok("img-ls -f reference='mine/*' | img-rm"),

@@ -13,6 +13,11 @@ use crate::settings::{self, Config};
 /// Where Docker Hub's registry API lives (`docker.io` is only its name).
 pub const DOCKER_HUB_HOST: &str = "registry-1.docker.io";
 
+/// Retries of a request to a mirror: one, for a blip. A mirror that keeps failing is
+/// left for the next endpoint after a fraction of a second, not after a registry's
+/// seconds of backoff (twice over: the manifest HEAD, then its GET).
+const MIRROR_RETRIES: u32 = 1;
+
 /// One place to pull from.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -40,6 +45,7 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
             options.scheme = SchemePolicy::Http;
         }
         options.credentials = credentials::lookup(&host)?;
+        options.retries = MIRROR_RETRIES;
         out.push(Endpoint {
             client: RegistryClient::new(&host, options)?,
             mirror: true,

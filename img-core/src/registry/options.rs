@@ -91,6 +91,10 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// How long one read may stall before the request fails (a stuck download).
     pub read_timeout: Duration,
+    /// How many times a request that got no good answer (a reset, a 5xx, a 429) is sent
+    /// again: five times for a registry; fewer for a mirror, where the
+    /// origin is a better next try than seconds of backoff.
+    pub retries: u32,
 }
 
 impl Default for ClientOptions {
@@ -106,6 +110,7 @@ impl Default for ClientOptions {
             list_page_size: None,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            retries: super::retry::MAX_RETRIES,
         }
     }
 }
