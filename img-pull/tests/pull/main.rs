@@ -21,6 +21,7 @@ mod auth;
 mod bad_input;
 mod basic;
 mod faults;
+mod insecure;
 mod mirror;
 mod redirect;
 mod resume;
