@@ -23,6 +23,7 @@ mod basic;
 mod faults;
 mod insecure;
 mod mirror;
+mod mtls;
 mod redirect;
 mod resume;
 mod token;
