@@ -101,3 +101,34 @@ fn plain_http_off_loopback_needs_the_registry_listed_as_insecure() {
     let s = Sandbox::new();
     pulled(&s, &reference, &["--insecure"]);
 }
+
+/// A name other than `localhost` that resolves to loopback addresses only: this
+/// machine's own name, as Debian's `/etc/hosts` usually maps it.
+fn loopback_name() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_owned();
+    let addrs: Vec<_> = (name.as_str(), 0).to_socket_addrs().ok()?.collect();
+    (name != "localhost" && !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()))
+        .then_some(name)
+}
+
+/// DESIGN.md: loopback is 127.0.0.0/8, ::1 "and names resolving to them", where HTTPS is
+/// tried first and then plain HTTP, as docker does. Where this machine's name does not
+/// resolve to loopback the test says so on stderr and checks nothing.
+#[test]
+fn a_name_resolving_to_loopback_gets_plain_http_like_localhost() {
+    let Some(name) = loopback_name() else {
+        eprintln!("skipped: this machine's name does not resolve to loopback only");
+        return;
+    };
+    let registry = TestRegistry::start().expect("starting docker-registry");
+    push_image(&registry.client().unwrap(), &standard_set()[0]).unwrap();
+    let reference = format!(
+        "{name}:{}/{}",
+        registry.port(),
+        standard_set()[0].reference()
+    );
+    let s = Sandbox::new();
+    pulled(&s, &reference, &[]);
+}
