@@ -206,7 +206,7 @@ impl RegistryClient {
                 _ => None,
             };
             match wait {
-                Some(wait) if attempt < retry::MAX_RETRIES => {
+                Some(wait) if attempt < self.options.retries => {
                     if let Ok(resp) = result {
                         let _ = read_error_body(resp.into_body());
                     }

@@ -13,6 +13,11 @@ use crate::settings::{self, Config};
 /// Where Docker Hub's registry API lives (`docker.io` is only its name).
 pub const DOCKER_HUB_HOST: &str = "registry-1.docker.io";
 
+/// Retries of a request to a mirror: one, for a blip. A mirror that keeps failing is
+/// left for the next endpoint after a fraction of a second, not after a registry's
+/// seconds of backoff (twice over: the manifest HEAD, then its GET).
+const MIRROR_RETRIES: u32 = 1;
+
 /// One place to pull from.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -40,6 +45,7 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
             options.scheme = SchemePolicy::Http;
         }
         options.credentials = credentials::lookup(&host)?;
+        options.retries = MIRROR_RETRIES;
         out.push(Endpoint {
             client: RegistryClient::new(&host, options)?,
             mirror: true,
@@ -77,6 +83,7 @@ pub fn options_for(host: &str, config: &Config, security: Security) -> Result<Cl
 }
 
 /// `*.crt` are CAs; `name.cert` with `name.key` is a client certificate (docker's rule).
+/// CAs add up across directories; a client certificate is taken from the first one.
 fn read_certs_dir(dir: &Path, options: &mut ClientOptions) -> Result<()> {
     let doing = || format!("reading certificates in {}", dir.display());
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -88,6 +95,9 @@ fn read_certs_dir(dir: &Path, options: &mut ClientOptions) -> Result<()> {
         let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(e, doing()));
         match path.extension().and_then(|e| e.to_str()) {
             Some("crt") => options.ca_pems.push(read(&path)?),
+            // The first directory with a client certificate wins: the user's own
+            // certs.d is read before the system's, and must not be overridden by them.
+            Some("cert") if options.client_cert.is_some() => {}
             Some("cert") => {
                 let key = path.with_extension("key");
                 if !key.is_file() {
@@ -159,6 +169,16 @@ mod tests {
         let mut o = ClientOptions::default();
         read_certs_dir(dir.path(), &mut o).unwrap();
         assert_eq!(o.ca_pems, vec![b"CA".to_vec()]);
+        assert_eq!(o.client_cert.as_ref().unwrap().key_pem, b"K");
+
+        // A later (system) directory adds its CAs but does not replace the client
+        // certificate already found.
+        let system = tempfile::tempdir().unwrap();
+        std::fs::write(system.path().join("sys.crt"), "CA2").unwrap();
+        std::fs::write(system.path().join("sys.cert"), "C2").unwrap();
+        std::fs::write(system.path().join("sys.key"), "K2").unwrap();
+        read_certs_dir(system.path(), &mut o).unwrap();
+        assert_eq!(o.ca_pems, vec![b"CA".to_vec(), b"CA2".to_vec()]);
         assert_eq!(o.client_cert.unwrap().key_pem, b"K");
     }
 }

@@ -220,9 +220,31 @@ fn looks_like_tls(text: &str) -> bool {
     .any(|w| t.contains(w))
 }
 
+/// Alerts a server sends about the client's certificate (a client never receives them
+/// about its own checks of the server, which it raises itself).
+const CLIENT_CERT_ALERTS: [&str; 7] = [
+    "badcertificate",
+    "certificaterequired",
+    "unknownca",
+    "certificateunknown",
+    "unsupportedcertificate",
+    "certificateexpired",
+    "certificaterevoked",
+];
+
 fn tls_error(text: &str) -> Error {
     let t = text.to_lowercase();
-    if t.contains("certificate") {
+    if t.contains("received fatal alert") && CLIENT_CERT_ALERTS.iter().any(|a| t.contains(a)) {
+        // The registry refused us: mutual TLS, and our client certificate was missing or
+        // not one it trusts. Saying its certificate is untrusted would send the user to
+        // the wrong file.
+        Error::new(
+            ErrorKind::Tls,
+            format!(
+                "tls: {text}: the registry wants a client certificate it trusts; put one (name.cert with name.key) in the registry's certs.d directory"
+            ),
+        )
+    } else if t.contains("certificate") {
         Error::new(
             ErrorKind::Tls,
             format!(
@@ -311,5 +333,30 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Tls);
         assert!(is_certificate_error(&e));
         assert!(e.to_string().contains("not trusted"), "{e}");
+    }
+
+    /// Regression: a registry refusing a missing client certificate (mutual TLS) was
+    /// reported as "the registry's certificate is not trusted".
+    #[test]
+    fn a_refused_client_certificate_is_not_called_an_untrusted_server() {
+        for alert in ["BadCertificate", "CertificateRequired", "UnknownCA"] {
+            let inner = std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("received fatal alert: {alert}"),
+            );
+            let e = transport_error(ureq::Error::Io(inner));
+            assert_eq!(e.kind(), ErrorKind::Tls);
+            let text = e.to_string();
+            assert!(text.contains("wants a client certificate"), "{text}");
+            assert!(!text.contains("not trusted"), "{text}");
+            // The server speaks TLS: no fallback to plain HTTP on loopback.
+            assert!(is_certificate_error(&e), "{text}");
+        }
+        let inner = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "received fatal alert: HandshakeFailure",
+        );
+        let e = transport_error(ureq::Error::Io(inner));
+        assert!(!e.to_string().contains("client certificate"), "{e}");
     }
 }

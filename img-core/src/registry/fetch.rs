@@ -64,7 +64,7 @@ impl RegistryClient {
         loop {
             match self.get_manifest_once(repository, &r)? {
                 Err(e)
-                    if attempt < retry::MAX_RETRIES
+                    if attempt < self.options().retries
                         && (e.kind() == ErrorKind::Network
                             || (e.kind() == ErrorKind::DigestMismatch && attempt == 0)) =>
                 {

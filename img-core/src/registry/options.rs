@@ -23,10 +23,12 @@ pub enum SchemePolicy {
 }
 
 impl SchemePolicy {
-    /// Docker's default for `host`: [`SchemePolicy::HttpsThenHttp`] for a loopback host,
-    /// [`SchemePolicy::Https`] otherwise.
+    /// Docker's default for `host`: [`SchemePolicy::HttpsThenHttp`] for a loopback host
+    /// — an address of 127.0.0.0/8 or ::1, `localhost`, or a name that resolves to
+    /// loopback addresses only (`/etc/hosts` entries such as the machine's own name) —
+    /// and [`SchemePolicy::Https`] otherwise.
     pub fn default_for(host: &str) -> SchemePolicy {
-        if is_loopback_host(host) {
+        if is_loopback_host(host) || resolves_to_loopback(host) {
             SchemePolicy::HttpsThenHttp
         } else {
             SchemePolicy::Https
@@ -37,18 +39,41 @@ impl SchemePolicy {
 /// Whether `host` (`host[:port]`, `[v6]:port`) names the loopback interface: 127.0.0.0/8,
 /// ::1 or `localhost`. Names are not resolved.
 pub fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else if host.matches(':').count() > 1 {
-        host // a bare IPv6 address
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
+    let name = host_name(host);
     if name.eq_ignore_ascii_case("localhost") {
         return true;
     }
     name.parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `host[:port]`, `[v6]:port` or a bare IPv6 address → the name or address alone.
+fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else if host.matches(':').count() > 1 {
+        host // a bare IPv6 address
+    } else {
+        host.split(':').next().unwrap_or("")
+    }
+}
+
+/// Whether the name in `host` resolves, and only to loopback addresses (docker resolves
+/// registry names the same way to find the loopback ones). Addresses are not looked up;
+/// a name that does not resolve is not loopback: HTTPS only.
+fn resolves_to_loopback(host: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let name = host_name(host);
+    if name.is_empty() || host.starts_with('[') || name.parse::<std::net::IpAddr>().is_ok() {
+        return false;
+    }
+    match (name, 0).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
 }
 
 /// A client certificate chain and its key, PEM-encoded (certs.d's `*.cert` and `*.key`).
@@ -91,6 +116,10 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// How long one read may stall before the request fails (a stuck download).
     pub read_timeout: Duration,
+    /// How many times a request that got no good answer (a reset, a 5xx, a 429) is sent
+    /// again: five times for a registry; fewer for a mirror, where the
+    /// origin is a better next try than seconds of backoff.
+    pub retries: u32,
 }
 
 impl Default for ClientOptions {
@@ -106,6 +135,7 @@ impl Default for ClientOptions {
             list_page_size: None,
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(120),
+            retries: super::retry::MAX_RETRIES,
         }
     }
 }
@@ -228,6 +258,20 @@ mod tests {
             assert!(!is_loopback_host(h), "{h}");
             assert_eq!(SchemePolicy::default_for(h), SchemePolicy::Https);
         }
+    }
+
+    /// The positive case needs a name in /etc/hosts: img-pull's tests resolve the
+    /// machine's own name.
+    #[test]
+    fn addresses_are_not_looked_up_and_unknown_names_are_not_loopback() {
+        assert!(!resolves_to_loopback("127.0.0.1:5000"));
+        assert!(!resolves_to_loopback("192.0.2.7:5000"));
+        assert!(!resolves_to_loopback("[::1]:5000"));
+        assert!(!resolves_to_loopback("no-such-host.invalid:5000"));
+        assert_eq!(
+            SchemePolicy::default_for("no-such-host.invalid:5000"),
+            SchemePolicy::Https
+        );
     }
 
     #[test]

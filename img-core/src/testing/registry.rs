@@ -4,6 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -38,6 +39,8 @@ pub struct TestRegistryBuilder {
     workdir: Option<PathBuf>,
     htpasswd: Option<PathBuf>,
     tls: Option<(PathBuf, PathBuf)>,
+    client_cas: Vec<PathBuf>,
+    listen: Option<IpAddr>,
     token: Option<TokenAuthConfig>,
     startup_timeout: Option<Duration>,
 }
@@ -66,6 +69,20 @@ impl TestRegistryBuilder {
     /// Serve HTTPS with this certificate and key (PEM files).
     pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
         self.tls = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Require a client certificate signed by one of these CAs (PEM files): mutual TLS,
+    /// the registry's `http.tls.clientcas`. Only with [`tls`](Self::tls).
+    pub fn client_ca(mut self, ca: impl Into<PathBuf>) -> Self {
+        self.client_cas.push(ca.into());
+        self
+    }
+
+    /// Listen on `ip` instead of 127.0.0.1 (an address of another interface: a registry
+    /// that is not on loopback, for the plain-HTTP rules).
+    pub fn listen(mut self, ip: IpAddr) -> Self {
+        self.listen = Some(ip);
         self
     }
 
@@ -368,7 +385,9 @@ fn config_yaml(b: &TestRegistryBuilder, data: &Path) -> String {
     y.push_str(&format!("    rootdirectory: {}\n", q(data)));
     y.push_str("  delete:\n    enabled: true\n");
     y.push_str("http:\n");
-    y.push_str(&format!("  addr: 127.0.0.1:{}\n", b.port.unwrap_or(0)));
+    let listen = b.listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let addr = SocketAddr::new(listen, b.port.unwrap_or(0));
+    y.push_str(&format!("  addr: {}\n", s(&addr.to_string())));
     // A fixed secret silences the "generated random secret" warning; it only signs
     // upload state, and this registry is alone.
     y.push_str("  secret: img-test-registry\n");
@@ -376,6 +395,12 @@ fn config_yaml(b: &TestRegistryBuilder, data: &Path) -> String {
         y.push_str("  tls:\n");
         y.push_str(&format!("    certificate: {}\n", q(cert)));
         y.push_str(&format!("    key: {}\n", q(key)));
+        if !b.client_cas.is_empty() {
+            y.push_str("    clientcas:\n");
+            for ca in &b.client_cas {
+                y.push_str(&format!("      - {}\n", q(ca)));
+            }
+        }
     }
     if let Some(htpasswd) = &b.htpasswd {
         y.push_str("auth:\n  htpasswd:\n    realm: img-test-registry\n");
@@ -414,13 +439,23 @@ mod tests {
             .htpasswd("/c/htpasswd");
         let y = config_yaml(&b, Path::new("/tmp/x y/data"));
         assert!(y.contains("rootdirectory: \"/tmp/x y/data\"\n"), "{y}");
-        assert!(y.contains("addr: 127.0.0.1:0\n"), "{y}");
+        assert!(y.contains("addr: \"127.0.0.1:0\"\n"), "{y}");
         assert!(y.contains("delete:\n    enabled: true"), "{y}");
         assert!(y.contains("certificate: \"/c/cert.pem\""), "{y}");
         assert!(y.contains("path: \"/c/htpasswd\""), "{y}");
         assert!(!y.contains("health"), "{y}");
         let y = config_yaml(&TestRegistryBuilder::default().port(5000), Path::new("/d"));
-        assert!(y.contains("addr: 127.0.0.1:5000\n"), "{y}");
+        assert!(y.contains("addr: \"127.0.0.1:5000\"\n"), "{y}");
         assert!(!y.contains("auth:") && !y.contains("tls:"), "{y}");
+        let b = TestRegistryBuilder::default()
+            .tls("/c/cert.pem", "/c/key.pem")
+            .client_ca("/c/clients.pem")
+            .listen(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
+        let y = config_yaml(&b, Path::new("/d"));
+        assert!(y.contains("addr: \"[::1]:0\"\n"), "{y}");
+        assert!(
+            y.contains("    key: \"/c/key.pem\"\n    clientcas:\n      - \"/c/clients.pem\"\n"),
+            "{y}"
+        );
     }
 }

@@ -68,16 +68,27 @@ impl TestCa {
         self.issue(params)
     }
 
-    /// A client certificate for mutual TLS.
+    /// A client certificate for mutual TLS (an ECDSA P-256 key, PKCS#8).
     pub fn client_cert(&self, name: &str) -> Result<CertPair> {
-        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
+        let key = KeyPair::generate().map_err(tls_err)?;
+        self.issue_with(client_params(name)?, key)
+    }
+
+    /// A client certificate for a key made elsewhere (`openssl genpkey`): `key_pem` is a
+    /// PKCS#8 PEM key (ECDSA, Ed25519 or RSA) and is returned as given.
+    pub fn client_cert_for_key(&self, name: &str, key_pem: &str) -> Result<CertPair> {
+        let key = KeyPair::from_pem(key_pem).map_err(tls_err)?;
+        let mut pair = self.issue_with(client_params(name)?, key)?;
+        pair.key_pem = key_pem.to_owned();
+        Ok(pair)
     }
 
     fn issue(&self, params: CertificateParams) -> Result<CertPair> {
         let key = KeyPair::generate().map_err(tls_err)?;
+        self.issue_with(params, key)
+    }
+
+    fn issue_with(&self, params: CertificateParams, key: KeyPair) -> Result<CertPair> {
         let cert = params.signed_by(&key, &self.issuer).map_err(tls_err)?;
         Ok(CertPair {
             cert_pem: cert.pem(),
@@ -96,6 +107,13 @@ impl TestCa {
             .map_err(|e| Error::io(e, format!("writing {}", path.display())))?;
         Ok(dir)
     }
+}
+
+fn client_params(name: &str) -> Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    Ok(params)
 }
 
 /// A self-signed signing key and certificate for JWTs (the token server's), with the

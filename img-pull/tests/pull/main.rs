@@ -21,6 +21,9 @@ mod auth;
 mod bad_input;
 mod basic;
 mod faults;
+mod insecure;
+mod mirror;
+mod mtls;
 mod redirect;
 mod resume;
 mod token;
@@ -71,6 +74,11 @@ impl Sandbox {
         let dir = self.path().join("config/img/certs.d").join(host);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("ca.crt"), ca_pem).unwrap();
+    }
+
+    /// Writes the img config file (`$IMG_CONFIG`).
+    pub fn config_json(&self, json: &serde_json::Value) {
+        std::fs::write(self.path().join("config/img-config.json"), json.to_string()).unwrap();
     }
 
     /// Writes `$DOCKER_CONFIG/config.json`.
