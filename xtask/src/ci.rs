@@ -7,7 +7,11 @@ use std::process::Command;
 use crate::util::{project_root, run};
 
 /// Debian packages the tests need, with the command each one provides.
-const PACKAGES: &[(&str, &str)] = &[("docker-registry", "docker-registry"), ("skopeo", "skopeo")];
+const PACKAGES: &[(&str, &str)] = &[
+    ("docker-registry", "docker-registry"),
+    ("skopeo", "skopeo"),
+    ("openssl", "openssl"),
+];
 
 /// Runs the whole CI: packages, `cargo fmt --check`, clippy with warnings denied, tests.
 pub fn ci() -> Result<(), String> {

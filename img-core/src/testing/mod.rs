@@ -26,6 +26,6 @@ pub mod token_server;
 pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};
-pub use run::{Run, run};
 pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
+pub use run::{Run, run};
 pub use seed::push_image;
