@@ -6,7 +6,6 @@
 //! builds them all into the directory img-rm's binary is in.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use img_core::testing::{Fixture, run};
 
