@@ -22,6 +22,7 @@ pub mod run;
 pub mod seed;
 pub mod tls;
 pub mod token_server;
+pub mod verify;
 
 pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;
@@ -29,3 +30,4 @@ pub use images::{TestImage, big_image, image_with_layers, standard_set};
 pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
 pub use run::{Run, run};
 pub use seed::push_image;
+pub use verify::verify_store;
