@@ -61,7 +61,7 @@ fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     let s = with_mirrors(origin_p.addr(), &[format!("http://{}", mirror_p.addr())]);
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
 
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     assert_eq!(r.reference.as_ref().unwrap().to_string(), reference);
     assert_eq!(r.repo_tags, vec![reference.clone()]);
@@ -93,7 +93,7 @@ fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     verify_store(&s.root());
 
     // Again: up to date, asked of the mirror only.
-    let again = run(s.command().arg(&reference)).success().record();
+    let again = run(s.command().arg(&reference), None).success().record();
     assert_eq!(again.downloaded, Some(0));
     assert!(origin_p.seen().is_empty(), "{:#?}", origin_p.seen());
 }
@@ -113,7 +113,7 @@ fn a_mirror_that_is_down_falls_through_to_the_origin_at_once() {
     );
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
     let t = Instant::now();
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     let elapsed = t.elapsed();
     assert_eq!(&r.digest, image.digest());
     let (_, _, m) = manifest_of(&image, None);
@@ -136,7 +136,7 @@ fn a_mirror_answering_500_falls_through_to_the_origin() {
     let s = with_mirrors(origin_p.addr(), &[format!("http://{}", broken.addr())]);
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
     let t = Instant::now();
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     let elapsed = t.elapsed();
     assert_eq!(&r.digest, image.digest());
     let (_, _, m) = manifest_of(&image, None);
@@ -175,7 +175,7 @@ fn mirrors_are_tried_in_order() {
         ],
     );
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     assert_eq!(r.repo_tags, vec![reference]);
     let (_, _, m) = manifest_of(&image, None);
@@ -226,7 +226,7 @@ fn a_mirror_gets_its_own_credentials_not_the_origin_s() {
         origin.addr(): { "auth": origin_auth },
     }}));
     let reference = format!("{}/{}", origin.addr(), image.reference());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     let seen = mirror_p.seen();
     let sent: Vec<&str> = seen

@@ -54,9 +54,11 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     s.docker_config_json(&serde_json::json!({
         "auths": { front.addr(): { "auth": BASE64.encode("dave:Redir3ct-Secret") } }
     }));
-    let r = run(s
-        .command()
-        .arg(format!("{}/{}", front.addr(), image.reference())))
+    let r = run(
+        s.command()
+            .arg(format!("{}/{}", front.addr(), image.reference())),
+        None,
+    )
     .success()
     .record();
     assert_eq!(&r.digest, image.digest());
