@@ -114,6 +114,45 @@ pub fn run(cmd: &mut Command, input: Option<&str>) -> Run {
     }
 }
 
+/// Runs `cmd` on a pseudo-terminal (util-linux `script`), so a tool prints for a person
+/// (docker's lines, progress), and returns what the terminal showed, stdout and stderr
+/// together, with the terminal's `\r\n` turned back into `\n`. Asserts the command
+/// succeeded.
+#[track_caller]
+pub fn on_terminal(cmd: &Command) -> String {
+    let mut line = shell_quote(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&shell_quote(&a.to_string_lossy()));
+    }
+    let mut script = Command::new("script");
+    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let out = script
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("util-linux's script is needed to give {line} a terminal: {e}"));
+    let shown = String::from_utf8(out.stdout)
+        .unwrap_or_else(|e| panic!("{line} showed non-UTF-8 on the terminal: {e}"))
+        .replace("\r\n", "\n");
+    assert!(
+        out.status.success(),
+        "{line} failed ({}): {shown}",
+        out.status
+    );
+    shown
+}
+
+/// `s` in single quotes for `sh`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +184,16 @@ mod tests {
         }
         let r = sh("echo 'other: x' >&2; exit 1", None);
         assert!(std::panic::catch_unwind(move || r.failure(1, 1)).is_err());
+    }
+
+    #[test]
+    fn on_terminal_gives_a_terminal_and_passes_arguments_and_environment_through() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "test -t 1 && echo \"tty $X $0\"", "it's"])
+            .env("X", "x");
+        assert_eq!(on_terminal(&cmd), "tty x it's\n");
+        let fails = std::panic::catch_unwind(|| on_terminal(Command::new("false").arg("y")));
+        assert!(fails.is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use img_core::Digest;
 use img_core::oci::Platform;
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
 use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_image};
-use img_core::testing::{Fixture, push_image};
+use img_core::testing::{Fixture, on_terminal, push_image};
 
 use super::*;
 
@@ -86,35 +86,6 @@ fn each_standard_image_pulls_with_a_true_record_and_again_downloads_nothing() {
         assert_eq!((r.id, r.digest), (before.id, before.digest));
     }
     assert_eq!(verify_store(&f.root()), blobs, "nothing new was stored");
-}
-
-/// Runs `cmd` on a pseudo-terminal (util-linux `script`), so img-pull prints docker's
-/// lines; returns what the terminal showed.
-fn on_terminal(cmd: &Command) -> String {
-    let mut line = shell_quote(cmd.get_program().to_str().unwrap());
-    for a in cmd.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(a.to_str().unwrap()));
-    }
-    let mut script = Command::new("script");
-    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => script.env(k, v),
-            None => script.env_remove(k),
-        };
-    }
-    let out = script
-        .stdin(Stdio::null())
-        .output()
-        .expect("util-linux's script is needed to give img-pull a terminal");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    assert!(out.status.success(), "{text}");
-    text
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[test]
