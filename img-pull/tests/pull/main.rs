@@ -13,7 +13,9 @@ use img_core::digest::Digest;
 use img_core::oci::{Document, Manifest};
 use img_core::record::ImageRecord;
 use img_core::store::Store;
-pub use img_core::testing::{Fixture, Run, TestImage, run, verify_store};
+use img_core::testing::{
+    Fixture, Run, TestImage, TestRegistry, push_image, run, verify_store, write_htpasswd,
+};
 
 mod auth;
 mod bad_input;
@@ -114,6 +116,24 @@ impl Sandbox {
 /// Runs img-pull from `fixture` with `args`.
 pub fn pull_in(fixture: &Fixture, args: &[&str]) -> Run {
     fixture.run(BIN, args, None)
+}
+
+/// A plain-HTTP registry with Basic auth for `user` alone (its htpasswd in the returned
+/// directory), `image` pushed to it as `user`.
+pub fn basic_auth_registry(
+    user: &str,
+    password: &str,
+    image: &TestImage,
+) -> (TestRegistry, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let htpasswd = files.path().join("htpasswd");
+    write_htpasswd(&htpasswd, &[(user, password)]).unwrap();
+    let registry = TestRegistry::builder()
+        .htpasswd(&htpasswd)
+        .start()
+        .expect("starting a Basic-auth registry");
+    push_image(&registry.client_as(user, password).unwrap(), image).unwrap();
+    (registry, files)
 }
 
 /// The manifest of a single-platform image, or of `platform` in an index.

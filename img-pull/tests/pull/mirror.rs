@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 use img_core::testing::fault_proxy::{Fault, FaultProxy, SeenRequest};
-use img_core::testing::{TestRegistry, push_image, standard_set, write_htpasswd};
+use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use super::*;
 
@@ -193,26 +192,7 @@ fn mirrors_are_tried_in_order() {
 #[test]
 fn a_mirror_gets_its_own_credentials_not_the_origin_s() {
     let image = small_image();
-    let files = tempfile::tempdir().unwrap();
-    let htpasswd = files.path().join("htpasswd");
-    write_htpasswd(&htpasswd, &[("mia", "M1rror-Secret")]).unwrap();
-    let mirror = TestRegistry::builder()
-        .htpasswd(&htpasswd)
-        .start()
-        .expect("starting a Basic-auth registry");
-    let pusher = RegistryClient::new(
-        &mirror.addr(),
-        ClientOptions {
-            scheme: SchemePolicy::Http,
-            credentials: Some(Credentials::Basic {
-                username: "mia".into(),
-                password: "M1rror-Secret".into(),
-            }),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    push_image(&pusher, &image).unwrap();
+    let (mirror, _files) = basic_auth_registry("mia", "M1rror-Secret", &image);
     let mirror_p = recorder(&mirror.addr());
     // The origin lacks the image: only the mirror can serve it.
     let origin = registry_with(None);

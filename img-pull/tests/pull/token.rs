@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
 use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
 use img_core::testing::{
@@ -43,18 +42,7 @@ impl TokenSetup {
             })
             .start()
             .expect("starting a token-auth registry");
-        let pusher = RegistryClient::new(
-            &registry.addr(),
-            ClientOptions {
-                scheme: SchemePolicy::Http,
-                credentials: Some(Credentials::Basic {
-                    username: USER.into(),
-                    password: PASSWORD.into(),
-                }),
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
+        let pusher = registry.client_as(USER, PASSWORD).unwrap();
         for image in images {
             push_image(&pusher, image).unwrap();
         }
