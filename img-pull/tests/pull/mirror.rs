@@ -52,6 +52,19 @@ fn with_mirrors(origin: &str, mirrors: &[String]) -> Sandbox {
     s
 }
 
+/// Pulls `image` under the name of `origin` (a recorder) in `s`, asserts the origin served
+/// its manifest and every blob, and returns how long the pull took.
+fn pull_from_origin(s: &Sandbox, origin: &FaultProxy, image: &TestImage) -> Duration {
+    let reference = format!("{}/{}", origin.addr(), image.reference());
+    let t = Instant::now();
+    let r = run(s.command().arg(&reference), None).success().record();
+    let elapsed = t.elapsed();
+    assert_eq!(&r.digest, image.digest());
+    let (_, _, m) = manifest_of(image, None);
+    assert_eq!(blobs_served(&origin.seen()), 1 + m.layers.len());
+    elapsed
+}
+
 #[test]
 fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     let image = small_image();
@@ -110,13 +123,7 @@ fn a_mirror_that_is_down_falls_through_to_the_origin_at_once() {
             format!("https://127.0.0.1:{}", dead_port()),
         ],
     );
-    let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let t = Instant::now();
-    let r = run(s.command().arg(&reference), None).success().record();
-    let elapsed = t.elapsed();
-    assert_eq!(&r.digest, image.digest());
-    let (_, _, m) = manifest_of(&image, None);
-    assert_eq!(blobs_served(&origin_p.seen()), 1 + m.layers.len());
+    let elapsed = pull_from_origin(&s, &origin_p, &image);
     // A refused connection is not retried: no backoff (200 ms and up) is paid.
     assert!(
         elapsed < Duration::from_millis(1500),
@@ -133,13 +140,7 @@ fn a_mirror_answering_500_falls_through_to_the_origin() {
     let origin_p = recorder(&origin.addr());
     let broken = FaultProxy::start(&mirror.addr(), |_, _, _| Fault::Status(500, None)).unwrap();
     let s = with_mirrors(origin_p.addr(), &[format!("http://{}", broken.addr())]);
-    let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let t = Instant::now();
-    let r = run(s.command().arg(&reference), None).success().record();
-    let elapsed = t.elapsed();
-    assert_eq!(&r.digest, image.digest());
-    let (_, _, m) = manifest_of(&image, None);
-    assert_eq!(blobs_served(&origin_p.seen()), 1 + m.layers.len());
+    let elapsed = pull_from_origin(&s, &origin_p, &image);
     // The manifest's HEAD and GET, each sent once more.
     assert_eq!(broken.seen().len(), 4, "{:#?}", broken.seen());
     assert_eq!(blobs_served(&broken.seen()), 0);
