@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{config, image, inspect, manifest, strings};
+use common::{config, inspect, manifest, strings};
 use img_core::oci::media_type;
 use img_core::ops::pull::PullOptions;
 use img_core::testing::Fixture;
@@ -21,8 +21,7 @@ fn schema2_and_oci_zstd_images_print_dockers_json() {
     f.pull("test/oci-zstd:1").unwrap();
     let alpine_ref = f.reference("test/alpine-like:latest");
     let oci_ref = f.reference("test/oci-zstd:1");
-    let run = inspect(&f, &[&alpine_ref, &oci_ref], "");
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = inspect(&f, &[&alpine_ref, &oci_ref], "").success();
     // docker's indentation: four spaces, an array even for one image.
     assert!(
         run.stdout.starts_with("[\n    {\n        \"Id\": "),
@@ -37,7 +36,7 @@ fn schema2_and_oci_zstd_images_print_dockers_json() {
         (&out[0], "test/alpine-like", media_type::DOCKER_MANIFEST),
         (&out[1], "test/oci-zstd", media_type::OCI_MANIFEST),
     ] {
-        let img = image(&f, name);
+        let img = f.image(name);
         let m = manifest(img, None);
         let c = config(img, &m);
         assert_eq!(v["Id"], m.config.digest.to_string(), "{name}");
@@ -78,11 +77,9 @@ fn schema2_and_oci_zstd_images_print_dockers_json() {
     // The same image by ID, by ID prefix, and by plain lines on stdin.
     let id = out[0]["Id"].as_str().unwrap().to_owned();
     let prefix = &id["sha256:".len().."sha256:".len() + 12];
-    let by_id = inspect(&f, &[&id, prefix], "");
-    assert_eq!(by_id.code, 0, "{}", by_id.stderr);
+    let by_id = inspect(&f, &[&id, prefix], "").success();
     assert_eq!(by_id.json(), json!([out[0], out[0]]));
-    let piped = inspect(&f, &[], &format!("{id}\n{oci_ref}\n"));
-    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    let piped = inspect(&f, &[], &format!("{id}\n{oci_ref}\n")).success();
     assert_eq!(piped.json(), json!(out));
 }
 
@@ -93,8 +90,7 @@ fn templates_from_dockers_documentation() {
     let r = f.reference("test/alpine-like:latest");
     let full = inspect(&f, &[&r], "").json()[0].clone();
     let tpl = |t: &str| {
-        let run = inspect(&f, &["-f", t, &r], "");
-        assert_eq!(run.code, 0, "{t}: {}", run.stderr);
+        let run = inspect(&f, &["-f", t, &r], "").success();
         run.stdout
     };
     assert_eq!(tpl("{{.RootFS.Type}}"), "layers\n");
@@ -130,8 +126,7 @@ fn templates_from_dockers_documentation() {
     assert!(run.stderr.contains("template"), "{}", run.stderr);
     assert!(run.stderr.contains("column"), "{}", run.stderr);
     // A missing key is an error naming the key, reported against the image.
-    let run = inspect(&f, &["-f", "{{.Nope}}", &r], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["-f", "{{.Nope}}", &r], "").failure(1, 1);
     assert!(run.stderr.contains("\"Nope\""), "{}", run.stderr);
 }
 
@@ -140,8 +135,7 @@ fn missing_images_are_reported_while_the_others_print() {
     let f = fixture();
     f.pull("test/alpine-like:latest").unwrap();
     let r = f.reference("test/alpine-like:latest");
-    let run = inspect(&f, &["nope:1", &r], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["nope:1", &r], "").failure(1, 1);
     assert_eq!(
         run.stderr,
         "img-inspect: \"nope:1\": no such image: nope:1\n"
@@ -150,12 +144,10 @@ fn missing_images_are_reported_while_the_others_print() {
     assert_eq!(out.as_array().unwrap().len(), 1);
     assert_eq!(out[0]["RepoTags"], json!([r]));
     // Nothing found at all: docker's empty array, still exit 1.
-    let run = inspect(&f, &["nope"], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["nope"], "").failure(1, 1);
     assert_eq!(run.stdout, "[]\n");
     // With a template, the found image is printed too.
-    let run = inspect(&f, &["-f", "{{.Os}}", "deadbeef", &r], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["-f", "{{.Os}}", "deadbeef", &r], "").failure(1, 1);
     assert_eq!(run.stdout, "linux\n");
     assert!(
         run.stderr.contains("\"deadbeef\": no such image"),
@@ -170,7 +162,7 @@ fn missing_images_are_reported_while_the_others_print() {
 #[test]
 fn multi_platform_images_with_and_without_all_platforms() {
     let f = fixture();
-    let multi = image(&f, "test/multi");
+    let multi = f.image("test/multi");
     let r = f.reference("test/multi:latest");
     // One platform: the tag names the host's manifest, the ID is its config.
     f.pull("test/multi:latest").unwrap();
@@ -188,8 +180,7 @@ fn multi_platform_images_with_and_without_all_platforms() {
         v["RepoDigests"],
         json!([format!("{}@{}", f.reference("test/multi"), multi.digest())])
     );
-    let run = inspect(&f, &["--platform", "linux/arm64", &r], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["--platform", "linux/arm64", &r], "").failure(1, 1);
     assert!(run.stderr.contains("linux/amd64"), "{}", run.stderr);
 
     // All platforms: the tag names the index, the ID is the index digest.
@@ -201,8 +192,7 @@ fn multi_platform_images_with_and_without_all_platforms() {
         },
     )
     .unwrap();
-    let run = inspect(&f, &[&r], "");
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = inspect(&f, &[&r], "").success();
     let v = run.json()[0].clone();
     assert_eq!(v["Id"], multi.digest().to_string());
     assert_eq!(v["Descriptor"]["digest"], multi.digest().to_string());
@@ -242,8 +232,7 @@ fn multi_platform_images_with_and_without_all_platforms() {
         (1, "linux/arm64", "arm64", Some("v8")),
         (2, "linux/arm/v7", "arm", Some("v7")),
     ] {
-        let run = inspect(&f, &["--platform", platform, &r], "");
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        let run = inspect(&f, &["--platform", platform, &r], "").success();
         let v = run.json()[0].clone();
         let c = config(multi, &manifest(multi, Some(i)));
         assert_eq!(v["Id"], multi.digest().to_string());
@@ -251,8 +240,7 @@ fn multi_platform_images_with_and_without_all_platforms() {
         assert_eq!(v["Variant"], json!(variant));
         assert_eq!(v["RootFS"]["Layers"], json!(strings(&c.rootfs.diff_ids)));
     }
-    let run = inspect(&f, &["--platform", "linux/s390x", &r], "");
-    assert_eq!(run.code, 1);
+    let run = inspect(&f, &["--platform", "linux/s390x", &r], "").failure(1, 1);
     assert!(
         run.stderr.contains("no platform linux/s390x"),
         "{}",

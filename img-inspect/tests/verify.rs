@@ -6,20 +6,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{image, inspect, manifest};
+use common::{inspect, manifest};
 use img_core::Digest;
 use img_core::index::NewImage;
 use img_core::oci::{ImageConfig, Manifest, media_type};
 use img_core::ops::pull::PullOptions;
 use img_core::testing::Fixture;
 use serde_json::Value;
-
-fn lines(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 #[test]
 fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
@@ -45,9 +38,8 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
         &multi.hex()[..12]
     );
 
-    let run = inspect(&f, &["--verify"], &ids);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let reports = lines(&run.stdout);
+    let run = inspect(&f, &["--verify"], &ids).success();
+    let reports = run.records::<Value>();
     assert_eq!(reports.len(), 3);
     for (r, id) in reports.iter().zip([&alpine, &oci, &multi]) {
         assert_eq!(r["Id"], id.to_string());
@@ -58,13 +50,12 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
     assert_eq!(reports[2]["Blobs"], 13);
     // img-inspect's own array read back: `img-inspect … | img-inspect --verify`.
     let array = inspect(&f, &[], &ids).stdout;
-    let run = inspect(&f, &["--verify"], &array);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(lines(&run.stdout), reports);
+    let run = inspect(&f, &["--verify"], &array).success();
+    assert_eq!(run.records::<Value>(), reports);
 
     // A wrong DiffID: alpine-like's layers under a config that lies about the second one.
     let store = f.store().unwrap();
-    let alpine_image = image(&f, "test/alpine-like");
+    let alpine_image = f.image("test/alpine-like");
     let m = manifest(alpine_image, None);
     let mut config: ImageConfig =
         serde_json::from_slice(alpine_image.blob(&m.config.digest).unwrap()).unwrap();
@@ -102,7 +93,7 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
         .unwrap();
 
     // A flipped byte in the middle of oci-zstd's zstd layer.
-    let oci_manifest: Manifest = manifest(image(&f, "test/oci-zstd"), None);
+    let oci_manifest: Manifest = manifest(f.image("test/oci-zstd"), None);
     let zstd_layer = &oci_manifest.layers[0];
     assert_eq!(zstd_layer.media_type, media_type::OCI_LAYER_ZSTD);
     let path = store.blob_path(&zstd_layer.digest);
@@ -112,9 +103,8 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
     std::fs::write(&path, &bytes).unwrap();
     let actual = Digest::sha256_of(&bytes);
 
-    let run = inspect(&f, &["--verify"], &format!("{ids}liar:1\n"));
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let reports = lines(&run.stdout);
+    let run = inspect(&f, &["--verify"], &format!("{ids}liar:1\n")).failure(1, 2);
+    let reports = run.records::<Value>();
     assert_eq!(reports.len(), 4);
     assert_eq!(reports[0]["Ok"], true);
     assert_eq!(reports[2]["Ok"], true);
@@ -159,8 +149,8 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
             "gone:1",
         ],
         "",
-    );
-    assert_eq!(run.code, 1);
+    )
+    .failure(1, 1);
     assert_eq!(run.stdout, "true 0\n");
     assert!(
         run.stderr.contains("\"gone:1\": no such image: gone:1"),

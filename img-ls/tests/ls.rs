@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use img_core::Digest;
 use img_core::index::NewImage;
 use img_core::oci::media_type;
 use img_core::output::human_size;
 use img_core::record::{ImageRecord, RowRecord};
-use img_core::testing::Fixture;
+use img_core::testing::{Fixture, Run, run};
 
 const BIN: &str = env!("CARGO_BIN_EXE_img-ls");
 
@@ -78,25 +78,19 @@ fn made_up(store: &img_core::Store, seed: &str, created: &str, tags: &[(&str, &s
         .id
 }
 
-fn run(f: &Fixture, args: &[&str]) -> Output {
-    let out = f.command(BIN).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "img-ls {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Runs img-ls with `args` on the fixture's store.
+fn ls(f: &Fixture, args: &[&str]) -> Run {
+    f.run(BIN, args, None)
 }
 
+/// stdout of a quiet, successful run.
 fn stdout(f: &Fixture, args: &[&str]) -> String {
-    String::from_utf8(run(f, args).stdout).unwrap()
+    ls(f, args).success().stdout
 }
 
+/// The rows of a quiet, successful run.
 fn rows(f: &Fixture, args: &[&str]) -> Vec<RowRecord> {
-    stdout(f, args)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    ls(f, args).success().records()
 }
 
 /// `repository:tag` of each row.
@@ -372,15 +366,8 @@ fn templates_and_custom_tables() {
     assert_eq!(r.repository, "old/app");
 
     // A template naming a key rows lack fails in one line, exit 1.
-    let out = f
-        .command(BIN)
-        .args(["--format", "{{.Nope}}"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.starts_with("img-ls: ") && err.contains("Nope"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let run = ls(f, &["--format", "{{.Nope}}"]).failure(1, 1);
+    assert!(run.stderr.contains("Nope"), "{}", run.stderr);
 }
 
 #[test]
@@ -433,12 +420,9 @@ fn a_reader_closing_the_pipe_early_is_not_an_error() {
 fn bad_input_is_one_line_and_the_right_exit_status() {
     let f = Fixture::new().unwrap();
     let fails = |args: &[&str], code: i32, needle: &str| {
-        let out: Output = f.command(BIN).args(args).output().unwrap();
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(err.starts_with("img-ls: "), "{err}");
-        assert!(out.stdout.is_empty());
+        let run = ls(&f, args).failure(code, 1);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
     };
     fails(
         &["-f", "color=red"],
@@ -464,20 +448,22 @@ fn bad_input_is_one_line_and_the_right_exit_status() {
         1,
         "parsing --format: template: column 1",
     );
-    fails(&["--bogus"], 2, "Unrecognized argument");
+    // argh's own usage errors add a second line pointing at --help.
+    let usage = ls(&f, &["--bogus"]);
+    assert_eq!(usage.code, 2, "{usage:?}");
+    assert_eq!(
+        usage.stderr,
+        "img-ls: Unrecognized argument: --bogus\nRun 'img-ls --help' for more information.\n"
+    );
+    assert_eq!(usage.stdout, "");
 
     // A corrupt index: one line naming the file, exit 1.
     std::fs::create_dir_all(f.root()).unwrap();
     std::fs::write(f.root().join("index.db"), b"not a database\n".repeat(300)).unwrap();
-    let out = Command::new(BIN)
-        .env("IMG_ROOT", f.root())
-        .output()
-        .unwrap();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let run = run(Command::new(BIN).env("IMG_ROOT", f.root()), None).failure(1, 1);
     assert!(
-        err.contains("index.db") && err.contains("not an SQLite database"),
-        "{err}"
+        run.stderr.contains("index.db") && run.stderr.contains("not an SQLite database"),
+        "{}",
+        run.stderr
     );
-    assert_eq!(err.lines().count(), 1, "{err}");
 }

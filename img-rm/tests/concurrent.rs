@@ -15,7 +15,7 @@ use img_core::store::Store;
 use img_core::testing::Fixture;
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
 use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_image};
-use img_core::testing::push_image;
+use img_core::testing::{push_image, verify_store};
 use img_core::{Digest, Reference};
 
 /// Two images from one seed: `test/share-a` has a small layer, `test/share-b` the same
@@ -111,14 +111,11 @@ fn rm_of_an_image_while_a_pull_of_another_sharing_its_layers_runs() {
         Some(shared_size),
         "the shared layer was reused from the store, kept by the pull's lease"
     );
-    // B verifies: every blob it pins is on disk and hashes to its digest.
+    // B verifies: every blob it pins is on disk, and every blob file hashes to its digest.
     let store = f.store().unwrap();
     let b_blobs = store.index().image_blobs(&record.id).unwrap();
     assert!(b_blobs.contains(&shared) && b_blobs.contains(&big));
-    for d in &b_blobs {
-        let bytes = std::fs::read(store.blob_path(d)).unwrap();
-        d.verify(&bytes).unwrap();
-    }
+    verify_store(&f.root());
     // A is gone, its own blobs with it; the shared layer stays for B.
     assert_eq!(store.index().image(&a_info.id).unwrap(), None);
     let own: Vec<Digest> = a_blobs.into_iter().filter(|d| *d != shared).collect();
@@ -130,4 +127,5 @@ fn rm_of_an_image_while_a_pull_of_another_sharing_its_layers_runs() {
     for d in &b_blobs {
         assert!(store.has_blob(d).unwrap(), "{d}");
     }
+    verify_store(&f.root());
 }

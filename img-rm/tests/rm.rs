@@ -265,7 +265,7 @@ fn records_on_stdin_untag_exactly_their_tags_and_ids_delete_images() {
     );
     let multi_name = f.reference("test/multi");
     assert_eq!(
-        run.records(),
+        run.records::<serde_json::Value>(),
         [
             untagged("old/a:1"),
             untagged("old/b:2"),
@@ -312,18 +312,7 @@ fn usage_errors_exit_2() {
 
 /// Runs img-rm with stdout on a terminal (util-linux `script` gives it a pty).
 fn rm_on_terminal(f: &Fixture, args: &[&str]) -> String {
-    let mut line = env!("CARGO_BIN_EXE_img-rm").to_owned();
-    for a in args {
-        line.push_str(&format!(" '{a}'"));
-    }
-    let out = f
-        .command("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("running script (util-linux)");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().replace("\r\n", "\n")
+    f.on_terminal(env!("CARGO_BIN_EXE_img-rm"), args)
 }
 
 #[test]

@@ -1,57 +1,14 @@
 //! img-tag run as a binary on stores filled by real pulls: SOURCE TARGET, TARGET with the
 //! source on stdin, moving tags, and docker's refusals.
 
-use std::io::Write;
-use std::process::Stdio;
-
-use img_core::record::ImageRecord;
-use img_core::testing::Fixture;
+use img_core::testing::{Fixture, Run};
 
 const ALPINE: &str = "test/alpine-like:latest";
 const OCI: &str = "test/oci-zstd:1";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// Runs img-tag with `args` on the fixture's store, `input` on stdin.
 fn tag(f: &Fixture, args: &[&str], input: Option<&str>) -> Run {
-    let mut cmd = f.command(env!("CARGO_BIN_EXE_img-tag"));
-    cmd.args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running img-tag");
-    if let Some(text) = input {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-impl Run {
-    /// The one record printed, after checking success.
-    fn record(&self) -> ImageRecord {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        assert_eq!(self.stderr, "");
-        let lines: Vec<&str> = self.stdout.lines().collect();
-        assert_eq!(lines.len(), 1, "one record: {:?}", self.stdout);
-        serde_json::from_str(lines[0]).unwrap()
-    }
+    f.run(env!("CARGO_BIN_EXE_img-tag"), args, input)
 }
 
 fn fixture() -> Fixture {
@@ -62,7 +19,9 @@ fn fixture() -> Fixture {
 fn source_target_adds_a_tag_and_prints_the_record_with_the_new_ref() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
-    let r = tag(&f, &[&f.reference(ALPINE), "mine/x:1"], None).record();
+    let r = tag(&f, &[&f.reference(ALPINE), "mine/x:1"], None)
+        .success()
+        .record();
     assert_eq!(r.id, pulled.id);
     assert_eq!(
         r.reference.as_ref().map(ToString::to_string).as_deref(),
@@ -76,7 +35,9 @@ fn source_target_adds_a_tag_and_prints_the_record_with_the_new_ref() {
     assert_eq!(r.size, pulled.size);
     assert_eq!((r.downloaded, r.reused), (None, None));
     // By short ID, and the target without a tag is :latest.
-    let r = tag(&f, &[&pulled.id.hex()[..12], "mine/y"], None).record();
+    let r = tag(&f, &[&pulled.id.hex()[..12], "mine/y"], None)
+        .success()
+        .record();
     assert!(r.repo_tags.contains(&"mine/y:latest".to_owned()), "{r:?}");
     let info = f
         .store()
@@ -96,7 +57,8 @@ fn source_target_adds_a_tag_and_prints_the_record_with_the_new_ref() {
             "mine/z:2",
         ],
         None,
-    );
+    )
+    .success();
     assert_eq!(run.stdout, "docker.io/mine/z:2 4\n", "{}", run.stderr);
 }
 
@@ -105,7 +67,9 @@ fn an_existing_tag_moves_and_the_image_it_left_stays_dangling() {
     let f = fixture();
     let alpine = f.pull(ALPINE).unwrap().record;
     let oci = f.pull(OCI).unwrap().record;
-    let r = tag(&f, &[&f.reference(ALPINE), &f.reference(OCI)], None).record();
+    let r = tag(&f, &[&f.reference(ALPINE), &f.reference(OCI)], None)
+        .success()
+        .record();
     assert_eq!(r.id, alpine.id);
     let store = f.store().unwrap();
     let left = store.index().image(&oci.id).unwrap().unwrap();
@@ -118,7 +82,7 @@ fn target_alone_takes_one_record_from_stdin() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
     let input = serde_json::to_string(&pulled).unwrap() + "\n";
-    let r = tag(&f, &["mine/piped:1"], Some(&input)).record();
+    let r = tag(&f, &["mine/piped:1"], Some(&input)).success().record();
     assert_eq!(r.id, pulled.id);
     assert!(r.repo_tags.contains(&"mine/piped:1".to_owned()));
     // An img-ls row works the same.
@@ -126,7 +90,7 @@ fn target_alone_takes_one_record_from_stdin() {
         r#"{{"ID":"{}","Repository":"mine/piped","Tag":"1"}}"#,
         &pulled.id.hex()[..12]
     );
-    let r = tag(&f, &["mine/from-row"], Some(&row)).record();
+    let r = tag(&f, &["mine/from-row"], Some(&row)).success().record();
     assert_eq!(r.id, pulled.id);
 
     let oci = f.pull(OCI).unwrap().record;
@@ -135,8 +99,7 @@ fn target_alone_takes_one_record_from_stdin() {
         serde_json::to_string(&pulled).unwrap(),
         serde_json::to_string(&oci).unwrap()
     );
-    let run = tag(&f, &["mine/two"], Some(&two));
-    assert_eq!(run.code, 1);
+    let run = tag(&f, &["mine/two"], Some(&two)).failure(1, 1);
     assert_eq!(run.stdout, "");
     assert!(
         run.stderr
@@ -144,8 +107,7 @@ fn target_alone_takes_one_record_from_stdin() {
         "{}",
         run.stderr
     );
-    let run = tag(&f, &["mine/none"], Some(""));
-    assert_eq!(run.code, 1);
+    let run = tag(&f, &["mine/none"], Some("")).failure(1, 1);
     assert!(run.stderr.contains("no image on stdin"), "{}", run.stderr);
     let store = f.store().unwrap();
     assert!(
@@ -162,19 +124,16 @@ fn docker_refusals() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
     let src = f.reference(ALPINE);
-    let run = tag(&f, &[&src, &format!("mine/x@{}", pulled.digest)], None);
-    assert_eq!(run.code, 1);
+    let run = tag(&f, &[&src, &format!("mine/x@{}", pulled.digest)], None).failure(1, 1);
     assert!(
         run.stderr
             .starts_with("img-tag: refusing to create a tag with a digest reference"),
         "{}",
         run.stderr
     );
-    let run = tag(&f, &["nope:1", "mine/x:1"], None);
-    assert_eq!(run.code, 1);
+    let run = tag(&f, &["nope:1", "mine/x:1"], None).failure(1, 1);
     assert_eq!(run.stderr, "img-tag: no such image: nope:1\n");
-    let run = tag(&f, &[&src, "Mine/X"], None);
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    let run = tag(&f, &[&src, "Mine/X"], None).failure(1, 1);
     assert!(run.stderr.contains("invalid reference"), "{}", run.stderr);
     for args in [&["a", "b", "c"][..], &[][..], &["--bogus", "a", "b"][..]] {
         let run = tag(&f, args, None);
@@ -190,19 +149,11 @@ fn on_a_terminal_it_prints_nothing_as_docker_tag() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
     // util-linux `script` gives img-tag a terminal for stdout.
-    let line = format!(
-        "{} '{}' mine/tty:1",
+    let shown = f.on_terminal(
         env!("CARGO_BIN_EXE_img-tag"),
-        f.reference(ALPINE)
+        &[&f.reference(ALPINE), "mine/tty:1"],
     );
-    let out = f
-        .command("script")
-        .args(["-qec", &line, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("running script (util-linux)");
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(shown, "");
     let info = f
         .store()
         .unwrap()

@@ -107,26 +107,17 @@ mod tests {
     use super::*;
     use crate::index::NewImage;
     use crate::store::Store;
+    use crate::store::test_support::seeded_image;
 
+    /// An image from `seed` with `tags` and a repo digest under alpine.
     fn put(store: &Store, seed: &str, tags: &[(&str, &str)]) -> ImageInfo {
+        let image = seeded_image(seed, tags);
+        let repo_digests = vec![("docker.io/library/alpine".into(), image.target.clone())];
         store
             .index()
             .put_image(&NewImage {
-                id: Digest::sha256_of(seed.as_bytes()),
-                target: Digest::sha256_of(format!("m{seed}").as_bytes()),
-                target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
-                created: None,
-                platform: "linux/amd64".into(),
-                blobs: vec![],
-                labels: Default::default(),
-                tags: tags
-                    .iter()
-                    .map(|(n, t)| (n.to_string(), t.to_string()))
-                    .collect(),
-                repo_digests: vec![(
-                    "docker.io/library/alpine".into(),
-                    Digest::sha256_of(format!("m{seed}").as_bytes()),
-                )],
+                repo_digests,
+                ..image
             })
             .unwrap()
     }

@@ -79,26 +79,10 @@ fn short(id: &crate::Digest) -> &str {
 mod tests {
     use super::*;
     use crate::digest::Digest;
-    use crate::index::NewImage;
+    use crate::store::test_support::seeded_image;
 
     fn put(store: &Store, seed: &str, tags: &[(&str, &str)]) -> crate::index::ImageInfo {
-        store
-            .index()
-            .put_image(&NewImage {
-                id: Digest::sha256_of(seed.as_bytes()),
-                target: Digest::sha256_of(format!("m{seed}").as_bytes()),
-                target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
-                created: None,
-                platform: "linux/amd64".into(),
-                blobs: vec![],
-                labels: Default::default(),
-                tags: tags
-                    .iter()
-                    .map(|(n, t)| (n.to_string(), t.to_string()))
-                    .collect(),
-                repo_digests: vec![],
-            })
-            .unwrap()
+        store.index().put_image(&seeded_image(seed, tags)).unwrap()
     }
 
     #[test]

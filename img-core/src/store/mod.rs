@@ -37,7 +37,7 @@ mod ingest;
 mod lease;
 mod lock;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::fs::{DirBuilder, File};
 use std::io::Read;

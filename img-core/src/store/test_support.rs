@@ -1,11 +1,13 @@
-//! Test helpers for the store: deterministic content, and child processes (the test binary
-//! re-executed to run one helper test) for the tests that need real processes.
+//! Test helpers for the store: deterministic content, made-up images for the index, and
+//! child processes (the test binary re-executed to run one helper test) for the tests that
+//! need real processes.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
+use crate::index::NewImage;
 
 /// The environment variable telling a helper test what to do; unset, helpers do nothing.
 pub(crate) const ROLE_VAR: &str = "IMG_STORE_TEST_ROLE";
@@ -25,6 +27,26 @@ pub(crate) fn content(seed: u8, len: usize) -> (Vec<u8>, Digest) {
         .collect();
     let digest = Digest::sha256_of(&data);
     (data, digest)
+}
+
+/// An image made up from `seed` alone, with no blobs: ID `sha256(seed)`, target a
+/// manifest `sha256("m" + seed)` that is not stored, linux/amd64, tagged `tags` (full
+/// names), no creation time, labels or repo digests (add them with `..seeded_image()`).
+pub(crate) fn seeded_image(seed: &str, tags: &[(&str, &str)]) -> NewImage {
+    NewImage {
+        id: Digest::sha256_of(seed.as_bytes()),
+        target: Digest::sha256_of(format!("m{seed}").as_bytes()),
+        target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+        created: None,
+        platform: "linux/amd64".into(),
+        blobs: vec![],
+        labels: Default::default(),
+        tags: tags
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        repo_digests: vec![],
+    }
 }
 
 /// Runs the helper test `test` (its full path, e.g. `store::ingest_tests::helper`) in a

@@ -93,6 +93,13 @@ impl Fixture {
         super::run(self.command(program).args(args), input)
     }
 
+    /// Runs `program` on this fixture with `args` on a pseudo-terminal, and returns what
+    /// the terminal showed (see [`super::run::on_terminal`]).
+    #[track_caller]
+    pub fn on_terminal(&self, program: &str, args: &[&str]) -> String {
+        super::run::on_terminal(self.command(program).args(args))
+    }
+
     /// The pushed test image named `name` (`test/multi`, with or without its tag).
     #[track_caller]
     pub fn image(&self, name: &str) -> &TestImage {

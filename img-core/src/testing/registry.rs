@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::registry::{ClientOptions, RegistryClient, SchemePolicy};
+use crate::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 
 /// Where Debian installs the registry, used when it is not on PATH.
 const DEFAULT_BINARY: &str = "/usr/bin/docker-registry";
@@ -177,7 +177,24 @@ impl TestRegistry {
     /// A client for it: plain HTTP, or HTTPS without certificate checks for a TLS
     /// registry (tests that check trust build their own options).
     pub fn client(&self) -> Result<RegistryClient> {
-        let options = if self.tls {
+        RegistryClient::new(&self.addr, self.client_options())
+    }
+
+    /// [`client`](Self::client), logging in as `username` with `password` (for a registry
+    /// with htpasswd or token auth).
+    pub fn client_as(&self, username: &str, password: &str) -> Result<RegistryClient> {
+        let options = ClientOptions {
+            credentials: Some(Credentials::Basic {
+                username: username.into(),
+                password: password.into(),
+            }),
+            ..self.client_options()
+        };
+        RegistryClient::new(&self.addr, options)
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        if self.tls {
             ClientOptions {
                 scheme: SchemePolicy::Https,
                 tls_insecure: true,
@@ -188,8 +205,7 @@ impl TestRegistry {
                 scheme: SchemePolicy::Http,
                 ..ClientOptions::default()
             }
-        };
-        RegistryClient::new(&self.addr, options)
+        }
     }
 
     fn start_with(b: TestRegistryBuilder) -> Result<TestRegistry> {

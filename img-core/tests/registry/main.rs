@@ -29,6 +29,18 @@ pub(crate) fn http_client(addr: &str, options: ClientOptions) -> RegistryClient 
     .unwrap()
 }
 
+/// A client for `addr` with `scheme` and otherwise default options.
+pub(crate) fn scheme_client(addr: &str, scheme: SchemePolicy) -> RegistryClient {
+    RegistryClient::new(
+        addr,
+        ClientOptions {
+            scheme,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap()
+}
+
 /// Runs skopeo with `args` and returns its stdout; fails the test with its stderr.
 fn skopeo(args: &[&str]) -> Vec<u8> {
     let out = Command::new("skopeo")
@@ -378,15 +390,9 @@ fn a_registry_that_is_down_is_a_network_error() {
     };
     let addr = format!("127.0.0.1:{port}");
     for scheme in [SchemePolicy::Http, SchemePolicy::HttpsThenHttp] {
-        let client = RegistryClient::new(
-            &addr,
-            ClientOptions {
-                scheme,
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
-        let err = client.get_manifest("test/x", "latest").unwrap_err();
+        let err = scheme_client(&addr, scheme)
+            .get_manifest("test/x", "latest")
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Network, "{scheme:?}: {err}");
         assert_eq!(
             err.to_string(),

@@ -6,6 +6,8 @@ use img_core::registry::{ClientOptions, RegistryClient, SchemePolicy};
 use img_core::testing::tls::TestCa;
 use img_core::testing::{TestRegistry, push_image, standard_set};
 
+use super::scheme_client;
+
 /// A CA and a certificate for 127.0.0.1 signed by it, from the test CA.
 fn tls_files(
     dir: &std::path::Path,
@@ -37,15 +39,9 @@ fn tls_trust_is_checked_and_never_bypassed_by_the_http_fallback() {
     // Not trusted: a Tls error naming the certificate, and HttpsThenHttp does not fall
     // back to plain HTTP (the server speaks TLS; only trust is missing).
     for scheme in [SchemePolicy::Https, SchemePolicy::HttpsThenHttp] {
-        let client = RegistryClient::new(
-            &addr,
-            ClientOptions {
-                scheme,
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
-        let err = client.get_manifest("test/x", "latest").unwrap_err();
+        let err = scheme_client(&addr, scheme)
+            .get_manifest("test/x", "latest")
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Tls, "{scheme:?}: {err}");
         assert!(err.to_string().contains("certificate"), "{err}");
     }

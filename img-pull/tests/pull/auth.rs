@@ -84,7 +84,7 @@ fn auths(host: &str, user: &str, password: &str) -> serde_json::Value {
 /// Pulls `reg`'s image in `sandbox` and checks the record and the store.
 #[track_caller]
 fn pulls(reg: &BasicTls, sandbox: &Sandbox, cmd: &mut Command) {
-    let r = run(cmd.arg(reg.reference())).success().record();
+    let r = run(cmd.arg(reg.reference()), None).success().record();
     assert_eq!(&r.digest, reg.image.digest());
     assert!(
         sandbox
@@ -166,7 +166,7 @@ fn wrong_password_names_the_refused_credentials_and_missing_ones_say_log_in() {
     let secret = "Wr0ng-Pa55word-zq";
     let s = reg.sandbox();
     s.docker_config_json(&auths(&host, USER, secret));
-    let err = one_clear_line(run(s.command().arg(&reference)), &reference, secret);
+    let err = one_clear_line(run(s.command().arg(&reference), None), &reference, secret);
     assert!(err.contains(USER), "names the user: {err}");
     assert!(err.contains("refused the credentials"), "{err}");
     assert!(
@@ -176,7 +176,7 @@ fn wrong_password_names_the_refused_credentials_and_missing_ones_say_log_in() {
 
     // No credentials at all: says to log in.
     let s = reg.sandbox();
-    let err = one_clear_line(run(s.command().arg(&reference)), &reference, PASSWORD);
+    let err = one_clear_line(run(s.command().arg(&reference), None), &reference, PASSWORD);
     assert!(err.contains("log in first"), "{err}");
 }
 
@@ -189,7 +189,7 @@ fn untrusted_certificate_is_one_tls_line_without_a_plain_http_retry() {
     // The right password but no CA: a TLS error, and no quiet retry over plain HTTP.
     let s = Sandbox::new();
     s.docker_config_json(&auths(&host, USER, PASSWORD));
-    let err = one_clear_line(run(s.command().arg(&reference)), &reference, PASSWORD);
+    let err = one_clear_line(run(s.command().arg(&reference), None), &reference, PASSWORD);
     assert!(err.contains("certificate"), "{err}");
     assert!(!err.contains("http://"), "fell back to plain HTTP: {err}");
     verify_store(&s.root());

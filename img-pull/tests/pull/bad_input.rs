@@ -48,7 +48,7 @@ fn unknown_images_tags_and_malformed_references_fail_alone() {
     let good2 = f.reference("test/oci-zstd:1");
     let run = pull_in(&f, &[&good1, &no_repo, &no_tag, malformed, &good2]).failure(1, 3);
     let pulled: Vec<String> = run
-        .records()
+        .records::<ImageRecord>()
         .into_iter()
         .map(|r| r.reference.unwrap().to_string())
         .collect();
@@ -167,6 +167,7 @@ cp -a "$IMG_ROOT/." "$3/store/""#,
         code: read("code").trim().parse().unwrap(),
         stdout: read("stdout"),
         stderr: read("stderr"),
+        tool: "img-pull".into(),
     }
     .failure(1, 1);
     assert!(

@@ -6,7 +6,7 @@ use img_core::Digest;
 use img_core::oci::Platform;
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
 use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_image};
-use img_core::testing::{Fixture, push_image};
+use img_core::testing::{Fixture, on_terminal, push_image};
 
 use super::*;
 
@@ -88,40 +88,11 @@ fn each_standard_image_pulls_with_a_true_record_and_again_downloads_nothing() {
     assert_eq!(verify_store(&f.root()), blobs, "nothing new was stored");
 }
 
-/// Runs `cmd` on a pseudo-terminal (util-linux `script`), so img-pull prints docker's
-/// lines; returns what the terminal showed.
-fn on_terminal(cmd: &Command) -> String {
-    let mut line = shell_quote(cmd.get_program().to_str().unwrap());
-    for a in cmd.get_args() {
-        line.push(' ');
-        line.push_str(&shell_quote(a.to_str().unwrap()));
-    }
-    let mut script = Command::new("script");
-    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => script.env(k, v),
-            None => script.env_remove(k),
-        };
-    }
-    let out = script
-        .stdin(Stdio::null())
-        .output()
-        .expect("util-linux's script is needed to give img-pull a terminal");
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
-    assert!(out.status.success(), "{text}");
-    text
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[test]
 fn on_a_terminal_it_prints_docker_lines_and_says_up_to_date_the_second_time() {
     let f = fixture();
     let reference = f.reference("test/alpine-like:latest");
-    let image = image(&f, "test/alpine-like");
+    let image = f.image("test/alpine-like");
     let mut cmd = f.command(BIN);
     cmd.arg(&reference);
     let shown = on_terminal(&cmd);
@@ -145,7 +116,7 @@ fn on_a_terminal_it_prints_docker_lines_and_says_up_to_date_the_second_time() {
 #[test]
 fn pull_by_digest_asks_for_that_digest_and_a_wrong_one_fails_clearly() {
     let f = fixture();
-    let image = image(&f, "test/alpine-like");
+    let image = f.image("test/alpine-like");
     let proxy = FaultProxy::start(&f.registry.addr(), |_, _, _| Fault::Pass).unwrap();
     let name = format!("{}/{}", proxy.addr(), image.name);
     let reference = format!("{name}@{}", image.digest());
@@ -204,7 +175,7 @@ fn pull_by_digest_asks_for_that_digest_and_a_wrong_one_fails_clearly() {
 #[test]
 fn platform_is_chosen_by_flag_or_docker_default_platform_and_unknown_ones_are_listed() {
     let f = fixture();
-    let multi = image(&f, "test/multi");
+    let multi = f.image("test/multi");
     let reference = f.reference("test/multi:latest");
     let name = f.reference("test/multi");
     let cases: [(&[&str], Option<&str>, &str, &str); 3] = [
@@ -223,7 +194,7 @@ fn platform_is_chosen_by_flag_or_docker_default_platform_and_unknown_ones_are_li
         if let Some(p) = env {
             cmd.env("DOCKER_DEFAULT_PLATFORM", p);
         }
-        let r = run(&mut cmd).success().record();
+        let r = run(&mut cmd, None).success().record();
         let (manifest_digest, _, m) = manifest_of(multi, Some(platform));
         assert_eq!(r.platform, platform, "{args:?} {env:?}");
         assert_eq!(r.id, m.config.digest, "{args:?} {env:?}");
@@ -264,7 +235,7 @@ fn platform_is_chosen_by_flag_or_docker_default_platform_and_unknown_ones_are_li
 #[test]
 fn all_platforms_records_the_index_as_the_image() {
     let f = fixture();
-    let multi = image(&f, "test/multi");
+    let multi = f.image("test/multi");
     let name = f.reference("test/multi");
     let r = pull_in(&f, &["--all-platforms", &f.reference("test/multi:latest")])
         .success()
@@ -320,12 +291,12 @@ fn all_tags_pulls_every_tag_of_the_repository() {
     let name = f.reference("test/alpine-like");
     let run = pull_in(&f, &["-a", &name]).success();
     let mut got: Vec<(String, Digest)> = run
-        .records()
+        .records::<ImageRecord>()
         .into_iter()
         .map(|r| (r.reference.unwrap().to_string(), r.digest))
         .collect();
     got.sort();
-    let first = image(&f, "test/alpine-like");
+    let first = f.image("test/alpine-like");
     assert_eq!(
         got,
         vec![
@@ -352,7 +323,7 @@ fn several_names_with_one_bad_pull_the_others_and_exit_1() {
     let b = f.reference("test/oci-zstd:1");
     let run = pull_in(&f, &[&a, &bad, &b]).failure(1, 1);
     let refs: Vec<String> = run
-        .records()
+        .records::<ImageRecord>()
         .into_iter()
         .map(|r| r.reference.unwrap().to_string())
         .collect();
@@ -371,17 +342,17 @@ fn names_come_from_stdin_records_and_plain_lines() {
     let a = f.reference("test/alpine-like:latest");
     let b = f.reference("test/oci-zstd:1");
     let input = format!("{}\n{b}\n", serde_json::json!({ "Name": a }));
-    let run = run_with_stdin(&mut f.command(BIN), Some(&input)).success();
+    let run = f.run(BIN, &[], Some(&input)).success();
     let refs: Vec<String> = run
-        .records()
+        .records::<ImageRecord>()
         .into_iter()
         .map(|r| r.reference.unwrap().to_string())
         .collect();
     assert_eq!(refs, vec![a.clone(), b]);
 
     // img-pull's own records read back: `Ref` names the image, now up to date.
-    let again = run_with_stdin(&mut f.command(BIN), Some(&run.stdout)).success();
-    let records = again.records();
+    let again = f.run(BIN, &[], Some(&run.stdout)).success();
+    let records = again.records::<ImageRecord>();
     assert_eq!(records.len(), 2);
     assert!(
         records.iter().all(|r| r.downloaded == Some(0)),
@@ -402,7 +373,7 @@ fn quiet_prints_only_the_reference() {
 #[test]
 fn blobs_already_stored_are_reused_across_images() {
     let f = fixture();
-    let original = image(&f, "test/alpine-like");
+    let original = f.image("test/alpine-like");
     let mut copy = original.clone();
     copy.name = "test/alpine-copy".to_owned();
     push_image(&f.registry.client().unwrap(), &copy).unwrap();
@@ -428,7 +399,7 @@ fn blobs_already_stored_are_reused_across_images() {
 #[test]
 fn pull_by_index_digest_picks_the_platform_and_by_manifest_digest_is_up_to_date_after() {
     let f = fixture();
-    let multi = image(&f, "test/multi");
+    let multi = f.image("test/multi");
     let proxy = FaultProxy::start(&f.registry.addr(), |_, _, _| Fault::Pass).unwrap();
     let name = format!("{}/{}", proxy.addr(), multi.name);
 
@@ -462,7 +433,7 @@ fn a_tag_that_moved_on_the_registry_is_pulled_anew_and_the_old_image_loses_it() 
     let f = fixture();
     let reference = f.reference("test/alpine-like:latest");
     let old = pull_in(&f, &[&reference]).success().record();
-    let mut newer = image(&f, "test/oci-zstd").clone();
+    let mut newer = f.image("test/oci-zstd").clone();
     newer.name = "test/alpine-like".to_owned();
     newer.tag = "latest".to_owned();
     push_image(&f.registry.client().unwrap(), &newer).unwrap();
@@ -496,7 +467,7 @@ fn two_pulls_of_the_same_image_at_once_both_succeed_into_one_store() {
             .unwrap()
     };
     let (a, b) = (spawn(), spawn());
-    let big = image(&f, "test/big");
+    let big = f.image("test/big");
     let (_, _, m) = manifest_of(big, None);
     let mut fetched = 0;
     for child in [a, b] {
@@ -505,6 +476,7 @@ fn two_pulls_of_the_same_image_at_once_both_succeed_into_one_store() {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).unwrap(),
             stderr: String::from_utf8(out.stderr).unwrap(),
+            tool: "img-pull".into(),
         }
         .success();
         let r = run.record();

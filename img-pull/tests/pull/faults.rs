@@ -46,14 +46,14 @@ fn faulted(seen: &[SeenRequest]) -> usize {
 /// Pulls `name` of `f`'s registry through `proxy` into a fresh sandbox.
 fn pull_through(proxy: &FaultProxy, name: &str) -> (Sandbox, Run) {
     let s = Sandbox::new();
-    let r = run(s.command().arg(format!("{}/{name}", proxy.addr())));
+    let r = run(s.command().arg(format!("{}/{name}", proxy.addr())), None);
     (s, r)
 }
 
 #[test]
 fn transient_blob_faults_are_retried_and_the_image_verifies() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/oci-zstd");
+    let image = f.image("test/oci-zstd");
     let (_, _, m) = manifest_of(image, None);
     for fault in [
         Fault::Reset,
@@ -97,7 +97,7 @@ fn transient_blob_faults_are_retried_and_the_image_verifies() {
 #[test]
 fn a_manifest_cut_off_or_damaged_on_the_way_is_fetched_again() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/multi");
+    let image = f.image("test/multi");
     for fault in [
         Fault::Reset,
         Fault::Status(502, None),
@@ -118,7 +118,7 @@ fn a_manifest_cut_off_or_damaged_on_the_way_is_fetched_again() {
 #[test]
 fn rate_limit_429_is_retried_after_the_time_it_asks() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/alpine-like");
+    let image = f.image("test/alpine-like");
     let proxy = FaultProxy::start(
         &f.registry.addr(),
         first_n(1, manifest_get, Fault::Status(429, Some(2))),
@@ -140,7 +140,7 @@ fn rate_limit_429_is_retried_after_the_time_it_asks() {
 #[test]
 fn a_dropped_first_connection_is_retried() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/alpine-like");
+    let image = f.image("test/alpine-like");
     // Every path's first request is reset, the registry check included.
     let proxy =
         FaultProxy::start(&f.registry.addr(), first_n(1, |_, _| true, Fault::Reset)).unwrap();
@@ -153,7 +153,7 @@ fn a_dropped_first_connection_is_retried() {
 #[test]
 fn persistent_corruption_is_a_digest_mismatch_and_commits_nothing() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/big");
+    let image = f.image("test/big");
     let (_, _, m) = manifest_of(image, None);
     let layer = m.layers[0].digest.clone();
     let target = layer.to_string();
@@ -191,9 +191,12 @@ fn persistent_corruption_is_a_digest_mismatch_and_commits_nothing() {
 }
 
 fn run_ok_direct(f: &Fixture, s: &Sandbox, name: &str) -> ImageRecord {
-    run(s.command().arg(format!("{}/{name}", f.registry.addr())))
-        .success()
-        .record()
+    run(
+        s.command().arg(format!("{}/{name}", f.registry.addr())),
+        None,
+    )
+    .success()
+    .record()
 }
 
 /// Regression: a blob whose every request was reset was retried by the client (six
@@ -202,7 +205,7 @@ fn run_ok_direct(f: &Fixture, s: &Sandbox, name: &str) -> ImageRecord {
 #[test]
 fn a_blob_that_always_fails_is_one_clear_error_after_bounded_retries() {
     let f = Fixture::new().unwrap();
-    let image = image(&f, "test/alpine-like");
+    let image = f.image("test/alpine-like");
     let (_, _, m) = manifest_of(image, None);
     let target = m.layers[0].digest.to_string();
     let proxy = FaultProxy::start(&f.registry.addr(), move |method, path, _| {

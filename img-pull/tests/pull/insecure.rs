@@ -29,7 +29,7 @@ fn untrusted_tls_registry(files: &Path) -> TestRegistry {
 /// Pulls `reference` in `s` with `extra` arguments; asserts it succeeded.
 #[track_caller]
 fn pulled(s: &Sandbox, reference: &str, extra: &[&str]) {
-    let r = run(s.command().args(extra).arg(reference))
+    let r = run(s.command().args(extra).arg(reference), None)
         .success()
         .record();
     assert_eq!(&r.digest, standard_set()[0].digest());
@@ -44,7 +44,7 @@ fn an_untrusted_certificate_is_refused_unless_the_registry_is_insecure() {
     let reference = format!("{host}/{}", standard_set()[0].reference());
 
     let s = Sandbox::new();
-    let run_ = run(s.command().arg(&reference)).failure(1, 1);
+    let run_ = run(s.command().arg(&reference), None).failure(1, 1);
     assert!(run_.stderr.contains(&reference), "{}", run_.stderr);
     assert!(run_.stderr.contains("not trusted"), "{}", run_.stderr);
     assert!(!run_.stderr.contains("http://"), "{}", run_.stderr);
@@ -61,7 +61,7 @@ fn an_untrusted_certificate_is_refused_unless_the_registry_is_insecure() {
     // Another registry listed as insecure changes nothing for this one.
     let s = Sandbox::new();
     s.config_json(&serde_json::json!({ "insecure-registries": ["127.0.0.1:1"] }));
-    run(s.command().arg(&reference)).failure(1, 1);
+    run(s.command().arg(&reference), None).failure(1, 1);
 }
 
 /// This machine's address on its default route, if it has one that is not loopback (a
@@ -92,7 +92,7 @@ fn plain_http_off_loopback_needs_the_registry_listed_as_insecure() {
 
     // HTTPS only: the registry's plain-HTTP answer is not TLS, and says what to do.
     let s = Sandbox::new();
-    let r = run(s.command().arg(&reference)).failure(1, 1);
+    let r = run(s.command().arg(&reference), None).failure(1, 1);
     assert!(r.stderr.contains("list it as insecure"), "{}", r.stderr);
 
     let s = Sandbox::new();

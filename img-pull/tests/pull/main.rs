@@ -6,16 +6,16 @@
 //! Every run gets a private store, config, home and credentials (a [`Sandbox`], or the
 //! seeded [`Fixture`]); nothing outside the temporary directories is read or written.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use img_core::digest::{Algorithm, Digest, Hasher};
-use img_core::index::ListFilter;
+use img_core::digest::Digest;
 use img_core::oci::{Document, Manifest};
 use img_core::record::ImageRecord;
 use img_core::store::Store;
-use img_core::testing::{Fixture, TestImage};
+use img_core::testing::{
+    Fixture, Run, TestImage, TestRegistry, push_image, run, verify_store, write_htpasswd,
+};
 
 mod auth;
 mod bad_input;
@@ -113,136 +113,27 @@ impl Sandbox {
     }
 }
 
-/// What one img-pull run printed and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// The JSON records on stdout.
-    pub fn records(&self) -> Vec<ImageRecord> {
-        self.stdout
-            .lines()
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("stdout line {l:?} is not a record: {e}"))
-            })
-            .collect()
-    }
-
-    /// Asserts the run succeeded quietly (stderr is not a terminal: no progress).
-    #[track_caller]
-    pub fn success(self) -> Run {
-        assert_eq!(self.code, 0, "img-pull failed: {self:#?}");
-        assert_eq!(self.stderr, "", "img-pull wrote to stderr: {self:#?}");
-        self
-    }
-
-    /// Asserts the run failed with `code` and exactly `lines` lines on stderr, each
-    /// starting with `img-pull: `.
-    #[track_caller]
-    pub fn failure(self, code: i32, lines: usize) -> Run {
-        assert_eq!(self.code, code, "{self:#?}");
-        let got: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(got.len(), lines, "stderr lines: {self:#?}");
-        for l in got {
-            assert!(l.starts_with("img-pull: "), "{l:?}");
-        }
-        self
-    }
-
-    /// The single record of a one-image pull.
-    #[track_caller]
-    pub fn record(&self) -> ImageRecord {
-        let mut r = self.records();
-        assert_eq!(r.len(), 1, "{self:#?}");
-        r.remove(0)
-    }
-}
-
-/// Runs `cmd` with stdin closed.
-pub fn run(cmd: &mut Command) -> Run {
-    run_with_stdin(cmd, None)
-}
-
-/// Runs `cmd` feeding `input` (or nothing) on stdin.
-pub fn run_with_stdin(cmd: &mut Command, input: Option<&str>) -> Run {
-    cmd.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running img-pull");
-    if let Some(input) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
 /// Runs img-pull from `fixture` with `args`.
 pub fn pull_in(fixture: &Fixture, args: &[&str]) -> Run {
-    run(fixture.command(BIN).args(args))
+    fixture.run(BIN, args, None)
 }
 
-/// Checks the store the way a paranoid `fsck` would: every file under `blobs/` hashes to
-/// its name, every blob row has its file, and every image row has every blob it pins.
-/// Returns the number of blob files.
-#[track_caller]
-pub fn verify_store(root: &Path) -> usize {
-    let mut files = 0;
-    let dir = root.join("blobs/sha256");
-    if dir.is_dir() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let mut hasher = Hasher::new(Algorithm::Sha256);
-            let mut f = std::fs::File::open(&path).unwrap();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).unwrap();
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            assert_eq!(
-                hasher.finish().hex(),
-                name,
-                "blob file {} does not hash to its name",
-                path.display()
-            );
-            files += 1;
-        }
-    }
-    let store = Store::open(root).unwrap();
-    for row in store.index().blobs().unwrap() {
-        assert!(
-            store.blob_path(&row.digest).is_file(),
-            "blob row {} has no file",
-            row.digest
-        );
-    }
-    for row in store.index().list_images(&ListFilter::default()).unwrap() {
-        for d in store.index().image_blobs(&row.image.id).unwrap() {
-            assert!(
-                store.blob_path(&d).is_file(),
-                "image {} pins {d}, which is missing",
-                row.image.id
-            );
-        }
-    }
-    files
+/// A plain-HTTP registry with Basic auth for `user` alone (its htpasswd in the returned
+/// directory), `image` pushed to it as `user`.
+pub fn basic_auth_registry(
+    user: &str,
+    password: &str,
+    image: &TestImage,
+) -> (TestRegistry, tempfile::TempDir) {
+    let files = tempfile::tempdir().unwrap();
+    let htpasswd = files.path().join("htpasswd");
+    write_htpasswd(&htpasswd, &[(user, password)]).unwrap();
+    let registry = TestRegistry::builder()
+        .htpasswd(&htpasswd)
+        .start()
+        .expect("starting a Basic-auth registry");
+    push_image(&registry.client_as(user, password).unwrap(), image).unwrap();
+    (registry, files)
 }
 
 /// The manifest of a single-platform image, or of `platform` in an index.
@@ -267,15 +158,6 @@ pub fn manifest_of(image: &TestImage, platform: Option<&str>) -> (Digest, Vec<u8
 /// Bytes of a manifest's config and layers: what a fresh pull downloads.
 pub fn blob_bytes(m: &Manifest) -> u64 {
     m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>()
-}
-
-/// A test image of the fixture by repository path (`test/multi`).
-pub fn image<'a>(fixture: &'a Fixture, name: &str) -> &'a TestImage {
-    fixture
-        .images
-        .iter()
-        .find(|i| i.name == name)
-        .unwrap_or_else(|| panic!("no test image {name}"))
 }
 
 /// The architecture the stored config of image `id` names.

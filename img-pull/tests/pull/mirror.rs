@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 use img_core::testing::fault_proxy::{Fault, FaultProxy, SeenRequest};
-use img_core::testing::{TestRegistry, push_image, standard_set, write_htpasswd};
+use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use super::*;
 
@@ -53,6 +52,19 @@ fn with_mirrors(origin: &str, mirrors: &[String]) -> Sandbox {
     s
 }
 
+/// Pulls `image` under the name of `origin` (a recorder) in `s`, asserts the origin served
+/// its manifest and every blob, and returns how long the pull took.
+fn pull_from_origin(s: &Sandbox, origin: &FaultProxy, image: &TestImage) -> Duration {
+    let reference = format!("{}/{}", origin.addr(), image.reference());
+    let t = Instant::now();
+    let r = run(s.command().arg(&reference), None).success().record();
+    let elapsed = t.elapsed();
+    assert_eq!(&r.digest, image.digest());
+    let (_, _, m) = manifest_of(image, None);
+    assert_eq!(blobs_served(&origin.seen()), 1 + m.layers.len());
+    elapsed
+}
+
 #[test]
 fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     let image = small_image();
@@ -61,7 +73,7 @@ fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     let s = with_mirrors(origin_p.addr(), &[format!("http://{}", mirror_p.addr())]);
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
 
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     assert_eq!(r.reference.as_ref().unwrap().to_string(), reference);
     assert_eq!(r.repo_tags, vec![reference.clone()]);
@@ -93,7 +105,7 @@ fn an_image_only_the_mirror_holds_is_pulled_from_it_under_the_origin_name() {
     verify_store(&s.root());
 
     // Again: up to date, asked of the mirror only.
-    let again = run(s.command().arg(&reference)).success().record();
+    let again = run(s.command().arg(&reference), None).success().record();
     assert_eq!(again.downloaded, Some(0));
     assert!(origin_p.seen().is_empty(), "{:#?}", origin_p.seen());
 }
@@ -111,13 +123,7 @@ fn a_mirror_that_is_down_falls_through_to_the_origin_at_once() {
             format!("https://127.0.0.1:{}", dead_port()),
         ],
     );
-    let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let t = Instant::now();
-    let r = run(s.command().arg(&reference)).success().record();
-    let elapsed = t.elapsed();
-    assert_eq!(&r.digest, image.digest());
-    let (_, _, m) = manifest_of(&image, None);
-    assert_eq!(blobs_served(&origin_p.seen()), 1 + m.layers.len());
+    let elapsed = pull_from_origin(&s, &origin_p, &image);
     // A refused connection is not retried: no backoff (200 ms and up) is paid.
     assert!(
         elapsed < Duration::from_millis(1500),
@@ -134,13 +140,7 @@ fn a_mirror_answering_500_falls_through_to_the_origin() {
     let origin_p = recorder(&origin.addr());
     let broken = FaultProxy::start(&mirror.addr(), |_, _, _| Fault::Status(500, None)).unwrap();
     let s = with_mirrors(origin_p.addr(), &[format!("http://{}", broken.addr())]);
-    let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let t = Instant::now();
-    let r = run(s.command().arg(&reference)).success().record();
-    let elapsed = t.elapsed();
-    assert_eq!(&r.digest, image.digest());
-    let (_, _, m) = manifest_of(&image, None);
-    assert_eq!(blobs_served(&origin_p.seen()), 1 + m.layers.len());
+    let elapsed = pull_from_origin(&s, &origin_p, &image);
     // The manifest's HEAD and GET, each sent once more.
     assert_eq!(broken.seen().len(), 4, "{:#?}", broken.seen());
     assert_eq!(blobs_served(&broken.seen()), 0);
@@ -175,7 +175,7 @@ fn mirrors_are_tried_in_order() {
         ],
     );
     let reference = format!("{}/{}", origin_p.addr(), image.reference());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     assert_eq!(r.repo_tags, vec![reference]);
     let (_, _, m) = manifest_of(&image, None);
@@ -193,26 +193,7 @@ fn mirrors_are_tried_in_order() {
 #[test]
 fn a_mirror_gets_its_own_credentials_not_the_origin_s() {
     let image = small_image();
-    let files = tempfile::tempdir().unwrap();
-    let htpasswd = files.path().join("htpasswd");
-    write_htpasswd(&htpasswd, &[("mia", "M1rror-Secret")]).unwrap();
-    let mirror = TestRegistry::builder()
-        .htpasswd(&htpasswd)
-        .start()
-        .expect("starting a Basic-auth registry");
-    let pusher = RegistryClient::new(
-        &mirror.addr(),
-        ClientOptions {
-            scheme: SchemePolicy::Http,
-            credentials: Some(Credentials::Basic {
-                username: "mia".into(),
-                password: "M1rror-Secret".into(),
-            }),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    push_image(&pusher, &image).unwrap();
+    let (mirror, _files) = basic_auth_registry("mia", "M1rror-Secret", &image);
     let mirror_p = recorder(&mirror.addr());
     // The origin lacks the image: only the mirror can serve it.
     let origin = registry_with(None);
@@ -226,7 +207,7 @@ fn a_mirror_gets_its_own_credentials_not_the_origin_s() {
         origin.addr(): { "auth": origin_auth },
     }}));
     let reference = format!("{}/{}", origin.addr(), image.reference());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     let seen = mirror_p.seen();
     let sent: Vec<&str> = seen

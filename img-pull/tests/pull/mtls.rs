@@ -83,7 +83,7 @@ impl MutualTls {
     #[track_caller]
     fn pulls_with(&self, client: &CertPair, what: &str) {
         let s = self.sandbox(Some(client));
-        let r = run(s.command().arg(self.reference()));
+        let r = run(s.command().arg(self.reference()), None);
         assert_eq!(r.code, 0, "with a {what} key: {r:#?}");
         let r = r.success().record();
         assert_eq!(&r.digest, self.image.digest(), "{what}");
@@ -94,7 +94,7 @@ impl MutualTls {
 /// Asserts one TLS line naming the image and not falling back to plain HTTP; returns it.
 #[track_caller]
 fn tls_failure(m: &MutualTls, s: &Sandbox) -> String {
-    let r = run(s.command().arg(m.reference())).failure(1, 1);
+    let r = run(s.command().arg(m.reference()), None).failure(1, 1);
     assert!(r.stderr.contains(&m.reference()), "{}", r.stderr);
     assert!(r.stderr.contains("tls"), "{}", r.stderr);
     assert!(!r.stderr.contains("http://"), "{}", r.stderr);

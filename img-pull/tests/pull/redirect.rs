@@ -5,35 +5,15 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
-use img_core::testing::{TestRegistry, push_image, standard_set, write_htpasswd};
+use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use super::*;
 
 #[test]
 fn a_redirect_to_another_host_carries_no_authorization() {
     let image = standard_set().remove(0);
-    let files = tempfile::tempdir().unwrap();
-    let htpasswd = files.path().join("htpasswd");
-    write_htpasswd(&htpasswd, &[("dave", "Redir3ct-Secret")]).unwrap();
-    let origin = TestRegistry::builder()
-        .htpasswd(&htpasswd)
-        .start()
-        .expect("starting a Basic-auth registry");
-    let pusher = RegistryClient::new(
-        &origin.addr(),
-        ClientOptions {
-            scheme: SchemePolicy::Http,
-            credentials: Some(Credentials::Basic {
-                username: "dave".into(),
-                password: "Redir3ct-Secret".into(),
-            }),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    push_image(&pusher, &image).unwrap();
+    let (origin, _files) = basic_auth_registry("dave", "Redir3ct-Secret", &image);
 
     // The blob host: an open registry with the same blobs, seen through a recording proxy.
     let storage = TestRegistry::start().unwrap();
@@ -54,9 +34,11 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     s.docker_config_json(&serde_json::json!({
         "auths": { front.addr(): { "auth": BASE64.encode("dave:Redir3ct-Secret") } }
     }));
-    let r = run(s
-        .command()
-        .arg(format!("{}/{}", front.addr(), image.reference())))
+    let r = run(
+        s.command()
+            .arg(format!("{}/{}", front.addr(), image.reference())),
+        None,
+    )
     .success()
     .record();
     assert_eq!(&r.digest, image.digest());

@@ -115,10 +115,12 @@ fn a_pull_killed_mid_layer_resumes_with_range_and_fetches_only_the_rest() {
         .unwrap();
     let watch = FaultProxy::start(&it.registry.addr(), |_, _, _| Fault::Pass).unwrap();
 
-    let r = run(it
-        .sandbox
-        .command()
-        .arg(format!("{}/{}", watch.addr(), big().reference())))
+    let r = run(
+        it.sandbox
+            .command()
+            .arg(format!("{}/{}", watch.addr(), big().reference())),
+        None,
+    )
     .success()
     .record();
     let config = if config_was_fetched {
@@ -160,10 +162,12 @@ fn a_server_that_ignores_range_gets_the_whole_blob_again_and_the_pull_verifies()
         }
     })
     .unwrap();
-    let r = run(it
-        .sandbox
-        .command()
-        .arg(format!("{}/{}", proxy.addr(), big().reference())))
+    let r = run(
+        it.sandbox
+            .command()
+            .arg(format!("{}/{}", proxy.addr(), big().reference())),
+        None,
+    )
     .success()
     .record();
     let downloaded = r.downloaded.unwrap();

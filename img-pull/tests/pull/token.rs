@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
 use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
 use img_core::testing::{
@@ -43,18 +42,7 @@ impl TokenSetup {
             })
             .start()
             .expect("starting a token-auth registry");
-        let pusher = RegistryClient::new(
-            &registry.addr(),
-            ClientOptions {
-                scheme: SchemePolicy::Http,
-                credentials: Some(Credentials::Basic {
-                    username: USER.into(),
-                    password: PASSWORD.into(),
-                }),
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
+        let pusher = registry.client_as(USER, PASSWORD).unwrap();
         for image in images {
             push_image(&pusher, image).unwrap();
         }
@@ -88,7 +76,7 @@ fn anonymous_pull_when_the_token_server_allows_it() {
     let pushes = setup.server.requests().len();
     let s = Sandbox::new();
     let reference = format!("{}/{}", setup.registry.addr(), image.reference());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     verify_store(&s.root());
     let asked = &setup.server.requests()[pushes..];
@@ -112,14 +100,14 @@ fn denied_anonymous_pull_fails_clearly_and_credentials_get_a_token() {
     let reference = format!("{}/{}", setup.registry.addr(), image.reference());
 
     let s = Sandbox::new();
-    let run1 = run(s.command().arg(&reference)).failure(1, 1);
+    let run1 = run(s.command().arg(&reference), None).failure(1, 1);
     assert!(run1.stderr.contains(&reference), "{}", run1.stderr);
     assert!(run1.stderr.contains("log in"), "{}", run1.stderr);
     assert!(s.store().index().blobs().unwrap().is_empty());
 
     let pushes = setup.server.requests().len();
     let s = TokenSetup::credentialed(&setup.registry.addr());
-    let r = run(s.command().arg(&reference)).success().record();
+    let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());
     verify_store(&s.root());
     let asked = &setup.server.requests()[pushes..];
@@ -136,7 +124,7 @@ fn denied_anonymous_pull_fails_clearly_and_credentials_get_a_token() {
     s.docker_config_json(&serde_json::json!({
         "auths": { setup.registry.addr(): { "auth": BASE64.encode(format!("{USER}:nope-Secret-77")) } }
     }));
-    let run3 = run(s.command().arg(&reference)).failure(1, 1);
+    let run3 = run(s.command().arg(&reference), None).failure(1, 1);
     assert!(run3.stderr.contains(USER), "{}", run3.stderr);
     assert!(!run3.stderr.contains("nope-Secret-77"), "{}", run3.stderr);
 }
@@ -166,7 +154,7 @@ fn a_token_that_expires_mid_pull_is_renewed_and_the_pull_completes() {
     let s = TokenSetup::credentialed(proxy.addr());
     let reference = format!("{}/{}", proxy.addr(), image.reference());
     let t = std::time::Instant::now();
-    let r = run(s.command().args(["--jobs", "1"]).arg(&reference))
+    let r = run(s.command().args(["--jobs", "1"]).arg(&reference), None)
         .success()
         .record();
     assert_eq!(&r.digest, image.digest());

@@ -3,65 +3,16 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::Stdio;
-
 use img_core::Digest;
 use img_core::index::ImageInfo;
 use img_core::store::Store;
-use img_core::testing::Fixture;
+use img_core::testing::{Fixture, Run};
 use serde_json::Value;
-
-/// One finished run of img-rm.
-pub struct Run {
-    /// The exit status.
-    pub code: i32,
-    /// What it printed on stdout.
-    pub stdout: String,
-    /// What it printed on stderr.
-    pub stderr: String,
-}
-
-impl Run {
-    /// The JSON records on stdout, one a line.
-    pub fn records(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
-            .collect()
-    }
-
-    /// Asserts exit status 0 and nothing on stderr, and returns the records.
-    pub fn ok(&self) -> Vec<Value> {
-        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
-        assert_eq!(self.stderr, "", "no warnings expected");
-        self.records()
-    }
-}
 
 /// Runs img-rm with `args` on the fixture's store; stdout is a pipe (JSON records), stdin
 /// is `input` when given, else empty.
 pub fn rm(f: &Fixture, args: &[&str], input: Option<&str>) -> Run {
-    let mut cmd = f.command(env!("CARGO_BIN_EXE_img-rm"));
-    cmd.args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("running img-rm");
-    if let Some(text) = input {
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(text.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    f.run(env!("CARGO_BIN_EXE_img-rm"), args, input)
 }
 
 /// `{"Untagged": s}`.

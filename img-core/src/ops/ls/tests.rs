@@ -5,33 +5,29 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::Digest;
 use crate::index::NewImage;
+use crate::store::test_support::seeded_image;
 
 const ALPINE: &str = "docker.io/library/alpine";
 const LOCAL: &str = "127.0.0.1:5000/test/multi";
 
+/// An image from `seed`, labelled `seed` and `tier=web`, with a repo digest for each
+/// tagged name.
 fn put(store: &Store, seed: &str, created: Option<&str>, tags: &[(&str, &str)]) -> Digest {
     let mut labels = BTreeMap::new();
     labels.insert("seed".to_owned(), seed.to_owned());
     labels.insert("tier".to_owned(), "web".to_owned());
-    let target = Digest::sha256_of(format!("m{seed}").as_bytes());
+    let image = seeded_image(seed, tags);
+    let repo_digests = tags
+        .iter()
+        .map(|(n, _)| (n.to_string(), image.target.clone()))
+        .collect();
     store
         .index()
         .put_image(&NewImage {
-            id: Digest::sha256_of(seed.as_bytes()),
-            target: target.clone(),
-            target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
             created: created.map(str::to_owned),
-            platform: "linux/amd64".into(),
-            blobs: vec![],
             labels,
-            tags: tags
-                .iter()
-                .map(|(n, t)| (n.to_string(), t.to_string()))
-                .collect(),
-            repo_digests: tags
-                .iter()
-                .map(|(n, _)| (n.to_string(), target.clone()))
-                .collect(),
+            repo_digests,
+            ..image
         })
         .unwrap()
         .id

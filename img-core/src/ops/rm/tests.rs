@@ -76,6 +76,17 @@ fn shown(records: &[RemovalRecord]) -> Vec<String> {
         .collect()
 }
 
+/// A remover with `-f`, and `--no-prune` when `no_prune`.
+fn forced(store: &Store, no_prune: bool) -> Remover<'_> {
+    Remover::new(
+        store,
+        RmOptions {
+            force: true,
+            no_prune,
+        },
+    )
+}
+
 /// Whether the image's config and manifest files are on disk.
 fn files(store: &Store, image: &ImageInfo) -> [bool; 2] {
     [&image.id, &image.target].map(|d| store.blob_path(d).is_file())
@@ -181,13 +192,7 @@ fn by_id_one_reference_goes_with_the_image_several_are_refused_unless_forced() {
         );
         assert!(store.index().image(&img.id).unwrap().is_some());
     }
-    let mut forced = Remover::new(
-        &store,
-        RmOptions {
-            force: true,
-            no_prune: true,
-        },
-    );
+    let mut forced = forced(&store, true);
     let out = forced.remove(&t(&multi.id.hex()[..8])).unwrap();
     assert_eq!(
         shown(&out),
@@ -239,13 +244,7 @@ fn an_image_in_use_is_refused_unless_forced_and_its_leased_blobs_outlive_the_rem
         )
     );
     assert!(store.index().image(&img.id).unwrap().is_some());
-    let mut forced = Remover::new(
-        &store,
-        RmOptions {
-            force: true,
-            no_prune: false,
-        },
-    );
+    let mut forced = forced(&store, false);
     let out = forced.remove(&t("alpine:3.20")).unwrap();
     assert_eq!(
         shown(&out),
