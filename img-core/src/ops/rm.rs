@@ -134,11 +134,11 @@ impl<'s> Remover<'s> {
                     "conflict: unable to remove repository reference {:?} (must force) - \
                      image {} is in use by {by}",
                     shown(r),
-                    short(&image.id)
+                    image.id.short()
                 ),
                 Via::Id => format!(
                     "conflict: unable to delete {} (must be forced) - image is in use by {by}",
-                    short(&image.id)
+                    image.id.short()
                 ),
             };
             return Err(Error::new(ErrorKind::Conflict, message));
@@ -149,7 +149,7 @@ impl<'s> Remover<'s> {
                 format!(
                     "conflict: unable to delete {} (must be forced) - image is referenced in \
                      multiple repositories",
-                    short(&image.id)
+                    image.id.short()
                 ),
             ));
         }
@@ -335,12 +335,6 @@ fn shown(r: &Reference) -> String {
         Some(_) => r.without_tag().familiar(),
         None => r.familiar(),
     }
-}
-
-/// Docker's short image ID: 12 hex digits.
-fn short(id: &Digest) -> &str {
-    let hex = id.hex();
-    &hex[..hex.len().min(12)]
 }
 
 fn no_such(r: &Reference) -> Error {

@@ -54,12 +54,12 @@ pub fn tag(
     store
         .index()
         .tag(id, &name, tag)
-        .map_err(|e| e.context(format!("tagging {} as {}", short(id), target.familiar())))?;
+        .map_err(|e| e.context(format!("tagging {} as {}", id.short(), target.familiar())))?;
     let info = store.index().image(id)?.ok_or_else(|| {
         // Removed by another process between our tag and this read.
         Error::new(
             ErrorKind::NotFound,
-            format!("image {} was removed while tagging it", short(id)),
+            format!("image {} was removed while tagging it", id.short()),
         )
     })?;
     let mut record = super::pull::record(target, &info.target, &info, 0, 0)?;
@@ -67,12 +67,6 @@ pub fn tag(
     record.downloaded = None;
     record.reused = None;
     Ok(record)
-}
-
-/// Docker's short form of an image ID: its first 12 hex digits.
-fn short(id: &crate::Digest) -> &str {
-    let hex = id.hex();
-    &hex[..hex.len().min(12)]
 }
 
 #[cfg(test)]
