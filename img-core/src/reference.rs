@@ -401,7 +401,7 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
 }
 
 /// Checks the repository path as the user wrote it (`remote`, a slice of `input`).
-fn check_path(input: &str, remote: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_path(input: &str, remote: &str) -> std::result::Result<(), String> {
     if remote.is_empty() {
         return Err("missing repository name after the registry domain".to_owned());
     }

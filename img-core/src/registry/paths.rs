@@ -4,54 +4,23 @@
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 
-/// Checks a repository path (`library/alpine`): lowercase components of `[a-z0-9]`
-/// joined by `.`, `_`, `__` or dashes, separated by `/` — the distribution grammar.
+/// Checks a repository path (`library/alpine`) with the reference grammar's own rules
+/// (lowercase components of `[a-z0-9]` joined by `.`, `_`, `__` or dashes, separated by
+/// `/`), before it goes into a URL.
 pub fn check_repository(repo: &str) -> Result<()> {
-    let bad = |why: &str| {
+    let bad = |why: String| {
         Error::new(
             ErrorKind::InvalidReference,
             format!("invalid repository name {repo:?}: {why}"),
         )
     };
-    if repo.is_empty() {
-        return Err(bad("it is empty"));
+    if repo.len() > crate::reference::MAX_PATH_LEN {
+        return Err(bad(format!(
+            "longer than {} characters",
+            crate::reference::MAX_PATH_LEN
+        )));
     }
-    if repo.len() > 255 {
-        return Err(bad("longer than 255 characters"));
-    }
-    for component in repo.split('/') {
-        if component.is_empty() {
-            return Err(bad("empty path component"));
-        }
-        let bytes = component.as_bytes();
-        let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-        if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-            return Err(bad(
-                "each component must start and end with a lowercase letter or digit",
-            ));
-        }
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            if alnum(b) {
-                i += 1;
-                continue;
-            }
-            // A separator run: ".", "_", "__" or any number of "-".
-            let start = i;
-            while i < bytes.len() && !alnum(bytes[i]) {
-                i += 1;
-            }
-            let sep = &component[start..i];
-            let ok = matches!(sep, "." | "_" | "__") || sep.bytes().all(|c| c == b'-');
-            if !ok {
-                return Err(bad(&format!(
-                    "{sep:?} is not allowed (only lowercase letters, digits, '.', '_', '__', '-' and '/')"
-                )));
-            }
-        }
-    }
-    Ok(())
+    crate::reference::check_path(repo, repo).map_err(bad)
 }
 
 /// What a manifest reference is: a tag or a digest.
