@@ -161,7 +161,9 @@ pub fn run(args: PullBench) -> Result<(), String> {
         &format!(
             "`cargo xtask bench pull` — a local docker-registry on 127.0.0.1 (plain HTTP), \
              release build, median of {} runs; peak RSS is the largest of the runs. \
-             Machine: {}.\n\n{table}",
+             Targets: the large image ≤ 1.3× the floor and ≥ 2.5× faster than skopeo; \
+             100 layers ≥ 2× faster than skopeo; peak RSS < 64 MB; an image already \
+             present < 50 ms. Machine: {}.\n\n{table}",
             args.runs,
             machine()
         ),
