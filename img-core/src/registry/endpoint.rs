@@ -41,8 +41,12 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
     for url in config.mirrors_for(domain) {
         let (scheme, host) = parse_mirror(url)?;
         let mut options = options_for(&host, config, security)?;
+        // The mirror's URL says its scheme: `https://` is HTTPS only, even on loopback
+        // (unless the mirror is listed as insecure, where docker tries both).
         if scheme == "http" {
             options.scheme = SchemePolicy::Http;
+        } else if !options.tls_insecure {
+            options.scheme = SchemePolicy::Https;
         }
         options.credentials = credentials::lookup(&host)?;
         options.retries = MIRROR_RETRIES;

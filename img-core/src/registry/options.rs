@@ -98,9 +98,9 @@ pub struct ClientOptions {
     pub scheme: SchemePolicy,
     /// Accept any server certificate (an insecure registry served over HTTPS).
     pub tls_insecure: bool,
-    /// Extra trusted CAs (PEM). When any are given, the system bundle
-    /// (`/etc/ssl/certs/ca-certificates.crt`) plus these are trusted, as docker trusts
-    /// certs.d CAs in addition to the system's; otherwise Mozilla's roots are.
+    /// Extra trusted CAs (PEM), trusted in addition to the system's pool
+    /// (`$SSL_CERT_FILE`, else `/etc/ssl/certs/ca-certificates.crt`), as docker trusts
+    /// certs.d CAs; a machine with neither falls back to Mozilla's roots.
     pub ca_pems: Vec<Vec<u8>>,
     /// A client certificate for mutual TLS.
     pub client_cert: Option<ClientCertPem>,
@@ -152,6 +152,15 @@ impl ClientOptions {
 
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
+/// The system's CA bundle: `SSL_CERT_FILE` when set (Go, and so docker, honour it too),
+/// else Debian's bundle.
+fn system_bundle() -> std::path::PathBuf {
+    match std::env::var_os("SSL_CERT_FILE") {
+        Some(p) if !p.is_empty() => p.into(),
+        _ => SYSTEM_CA_BUNDLE.into(),
+    }
+}
+
 /// The one agent for a registry: its TLS settings, timeouts, and the rules we rely on
 /// (statuses are not errors, so error bodies can be read; Authorization never follows a
 /// redirect to another host).
@@ -170,11 +179,17 @@ pub(crate) fn build_agent(opts: &ClientOptions) -> Result<ureq::Agent> {
 
 fn tls_config(opts: &ClientOptions) -> Result<TlsConfig> {
     let mut builder = TlsConfig::builder().disable_verification(opts.tls_insecure);
-    if !opts.ca_pems.is_empty() {
+    // Docker trusts the system's CA pool plus certs.d's CAs; so do we. Only a machine
+    // without a system bundle falls back to Mozilla's roots built into ureq.
+    let system = if opts.tls_insecure {
+        None
+    } else {
+        std::fs::read(system_bundle()).ok()
+    };
+    if system.is_some() || !opts.ca_pems.is_empty() {
         let mut roots: Vec<Certificate<'static>> = Vec::new();
-        // The system bundle is optional: a machine without it trusts only the given CAs.
-        if let Ok(bundle) = std::fs::read(SYSTEM_CA_BUNDLE) {
-            roots.extend(certificates(&bundle, "the system CA bundle")?);
+        if let Some(bundle) = &system {
+            roots.extend(certificates(bundle, "the system CA bundle")?);
         }
         for pem in &opts.ca_pems {
             let found = certificates(pem, "a CA certificate")?;

@@ -64,6 +64,38 @@ fn an_untrusted_certificate_is_refused_unless_the_registry_is_insecure() {
     run(s.command().arg(&reference), None).failure(1, 1);
 }
 
+/// Docker trusts the system's CA pool, not only certs.d: a CA installed system-wide
+/// (here through `SSL_CERT_FILE`, which Go and so docker honour too) is trusted.
+#[test]
+fn the_system_ca_pool_is_trusted() {
+    let files = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("a company ca").unwrap();
+    let leaf = ca.server_cert().unwrap();
+    let (cert, key) = (files.path().join("leaf.crt"), files.path().join("leaf.key"));
+    std::fs::write(&cert, &leaf.cert_pem).unwrap();
+    std::fs::write(&key, &leaf.key_pem).unwrap();
+    let registry = TestRegistry::builder()
+        .tls(&cert, &key)
+        .start()
+        .expect("starting a TLS registry");
+    push_image(&registry.client().unwrap(), &standard_set()[0]).unwrap();
+    let reference = format!("{}/{}", registry.addr(), standard_set()[0].reference());
+    let bundle = files.path().join("system-bundle.crt");
+    std::fs::write(&bundle, ca.cert_pem()).unwrap();
+
+    let s = Sandbox::new();
+    let refused = run(s.command().arg(&reference), None).failure(1, 1);
+    assert!(refused.stderr.contains("not trusted"), "{}", refused.stderr);
+    let r = run(
+        s.command().env("SSL_CERT_FILE", &bundle).arg(&reference),
+        None,
+    )
+    .success()
+    .record();
+    assert_eq!(&r.digest, standard_set()[0].digest());
+    verify_store(&s.root());
+}
+
 /// This machine's address on its default route, if it has one that is not loopback (a
 /// UDP "connect" only picks the route; nothing is sent).
 fn non_loopback_ip() -> Option<IpAddr> {

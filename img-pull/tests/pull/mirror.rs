@@ -115,7 +115,7 @@ fn a_mirror_that_is_down_falls_through_to_the_origin_at_once() {
     let image = small_image();
     let origin = registry_with(Some(&image));
     let origin_p = recorder(&origin.addr());
-    // Both schemes: https:// on loopback tries HTTPS and then HTTP, both refused.
+    // Both schemes, both refused.
     let s = with_mirrors(
         origin_p.addr(),
         &[
@@ -128,6 +128,25 @@ fn a_mirror_that_is_down_falls_through_to_the_origin_at_once() {
     assert!(
         elapsed < Duration::from_millis(1500),
         "took {elapsed:?} to get past two dead mirrors"
+    );
+    verify_store(&s.root());
+}
+
+/// Regression: an `https://` mirror on loopback fell back to plain HTTP like a loopback
+/// registry does; the URL's scheme is what the user asked for.
+#[test]
+fn an_https_mirror_is_never_spoken_to_in_plain_http() {
+    let image = small_image();
+    let (origin, mirror) = (registry_with(Some(&image)), registry_with(Some(&image)));
+    let origin_p = recorder(&origin.addr());
+    // The mirror holds the image but speaks plain HTTP only.
+    let mirror_p = recorder(&mirror.addr());
+    let s = with_mirrors(origin_p.addr(), &[format!("https://{}", mirror_p.addr())]);
+    pull_from_origin(&s, &origin_p, &image);
+    assert!(
+        mirror_p.seen().iter().all(|r| !r.path.starts_with("/v2/")),
+        "spoke plain HTTP to an https:// mirror: {:#?}",
+        mirror_p.seen()
     );
     verify_store(&s.root());
 }
