@@ -27,6 +27,7 @@
 mod blobs;
 mod filter;
 mod images;
+mod list;
 mod remove;
 mod schema;
 
@@ -40,7 +41,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use blobs::{BlobRow, LeaseRow};
 pub use filter::ListFilter;
-pub use images::{ImageInfo, ImageRow, NewImage};
+pub use images::{ImageInfo, NewImage};
+pub use list::ImageRow;
 pub use remove::{DeleteImage, RemovedReferences};
 pub use schema::SCHEMA_VERSION;
 

@@ -12,9 +12,6 @@
 //! until the image row exists, so a concurrent `img-rm --prune` cannot sweep it.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -24,16 +21,11 @@ use crate::record::ImageRecord;
 use crate::reference::Reference;
 use crate::registry::{Endpoint, RegistryClient, Security, endpoints};
 use crate::settings::Config;
-use crate::store::{Ingest, Lease, Store};
+use crate::store::{Lease, Store};
 
-use super::progress::{BlobEvent, PullProgress};
+use super::progress::PullProgress;
 
-/// Attempts at one blob before giving up: transfers that break mid-way resume from what
-/// arrived; content that fails its digest is fetched again once from scratch.
-const BLOB_ATTEMPTS: u32 = 5;
-/// The copy buffer of one download: large enough for few syscalls, small enough that
-/// `jobs` of them stay far below the memory target.
-const COPY_BUFFER: usize = 256 * 1024;
+mod download;
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]
@@ -551,149 +543,4 @@ impl<'a> Puller<'a> {
             reused,
         ))
     }
-
-    /// Fetches `blobs` with up to `jobs` at once; the first failure stops new work and is
-    /// returned once the running downloads end (their partials stay for a resume).
-    fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
-        let queue = Mutex::new(blobs.iter().collect::<Vec<_>>());
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let totals = Mutex::new((0u64, 0u64));
-        for b in blobs {
-            self.progress.blob(b, BlobEvent::Waiting);
-        }
-        let jobs = self.options.jobs.max(1).min(blobs.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..jobs {
-                s.spawn(|| {
-                    loop {
-                        if failed.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        let next = lock(&queue).pop();
-                        let Some(desc) = next else { return };
-                        match self.fetch_blob(desc) {
-                            Ok((dl, re)) => {
-                                let mut t = lock(&totals);
-                                t.0 += dl;
-                                t.1 += re;
-                            }
-                            Err(e) => {
-                                failed.store(true, Ordering::SeqCst);
-                                lock(&first_error).get_or_insert(e);
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = lock(&first_error).take() {
-            return Err(e);
-        }
-        let t = *lock(&totals);
-        Ok(t)
-    }
-
-    /// One blob into the store: resumed from a partial when there is one, retried when the
-    /// transfer breaks, verified before commit. Returns (bytes downloaded, bytes reused).
-    fn fetch_blob(&self, desc: &Descriptor) -> Result<(u64, u64)> {
-        let ctx = || format!("fetching blob {}", desc.digest);
-        let mut downloaded = 0u64;
-        let mut attempt = 0;
-        loop {
-            // The client has already retried a request that got no good answer; only a
-            // transfer that broke off (or hashed wrong) is worth another attempt here.
-            let mut refused = false;
-            let mut writer = match self.store.ingest(&desc.digest, Some(desc.size)) {
-                Ok(Ingest::AlreadyPresent) => {
-                    self.progress.blob(desc, BlobEvent::Exists);
-                    return Ok((downloaded, if downloaded == 0 { desc.size } else { 0 }));
-                }
-                Ok(Ingest::Writer(w)) => w,
-                Err(e) => return Err(e.context(ctx())),
-            };
-            let result = (|| -> Result<()> {
-                let offset = writer.offset();
-                if offset < desc.size {
-                    let resp = self
-                        .client
-                        .get_blob(&self.repo, &desc.digest, offset)
-                        .inspect_err(|_| refused = true)?;
-                    if offset > 0 && !resp.resumed {
-                        // The server ignored Range: start over from byte zero.
-                        writer.truncate()?;
-                    } else if offset > 0 {
-                        self.progress.blob(desc, BlobEvent::Resuming(offset));
-                    }
-                    copy(resp.reader, &mut writer, |n| {
-                        downloaded += n;
-                        self.progress.blob(desc, BlobEvent::Progress(n));
-                    })
-                    .map_err(|e| Error::io(e, "receiving the blob"))?;
-                }
-                Ok(())
-            })();
-            let result = result.and_then(|()| {
-                self.progress.blob(desc, BlobEvent::Verifying);
-                writer.commit(&desc.media_type)
-            });
-            match result {
-                Ok(()) => {
-                    self.progress.blob(desc, BlobEvent::Done);
-                    return Ok((downloaded, 0));
-                }
-                Err(e) if !refused && attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
-                    attempt += 1;
-                    self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
-                    std::thread::sleep(crate::registry::backoff(attempt - 1));
-                }
-                Err(e) => return Err(e.context(ctx())),
-            }
-        }
-    }
-}
-
-/// Whether a failed blob transfer may succeed if tried again.
-fn retryable(e: &Error, attempt: u32) -> bool {
-    match e.kind() {
-        ErrorKind::Network => true,
-        ErrorKind::Io => matches!(
-            e.io_kind(),
-            Some(
-                std::io::ErrorKind::UnexpectedEof
-                    | std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::TimedOut
-                    | std::io::ErrorKind::Other
-            )
-        ),
-        // Bytes that hash wrong may have been damaged on the way: one fresh try.
-        ErrorKind::DigestMismatch => attempt == 0,
-        _ => false,
-    }
-}
-
-fn copy(
-    mut from: impl Read,
-    to: &mut impl Write,
-    mut seen: impl FnMut(u64),
-) -> std::io::Result<u64> {
-    let mut buf = vec![0u8; COPY_BUFFER];
-    let mut total = 0;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        to.write_all(&buf[..n])?;
-        total += n as u64;
-        seen(n as u64);
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
