@@ -271,6 +271,12 @@ impl RecordWriter {
     }
 }
 
+/// Opens the store every tool works on: `--root` if given, else the default location
+/// ([`crate::settings::store_root`]).
+pub fn open_store(root: Option<&std::path::Path>) -> Result<crate::store::Store> {
+    crate::store::Store::open(&crate::settings::store_root(root)?)
+}
+
 /// A usage error for a tool that received nothing to act on.
 pub fn nothing_to_do(what: &str) -> Error {
     Error::new(

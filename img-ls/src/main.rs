@@ -6,8 +6,6 @@ use argh::FromArgs;
 use img_core::cli;
 use img_core::error::Result;
 use img_core::ops::ls::{LsOptions, ls};
-use img_core::settings;
-use img_core::store::Store;
 
 /// List the images in the local store (docker images).
 ///
@@ -66,7 +64,7 @@ fn run(args: Args) -> Result<i32> {
         digests: args.digests,
         format: args.format,
     };
-    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let store = cli::open_store(args.root.as_deref())?;
     let mut out = BufWriter::new(io::stdout().lock());
     ls(&store, &options, cli::stdout_is_terminal(), &mut out)?;
     Ok(cli::EXIT_OK)

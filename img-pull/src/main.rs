@@ -7,8 +7,7 @@ use img_core::oci::Platform;
 use img_core::ops::progress::{NoProgress, PullProgress, TerminalProgress};
 use img_core::ops::pull::{PullOptions, Pulled, pull};
 use img_core::record::Target;
-use img_core::settings::{self, Config};
-use img_core::store::Store;
+use img_core::settings::Config;
 
 /// Pull images from a registry into the local store (docker pull).
 ///
@@ -66,7 +65,7 @@ fn run(args: Args) -> Result<i32> {
         insecure: args.insecure,
     };
     let targets = cli::targets(&args.names, "an image name")?;
-    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let store = cli::open_store(args.root.as_deref())?;
     let terminal = cli::stdout_is_terminal();
     let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     let mut failures = Failures::new("img-pull");

@@ -6,8 +6,6 @@ use img_core::error::{Error, Result};
 use img_core::ops::rm::{Remover, RmOptions, prune};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
-use img_core::settings;
-use img_core::store::Store;
 
 /// Remove images from the store (docker rmi), or prune it (docker image prune).
 ///
@@ -66,14 +64,14 @@ fn run(args: Args) -> Result<i32> {
                 "--prune takes no IMAGE: it removes dangling images",
             ));
         }
-        let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+        let store = cli::open_store(args.root.as_deref())?;
         let pruned = prune(&store)?;
         print_pruned(&mut out, &pruned.records, lines)?;
         out.finish()?;
         return Ok(cli::EXIT_OK);
     }
     let targets = cli::targets(&args.images, "an image")?;
-    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let store = cli::open_store(args.root.as_deref())?;
     let options = RmOptions {
         force: args.force,
         no_prune: args.no_prune,

@@ -5,8 +5,6 @@ use img_core::cli;
 use img_core::error::{Error, ErrorKind, Result};
 use img_core::ops::tag::{TagOptions, parse_target, tag};
 use img_core::record::Target;
-use img_core::settings;
-use img_core::store::Store;
 
 /// Create a tag TARGET that refers to SOURCE (docker tag).
 ///
@@ -58,7 +56,7 @@ fn run(args: Args) -> Result<i32> {
         Some(s) => Target::parse(s)?,
         None => one_from_stdin()?,
     };
-    let store = Store::open(&settings::store_root(args.root.as_deref())?)?;
+    let store = cli::open_store(args.root.as_deref())?;
     let record = tag(&store, &source, &target, &TagOptions::default())?;
     let terminal = cli::stdout_is_terminal();
     let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
