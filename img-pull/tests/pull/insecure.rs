@@ -13,7 +13,11 @@ use super::*;
 /// A TLS registry with a certificate from a CA the sandboxes do not trust, holding the
 /// small test image.
 fn untrusted_tls_registry(files: &Path) -> TestRegistry {
-    let ca = TestCa::new("nobody trusts this ca").unwrap();
+    tls_registry(files, &TestCa::new("nobody trusts this ca").unwrap())
+}
+
+/// A TLS registry whose certificate `ca` signed, holding the small test image.
+fn tls_registry(files: &Path, ca: &TestCa) -> TestRegistry {
     let leaf = ca.server_cert().unwrap();
     let (cert, key) = (files.join("leaf.crt"), files.join("leaf.key"));
     std::fs::write(&cert, &leaf.cert_pem).unwrap();
@@ -70,15 +74,7 @@ fn an_untrusted_certificate_is_refused_unless_the_registry_is_insecure() {
 fn the_system_ca_pool_is_trusted() {
     let files = tempfile::tempdir().unwrap();
     let ca = TestCa::new("a company ca").unwrap();
-    let leaf = ca.server_cert().unwrap();
-    let (cert, key) = (files.path().join("leaf.crt"), files.path().join("leaf.key"));
-    std::fs::write(&cert, &leaf.cert_pem).unwrap();
-    std::fs::write(&key, &leaf.key_pem).unwrap();
-    let registry = TestRegistry::builder()
-        .tls(&cert, &key)
-        .start()
-        .expect("starting a TLS registry");
-    push_image(&registry.client().unwrap(), &standard_set()[0]).unwrap();
+    let registry = tls_registry(files.path(), &ca);
     let reference = format!("{}/{}", registry.addr(), standard_set()[0].reference());
     let bundle = files.path().join("system-bundle.crt");
     std::fs::write(&bundle, ca.cert_pem()).unwrap();
