@@ -126,14 +126,20 @@ impl Index {
     }
 
     /// Records that lease `id` pins `digest` (a blob that need not exist yet).
-    pub(crate) fn lease_protect(&self, id: &str, digest: &Digest) -> Result<()> {
+    pub(crate) fn lease_protect(&self, id: &str, digests: &[&Digest]) -> Result<()> {
+        // One transaction for all: each commit is an fsync, and a pull pins every blob of
+        // an image up front.
         self.write(|tx| {
-            tx.execute(
-                "INSERT INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)
-                 ON CONFLICT DO NOTHING",
-                params![id, digest.to_string()],
-            )
-            .map_err(|e| self.err(e))?;
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)
+                     ON CONFLICT DO NOTHING",
+                )
+                .map_err(|e| self.err(e))?;
+            for digest in digests {
+                stmt.execute(params![id, digest.to_string()])
+                    .map_err(|e| self.err(e))?;
+            }
             Ok(())
         })
     }

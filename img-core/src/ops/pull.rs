@@ -510,10 +510,8 @@ impl<'a> Puller<'a> {
             }
         }
         let blobs: Vec<&Descriptor> = m.blobs().collect();
-        for b in &blobs {
-            // Pinned before fetching: a committed blob is never without a root.
-            lease.protect(&b.digest)?;
-        }
+        // Pinned before fetching: a committed blob is never without a root.
+        lease.protect_all(&blobs.iter().map(|b| &b.digest).collect::<Vec<_>>())?;
         let (downloaded, reused) = self.fetch_blobs(&blobs)?;
         let config_bytes = self.store.read_blob(&m.config.digest)?;
         let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {

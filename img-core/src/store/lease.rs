@@ -65,7 +65,12 @@ impl Lease<'_> {
     /// Pins `digest` (committed or not yet) for the lease's life. Protect a blob before
     /// checking for it or ingesting it, so GC cannot remove it in between.
     pub fn protect(&self, digest: &Digest) -> Result<()> {
-        self.store.index.lease_protect(&self.id, digest)
+        self.store.index.lease_protect(&self.id, &[digest])
+    }
+
+    /// Pins every one of `digests`, in one transaction.
+    pub fn protect_all(&self, digests: &[&Digest]) -> Result<()> {
+        self.store.index.lease_protect(&self.id, digests)
     }
 
     /// Removes the lease now, reporting failure (dropping it does the same, silently).
@@ -147,6 +152,32 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[test]
+    fn protect_all_pins_every_digest_against_gc() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let blobs: Vec<Digest> = (0..3)
+            .map(|i| {
+                let data = format!("blob {i}").into_bytes();
+                let d = Digest::sha256_of(&data);
+                store
+                    .put_blob("application/octet-stream", &data, &d)
+                    .unwrap();
+                d
+            })
+            .collect();
+        let lease = store.lease("pulling three blobs").unwrap();
+        lease
+            .protect_all(&blobs.iter().collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(store.gc().unwrap().blobs_removed, 0);
+        for d in &blobs {
+            assert!(store.has_blob(d).unwrap(), "{d} swept while pinned");
+        }
+        drop(lease);
+        assert_eq!(store.gc().unwrap().blobs_removed, 3);
     }
 
     #[test]
