@@ -74,14 +74,21 @@ impl TerminalProgress {
         }
     }
 
-    /// Clears the bars (before the summary lines are printed).
+    /// Ends the display as docker leaves it: a line a blob with its final state
+    /// (`c6a83fedfae6: Pull complete`), the total bar cleared.
     pub fn finish(&self) {
         let bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
         for b in bars.values() {
-            b.finish();
+            if !b.is_finished() {
+                b.finish();
+            }
         }
-        self.total.finish();
-        let _ = self.multi.clear();
+        self.total.finish_and_clear();
+        if !bars.is_empty() {
+            // indicatif leaves the cursor at the end of the last bar: the lines printed
+            // next (docker's `Digest: …`) start on a line of their own.
+            eprintln!();
+        }
     }
 
     fn bar(&self, blob: &Descriptor) -> ProgressBar {

@@ -105,6 +105,22 @@ fn on_a_terminal_it_prints_docker_lines_and_says_up_to_date_the_second_time() {
         "{shown}"
     );
     assert!(shown.ends_with(&format!("{reference}\n")), "{shown}");
+    // docker's display: where it pulls from, then a line a blob with its final state.
+    assert!(
+        shown.contains(&format!(
+            "latest: Pulling from {}",
+            reference.trim_end_matches(":latest")
+        )),
+        "{shown}"
+    );
+    let (_, _, m) = manifest_of(image, None);
+    for layer in &m.layers {
+        assert!(
+            shown.contains(&format!("{}: Pull complete", layer.digest.short())),
+            "no final line for layer {}: {shown}",
+            layer.digest
+        );
+    }
     let shown = on_terminal(&cmd);
     assert!(
         shown.contains(&format!("Status: Image is up to date for {reference}\n")),
