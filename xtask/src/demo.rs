@@ -8,7 +8,7 @@ use std::process::Command;
 use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use crate::ci::ensure_packages;
-use crate::util::{project_root, run};
+use crate::util::{project_root, run, target_dir};
 
 /// The tools the demo runs.
 const TOOLS: &[&str] = &["img-pull", "img-ls", "img-inspect", "img-tag", "img-rm"];
@@ -37,7 +37,7 @@ pub fn demo() -> Result<(), String> {
         build.args(["-p", t]);
     }
     run(&mut build)?;
-    let bin = target_dir(&root).join("debug");
+    let bin = target_dir().join("debug");
 
     let registry = TestRegistry::start().map_err(|e| e.to_string())?;
     let r = registry.addr();
@@ -108,10 +108,4 @@ fn run_step(step: &Step, bin: &Path, store: &Path, home: &Path) -> Result<(), St
         (false, false) => Err(format!("demo step failed ({status}): {}", step.line)),
         (true, true) => Err(format!("demo step should have failed: {}", step.line)),
     }
-}
-
-fn target_dir(root: &Path) -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| root.join("target"))
 }

@@ -1,12 +1,13 @@
 //! `cargo xtask registry`: a real docker-registry on 127.0.0.1, seeded with the standard
 //! test images, running until Ctrl-C — for trying the tools by hand.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use argh::FromArgs;
 use img_core::oci::{Document, media_type};
 use img_core::testing::{TestImage, TestRegistry, push_image, standard_set};
+
+use crate::util::target_dir;
 
 /// Start a real docker-registry on 127.0.0.1, push the standard test images to it, and
 /// keep it running until Ctrl-C.
@@ -74,15 +75,4 @@ fn describe(image: &TestImage) -> String {
         if layers == 1 { "" } else { "s" },
         bytes as f64 / 1024.0
     )
-}
-
-/// The workspace's target directory (`CARGO_TARGET_DIR` when set).
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(|root| root.join("target"))
-            .unwrap_or_else(|| PathBuf::from("target")),
-    }
 }

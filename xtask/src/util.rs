@@ -9,6 +9,14 @@ pub fn project_root() -> PathBuf {
     dir.parent().map(PathBuf::from).unwrap_or(dir)
 }
 
+/// The cargo target directory: `CARGO_TARGET_DIR` when set, else the workspace's.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => project_root().join("target"),
+    }
+}
+
 /// Prints the command, runs it, and fails unless it exits 0.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", display(cmd));

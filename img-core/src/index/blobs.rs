@@ -79,16 +79,7 @@ impl Index {
             let mut stmt = tx
                 .prepare("SELECT digest, size, media_type, committed_at FROM blobs ORDER BY digest")
                 .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(|e| self.err(e))?;
+            let rows = stmt.query_map([], raw_blob_row).map_err(|e| self.err(e))?;
             let mut out = Vec::new();
             for row in rows {
                 let (digest, size, media_type, committed_at) = row.map_err(|e| self.err(e))?;
@@ -221,14 +212,7 @@ impl Index {
                 )
                 .map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
+                .query_map([], raw_blob_row)
                 .map_err(|e| self.err(e))?
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(|e| self.err(e))?;
@@ -249,4 +233,11 @@ impl Index {
             Ok((garbage, dead))
         })
     }
+}
+
+/// `digest, size, media_type, committed_at`, as the blob listings select them.
+type RawBlobRow = (String, i64, String, String);
+
+fn raw_blob_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawBlobRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }

@@ -142,9 +142,32 @@ impl Index {
     }
 
     fn take_tags(&self, tx: &Transaction<'_>, id: &str) -> Result<Vec<(String, String)>> {
-        let mut stmt = tx
-            .prepare("DELETE FROM tags WHERE image_id = ?1 RETURNING name, tag")
-            .map_err(|e| self.err(e))?;
+        self.take_pairs(
+            tx,
+            "DELETE FROM tags WHERE image_id = ?1 RETURNING name, tag",
+            id,
+        )
+    }
+
+    fn take_repo_digests(&self, tx: &Transaction<'_>, id: &str) -> Result<Vec<(String, Digest)>> {
+        self.take_pairs(
+            tx,
+            "DELETE FROM repo_digests WHERE image_id = ?1 RETURNING name, digest",
+            id,
+        )?
+        .into_iter()
+        .map(|(n, d)| Ok((n, parse_digest(&d)?)))
+        .collect()
+    }
+
+    /// Runs a `DELETE … RETURNING a, b` for image `id` and returns the pairs, sorted.
+    fn take_pairs(
+        &self,
+        tx: &Transaction<'_>,
+        sql: &str,
+        id: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let mut stmt = tx.prepare(sql).map_err(|e| self.err(e))?;
         let mut rows = stmt
             .query_map([id], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -154,23 +177,6 @@ impl Index {
             .map_err(|e| self.err(e))?;
         rows.sort();
         Ok(rows)
-    }
-
-    fn take_repo_digests(&self, tx: &Transaction<'_>, id: &str) -> Result<Vec<(String, Digest)>> {
-        let mut stmt = tx
-            .prepare("DELETE FROM repo_digests WHERE image_id = ?1 RETURNING name, digest")
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query_map([id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.err(e))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))?;
-        rows.sort();
-        rows.into_iter()
-            .map(|(n, d)| Ok((n, parse_digest(&d)?)))
-            .collect()
     }
 }
 

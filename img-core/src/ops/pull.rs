@@ -86,7 +86,7 @@ pub fn pull(
             ));
         }
         let repo = reference.repository();
-        let tags = list_tags(&endpoints, repo.path())?;
+        let tags = first_answer(&endpoints, |client| client.tags(repo.path()))?;
         let mut out = Vec::new();
         for tag in tags {
             let r = repo.with_tag(&tag)?;
@@ -100,11 +100,16 @@ pub fn pull(
     Ok(vec![pulled])
 }
 
-fn list_tags(endpoints: &[Endpoint], repo: &str) -> Result<Vec<String>> {
+/// `f` on each endpoint in order until one answers; a mirror's failure falls through to
+/// the next endpoint, the registry's own failure is the answer.
+fn first_answer<T>(
+    endpoints: &[Endpoint],
+    mut f: impl FnMut(&RegistryClient) -> Result<T>,
+) -> Result<T> {
     let mut last = None;
     for ep in endpoints {
-        match ep.client.tags(repo) {
-            Ok(tags) => return Ok(tags),
+        match f(&ep.client) {
+            Ok(t) => return Ok(t),
             Err(e) if ep.mirror => last = Some(e),
             Err(e) => return Err(e),
         }
@@ -112,7 +117,7 @@ fn list_tags(endpoints: &[Endpoint], repo: &str) -> Result<Vec<String>> {
     Err(last.unwrap_or_else(|| Error::new(ErrorKind::NotFound, "no registry to ask")))
 }
 
-/// Tries each endpoint in order; a mirror's failure falls through to the next one.
+/// Pulls one reference from the first endpoint that has it.
 fn pull_one(
     store: &Store,
     reference: &Reference,
@@ -129,15 +134,17 @@ fn pull_one(
     {
         return up_to_date(store, reference, d, &image);
     }
-    let mut last = None;
-    for ep in endpoints {
-        match Puller::new(store, &ep.client, reference, options, wanted, progress).run() {
-            Ok(p) => return Ok(p),
-            Err(e) if ep.mirror => last = Some(e),
-            Err(e) => return Err(e),
+    first_answer(endpoints, |client| {
+        Puller {
+            store,
+            client,
+            reference,
+            options,
+            wanted,
+            progress,
         }
-    }
-    Err(last.unwrap_or_else(|| Error::new(ErrorKind::NotFound, "no registry to ask")))
+        .run()
+    })
 }
 
 /// Whether `image` is what a pull resolving to `resolved` with these options would make.
@@ -230,7 +237,6 @@ struct Puller<'a> {
     options: &'a PullOptions,
     wanted: &'a Platform,
     progress: &'a dyn PullProgress,
-    repo: String,
 }
 
 /// One platform's image, fetched.
@@ -242,25 +248,6 @@ struct Fetched {
 }
 
 impl<'a> Puller<'a> {
-    fn new(
-        store: &'a Store,
-        client: &'a RegistryClient,
-        reference: &'a Reference,
-        options: &'a PullOptions,
-        wanted: &'a Platform,
-        progress: &'a dyn PullProgress,
-    ) -> Puller<'a> {
-        Puller {
-            store,
-            client,
-            reference,
-            options,
-            wanted,
-            progress,
-            repo: reference.path().to_owned(),
-        }
-    }
-
     fn run(&self) -> Result<Pulled> {
         let name = self.reference.name();
         let asked = match (self.reference.digest(), self.reference.tag()) {
@@ -270,14 +257,16 @@ impl<'a> Puller<'a> {
         };
         // A HEAD first: when the tag still resolves to what we have, that is the whole pull.
         if self.reference.digest().is_none()
-            && let Ok(Some((resolved, _, _))) = self.client.head_manifest(&self.repo, &asked)
+            && let Ok(Some((resolved, _, _))) =
+                self.client.head_manifest(self.reference.path(), &asked)
             && let Some(image) = self.store.index().image_by_digest(&name, &resolved)?
             && fits(&image, &resolved, self.options.all_platforms, self.wanted)
             && blobs_present(self.store, &image)?
         {
             return up_to_date(self.store, self.reference, &resolved, &image);
         }
-        let (bytes, content_type, announced) = self.client.get_manifest(&self.repo, &asked)?;
+        let (bytes, content_type, announced) =
+            self.client.get_manifest(self.reference.path(), &asked)?;
         let resolved = match announced {
             Some(d) => d,
             None => Digest::sha256_of(&bytes),
@@ -294,8 +283,7 @@ impl<'a> Puller<'a> {
         let (new, downloaded, reused) = match document {
             Document::Manifest(m) => {
                 let (f, dl, re) = self.fetch_image(&lease, &m, &resolved)?;
-                self.store.put_blob(&content_type, &bytes, &resolved)?;
-                lease.protect(&resolved)?;
+                self.keep(&lease, &content_type, &bytes, &resolved)?;
                 (
                     self.new_image(
                         f.config_digest.clone(),
@@ -346,14 +334,9 @@ impl<'a> Puller<'a> {
                     ),
                 )
             })?;
-            let (m, m_bytes) = self.fetch_manifest(entry)?;
-            let (f, dl, re) = self.fetch_image(lease, &m, &entry.digest)?;
-            self.store
-                .put_blob(&entry.media_type, &m_bytes, &entry.digest)?;
-            lease.protect(&entry.digest)?;
+            let (f, dl, re) = self.fetch_child(lease, entry)?;
             // The index is kept too, so that inspect can show what the tag resolved to.
-            self.store.put_blob(content_type, bytes, resolved)?;
-            lease.protect(resolved)?;
+            self.keep(lease, content_type, bytes, resolved)?;
             let new = self.new_image(
                 f.config_digest.clone(),
                 resolved,
@@ -366,20 +349,13 @@ impl<'a> Puller<'a> {
         }
         let mut all = Vec::new();
         let (mut downloaded, mut reused) = (0, 0);
-        let mut children = Vec::new();
         for entry in index.images() {
-            let (m, m_bytes) = self.fetch_manifest(entry)?;
-            let (f, dl, re) = self.fetch_image(lease, &m, &entry.digest)?;
-            self.store
-                .put_blob(&entry.media_type, &m_bytes, &entry.digest)?;
-            lease.protect(&entry.digest)?;
-            children.push(entry.digest.clone());
+            let (f, dl, re) = self.fetch_child(lease, entry)?;
             downloaded += dl;
             reused += re;
             all.push((entry.platform.clone(), f));
         }
-        self.store.put_blob(content_type, bytes, resolved)?;
-        lease.protect(resolved)?;
+        self.keep(lease, content_type, bytes, resolved)?;
         // What inspect and ls show for the index: the host's platform if it is there.
         let shown = all
             .iter()
@@ -391,7 +367,7 @@ impl<'a> Puller<'a> {
                 "the index lists no image manifests",
             ));
         };
-        let mut extra: Vec<Digest> = children;
+        let mut extra: Vec<Digest> = Vec::new();
         for (_, f) in &all {
             extra.push(f.manifest_digest.clone());
             extra.extend(f.blobs.iter().cloned());
@@ -405,6 +381,26 @@ impl<'a> Puller<'a> {
             extra,
         );
         Ok((new, downloaded, reused))
+    }
+
+    /// One platform's image of an index: its manifest (kept), config and layers.
+    fn fetch_child(&self, lease: &Lease<'_>, entry: &Descriptor) -> Result<(Fetched, u64, u64)> {
+        let (m, m_bytes) = self.fetch_manifest(entry)?;
+        let fetched = self.fetch_image(lease, &m, &entry.digest)?;
+        self.keep(lease, &entry.media_type, &m_bytes, &entry.digest)?;
+        Ok(fetched)
+    }
+
+    /// Stores a manifest or index exactly as received, pinned by the pull's lease.
+    fn keep(
+        &self,
+        lease: &Lease<'_>,
+        media_type: &str,
+        bytes: &[u8],
+        digest: &Digest,
+    ) -> Result<()> {
+        self.store.put_blob(media_type, bytes, digest)?;
+        lease.protect(digest)
     }
 
     fn new_image(
@@ -468,7 +464,7 @@ impl<'a> Puller<'a> {
             Err(_) => {
                 let (b, _, _) = self
                     .client
-                    .get_manifest(&self.repo, &entry.digest.to_string())
+                    .get_manifest(self.reference.path(), &entry.digest.to_string())
                     .map_err(|e| e.context(format!("fetching manifest {}", entry.digest)))?;
                 entry.digest.verify(&b)?;
                 b

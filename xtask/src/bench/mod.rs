@@ -51,19 +51,11 @@ pub fn build_release(package: &str) -> Result<PathBuf, String> {
             .current_dir(util::project_root())
             .args(["build", "--quiet", "--release", "-p", package]),
     )?;
-    let bin = target_dir().join("release").join(package);
+    let bin = util::target_dir().join("release").join(package);
     if bin.is_file() {
         Ok(bin)
     } else {
         Err(format!("built {package} but found no {}", bin.display()))
-    }
-}
-
-/// The cargo target directory.
-pub fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => util::project_root().join("target"),
     }
 }
 

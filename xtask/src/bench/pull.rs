@@ -54,7 +54,7 @@ pub fn run(args: PullBench) -> Result<(), String> {
         }
     }
     let img_pull = build_release("img-pull")?;
-    let work = crate::util::project_root().join("target/bench-pull");
+    let work = crate::util::target_dir().join("bench-pull");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let registry = TestRegistry::builder()

@@ -85,7 +85,7 @@ impl Puller<'_> {
                 if offset < desc.size {
                     let resp = self
                         .client
-                        .get_blob(&self.repo, &desc.digest, offset)
+                        .get_blob(self.reference.path(), &desc.digest, offset)
                         .inspect_err(|_| refused = true)?;
                     if offset > 0 && !resp.resumed {
                         // The server ignored Range: start over from byte zero.
