@@ -136,10 +136,11 @@ fn run_verify(args: &Args) -> Result<i32> {
             if !report.ok {
                 let problems: Vec<&str> =
                     report.problems.iter().map(|p| p.message.as_str()).collect();
-                let e = Error::new(
-                    img_core::ErrorKind::DigestMismatch,
-                    format!("verification failed: {}", problems.join("; ")),
-                );
+                let mut message = format!("verification failed: {}", problems.join("; "));
+                if let Some(repair) = &report.repair {
+                    message.push_str(&format!("; repair with: {repair}"));
+                }
+                let e = Error::new(img_core::ErrorKind::DigestMismatch, message);
                 failures.report(&label, &e);
             }
         } else {

@@ -33,6 +33,10 @@ struct Args {
     /// allow plain HTTP and unverified TLS for this command
     #[argh(switch)]
     insecure: bool,
+    /// re-hash every blob of an image already in the store and fetch again those that
+    /// are damaged (every pull checks their sizes)
+    #[argh(switch)]
+    verify: bool,
     /// print only the image reference
     #[argh(switch, short = 'q')]
     quiet: bool,
@@ -63,6 +67,7 @@ fn run(args: Args) -> Result<i32> {
         all_tags: args.all_tags,
         jobs: args.jobs.unwrap_or_else(|| config.jobs()),
         insecure: args.insecure,
+        verify: args.verify,
     };
     let targets = cli::targets(&args.names, "an image name")?;
     let store = cli::open_store(args.root.as_deref())?;

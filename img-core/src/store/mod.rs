@@ -49,7 +49,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
 pub use gc::{GcOptions, GcReport};
-pub use ingest::{Ingest, IngestWriter};
+pub use ingest::{Check, Ingest, IngestWriter};
 pub use lease::Lease;
 
 /// The directory of committed blobs, one subdirectory per algorithm.
@@ -142,7 +142,7 @@ impl Store {
             Error::new(
                 ErrorKind::Corrupt,
                 format!(
-                    "blob {} is corrupt on disk ({}); remove it and pull again",
+                    "blob {} is corrupt on disk ({}); `img-pull --verify` of an image using it fetches it again",
                     self.blob_path(digest).display(),
                     e.message()
                 ),
@@ -153,10 +153,11 @@ impl Store {
 
     /// Commits a small document whose bytes are all in memory, after checking that they
     /// hash to `expected` (a mismatch writes nothing). Committing a blob that is already
-    /// there succeeds.
+    /// there succeeds; one whose file no longer hashes right is replaced (documents are
+    /// small, so checking them whole costs little).
     pub fn put_blob(&self, media_type: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
         expected.verify(bytes)?;
-        match self.ingest(expected, Some(bytes.len() as u64))? {
+        match self.ingest_checked(expected, Some(bytes.len() as u64), Check::Hash)? {
             Ingest::AlreadyPresent => Ok(()),
             Ingest::Writer(mut w) => {
                 if w.offset() > 0 {

@@ -25,6 +25,7 @@ mod insecure;
 mod mirror;
 mod mtls;
 mod redirect;
+mod repair;
 mod resume;
 mod token;
 
