@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{DeleteImage, ImageInfo, ListFilter, RemovedReferences};
 use crate::record::{RemovalRecord, Target};
 use crate::reference::{DEFAULT_TAG, Reference};
-use crate::store::{GcReport, Store};
+use crate::store::{GcOptions, GcReport, Store};
 
 use super::resolve::{Via, resolve};
 
@@ -278,7 +278,16 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 /// `docker image prune`: deletes every dangling image (no tag) that is not in use, with
 /// its repo digests, then collects garbage (also orphan blobs and stale partial ingests).
 /// The last record is `SpaceReclaimed`.
+///
+/// A person asking to reclaim space gets every partial download nobody holds removed,
+/// whatever its age (automatic collection keeps young ones for resuming). What needs no
+/// index write goes first, so that prune works on a full disk, where the index cannot be
+/// written until some space is free.
 pub fn prune(store: &Store) -> Result<Pruned> {
+    let options = GcOptions {
+        ingest_max_age: std::time::Duration::ZERO,
+    };
+    let early = store.reclaim_unindexed(&options)?;
     let filter = ListFilter {
         dangling: Some(true),
         ..ListFilter::default()
@@ -305,7 +314,8 @@ pub fn prune(store: &Store) -> Result<Pruned> {
             records_out.extend(records(&image.id, &removed));
         }
     }
-    let gc = store.gc()?;
+    let mut gc = early;
+    gc.add(&store.gc_with(&options)?);
     records_out.push(RemovalRecord::SpaceReclaimed(gc.bytes_reclaimed));
     Ok(Pruned {
         records: records_out,
