@@ -75,6 +75,7 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
 /// they are stored under the name the user logs in with).
 pub fn options_for(host: &str, config: &Config, security: Security) -> Result<ClientOptions> {
     let mut options = ClientOptions::for_host(host);
+    options.stall_limits_from_env()?;
     if security.insecure || config.is_insecure(host) {
         // Docker's insecure registries: HTTPS without verification, else plain HTTP.
         options.scheme = SchemePolicy::HttpsThenHttp;

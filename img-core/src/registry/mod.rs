@@ -27,7 +27,9 @@ mod options;
 mod paths;
 mod push;
 mod retry;
+mod stall;
 mod token;
+mod transport;
 
 pub use auth::{Challenge, Scope};
 pub use client::RegistryClient;
@@ -40,3 +42,4 @@ pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
 pub use push::BlobPush;
 pub use retry::backoff;
+pub use stall::{STALL_BUDGET_ENV, STALL_TIMEOUT_ENV};

@@ -26,6 +26,7 @@ mod mirror;
 mod mtls;
 mod redirect;
 mod resume;
+mod stall;
 mod token;
 
 /// The binary under test.

@@ -69,3 +69,207 @@ fn a_redirect_to_another_host_carries_no_authorization() {
         );
     }
 }
+
+/// The other-port half of a redirect: a recording proxy on `127.0.0.1:PORT2`, in front
+/// of `upstream` (a registry that serves the blobs, or one that wants credentials).
+fn other_port(upstream: &str) -> FaultProxy {
+    FaultProxy::start(upstream, |_, _, _| Fault::Pass).unwrap()
+}
+
+/// A front for `registry` that answers every blob GET with a 307 to `to`'s port of the
+/// same host, 127.0.0.1.
+fn redirect_blobs(registry: &str, to: &FaultProxy) -> FaultProxy {
+    let to = format!("http://{}", to.addr());
+    assert!(to.starts_with("http://127.0.0.1:"), "{to}");
+    FaultProxy::start(registry, move |method, path, _| {
+        if method == "GET" && path.contains("/blobs/") {
+            Fault::RedirectTo(to.clone())
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap()
+}
+
+fn assert_no_authorization(proxy: &FaultProxy, blobs: usize) {
+    let served = proxy.seen();
+    assert_eq!(served.len(), blobs, "{served:#?}");
+    for req in &served {
+        assert_eq!(
+            req.header("authorization"),
+            None,
+            "credentials followed the redirect to another port: {req:?}"
+        );
+    }
+}
+
+fn assert_secret_absent(run: &Run, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !run.stdout.contains(s),
+            "a secret in stdout: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stderr.contains(s),
+            "a secret in stderr: {}",
+            run.stderr
+        );
+    }
+}
+
+/// Regression (issue 9, failure 3): a blob GET answered with a 307 to another port of
+/// 127.0.0.1 received the Basic credentials, since ureq's same-host rule ignores ports.
+#[test]
+fn credentials_never_follow_a_redirect_to_another_port() {
+    const PASSWORD: &str = "Port-Hop-Secret-9";
+    let image = standard_set().remove(0);
+    let (_, _, m) = manifest_of(&image, None);
+    let (origin, _files) = basic_auth_registry("erin", PASSWORD, &image);
+    let storage = TestRegistry::start().unwrap();
+    push_image(&storage.client().unwrap(), &image).unwrap();
+
+    // The other port serves the blobs: the pull succeeds, and no credentials got there.
+    let other = other_port(&storage.addr());
+    let front = redirect_blobs(&origin.addr(), &other);
+    let s = Sandbox::new();
+    s.docker_config_json(&serde_json::json!({
+        "auths": { front.addr(): { "auth": BASE64.encode(format!("erin:{PASSWORD}")) } }
+    }));
+    let reference = format!("{}/{}", front.addr(), image.reference());
+    let ok = run(s.command().arg(&reference), None).success();
+    assert_eq!(&ok.record().digest, image.digest());
+    verify_store(&s.root());
+    assert_no_authorization(&other, 1 + m.layers.len());
+    let basic = front
+        .seen()
+        .iter()
+        .find_map(|r| r.header("authorization").map(str::to_owned))
+        .expect("the registry itself got the credentials");
+    assert!(basic.starts_with("Basic "), "{basic}");
+    assert_secret_absent(&ok, &[PASSWORD, basic.trim_start_matches("Basic ")]);
+
+    // The other port is the registry itself, which wants credentials: a clear error.
+    let other = other_port(&origin.addr());
+    let front = redirect_blobs(&origin.addr(), &other);
+    let s = Sandbox::new();
+    s.docker_config_json(&serde_json::json!({
+        "auths": { front.addr(): { "auth": BASE64.encode(format!("erin:{PASSWORD}")) } }
+    }));
+    let reference = format!("{}/{}", front.addr(), image.reference());
+    let failed = run(s.command().arg(&reference), None).failure(1, 1);
+    let expected = format!(
+        "redirected to {}, which asks for credentials: img sends them only to {} itself",
+        other.addr(),
+        front.addr()
+    );
+    assert!(failed.stderr.contains(&expected), "{}", failed.stderr);
+    assert!(failed.stderr.contains(&reference), "{}", failed.stderr);
+    assert_secret_absent(&failed, &[PASSWORD, basic.trim_start_matches("Basic ")]);
+    for req in other.seen() {
+        assert_eq!(req.header("authorization"), None, "{req:?}");
+    }
+    assert!(!other.seen().is_empty(), "the redirect was followed");
+}
+
+/// Regression (issue 9, failure 3), token case: the bearer token went along the 307 to
+/// another port too. It belongs to the registry's origin alone.
+#[test]
+fn tokens_never_follow_a_redirect_to_another_port() {
+    use super::token::{PASSWORD, TokenSetup, USER};
+    use img_core::testing::token_server::TokenServerOptions;
+
+    let image = standard_set().remove(0);
+    let (_, _, m) = manifest_of(&image, None);
+    let setup = TokenSetup::start(TokenServerOptions::default(), std::slice::from_ref(&image));
+    let storage = TestRegistry::start().unwrap();
+    push_image(&storage.client().unwrap(), &image).unwrap();
+    let other = other_port(&storage.addr());
+    let front = redirect_blobs(&setup.registry.addr(), &other);
+    let pushes = setup.server.requests().len();
+    let s = TokenSetup::credentialed(front.addr());
+    let reference = format!("{}/{}", front.addr(), image.reference());
+    let ok = run(s.command().arg(&reference), None).success();
+    assert_eq!(&ok.record().digest, image.digest());
+    verify_store(&s.root());
+
+    assert_no_authorization(&other, 1 + m.layers.len());
+    let bearer = front
+        .seen()
+        .iter()
+        .find_map(|r| r.header("authorization").map(str::to_owned))
+        .expect("the registry itself got the token");
+    let token = bearer.strip_prefix("Bearer ").expect("a bearer token");
+    // The token realm is another origin than the registry, and still gets the
+    // registry's credentials, as docker sends them: the registry named it.
+    let asked = &setup.server.requests()[pushes..];
+    assert!(
+        !asked.is_empty() && asked.iter().all(|t| t.user.as_deref() == Some(USER)),
+        "{asked:?}"
+    );
+    assert_secret_absent(&ok, &[PASSWORD, token]);
+}
+
+/// A token realm that redirects to another port: the credentials stay with the realm
+/// the registry named, so the other port serves an anonymous token (or none).
+#[test]
+fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
+    use super::token::{PASSWORD, TokenSetup};
+    use img_core::testing::token_server::TokenServerOptions;
+
+    let image = standard_set().remove(0);
+    let mut other = None;
+    let mut realm_front = None;
+    let setup = TokenSetup::start_with_realm(
+        TokenServerOptions {
+            anonymous_pull: true,
+            ..TokenServerOptions::default()
+        },
+        std::slice::from_ref(&image),
+        |server| {
+            let addr = server
+                .realm()
+                .trim_start_matches("http://")
+                .trim_end_matches("/token")
+                .to_owned();
+            let o = other_port(&addr);
+            let to = format!("http://{}", o.addr());
+            // The push before the test goes straight through; then every token
+            // request is redirected.
+            let front = FaultProxy::start(&addr, move |_, path, _| {
+                if path.contains("scope=repository")
+                    && path.contains("pull")
+                    && !path.contains("push")
+                {
+                    Fault::RedirectTo(to.clone())
+                } else {
+                    Fault::Pass
+                }
+            })
+            .unwrap();
+            let realm = format!("http://{}/token", front.addr());
+            other = Some(o);
+            realm_front = Some(front);
+            realm
+        },
+    );
+    let (other, realm_front) = (other.unwrap(), realm_front.unwrap());
+    let s = TokenSetup::credentialed(&setup.registry.addr());
+    let reference = format!("{}/{}", setup.registry.addr(), image.reference());
+    let ok = run(s.command().arg(&reference), None).success();
+    assert_eq!(&ok.record().digest, image.digest());
+    assert!(
+        realm_front
+            .seen()
+            .iter()
+            .any(|r| matches!(r.fault, Fault::RedirectTo(_))
+                && r.header("authorization").is_some()),
+        "the realm itself got the credentials: {:#?}",
+        realm_front.seen()
+    );
+    assert!(!other.seen().is_empty(), "the redirect was followed");
+    for req in other.seen() {
+        assert_eq!(req.header("authorization"), None, "{req:?}");
+    }
+    assert_secret_absent(&ok, &[PASSWORD]);
+}
