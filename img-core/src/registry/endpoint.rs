@@ -50,6 +50,9 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
         }
         options.credentials = credentials::lookup(&host)?;
         options.retries = MIRROR_RETRIES;
+        // A mirror that stopped answering is left for the registry after two stalls,
+        // not after a registry's whole budget.
+        options.stall_budget = options.stall_budget.min(options.stall_timeout * 2);
         out.push(Endpoint {
             client: RegistryClient::new(&host, options)?,
             mirror: true,

@@ -1,7 +1,10 @@
-//! A redirect to another host carries no Authorization: a Basic-auth registry whose
-//! front answers blob GETs with a 307 to `localhost:PORT2` — another host name than
-//! `127.0.0.1`, as blob storage is — where a plain registry holding the same blobs serves
-//! them. The credentials go to the registry and never to the blob host.
+//! Redirects and credentials: Authorization goes only to the exact origin (scheme, host
+//! and port) it belongs to. A redirect to another host (`localhost:PORT2`, as blob
+//! storage is) or to another port of the same host (issue 9, failure 3) carries neither
+//! the Basic credentials nor the bearer token, and the pull succeeds when the other side
+//! serves the blob, or fails saying why when it wants credentials; a token realm's own
+//! redirect does not carry the credentials sent to the realm; a redirect to the
+//! registry's own origin keeps them. Real registries throughout, behind recording proxies.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -272,4 +275,51 @@ fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
         assert_eq!(req.header("authorization"), None, "{req:?}");
     }
     assert_secret_absent(&ok, &[PASSWORD]);
+}
+
+/// A redirect to the registry's own origin (same scheme, host and port) keeps the
+/// credentials: the rule is the exact origin, not "never".
+#[test]
+fn credentials_follow_a_redirect_to_the_same_origin() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+
+    let image = standard_set().remove(0);
+    let (_, _, m) = manifest_of(&image, None);
+    let (origin, _files) = basic_auth_registry("fay", "Same-Origin-7", &image);
+    let myself = Arc::new(Mutex::new(String::new()));
+    let redirected = Mutex::new(HashSet::new());
+    let front = {
+        let myself = myself.clone();
+        FaultProxy::start(&origin.addr(), move |method, path, _| {
+            // Each blob's first GET is sent back to this very proxy once.
+            if method == "GET"
+                && path.contains("/blobs/")
+                && redirected.lock().unwrap().insert(path.to_owned())
+            {
+                Fault::RedirectTo(format!("http://{}", myself.lock().unwrap()))
+            } else {
+                Fault::Pass
+            }
+        })
+        .unwrap()
+    };
+    *myself.lock().unwrap() = front.addr().to_owned();
+    let s = Sandbox::new();
+    s.docker_config_json(&serde_json::json!({
+        "auths": { front.addr(): { "auth": BASE64.encode("fay:Same-Origin-7") } }
+    }));
+    let reference = format!("{}/{}", front.addr(), image.reference());
+    let r = run(s.command().arg(&reference), None).success().record();
+    assert_eq!(&r.digest, image.digest());
+    verify_store(&s.root());
+    let followed: Vec<_> = front
+        .seen()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/blobs/") && r.fault == Fault::Pass)
+        .collect();
+    assert_eq!(followed.len(), 1 + m.layers.len(), "{followed:#?}");
+    for req in &followed {
+        assert!(req.header("authorization").is_some(), "{req:?}");
+    }
 }

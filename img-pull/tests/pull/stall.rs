@@ -245,3 +245,27 @@ fn a_429_with_retry_after_is_honoured_and_said() {
     );
     assert!(r.stderr.contains(&said), "{}", r.stderr);
 }
+
+/// A mirror that stopped answering is left for the registry after two stalls of it, not
+/// after a registry's whole budget; the pull then succeeds from the registry.
+#[test]
+fn a_stalled_mirror_is_left_for_the_registry_after_two_stalls() {
+    let image = image_with_layers(1, 64 * 1024, 306);
+    let registry = registry_with(&image);
+    let origin = FaultProxy::start(&registry.addr(), |_, _, _| Fault::Pass).unwrap();
+    let mirror = FaultProxy::start(&registry.addr(), |_, _, _| Fault::Silent).unwrap();
+    let s = Sandbox::new();
+    s.config_json(&serde_json::json!({
+        "mirrors": { origin.addr(): [format!("http://{}", mirror.addr())] }
+    }));
+    let reference = format!("{}/{}", origin.addr(), image.reference());
+    let (r, took) = pull_timed(&s, &reference);
+    assert_eq!(r.code, 0, "{r:#?}");
+    assert_eq!(&r.record().digest, image.digest());
+    // Two stalls of 2 s and backoff; the registry's budget alone would be 8 s.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The manifest HEAD and its one retry; the GET is not even sent (a registry's
+    // budget would have sent it twice more).
+    assert_eq!(mirror.seen().len(), 2, "{:#?}", mirror.seen());
+    verify_store(&s.root());
+}
