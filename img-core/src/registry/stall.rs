@@ -5,10 +5,15 @@
 //! stopped answering fails in about two minutes instead of once a retry after another.
 //!
 //! The clock a host is judged by starts at the first read that timed out (less the idle
-//! limit it waited) and stops at the first body byte or bodiless answer it sends again:
-//! response headers alone do not count, or a server that answers every resumed GET and
-//! then stalls would be retried for as long as the retries last. A slow body that keeps
-//! moving is never cut: the limit is per read, not per request.
+//! limit it waited) and stops at the first body byte it sends again, or an answer with
+//! no body to wait for (a HEAD, a redirect, an error status): the headers of a 200 or
+//! 206 alone do not count, or a server that answers every resumed GET and then stalls
+//! would be retried for as long as the retries last. A slow body that keeps moving is
+//! never cut: the limit is per read, not per request.
+//!
+//! The retries themselves stay bounded too: `send` tries a stalled request once more, and
+//! the callers' own retries (a blob's attempts, a manifest's) end as soon as the host is
+//! given up on.
 
 use std::collections::HashMap;
 use std::io::{self, Read};

@@ -120,10 +120,13 @@ pub(crate) fn execute(
             Err(e) => return Err(transport_error(e)),
         };
         let status = resp.status().as_u16();
-        let bodiless = method == "HEAD"
+        // An answer whose body is not what we wait for (none, or an error's few bytes)
+        // shows the host is answering. A 200 or 206 does not until its body moves: a
+        // server that answers every resumed GET and then stalls is still stalled.
+        let answered = method == "HEAD"
             || header(&resp, "content-length").is_some_and(|v| v.trim() == "0")
-            || matches!(status, 204 | 304);
-        if bodiless {
+            || !matches!(status, 200 | 206);
+        if answered {
             watchdog.progress(origin.shown());
         }
         let location = header(&resp, "location");
