@@ -11,7 +11,7 @@ use super::options::{ClientOptions, SchemePolicy, build_agent};
 use super::retry;
 use super::stall::{StallReader, Watchdog, is_stall};
 use super::token::{TokenCache, fetch_token};
-use super::transport::{Exchange, Origin, answered_by, execute};
+use super::transport::{Exchange, Origin, answered_by, answering_origin, execute};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A response with its body still unread.
@@ -289,7 +289,7 @@ impl RegistryClient {
             let resp = self.call(req, &url, auth.as_deref().map(|a| (&origin, a)))?;
             // Only the registry's own challenge is answered, never one from where a
             // redirect led.
-            let from_registry = answered_by(&resp).as_deref() == Some(origin.shown());
+            let from_registry = answering_origin(&resp).as_ref() == Some(&origin);
             if resp.status().as_u16() == 401
                 && same_origin
                 && from_registry

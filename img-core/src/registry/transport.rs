@@ -77,10 +77,15 @@ impl Origin {
 #[derive(Debug, Clone)]
 pub(crate) struct FinalUrl(pub String);
 
-/// The origin of the server that sent `resp` (after redirects), as `host[:port]`.
-pub(crate) fn answered_by(resp: &Response) -> Option<String> {
+/// The origin of the server that sent `resp` (after redirects).
+pub(crate) fn answering_origin(resp: &Response) -> Option<Origin> {
     let url = resp.extensions().get::<FinalUrl>()?;
-    Origin::of(&url.0).ok().map(|o| o.shown)
+    Origin::of(&url.0).ok()
+}
+
+/// The server that sent `resp` (after redirects), as `host[:port]`.
+pub(crate) fn answered_by(resp: &Response) -> Option<String> {
+    answering_origin(resp).map(|o| o.shown)
 }
 
 /// One request as the client and the token code describe it.
