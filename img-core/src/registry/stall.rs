@@ -4,6 +4,9 @@
 //! given up on for the rest of the client's life, so that a command against a server that
 //! stopped answering fails in about two minutes instead of once a retry after another.
 //!
+//! What is known of a host is shared by every client of the process, so a command that
+//! pulls several images gives a host that stopped answering one budget, not one an image.
+//!
 //! The clock a host is judged by starts at the first read that timed out (less the idle
 //! limit it waited) and stops at the first body byte it sends again, or an answer with
 //! no body to wait for (a HEAD, a redirect, an error status): the headers of a 200 or
@@ -18,7 +21,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -28,15 +31,23 @@ pub const STALL_TIMEOUT_ENV: &str = "IMG_STALL_TIMEOUT";
 /// The environment variable that sets the budget (default: four idle limits).
 pub const STALL_BUDGET_ENV: &str = "IMG_STALL_BUDGET";
 
+/// What the process knows of each host's silence, shared by every client: a command
+/// that pulls several images, each with clients of its own, gives a host that stopped
+/// answering one budget in all, not one an image.
+static HOSTS: LazyLock<Mutex<HashMap<String, HostState>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// Whether any host ever stalled: the fast path of every body read skips the lock.
+static ANY_STALL: AtomicBool = AtomicBool::new(false);
+/// Whether any host was given up on: the fast path of every request skips the lock.
+static ANY_GIVEN_UP: AtomicBool = AtomicBool::new(false);
+
 /// How long a host may stay silent, per read and in all, before it is given up on.
 #[derive(Debug)]
 pub(crate) struct Watchdog {
     idle: Duration,
     budget: Duration,
-    /// Whether any host ever stalled: the fast path of every body read skips the lock.
-    any_stall: AtomicBool,
+    /// Whether this client met a host given up on: its retries are then pointless.
     gave_up: AtomicBool,
-    hosts: Mutex<HashMap<String, HostState>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,9 +62,7 @@ impl Watchdog {
         Watchdog {
             idle,
             budget: budget.max(idle),
-            any_stall: AtomicBool::new(false),
             gave_up: AtomicBool::new(false),
-            hosts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -67,26 +76,29 @@ impl Watchdog {
 
     /// Fails at once when `host` was given up on.
     pub fn check(&self, host: &str) -> Result<()> {
-        if !self.gave_up.load(Ordering::SeqCst) {
+        if !ANY_GIVEN_UP.load(Ordering::SeqCst) {
             return Ok(());
         }
-        match self.lock().get(host) {
-            Some(s) if s.given_up => Err(self.error(host)),
+        match hosts().get(host) {
+            Some(s) if s.given_up => {
+                self.gave_up.store(true, Ordering::SeqCst);
+                Err(self.error(host))
+            }
             _ => Ok(()),
         }
     }
 
-    /// Whether any host of this client was given up on: retrying is then pointless.
+    /// Whether this client met a host given up on: retrying is then pointless.
     pub fn has_given_up(&self) -> bool {
         self.gave_up.load(Ordering::SeqCst)
     }
 
     /// `host` sent something: its silence, if any, is over.
     pub fn progress(&self, host: &str) {
-        if !self.any_stall.load(Ordering::Relaxed) {
+        if !ANY_STALL.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(s) = self.lock().get_mut(host) {
+        if let Some(s) = hosts().get_mut(host) {
             s.silent_since = None;
         }
     }
@@ -94,25 +106,26 @@ impl Watchdog {
     /// A read from `host` timed out: records it, gives the host up when it has now been
     /// silent for the whole budget, and returns the error to report.
     pub fn stalled(&self, host: &str) -> Error {
-        self.any_stall.store(true, Ordering::SeqCst);
+        ANY_STALL.store(true, Ordering::SeqCst);
         let now = Instant::now();
-        let mut hosts = self.lock();
+        let mut hosts = hosts();
         let state = hosts.entry(host.to_owned()).or_default();
         let since = *state
             .silent_since
             .get_or_insert_with(|| now.checked_sub(self.idle).unwrap_or(now));
         // A little slack: the next stall would overshoot the budget by a whole idle limit.
-        if now.duration_since(since) + self.idle / 2 >= self.budget {
+        if state.given_up || now.duration_since(since) + self.idle / 2 >= self.budget {
             state.given_up = true;
+            ANY_GIVEN_UP.store(true, Ordering::SeqCst);
             self.gave_up.store(true, Ordering::SeqCst);
         }
         drop(hosts);
         self.error(host)
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HostState>> {
-        self.hosts.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+fn hosts() -> MutexGuard<'static, HashMap<String, HostState>> {
+    HOSTS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What every stall error says after the host's name.
@@ -231,22 +244,25 @@ mod tests {
     #[test]
     fn a_host_is_given_up_after_the_budget_and_progress_resets_the_clock() {
         let w = Watchdog::new(Duration::from_millis(40), Duration::from_millis(120));
-        w.check("h:1").unwrap();
-        let e = w.stalled("h:1");
-        assert_eq!(e.to_string(), "h:1 stalled: no data for 40 ms");
+        w.check("stall-unit-test:1").unwrap();
+        let e = w.stalled("stall-unit-test:1");
+        assert_eq!(
+            e.to_string(),
+            "stall-unit-test:1 stalled: no data for 40 ms"
+        );
         assert!(!w.has_given_up());
         std::thread::sleep(Duration::from_millis(30));
-        w.progress("h:1");
+        w.progress("stall-unit-test:1");
         std::thread::sleep(Duration::from_millis(60));
-        w.stalled("h:1");
+        w.stalled("stall-unit-test:1");
         assert!(!w.has_given_up(), "progress restarted the clock");
         std::thread::sleep(Duration::from_millis(70));
-        w.stalled("h:1");
+        w.stalled("stall-unit-test:1");
         assert!(w.has_given_up());
         assert_eq!(
-            w.check("h:1").unwrap_err().to_string(),
-            "h:1 stalled: no data for 40 ms"
+            w.check("stall-unit-test:1").unwrap_err().to_string(),
+            "stall-unit-test:1 stalled: no data for 40 ms"
         );
-        w.check("other:2").unwrap();
+        w.check("stall-unit-test:2").unwrap();
     }
 }

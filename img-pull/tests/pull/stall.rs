@@ -115,6 +115,44 @@ fn a_server_that_never_sends_headers_fails_within_the_budget_naming_the_host() {
     assert!(s.store().index().blobs().unwrap().is_empty());
 }
 
+/// Several images of one command share the budget: once the registry is given up on,
+/// the next image fails at once, without asking it again.
+#[test]
+fn a_registry_given_up_on_is_not_asked_again_for_the_next_image() {
+    let first = image_with_layers(1, 16 * 1024, 307);
+    let second = image_with_layers(1, 16 * 1024, 308);
+    let registry = registry_with(&first);
+    push_image(&registry.client().unwrap(), &second).unwrap();
+    let proxy = FaultProxy::start(&registry.addr(), |_, path, _| {
+        if path.contains("/manifests/") {
+            Fault::Silent
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let s = Sandbox::new();
+    let (a, b) = (
+        format!("{}/{}", proxy.addr(), first.reference()),
+        format!("{}/{}", proxy.addr(), second.reference()),
+    );
+    let t = Instant::now();
+    let r = run(
+        s.command().env("IMG_STALL_TIMEOUT", STALL).args([&a, &b]),
+        None,
+    )
+    .failure(1, 2);
+    let took = t.elapsed();
+    assert_stalled(&r, took, proxy.addr(), &a);
+    assert!(r.stderr.contains(&b), "{}", r.stderr);
+    let asked_second = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.path.contains(&format!("/manifests/{}", second.tag)))
+        .count();
+    assert_eq!(asked_second, 0, "{:#?}", proxy.seen());
+}
+
 #[test]
 fn a_stalling_token_endpoint_fails_within_the_budget_naming_it() {
     use super::token::{PASSWORD, TokenSetup};
