@@ -17,7 +17,9 @@ use serde::Deserialize;
 use super::client::Body;
 use super::credentials::Credentials;
 use super::stall::{StallReader, Watchdog};
-use super::transport::{Exchange, Origin, answered_by, encode_query_value, execute};
+use super::transport::{
+    Exchange, Origin, answered_by, answering_origin, encode_query_value, execute,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Tokens without `expires_in` live 60 seconds, as the spec says.
@@ -168,6 +170,20 @@ pub(crate) fn fetch_token(
     .map_err(|e| e.context(doing()))?;
     let status = response.status().as_u16();
     let host = answered_by(&response).unwrap_or_else(|| origin.shown().to_owned());
+    let elsewhere = answering_origin(&response).is_some_and(|o| o != origin);
+    if matches!(status, 401 | 403) && auth.is_some() && elsewhere {
+        // The credentials stayed with the realm; its redirect led to a server that wants
+        // them. Say so, rather than that they were refused.
+        return Err(Error::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "{} redirected to {host}, which asks for credentials: img sends them only to {} itself",
+                origin.shown(),
+                origin.shown()
+            ),
+        )
+        .context(doing()));
+    }
     let mut body = Vec::new();
     StallReader::new(
         response.into_body().into_reader(),

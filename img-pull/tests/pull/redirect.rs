@@ -9,7 +9,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
-use img_core::testing::{TestRegistry, push_image, standard_set};
+use img_core::testing::{TestImage, TestRegistry, push_image, standard_set};
 
 use super::*;
 
@@ -213,19 +213,25 @@ fn tokens_never_follow_a_redirect_to_another_port() {
     assert_secret_absent(&ok, &[PASSWORD, token]);
 }
 
-/// A token realm that redirects to another port: the credentials stay with the realm
-/// the registry named, so the other port serves an anonymous token (or none).
-#[test]
-fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
-    use super::token::{PASSWORD, TokenSetup};
+/// A registry whose token realm is a front that redirects every pull-token request to
+/// a recording proxy on another port, in front of the same token server; the image is
+/// pushed before the redirects start.
+struct RealmRedirect {
+    setup: super::token::TokenSetup,
+    realm_front: FaultProxy,
+    other: FaultProxy,
+    image: TestImage,
+}
+
+fn realm_redirect(anonymous_pull: bool) -> RealmRedirect {
+    use super::token::TokenSetup;
     use img_core::testing::token_server::TokenServerOptions;
 
     let image = standard_set().remove(0);
-    let mut other = None;
-    let mut realm_front = None;
+    let mut proxies = None;
     let setup = TokenSetup::start_with_realm(
         TokenServerOptions {
-            anonymous_pull: true,
+            anonymous_pull,
             ..TokenServerOptions::default()
         },
         std::slice::from_ref(&image),
@@ -235,15 +241,11 @@ fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
                 .trim_start_matches("http://")
                 .trim_end_matches("/token")
                 .to_owned();
-            let o = other_port(&addr);
-            let to = format!("http://{}", o.addr());
-            // The push before the test goes straight through; then every token
-            // request is redirected.
+            let other = other_port(&addr);
+            let to = format!("http://{}", other.addr());
+            // The push's tokens (pull,push) go straight through.
             let front = FaultProxy::start(&addr, move |_, path, _| {
-                if path.contains("scope=repository")
-                    && path.contains("pull")
-                    && !path.contains("push")
-                {
+                if path.contains("scope=repository") && !path.contains("push") {
                     Fault::RedirectTo(to.clone())
                 } else {
                     Fault::Pass
@@ -251,30 +253,60 @@ fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
             })
             .unwrap();
             let realm = format!("http://{}/token", front.addr());
-            other = Some(o);
-            realm_front = Some(front);
+            proxies = Some((front, other));
             realm
         },
     );
-    let (other, realm_front) = (other.unwrap(), realm_front.unwrap());
-    let s = TokenSetup::credentialed(&setup.registry.addr());
-    let reference = format!("{}/{}", setup.registry.addr(), image.reference());
-    let ok = run(s.command().arg(&reference), None).success();
-    assert_eq!(&ok.record().digest, image.digest());
-    assert!(
-        realm_front
-            .seen()
-            .iter()
-            .any(|r| matches!(r.fault, Fault::RedirectTo(_))
-                && r.header("authorization").is_some()),
-        "the realm itself got the credentials: {:#?}",
-        realm_front.seen()
-    );
-    assert!(!other.seen().is_empty(), "the redirect was followed");
-    for req in other.seen() {
-        assert_eq!(req.header("authorization"), None, "{req:?}");
+    let (realm_front, other) = proxies.unwrap();
+    RealmRedirect {
+        setup,
+        realm_front,
+        other,
+        image,
     }
-    assert_secret_absent(&ok, &[PASSWORD]);
+}
+
+/// A token realm that redirects to another port: the credentials stay with the realm
+/// the registry named. The other port serves an anonymous token when it may; when it
+/// wants credentials, the error says why none went there.
+#[test]
+fn credentials_for_the_token_realm_never_follow_its_redirect_to_another_port() {
+    use super::token::{PASSWORD, TokenSetup};
+
+    for anonymous_pull in [true, false] {
+        let r = realm_redirect(anonymous_pull);
+        let s = TokenSetup::credentialed(&r.setup.registry.addr());
+        let reference = format!("{}/{}", r.setup.registry.addr(), r.image.reference());
+        let pulled = run(s.command().arg(&reference), None);
+        if anonymous_pull {
+            assert_eq!(pulled.code, 0, "{pulled:#?}");
+            assert_eq!(&pulled.record().digest, r.image.digest());
+        } else {
+            assert_eq!(pulled.code, 1, "{pulled:#?}");
+            assert_eq!(pulled.stderr.lines().count(), 1, "{}", pulled.stderr);
+            let expected = format!(
+                "{} redirected to {}, which asks for credentials: img sends them only to {} itself",
+                r.realm_front.addr(),
+                r.other.addr(),
+                r.realm_front.addr()
+            );
+            assert!(pulled.stderr.contains(&expected), "{}", pulled.stderr);
+        }
+        assert!(
+            r.realm_front
+                .seen()
+                .iter()
+                .any(|q| matches!(q.fault, Fault::RedirectTo(_))
+                    && q.header("authorization").is_some()),
+            "the realm itself got the credentials: {:#?}",
+            r.realm_front.seen()
+        );
+        assert!(!r.other.seen().is_empty(), "the redirect was followed");
+        for req in r.other.seen() {
+            assert_eq!(req.header("authorization"), None, "{req:?}");
+        }
+        assert_secret_absent(&pulled, &[PASSWORD]);
+    }
 }
 
 /// A redirect to the registry's own origin (same scheme, host and port) keeps the
