@@ -115,6 +115,54 @@ fn a_server_that_never_sends_headers_fails_within_the_budget_naming_the_host() {
     assert!(s.store().index().blobs().unwrap().is_empty());
 }
 
+/// `IMG_STALL_BUDGET` sets the budget apart from the idle limit: a 2 s budget with a 1 s
+/// limit gives up after the HEAD and its one retry (the default, four limits, would have
+/// sent the GET twice more).
+#[test]
+fn the_stall_budget_is_settable_apart() {
+    let image = image_with_layers(1, 16 * 1024, 309);
+    let registry = registry_with(&image);
+    let proxy = FaultProxy::start(&registry.addr(), |_, path, _| {
+        if path.contains("/manifests/") {
+            Fault::Silent
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let s = Sandbox::new();
+    let reference = format!("{}/{}", proxy.addr(), image.reference());
+    let r = run(
+        s.command()
+            .env("IMG_STALL_TIMEOUT", "1s")
+            .env("IMG_STALL_BUDGET", "2s")
+            .arg(&reference),
+        None,
+    )
+    .failure(1, 1);
+    let expected = format!("{} stalled: no data for 1 s", proxy.addr());
+    assert!(r.stderr.contains(&expected), "{}", r.stderr);
+    let methods: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|r| r.path.contains("/manifests/"))
+        .map(|r| r.method)
+        .collect();
+    assert_eq!(methods, ["HEAD", "HEAD"], "{:#?}", proxy.seen());
+
+    // A malformed value is said, naming the variable.
+    let r = run(
+        s.command().env("IMG_STALL_BUDGET", "soon").arg(&reference),
+        None,
+    )
+    .failure(1, 1);
+    assert!(
+        r.stderr.contains("IMG_STALL_BUDGET=\"soon\""),
+        "{}",
+        r.stderr
+    );
+}
+
 /// Several images of one command share the budget: once the registry is given up on,
 /// the next image fails at once, without asking it again.
 #[test]
