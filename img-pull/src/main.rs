@@ -16,6 +16,9 @@ use img_core::settings::Config;
 /// pipe one JSON record an image: Id, Ref, Digest, RepoTags, RepoDigests, Platform,
 /// Size (bytes the image's blobs take in the store, compressed), Downloaded and Reused.
 #[derive(FromArgs)]
+#[argh(
+    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives up and is retried; a registry that sends nothing for IMG_STALL_BUDGET (default four of those) fails the pull, naming it."
+)]
 struct Args {
     /// download every tagged image in the repository
     #[argh(switch, short = 'a')]

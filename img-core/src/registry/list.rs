@@ -100,8 +100,7 @@ impl RegistryClient {
             let resp = expect(self.send(req)?, &[200])?;
             let next = header(&resp, "link").and_then(|l| next_link(&l));
             let mut body = Vec::new();
-            resp.into_body()
-                .into_reader()
+            self.body_reader(resp)
                 .take(MAX_PAGE_SIZE)
                 .read_to_end(&mut body)
                 .map_err(|e| Error::from(e).context("reading a page"))?;

@@ -27,6 +27,7 @@ mod mtls;
 mod redirect;
 mod repair;
 mod resume;
+mod stall;
 mod token;
 
 /// The binary under test.
