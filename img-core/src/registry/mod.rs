@@ -17,6 +17,7 @@
 //! ```
 
 mod auth;
+mod catalog;
 mod client;
 pub mod credentials;
 mod endpoint;
@@ -27,6 +28,7 @@ mod options;
 mod paths;
 mod push;
 mod retry;
+mod search;
 mod token;
 
 pub use auth::{Challenge, Scope};
@@ -40,3 +42,4 @@ pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
 pub use push::BlobPush;
 pub use retry::backoff;
+pub use search::{MAX_SEARCH_ANSWER, SearchAnswer, SearchResult};
