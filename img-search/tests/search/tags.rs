@@ -238,3 +238,39 @@ fn bad_tag_requests_are_one_clear_line() {
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
     }
 }
+
+/// A tag whose digest cannot be had (deleted between the listing and its HEAD) is one
+/// failed item: the other tags are still printed, and the exit status says 1.
+#[test]
+fn a_tag_that_vanishes_is_one_failed_item() {
+    use img_core::testing::fault_proxy::{Fault, FaultProxy};
+    let (registry, base, _) = app_registry();
+    let proxy = FaultProxy::start(&registry.addr(), |method, path, _| {
+        if method == "HEAD" && path.ends_with("/manifests/edge") {
+            Fault::Status(404, None)
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let s = Sandbox::new();
+    let name = format!("{}/test/app", proxy.addr());
+    let r = s.search(&["--tags", &name, "--digests"]).failure(1, 1);
+    assert!(
+        r.stderr
+            .starts_with(&format!("img-search: \"{name}:edge\": "))
+            && r.stderr.contains("is gone"),
+        "{}",
+        r.stderr
+    );
+    let listed = tags_of(&r);
+    let want: Vec<&str> = ORDERED.iter().copied().filter(|t| *t != "edge").collect();
+    assert_eq!(listed, want);
+    let records: Vec<TagRecord> = r.records();
+    assert!(
+        records
+            .iter()
+            .filter(|t| t.tag != "other")
+            .all(|t| t.digest.as_ref() == Some(base.digest()))
+    );
+}
