@@ -116,12 +116,13 @@ pub fn search(
     let hits = match &options.registry {
         Some(host) => {
             let client = registry_client(host, config, security, true)?;
-            catalog_hits(
-                &client,
-                options.term.as_deref().unwrap_or(""),
-                limit,
-                &filter,
-            )?
+            // `--registry HOST HOST/team/*` means what `--registry HOST team/*` does.
+            let term = options.term.as_deref().unwrap_or("");
+            let term = term
+                .strip_prefix(host.as_str())
+                .and_then(|t| t.strip_prefix('/'))
+                .unwrap_or(term);
+            catalog_hits(&client, term, limit, &filter)?
         }
         None => {
             let term = options
@@ -266,7 +267,9 @@ fn index_client(url: &str, config: &Config, security: Security) -> Result<Regist
         ))
     };
     let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("expected a URL"))?;
-    let host = rest.trim_end_matches('/');
+    // docker's own name for the index ends in /v1/ (its credentials key): accept it.
+    let rest = rest.trim_end_matches('/');
+    let host = rest.strip_suffix("/v1").unwrap_or(rest);
     if host.is_empty() || host.contains('/') {
         return Err(bad("expected scheme://host[:port] without a path"));
     }

@@ -24,7 +24,10 @@ fn the_index_is_asked_as_docker_asks_it() {
     let index = FakeIndex::start(super::docker_parity::php_results());
     let s = Sandbox::with_index(&index.url());
     s.search(&["php"]).success();
-    s.search(&["--limit", "7", "php fpm/x"]).success();
+    // docker's name for the index, with its /v1/, is the same index.
+    Sandbox::with_index(&format!("{}/v1/", index.url()))
+        .search(&["--limit", "7", "php fpm/x"])
+        .success();
     s.search(&["--limit", "-2", &format!("{}/php", index.addr())])
         .success();
     let searches: Vec<String> = index

@@ -109,17 +109,24 @@ fn serve(client: TcpStream, upstream: &str, page: usize, state: &State) -> io::R
     if method == "GET" && bare.starts_with("/v2/") && bare.ends_with("/tags/list") {
         return page_tags(client, upstream, &head, &path, bare, page);
     }
-    let is_head = method == "HEAD";
-    if is_head {
+    if method == "HEAD" {
+        // In flight from its arrival until just before its answer goes back: once the
+        // client has the answer it may send the next one, which must not count twice.
         let now = state.heads_now.fetch_add(1, Ordering::SeqCst) + 1;
         state.heads_max.fetch_max(now, Ordering::SeqCst);
         thread::sleep(Duration::from_millis(40));
-    }
-    let result = forward(client, &mut reader, upstream, &head, &request_line);
-    if is_head {
+        let answer =
+            send_upstream(upstream, &head, &request_line, &mut io::empty()).and_then(|mut up| {
+                let mut answer = Vec::new();
+                up.read_to_end(&mut answer)?;
+                Ok(answer)
+            });
         state.heads_now.fetch_sub(1, Ordering::SeqCst);
+        let mut client = client;
+        client.write_all(&answer?)?;
+        return client.flush();
     }
-    result
+    forward(client, &mut reader, upstream, &head, &request_line)
 }
 
 /// Sends `head` (host rewritten, connection closed) and the body upstream; returns the
