@@ -22,6 +22,7 @@
 //! ```
 
 mod auth;
+mod catalog;
 mod client;
 pub mod credentials;
 mod endpoint;
@@ -32,6 +33,7 @@ mod options;
 mod paths;
 mod push;
 mod retry;
+mod search;
 mod stall;
 mod token;
 mod transport;
@@ -47,4 +49,5 @@ pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
 pub use push::BlobPush;
 pub use retry::backoff;
+pub use search::{MAX_SEARCH_ANSWER, SearchAnswer, SearchResult};
 pub use stall::{STALL_BUDGET_ENV, STALL_TIMEOUT_ENV};

@@ -13,6 +13,7 @@ use crate::util;
 mod ls;
 mod pull;
 mod rm;
+mod search;
 
 /// Run a benchmark on release builds and record its figures in docs/benchmarks.md.
 #[derive(FromArgs)]
@@ -28,6 +29,7 @@ enum What {
     Ls(ls::LsBench),
     Pull(pull::PullBench),
     Rm(RmBench),
+    Search(search::SearchBench),
 }
 
 /// `img-ls -q | img-rm` of 1,000 images.
@@ -41,6 +43,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         What::Ls(c) => ls::run(c),
         What::Pull(c) => pull::run(c),
         What::Rm(_) => rm::run(),
+        What::Search(c) => search::run(c),
     }
 }
 
