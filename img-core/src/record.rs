@@ -167,6 +167,9 @@ pub enum RemovalRecord {
     Deleted(Digest),
     /// Bytes freed by `img-rm --prune`, its last record: `{"SpaceReclaimed": 1234567}`.
     SpaceReclaimed(u64),
+    /// An image recorded again, untagged, by `img-rm --rebuild-index`:
+    /// `{"Restored": "sha256:…"}`.
+    Restored(Digest),
 }
 
 /// One search result of img-search (Docker Hub's search index, or a registry's catalog),

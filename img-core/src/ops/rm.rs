@@ -276,7 +276,7 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 }
 
 /// `docker image prune`: deletes every dangling image (no tag) that is not in use, with
-/// its repo digests, then collects garbage (also orphan blobs and stale partial ingests).
+/// its repo digests, then collects garbage (also orphan blobs and unheld partial ingests).
 /// The last record is `SpaceReclaimed`.
 ///
 /// A person asking to reclaim space gets every partial download nobody holds removed,

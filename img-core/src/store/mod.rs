@@ -43,6 +43,7 @@ mod identity;
 mod ingest;
 mod lease;
 mod lock;
+mod rebuild;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -59,6 +60,7 @@ pub use gc::{GcOptions, GcReport};
 pub use identity::STORE_ID_FILE;
 pub use ingest::{Check, Ingest, IngestWriter};
 pub use lease::Lease;
+pub use rebuild::RebuildReport;
 
 /// The directory of committed blobs, one subdirectory per algorithm.
 pub const BLOBS_DIR: &str = "blobs";
