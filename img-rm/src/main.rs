@@ -3,7 +3,7 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{Remover, RmOptions, prune};
+use img_core::ops::rm::{Remover, RmOptions, prune_at};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -80,7 +80,7 @@ fn run(args: Args) -> Result<i32> {
         }
         out.finish()?;
         let mut summary = format!(
-            "img-rm: rebuilt the index of {}: {} images (untagged: tag them again with img-tag) from {} blobs",
+            "img-rm: rebuilt the index of {}: {} images from {} blobs, untagged: tag the ones to keep with img-tag, since img-rm --prune removes untagged images",
             root.display(),
             report.images.len(),
             report.blobs
@@ -103,8 +103,8 @@ fn run(args: Args) -> Result<i32> {
                 "--prune takes no IMAGE: it removes dangling images",
             ));
         }
-        let store = cli::open_store(args.root.as_deref())?;
-        let pruned = prune(&store)?;
+        let root = img_core::settings::store_root(args.root.as_deref())?;
+        let pruned = prune_at(&root)?;
         print_pruned(&mut out, &pruned.records, lines)?;
         out.finish()?;
         return Ok(cli::EXIT_OK);

@@ -98,6 +98,12 @@ impl Index {
     /// way to read one that this user cannot write while no writer has it open. An index
     /// of an older schema fails with [`ErrorKind::Corrupt`] asking for a writing command.
     pub fn open_read_only(path: &Path) -> Result<Index> {
+        Index::open_read_only_with(path, true)
+    }
+
+    /// [`Index::open_read_only`], with `immutable=1` allowed or not: what decides which
+    /// blob files have no row must see a concurrent writer's WAL, so it never is.
+    pub fn open_read_only_with(path: &Path, allow_immutable: bool) -> Result<Index> {
         let open = |query: &str| -> rusqlite::Result<Connection> {
             let conn = Connection::open_with_flags(
                 format!("file:{}?{query}", uri_path(path)),
@@ -110,9 +116,11 @@ impl Index {
             conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
             Ok(conn)
         };
-        let conn = open("mode=ro")
-            .or_else(|_| open("immutable=1"))
-            .map_err(|e| sql_error(e, path))?;
+        let conn = match open("mode=ro") {
+            Err(_) if allow_immutable => open("immutable=1"),
+            other => other,
+        }
+        .map_err(|e| sql_error(e, path))?;
         let index = Index {
             path: path.to_owned(),
             conn: Mutex::new(conn),

@@ -284,10 +284,22 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 /// index write goes first, so that prune works on a full disk, where the index cannot be
 /// written until some space is free.
 pub fn prune(store: &Store) -> Result<Pruned> {
-    let options = GcOptions {
-        ingest_max_age: std::time::Duration::ZERO,
-    };
-    let early = store.reclaim_unindexed(&options)?;
+    prune_after(store, GcReport::default())
+}
+
+/// `img-rm --prune` on the store at `root`: first the space that can be had without
+/// opening the store for writing ([`Store::reclaim_before_open`]: on a full disk even
+/// that needs room), then [`prune`].
+pub fn prune_at(root: &std::path::Path) -> Result<Pruned> {
+    let early = Store::reclaim_before_open(root)?;
+    let store = Store::open(root)?;
+    prune_after(&store, early)
+}
+
+fn prune_after(store: &Store, reclaimed: GcReport) -> Result<Pruned> {
+    let options = GcOptions::prune();
+    let mut early = store.reclaim_unindexed(&options)?;
+    early.add(&reclaimed);
     let filter = ListFilter {
         dangling: Some(true),
         ..ListFilter::default()

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use super::lock::{LockFile, Mode};
 use super::{BLOBS_DIR, INGEST_DIR, LEASES_DIR, Store, lease};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// How a collection runs.
 #[derive(Debug, Clone)]
@@ -34,6 +34,16 @@ pub struct GcOptions {
     /// A partial ingest nobody holds is removed once it is this old (by modification
     /// time), so a killed pull can still resume for a while. One day by default.
     pub ingest_max_age: Duration,
+}
+
+impl GcOptions {
+    /// A person's explicit request to reclaim space (`img-rm --prune`): every partial
+    /// that no process holds goes, whatever its age.
+    pub fn prune() -> GcOptions {
+        GcOptions {
+            ingest_max_age: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for GcOptions {
@@ -112,7 +122,7 @@ impl Store {
             }
         }
         if !garbage.is_empty() {
-            for alg in self.algorithm_dirs()? {
+            for alg in algorithm_dirs(&self.root)? {
                 super::sync_dir(&alg)?;
             }
         }
@@ -123,88 +133,129 @@ impl Store {
     /// The part of a collection that writes nothing to the index; the caller holds the
     /// GC lock exclusively.
     fn remove_unindexed(&self, options: &GcOptions) -> Result<GcReport> {
-        let mut report = GcReport::default();
-        let (ingests, ingest_bytes) = self.remove_stale_ingests(options.ingest_max_age)?;
-        report.ingests_removed = ingests;
-        report.bytes_reclaimed += ingest_bytes;
+        remove_unindexed(&self.root, &self.index, options)
+    }
 
-        // Orphans: files renamed into place by a commit killed before its row insert. No
-        // commit is in flight (the caller holds the GC lock exclusively), so a file
-        // without a row now will not get one.
-        let rows: std::collections::HashSet<Digest> =
-            self.index.blobs()?.into_iter().map(|b| b.digest).collect();
-        for alg in self.algorithm_dirs()? {
-            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            for file in read_dir(&alg)? {
-                let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                // Only files named as blobs; anything else is not ours to remove.
-                let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
-                    continue;
-                };
-                if !rows.contains(&digest)
-                    && let Some(bytes) = remove_if_present(&file)?
-                {
-                    report.blobs_removed += 1;
-                    report.bytes_reclaimed += bytes;
+    /// For `img-rm --prune` on a store that may sit on a full disk, where even opening it
+    /// for writing fails (SQLite needs room for its WAL): removes every partial nobody
+    /// holds, which needs no index at all, and then, if the index can be read without
+    /// writing and belongs to these blobs, blob files without a row.
+    pub fn reclaim_before_open(root: &Path) -> Result<GcReport> {
+        if root.join(super::INDEX_FILE).is_file() {
+            super::check_writable(root)?;
+        }
+        let run = || -> Result<GcReport> {
+            if !root.join(super::INDEX_FILE).is_file() {
+                return Ok(GcReport::default());
+            }
+            let _gc = LockFile::acquire(&root.join(super::GC_LOCK_FILE), Mode::Exclusive)?;
+            // Rows in the WAL count: only `mode=ro`, never `immutable`, may judge orphans.
+            match Store::open_read_only_seeing_writers(root) {
+                Ok(store) => remove_unindexed(root, &store.index, &GcOptions::prune()),
+                Err(e) if e.kind() == ErrorKind::LostIndex => Err(e),
+                Err(_) => {
+                    let (ingests, bytes) = remove_stale_ingests(root, Duration::ZERO)?;
+                    Ok(GcReport {
+                        ingests_removed: ingests,
+                        bytes_reclaimed: bytes,
+                        ..GcReport::default()
+                    })
                 }
             }
-            if report.blobs_removed > 0 {
-                super::sync_dir(&alg)?;
+        };
+        run().map_err(|e| e.context(format!("reclaiming space in {}", root.display())))
+    }
+}
+
+/// The part of a collection that writes nothing to the index; the caller holds the GC
+/// lock exclusively.
+fn remove_unindexed(
+    root: &Path,
+    index: &crate::index::Index,
+    options: &GcOptions,
+) -> Result<GcReport> {
+    let mut report = GcReport::default();
+    let (ingests, ingest_bytes) = remove_stale_ingests(root, options.ingest_max_age)?;
+    report.ingests_removed = ingests;
+    report.bytes_reclaimed += ingest_bytes;
+    // Orphans: files renamed into place by a commit killed before its row insert. No
+    // commit is in flight (the caller holds the GC lock exclusively), so a file
+    // without a row now will not get one.
+    let rows: std::collections::HashSet<Digest> =
+        index.blobs()?.into_iter().map(|b| b.digest).collect();
+    for alg in algorithm_dirs(root)? {
+        let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        for file in read_dir(&alg)? {
+            let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // Only files named as blobs; anything else is not ours to remove.
+            let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
+                continue;
+            };
+            if !rows.contains(&digest)
+                && let Some(bytes) = remove_if_present(&file)?
+            {
+                report.blobs_removed += 1;
+                report.bytes_reclaimed += bytes;
             }
         }
-        Ok(report)
+        if report.blobs_removed > 0 {
+            super::sync_dir(&alg)?;
+        }
     }
+    Ok(report)
+}
 
-    /// The per-algorithm directories under `blobs/` (not `blobs/store-id`).
-    fn algorithm_dirs(&self) -> Result<Vec<std::path::PathBuf>> {
-        Ok(read_dir(&self.root.join(BLOBS_DIR))?
-            .into_iter()
-            .filter(|p| p.is_dir())
-            .collect())
-    }
+/// The per-algorithm directories under `blobs/` (not `blobs/store-id`).
+fn algorithm_dirs(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+    Ok(read_dir(&root.join(BLOBS_DIR))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect())
+}
 
-    /// Removes partials nobody holds that are older than `max_age`, and lock files left
-    /// without a partial.
-    fn remove_stale_ingests(&self, max_age: Duration) -> Result<(u64, u64)> {
-        let dir = self.root.join(INGEST_DIR);
-        let now = SystemTime::now();
-        let mut removed = 0;
-        let mut bytes = 0;
-        for path in read_dir(&dir)? {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if let Some(partial_name) = name.strip_suffix(".lock") {
-                if !dir.join(partial_name).exists()
-                    && let Some(lock) = LockFile::try_exclusive(&path)?
-                    && !dir.join(partial_name).exists()
-                {
-                    lock.remove()?;
-                }
-                continue;
-            }
-            let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
-                continue; // somebody is writing it
-            };
-            let modified = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
-            let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-            if age >= max_age {
-                if let Some(size) = remove_if_present(&path)? {
-                    removed += 1;
-                    bytes += size;
-                }
+/// Removes partials nobody holds that are older than `max_age`, and lock files left
+/// without a partial.
+fn remove_stale_ingests(root: &Path, max_age: Duration) -> Result<(u64, u64)> {
+    let dir = root.join(INGEST_DIR);
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let mut bytes = 0;
+    for path in read_dir(&dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some(partial_name) = name.strip_suffix(".lock") {
+            if !dir.join(partial_name).exists()
+                && let Some(lock) = LockFile::try_exclusive(&path)?
+                && !dir.join(partial_name).exists()
+            {
                 lock.remove()?;
             }
+            continue;
         }
-        Ok((removed, bytes))
+        let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
+            continue; // somebody is writing it
+        };
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
+        let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
+        if age >= max_age {
+            if let Some(size) = remove_if_present(&path)? {
+                removed += 1;
+                bytes += size;
+            }
+            lock.remove()?;
+        }
     }
+    Ok((removed, bytes))
+}
 
+impl Store {
     /// Lease lock files whose row is gone and which nobody holds (a process killed while
     /// taking or releasing its lease).
     fn remove_stray_lease_files(&self) -> Result<()> {

@@ -118,12 +118,22 @@ impl Store {
     /// yet and this user may make one, it is made (as [`Store::open`] does), so that a
     /// first `img-ls` shows an empty store rather than an error.
     pub fn open_read_only(root: &Path) -> Result<Store> {
+        Store::open_read_only_inner(root, true)
+    }
+
+    /// [`Store::open_read_only`] on an existing store, seeing concurrent writers' commits
+    /// (no `immutable=1` fallback): for deciding which blob files no row references.
+    pub(crate) fn open_read_only_seeing_writers(root: &Path) -> Result<Store> {
+        Store::open_read_only_inner(root, false)
+    }
+
+    fn open_read_only_inner(root: &Path, allow_immutable: bool) -> Result<Store> {
         let doing = || format!("opening store {}", root.display());
         let writable = is_writable(root);
         let index_path = root.join(INDEX_FILE);
         let blobs = identity::BlobSide::read(root).map_err(|e| e.context(doing()))?;
         if !index_path.exists() && !blobs.belongs_to_a_store() {
-            if writable || !root.exists() {
+            if allow_immutable && (writable || !root.exists()) {
                 return Store::open(root);
             }
             return Err(Error::new(
@@ -132,9 +142,11 @@ impl Store {
             ));
         }
         identity::check_index_present(root, &blobs)?;
-        let index = match Index::open_read_only(&index_path) {
+        let index = match Index::open_read_only_with(&index_path, allow_immutable) {
             // An index of an older img: a user who may write the store upgrades it.
-            Err(e) if e.kind() == ErrorKind::Corrupt && writable => return Store::open(root),
+            Err(e) if e.kind() == ErrorKind::Corrupt && writable && allow_immutable => {
+                return Store::open(root);
+            }
             other => other.map_err(|e| e.context(doing()))?,
         };
         identity::check(root, &index, &blobs, false)?;

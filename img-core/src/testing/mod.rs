@@ -19,6 +19,7 @@ pub mod htpasswd;
 pub mod images;
 pub mod registry;
 pub mod run;
+pub mod second_user;
 pub mod seed;
 pub mod tls;
 pub mod token_server;
