@@ -10,6 +10,7 @@ use std::process::Command;
 
 use common::*;
 use img_core::store::Store;
+use img_core::testing::small_disk::run_on_small_disk;
 use img_core::testing::{Fixture, Run, verify_store};
 
 #[test]
@@ -34,33 +35,16 @@ fn prune_works_on_a_full_disk_and_frees_the_failed_pulls_partials() {
         "ingest/sha256-{}",
         img_core::Digest::sha256_of(b"a failed pull").hex()
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "sh", "-c"])
-        .arg(
-            r#"mount -t tmpfs -o size=2m tmpfs "$IMG_ROOT" || exit 99
-cp -a "$1/." "$IMG_ROOT/" || exit 98
+    run_on_small_disk(
+        &rm_cmd,
+        "2m",
+        r#"cp -a "$1/." "$IMG_ROOT/" || exit 98
 dd if=/dev/zero of="$IMG_ROOT/$2" bs=4k 2>/dev/null
 df -k "$IMG_ROOT" | tail -1 | awk '{print $4}' > "$3/free-before"
 "$0" --prune > "$3/stdout" 2> "$3/stderr"; echo $? > "$3/code"
 df -k "$IMG_ROOT" | tail -1 | awk '{print $4}' > "$3/free-after"
 cp -a "$IMG_ROOT/." "$3/store/""#,
-        )
-        .arg(rm_cmd.get_program())
-        .arg(&prepared)
-        .arg(&partial)
-        .arg(&out);
-    for (k, v) in rm_cmd.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let status = cmd
-        .status()
-        .expect("unshare (util-linux) is needed to give the store a small filesystem");
-    assert!(
-        status.success(),
-        "unshare -m and mount need CAP_SYS_ADMIN (run as root): {status}"
+        &[prepared.as_os_str(), partial.as_ref(), out.as_os_str()],
     );
     let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
     let free_before: u64 = read("free-before").trim().parse().unwrap();

@@ -21,6 +21,7 @@ pub mod registry;
 pub mod run;
 pub mod second_user;
 pub mod seed;
+pub mod small_disk;
 pub mod tls;
 pub mod token_server;
 pub mod verify;

@@ -119,6 +119,8 @@ impl Puller<'_> {
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
                     std::thread::sleep(crate::registry::backoff(attempt - 1));
                 }
+                // The client's own error names the blob, the repository and the host.
+                Err(e) if refused => return Err(e),
                 Err(e) => return Err(e.context(ctx())),
             }
         }
