@@ -140,3 +140,65 @@ fn has_blob_files(root: &Path) -> Result<bool> {
     }
     Ok(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn read_id(root: &Path) -> String {
+        std::fs::read_to_string(id_path(root))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_new_store_carries_one_identity_in_its_index_and_its_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = store.index().store_id().unwrap().unwrap();
+        assert_eq!(id.len(), 32);
+        assert_eq!(read_id(dir.path()), id);
+        drop(store);
+        // Opening again keeps it.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.index().store_id().unwrap().unwrap(), id);
+    }
+
+    #[test]
+    fn a_store_from_before_identities_is_upgraded_not_taken_for_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let d = Digest::sha256_of(b"kept");
+        {
+            let store = Store::open(root).unwrap();
+            store.put_blob("application/json", b"kept", &d).unwrap();
+        }
+        // What an img of schema version 1 left: no meta table, no blobs/store-id.
+        let conn = rusqlite::Connection::open(root.join(INDEX_FILE)).unwrap();
+        conn.execute_batch("DROP TABLE meta; PRAGMA user_version = 1;")
+            .unwrap();
+        drop(conn);
+        std::fs::remove_file(id_path(root)).unwrap();
+
+        let store = Store::open(root).unwrap();
+        assert!(store.has_blob(&d).unwrap(), "nothing lost");
+        let id = store.index().store_id().unwrap().unwrap();
+        assert_eq!(read_id(root), id);
+    }
+
+    #[test]
+    fn a_reader_opens_a_store_that_a_writer_has_not_finished_naming() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        drop(Store::open(root).unwrap());
+        // Killed between the index's identity and the blobs' file: the reader goes on,
+        // the next writer completes it.
+        std::fs::remove_file(id_path(root)).unwrap();
+        drop(Store::open_read_only(root).unwrap());
+        assert!(!id_path(root).exists(), "a reader writes nothing");
+        let store = Store::open(root).unwrap();
+        assert_eq!(read_id(root), store.index().store_id().unwrap().unwrap());
+    }
+}
