@@ -11,7 +11,14 @@ use crate::ci::ensure_packages;
 use crate::util::{project_root, run, target_dir};
 
 /// The tools the demo runs.
-const TOOLS: &[&str] = &["img-pull", "img-ls", "img-inspect", "img-tag", "img-rm"];
+const TOOLS: &[&str] = &[
+    "img-pull",
+    "img-search",
+    "img-ls",
+    "img-inspect",
+    "img-tag",
+    "img-rm",
+];
 
 /// One step: a shell command line, and whether it is expected to fail (bad input shown
 /// on purpose).
@@ -51,6 +58,11 @@ pub fn demo() -> Result<(), String> {
     let store = work.path().join("store");
 
     let steps = vec![
+        ok(format!("img-search --format table --registry {r} test/")),
+        ok(format!(
+            "img-search --format table --tags --digests {r}/test/multi"
+        )),
+        ok(format!("img-search --registry {r} big | img-pull -q")),
         ok(format!("img-pull {r}/test/alpine-like")),
         ok(format!(
             "img-pull --platform linux/arm64 {r}/test/multi {r}/test/oci-zstd:1"
