@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::output::{Format, Output};
 use crate::record::TagRecord;
 use crate::reference::Reference;
-use crate::registry::{self, RegistryClient, SchemePolicy, Security, credentials};
+use crate::registry::{self, ClientOptions, RegistryClient, SchemePolicy, Security, credentials};
 use crate::settings::Config;
 
 /// docker's default `--limit`.
@@ -273,16 +273,16 @@ fn index_client(url: &str, config: &Config, security: Security) -> Result<Regist
     if host.is_empty() || host.contains('/') {
         return Err(bad("expected scheme://host[:port] without a path"));
     }
-    let mut options = registry::options_for(host, config, security)?;
-    options.scheme = match scheme {
-        "http" => SchemePolicy::Http,
-        "https" if options.tls_insecure => SchemePolicy::HttpsThenHttp,
-        "https" => SchemePolicy::Https,
-        _ => return Err(bad("the scheme must be http or https")),
-    };
-    options.credentials = credentials::lookup(host)?;
-    options.retries = 0;
-    RegistryClient::new(host, options)
+    client_for(host, host, config, security, |options| {
+        options.scheme = match scheme {
+            "http" => SchemePolicy::Http,
+            "https" if options.tls_insecure => SchemePolicy::HttpsThenHttp,
+            "https" => SchemePolicy::Https,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        options.retries = 0;
+        Ok(())
+    })
 }
 
 /// A client for the registry `host` itself (no mirrors: a mirror's catalog is not the
@@ -299,11 +299,27 @@ fn registry_client(
     } else {
         host
     };
+    client_for(api_host, host, config, security, |options| {
+        if !retries {
+            options.retries = 0;
+        }
+        Ok(())
+    })
+}
+
+/// What both clients share: `api_host`'s options (certs.d trust, no mirrors), changed by
+/// `adjust`, with the credentials stored for `credentials_host` (docker.io's are stored
+/// under that name, though its API answers at another).
+fn client_for(
+    api_host: &str,
+    credentials_host: &str,
+    config: &Config,
+    security: Security,
+    adjust: impl FnOnce(&mut ClientOptions) -> Result<()>,
+) -> Result<RegistryClient> {
     let mut options = registry::options_for(api_host, config, security)?;
-    options.credentials = credentials::lookup(host)?;
-    if !retries {
-        options.retries = 0;
-    }
+    adjust(&mut options)?;
+    options.credentials = credentials::lookup(credentials_host)?;
     RegistryClient::new(api_host, options)
 }
 

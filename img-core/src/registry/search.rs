@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::auth::Scope;
 use super::client::{RegistryClient, Request, expect, header};
 use super::error::read_error_body;
+use super::transport::encode_query_value;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The largest search answer we read: Docker Hub's page of 100 results is about 30 KiB,
@@ -61,7 +62,7 @@ impl RegistryClient {
     }
 
     fn search_inner(&self, term: &str, limit: u32) -> Result<Option<SearchAnswer>> {
-        let path = format!("/v1/search?q={}&n={limit}", query_escape(term));
+        let path = format!("/v1/search?q={}&n={limit}", encode_query_value(term));
         let req = Request::new("GET", path, Scope::None).header("accept", "application/json");
         let resp = self.send(req)?;
         let status = resp.status().as_u16();
@@ -132,19 +133,6 @@ fn rate_limited(retry_after: Option<&str>, limits: &[String]) -> Error {
     Error::new(ErrorKind::Registry, message)
 }
 
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-pub(crate) fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,10 +166,5 @@ mod tests {
             e.to_string(),
             "too many requests: the index is rate limiting, try again in 60 s (ratelimit-remaining: 0)"
         );
-    }
-
-    #[test]
-    fn queries_are_escaped() {
-        assert_eq!(query_escape("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
     }
 }

@@ -230,7 +230,8 @@ fn run(
     agent.run(request)
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters kept).
+/// Percent-encodes a query value (RFC 3986 unreserved characters kept): token scopes,
+/// search terms.
 pub(crate) fn encode_query_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for b in v.bytes() {
@@ -289,5 +290,6 @@ mod tests {
             "repository%3Aa%2Fb%3Apull%2Cpush"
         );
         assert_eq!(encode_query_value("img-test_1.x~"), "img-test_1.x~");
+        assert_eq!(encode_query_value("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
     }
 }

@@ -16,6 +16,7 @@
 pub mod fault_proxy;
 pub mod fixture;
 pub mod htpasswd;
+pub mod http;
 pub mod images;
 pub mod registry;
 pub mod run;

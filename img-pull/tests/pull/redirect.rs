@@ -33,10 +33,7 @@ fn a_redirect_to_another_host_carries_no_authorization() {
     })
     .unwrap();
 
-    let s = Sandbox::new();
-    s.docker_config_json(&serde_json::json!({
-        "auths": { front.addr(): { "auth": BASE64.encode("dave:Redir3ct-Secret") } }
-    }));
+    let s = logged_in(front.addr(), "dave", "Redir3ct-Secret");
     let r = run(
         s.command()
             .arg(format!("{}/{}", front.addr(), image.reference())),
@@ -94,6 +91,38 @@ fn redirect_blobs(registry: &str, to: &FaultProxy) -> FaultProxy {
     .unwrap()
 }
 
+/// A sandbox whose docker config holds Basic credentials for `host`.
+fn logged_in(host: &str, user: &str, password: &str) -> Sandbox {
+    let s = Sandbox::new();
+    s.docker_config_json(&serde_json::json!({
+        "auths": { host: { "auth": BASE64.encode(format!("{user}:{password}")) } }
+    }));
+    s
+}
+
+/// Pulls `image` through `front`, whose blob GETs are redirected to `other`: the image
+/// arrives whole, and `other` served every blob without an Authorization. The run, and
+/// the Authorization `front` itself got.
+fn pull_redirected(
+    s: &Sandbox,
+    front: &FaultProxy,
+    other: &FaultProxy,
+    image: &TestImage,
+) -> (Run, String) {
+    let (_, _, m) = manifest_of(image, None);
+    let reference = format!("{}/{}", front.addr(), image.reference());
+    let ok = run(s.command().arg(&reference), None).success();
+    assert_eq!(&ok.record().digest, image.digest());
+    verify_store(&s.root());
+    assert_no_authorization(other, 1 + m.layers.len());
+    let authorization = front
+        .seen()
+        .iter()
+        .find_map(|r| r.header("authorization").map(str::to_owned))
+        .expect("the registry itself got an Authorization");
+    (ok, authorization)
+}
+
 fn assert_no_authorization(proxy: &FaultProxy, blobs: usize) {
     let served = proxy.seen();
     assert_eq!(served.len(), blobs, "{served:#?}");
@@ -127,7 +156,6 @@ fn assert_secret_absent(run: &Run, secrets: &[&str]) {
 fn credentials_never_follow_a_redirect_to_another_port() {
     const PASSWORD: &str = "Port-Hop-Secret-9";
     let image = standard_set().remove(0);
-    let (_, _, m) = manifest_of(&image, None);
     let (origin, _files) = basic_auth_registry("erin", PASSWORD, &image);
     let storage = TestRegistry::start().unwrap();
     push_image(&storage.client().unwrap(), &image).unwrap();
@@ -135,30 +163,15 @@ fn credentials_never_follow_a_redirect_to_another_port() {
     // The other port serves the blobs: the pull succeeds, and no credentials got there.
     let other = other_port(&storage.addr());
     let front = redirect_blobs(&origin.addr(), &other);
-    let s = Sandbox::new();
-    s.docker_config_json(&serde_json::json!({
-        "auths": { front.addr(): { "auth": BASE64.encode(format!("erin:{PASSWORD}")) } }
-    }));
-    let reference = format!("{}/{}", front.addr(), image.reference());
-    let ok = run(s.command().arg(&reference), None).success();
-    assert_eq!(&ok.record().digest, image.digest());
-    verify_store(&s.root());
-    assert_no_authorization(&other, 1 + m.layers.len());
-    let basic = front
-        .seen()
-        .iter()
-        .find_map(|r| r.header("authorization").map(str::to_owned))
-        .expect("the registry itself got the credentials");
+    let s = logged_in(front.addr(), "erin", PASSWORD);
+    let (ok, basic) = pull_redirected(&s, &front, &other, &image);
     assert!(basic.starts_with("Basic "), "{basic}");
     assert_secret_absent(&ok, &[PASSWORD, basic.trim_start_matches("Basic ")]);
 
     // The other port is the registry itself, which wants credentials: a clear error.
     let other = other_port(&origin.addr());
     let front = redirect_blobs(&origin.addr(), &other);
-    let s = Sandbox::new();
-    s.docker_config_json(&serde_json::json!({
-        "auths": { front.addr(): { "auth": BASE64.encode(format!("erin:{PASSWORD}")) } }
-    }));
+    let s = logged_in(front.addr(), "erin", PASSWORD);
     let reference = format!("{}/{}", front.addr(), image.reference());
     let failed = run(s.command().arg(&reference), None).failure(1, 1);
     let expected = format!(
@@ -183,7 +196,6 @@ fn tokens_never_follow_a_redirect_to_another_port() {
     use img_core::testing::token_server::TokenServerOptions;
 
     let image = standard_set().remove(0);
-    let (_, _, m) = manifest_of(&image, None);
     let setup = TokenSetup::start(TokenServerOptions::default(), std::slice::from_ref(&image));
     let storage = TestRegistry::start().unwrap();
     push_image(&storage.client().unwrap(), &image).unwrap();
@@ -191,17 +203,7 @@ fn tokens_never_follow_a_redirect_to_another_port() {
     let front = redirect_blobs(&setup.registry.addr(), &other);
     let pushes = setup.server.requests().len();
     let s = TokenSetup::credentialed(front.addr());
-    let reference = format!("{}/{}", front.addr(), image.reference());
-    let ok = run(s.command().arg(&reference), None).success();
-    assert_eq!(&ok.record().digest, image.digest());
-    verify_store(&s.root());
-
-    assert_no_authorization(&other, 1 + m.layers.len());
-    let bearer = front
-        .seen()
-        .iter()
-        .find_map(|r| r.header("authorization").map(str::to_owned))
-        .expect("the registry itself got the token");
+    let (ok, bearer) = pull_redirected(&s, &front, &other, &image);
     let token = bearer.strip_prefix("Bearer ").expect("a bearer token");
     // The token realm is another origin than the registry, and still gets the
     // registry's credentials, as docker sends them: the registry named it.
@@ -211,6 +213,33 @@ fn tokens_never_follow_a_redirect_to_another_port() {
         "{asked:?}"
     );
     assert_secret_absent(&ok, &[PASSWORD, token]);
+}
+
+/// A token setup whose registry names as its realm a fault proxy in front of the token
+/// server (`127.0.0.1:PORT`, given to `plan`, which makes that proxy's plan). The images
+/// are pushed with tokens asked through the proxy: a plan that should fault only the
+/// pull tells the push's requests apart (their scope holds `push`), or starts later.
+pub(super) fn token_setup_behind_proxy<P>(
+    options: img_core::testing::token_server::TokenServerOptions,
+    images: &[TestImage],
+    plan: impl FnOnce(&str) -> P,
+) -> (super::token::TokenSetup, FaultProxy)
+where
+    P: Fn(&str, &str, usize) -> Fault + Send + Sync + 'static,
+{
+    let mut front = None;
+    let setup = super::token::TokenSetup::start_with_realm(options, images, |server| {
+        let addr = server
+            .realm()
+            .trim_start_matches("http://")
+            .trim_end_matches("/token")
+            .to_owned();
+        let proxy = FaultProxy::start(&addr, plan(&addr)).unwrap();
+        let realm = format!("http://{}/token", proxy.addr());
+        front = Some(proxy);
+        realm
+    });
+    (setup, front.expect("the registry was given its realm"))
 }
 
 /// A registry whose token realm is a front that redirects every pull-token request to
@@ -224,40 +253,31 @@ struct RealmRedirect {
 }
 
 fn realm_redirect(anonymous_pull: bool) -> RealmRedirect {
-    use super::token::TokenSetup;
     use img_core::testing::token_server::TokenServerOptions;
 
     let image = standard_set().remove(0);
-    let mut proxies = None;
-    let setup = TokenSetup::start_with_realm(
+    let mut other = None;
+    let (setup, realm_front) = token_setup_behind_proxy(
         TokenServerOptions {
             anonymous_pull,
             ..TokenServerOptions::default()
         },
         std::slice::from_ref(&image),
-        |server| {
-            let addr = server
-                .realm()
-                .trim_start_matches("http://")
-                .trim_end_matches("/token")
-                .to_owned();
-            let other = other_port(&addr);
-            let to = format!("http://{}", other.addr());
+        |token_server| {
+            let proxy = other_port(token_server);
+            let to = format!("http://{}", proxy.addr());
+            other = Some(proxy);
             // The push's tokens (pull,push) go straight through.
-            let front = FaultProxy::start(&addr, move |_, path, _| {
+            move |_: &str, path: &str, _: usize| {
                 if path.contains("scope=repository") && !path.contains("push") {
                     Fault::RedirectTo(to.clone())
                 } else {
                     Fault::Pass
                 }
-            })
-            .unwrap();
-            let realm = format!("http://{}/token", front.addr());
-            proxies = Some((front, other));
-            realm
+            }
         },
     );
-    let (realm_front, other) = proxies.unwrap();
+    let other = other.expect("the plan was made");
     RealmRedirect {
         setup,
         realm_front,
@@ -337,10 +357,7 @@ fn credentials_follow_a_redirect_to_the_same_origin() {
         .unwrap()
     };
     *myself.lock().unwrap() = front.addr().to_owned();
-    let s = Sandbox::new();
-    s.docker_config_json(&serde_json::json!({
-        "auths": { front.addr(): { "auth": BASE64.encode("fay:Same-Origin-7") } }
-    }));
+    let s = logged_in(front.addr(), "fay", "Same-Origin-7");
     let reference = format!("{}/{}", front.addr(), image.reference());
     let r = run(s.command().arg(&reference), None).success().record();
     assert_eq!(&r.digest, image.digest());

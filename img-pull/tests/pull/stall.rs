@@ -38,6 +38,32 @@ fn pull_timed(s: &Sandbox, reference: &str) -> (Run, Duration) {
     (r, t.elapsed())
 }
 
+/// A proxy in front of `registry` that never answers a manifest request (HEAD or GET).
+fn silent_manifests(registry: &TestRegistry) -> FaultProxy {
+    FaultProxy::start(&registry.addr(), |_, path, _| {
+        if path.contains("/manifests/") {
+            Fault::Silent
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap()
+}
+
+/// `image`'s reference through `proxy`.
+fn via(proxy: &FaultProxy, image: &TestImage) -> String {
+    format!("{}/{}", proxy.addr(), image.reference())
+}
+
+/// [`pull_timed`] of `image` through `proxy`, in a sandbox of its own: the sandbox, the
+/// reference pulled, the run and how long it took.
+fn pull_via(proxy: &FaultProxy, image: &TestImage) -> (Sandbox, String, Run, Duration) {
+    let s = Sandbox::new();
+    let reference = via(proxy, image);
+    let (r, took) = pull_timed(&s, &reference);
+    (s, reference, r, took)
+}
+
 fn assert_stalled(r: &Run, took: Duration, host: &str, reference: &str) {
     assert!(took < WITHIN, "took {took:?}: {}", r.stderr);
     let expected = format!("{host} stalled: no data for 2 s");
@@ -66,9 +92,7 @@ fn a_stalled_body_fails_within_the_budget_naming_the_host() {
         }
     })
     .unwrap();
-    let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
-    let (r, took) = pull_timed(&s, &reference);
+    let (s, reference, r, took) = pull_via(&proxy, &image);
     let r = r.failure(1, 1);
     assert_stalled(&r, took, proxy.addr(), &reference);
     assert!(
@@ -93,17 +117,8 @@ fn a_server_that_never_sends_headers_fails_within_the_budget_naming_the_host() {
     let registry = registry_with(&image);
     // The manifest HEAD and GET get no answer at all: the HEAD's failure used to be
     // followed by the GET's own retries, 120 s each.
-    let proxy = FaultProxy::start(&registry.addr(), |_, path, _| {
-        if path.contains("/manifests/") {
-            Fault::Silent
-        } else {
-            Fault::Pass
-        }
-    })
-    .unwrap();
-    let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
-    let (r, took) = pull_timed(&s, &reference);
+    let proxy = silent_manifests(&registry);
+    let (s, reference, r, took) = pull_via(&proxy, &image);
     let r = r.failure(1, 1);
     assert_stalled(&r, took, proxy.addr(), &reference);
     let asked = proxy
@@ -122,16 +137,9 @@ fn a_server_that_never_sends_headers_fails_within_the_budget_naming_the_host() {
 fn the_stall_budget_is_settable_apart() {
     let image = image_with_layers(1, 16 * 1024, 309);
     let registry = registry_with(&image);
-    let proxy = FaultProxy::start(&registry.addr(), |_, path, _| {
-        if path.contains("/manifests/") {
-            Fault::Silent
-        } else {
-            Fault::Pass
-        }
-    })
-    .unwrap();
+    let proxy = silent_manifests(&registry);
     let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
+    let reference = via(&proxy, &image);
     let r = run(
         s.command()
             .env("IMG_STALL_TIMEOUT", "1s")
@@ -171,19 +179,9 @@ fn a_registry_given_up_on_is_not_asked_again_for_the_next_image() {
     let second = image_with_layers(1, 16 * 1024, 308);
     let registry = registry_with(&first);
     push_image(&registry.client().unwrap(), &second).unwrap();
-    let proxy = FaultProxy::start(&registry.addr(), |_, path, _| {
-        if path.contains("/manifests/") {
-            Fault::Silent
-        } else {
-            Fault::Pass
-        }
-    })
-    .unwrap();
+    let proxy = silent_manifests(&registry);
     let s = Sandbox::new();
-    let (a, b) = (
-        format!("{}/{}", proxy.addr(), first.reference()),
-        format!("{}/{}", proxy.addr(), second.reference()),
-    );
+    let (a, b) = (via(&proxy, &first), via(&proxy, &second));
     let t = Instant::now();
     let r = run(
         s.command().env("IMG_STALL_TIMEOUT", STALL).args([&a, &b]),
@@ -203,37 +201,27 @@ fn a_registry_given_up_on_is_not_asked_again_for_the_next_image() {
 
 #[test]
 fn a_stalling_token_endpoint_fails_within_the_budget_naming_it() {
+    use super::redirect::token_setup_behind_proxy;
     use super::token::{PASSWORD, TokenSetup};
     use img_core::testing::token_server::TokenServerOptions;
 
     let image = image_with_layers(1, 64 * 1024, 303);
     // The push goes through; then the token endpoint stops answering.
     let stalling = Arc::new(AtomicBool::new(false));
-    let mut front = None;
-    let setup = TokenSetup::start_with_realm(
+    let (setup, front) = token_setup_behind_proxy(
         TokenServerOptions::default(),
         std::slice::from_ref(&image),
-        |server| {
-            let addr = server
-                .realm()
-                .trim_start_matches("http://")
-                .trim_end_matches("/token")
-                .to_owned();
+        |_| {
             let stalling = stalling.clone();
-            let proxy = FaultProxy::start(&addr, move |_, _, _| {
+            move |_: &str, _: &str, _: usize| {
                 if stalling.load(Ordering::SeqCst) {
                     Fault::Silent
                 } else {
                     Fault::Pass
                 }
-            })
-            .unwrap();
-            let realm = format!("http://{}/token", proxy.addr());
-            front = Some(proxy);
-            realm
+            }
         },
     );
-    let front = front.unwrap();
     stalling.store(true, Ordering::SeqCst);
     let s = TokenSetup::credentialed(&setup.registry.addr());
     let reference = format!("{}/{}", setup.registry.addr(), image.reference());
@@ -258,9 +246,7 @@ fn a_slow_but_moving_download_is_not_cut() {
         }
     })
     .unwrap();
-    let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
-    let (r, took) = pull_timed(&s, &reference);
+    let (s, _, r, took) = pull_via(&proxy, &image);
     let r = r.success();
     assert_eq!(&r.record().digest, image.digest());
     assert!(!r.stderr.contains("stalled"), "{}", r.stderr);
@@ -298,9 +284,7 @@ fn a_429_with_retry_after_is_honoured_and_said() {
         }
     })
     .unwrap();
-    let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
-    let (r, took) = pull_timed(&s, &reference);
+    let (s, _, r, took) = pull_via(&proxy, &image);
     assert_eq!(r.code, 0, "{r:#?}");
     assert_eq!(&r.record().digest, image.digest());
     assert!(took >= Duration::from_secs(3), "waited: {took:?}");
@@ -320,9 +304,7 @@ fn a_429_with_retry_after_is_honoured_and_said() {
         }
     })
     .unwrap();
-    let s = Sandbox::new();
-    let reference = format!("{}/{}", proxy.addr(), image.reference());
-    let (r, took) = pull_timed(&s, &reference);
+    let (_, _, r, took) = pull_via(&proxy, &image);
     let r = r.failure(1, 1);
     assert!(took < Duration::from_secs(20), "took {took:?}");
     let said = format!(

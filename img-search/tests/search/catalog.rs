@@ -56,6 +56,15 @@ fn names(r: &img_core::testing::Run) -> Vec<String> {
         .collect()
 }
 
+/// The references of img-pull's records, in their order: what a pipe into img-pull
+/// pulled (catalog records here, tag records in `tags`).
+pub(super) fn references(pulled: &[ImageRecord]) -> Vec<String> {
+    pulled
+        .iter()
+        .map(|p| p.reference.as_ref().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn a_catalog_of_300_repositories_is_walked_page_by_page() {
     let registry = TestRegistry::start().expect("starting docker-registry");
@@ -175,14 +184,9 @@ fn catalog_records_pipe_into_img_pull() {
     let r = s
         .search_into_pull(&["--registry", &host, "app/", "--limit", "3"])
         .success();
-    let pulled: Vec<ImageRecord> = r.records();
-    let refs: Vec<String> = pulled
-        .iter()
-        .map(|p| p.reference.as_ref().unwrap().to_string())
-        .collect();
     // The catalog's order (the registry sorts it).
     assert_eq!(
-        refs,
+        references(&r.records()),
         ["app/four", "app/one", "app/three"].map(|n| format!("{host}/{n}:latest"))
     );
     // A repository without `latest` is img-pull's clear per-item error.

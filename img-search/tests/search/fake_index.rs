@@ -5,12 +5,13 @@
 //! (dockerd's `/v1/_ping` gets one and carries on). A test may replace the search answer
 //! to play a broken or rate-limiting index.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread;
 
+use img_core::testing::http::{
+    Server, method_and_path, percent_decode, query_value, read_head, write_head,
+};
 use serde_json::{Value, json};
 
 /// One answer: status, headers, body.
@@ -21,12 +22,9 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-type Override = dyn Fn(&str) -> Option<Answer> + Send + Sync;
-
 /// A running fake index; stopped when dropped.
 pub struct FakeIndex {
-    addr: String,
-    stop: Arc<AtomicBool>,
+    server: Server,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
@@ -52,38 +50,22 @@ impl FakeIndex {
         results: Vec<Value>,
         answer: impl Fn(&str) -> Option<Answer> + Send + Sync + 'static,
     ) -> FakeIndex {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let answer: Arc<Override> = Arc::new(answer);
-        let results = Arc::new(results);
-        {
-            let (stop, seen) = (stop.clone(), seen.clone());
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (seen, answer, results) = (seen.clone(), answer.clone(), results.clone());
-                    thread::spawn(move || {
-                        let _ = serve(conn, &results, &*answer, &seen);
-                    });
-                }
-            });
-        }
-        FakeIndex { addr, stop, seen }
+        let server = {
+            let seen = seen.clone();
+            Server::start(move |conn| serve(conn, &results, &answer, &seen)).unwrap()
+        };
+        FakeIndex { server, seen }
     }
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> &str {
-        &self.addr
+        self.server.addr()
     }
 
     /// `http://127.0.0.1:PORT`, for `hub-index`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The paths (with queries) of the HTTP requests received.
@@ -92,38 +74,8 @@ impl FakeIndex {
     }
 }
 
-impl Drop for FakeIndex {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-    }
-}
-
 fn query_param(path: &str, key: &str) -> Option<String> {
-    let query = path.split_once('?')?.1;
-    query.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    query_value(path, key).map(percent_decode)
 }
 
 /// Docker Hub's answer to a search: the matching results, at most `n` (default 25).
@@ -159,28 +111,19 @@ fn search_answer(path: &str, results: &[Value]) -> Answer {
 fn serve(
     conn: TcpStream,
     results: &[Value],
-    answer: &Override,
+    answer: &impl Fn(&str) -> Option<Answer>,
     seen: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-            break;
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("");
-    let path = parts.next().unwrap_or("").to_owned();
+    let head = read_head(&mut BufReader::new(&conn))?;
+    let request_line = head.first().map(String::as_str).unwrap_or("");
+    let (method, path) = method_and_path(request_line);
     // A TLS ClientHello (dockerd tries HTTPS first) is no HTTP request: hang up.
-    if !request_line.ends_with("HTTP/1.1\r\n") && !request_line.ends_with("HTTP/1.0\r\n") {
+    if !request_line.ends_with("HTTP/1.1") && !request_line.ends_with("HTTP/1.0") {
         return Ok(());
     }
-    seen.lock().unwrap().push(path.clone());
+    seen.lock().unwrap().push(path.to_owned());
     let a = if path.starts_with("/v1/search") {
-        answer(&path).unwrap_or_else(|| search_answer(&path, results))
+        answer(path).unwrap_or_else(|| search_answer(path, results))
     } else {
         Answer {
             status: 404,
@@ -188,16 +131,13 @@ fn serve(
             body: b"404 page not found\n".to_vec(),
         }
     };
-    let mut head = format!("HTTP/1.1 {} Fake\r\n", a.status);
-    for (k, v) in &a.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        a.body.len()
-    ));
     let mut w = conn;
-    w.write_all(head.as_bytes())?;
+    write_head(
+        &mut w,
+        &format!("{} Fake", a.status),
+        &a.headers,
+        a.body.len(),
+    )?;
     if method != "HEAD" {
         w.write_all(&a.body)?;
     }

@@ -4,17 +4,20 @@
 //! rel="next"` to the next page. Every other request is forwarded as is; HEADs are held
 //! a little and counted, so a test can see how many ran at once.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::io::{self, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use img_core::testing::http::{
+    Server, closing_head, method_and_path, query_value, read_head, write_head,
+};
+
 /// A running paging proxy; stopped when dropped.
 pub struct PagingProxy {
-    addr: String,
-    stop: Arc<AtomicBool>,
+    server: Server,
     state: Arc<State>,
 }
 
@@ -29,32 +32,18 @@ impl PagingProxy {
     /// Starts a proxy on 127.0.0.1 in front of `upstream` (plain HTTP), paging tags by
     /// `page` unless the request says `n`.
     pub fn start(upstream: &str, page: usize) -> PagingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let stop = Arc::new(AtomicBool::new(false));
         let state = Arc::new(State::default());
         let upstream = upstream.to_owned();
-        {
-            let (stop, state) = (stop.clone(), state.clone());
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (state, upstream) = (state.clone(), upstream.clone());
-                    thread::spawn(move || {
-                        let _ = serve(conn, &upstream, page, &state);
-                    });
-                }
-            });
-        }
-        PagingProxy { addr, stop, state }
+        let server = {
+            let state = state.clone();
+            Server::start(move |conn| serve(conn, &upstream, page, &state)).unwrap()
+        };
+        PagingProxy { server, state }
     }
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> &str {
-        &self.addr
+        self.server.addr()
     }
 
     /// Request lines seen (`GET /v2/…`).
@@ -68,46 +57,15 @@ impl PagingProxy {
     }
 }
 
-impl Drop for PagingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-    }
-}
-
-fn read_head(r: &mut impl BufRead) -> io::Result<Vec<String>> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_owned();
-        if line.is_empty() {
-            return Ok(lines);
-        }
-        lines.push(line);
-    }
-}
-
-fn query(path: &str, key: &str) -> Option<String> {
-    path.split_once('?')?.1.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k == key).then(|| v.to_owned())
-    })
-}
-
 fn serve(client: TcpStream, upstream: &str, page: usize, state: &State) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
     let request_line = head.first().cloned().unwrap_or_default();
     state.seen.lock().unwrap().push(request_line.clone());
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").to_owned();
+    let (method, path) = method_and_path(&request_line);
     let bare = path.split('?').next().unwrap_or("");
     if method == "GET" && bare.starts_with("/v2/") && bare.ends_with("/tags/list") {
-        return page_tags(client, upstream, &head, &path, bare, page);
+        return page_tags(client, upstream, &head, path, bare, page);
     }
     if method == "HEAD" {
         // In flight from its arrival until just before its answer goes back: once the
@@ -191,15 +149,7 @@ fn page_tags(
     let status = resp_head.first().cloned().unwrap_or_default();
     if !status.contains(" 200 ") {
         // Not found, unauthorized: as the registry said it.
-        let mut out = String::new();
-        for l in &resp_head {
-            if !l.to_ascii_lowercase().starts_with("connection:") {
-                out.push_str(l);
-                out.push_str("\r\n");
-            }
-        }
-        out.push_str("Connection: close\r\n\r\n");
-        client.write_all(out.as_bytes())?;
+        client.write_all(closing_head(&resp_head).as_bytes())?;
         return client.write_all(&body);
     }
     let all: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -212,26 +162,22 @@ fn page_tags(
         })
         .unwrap_or_default();
     tags.sort();
-    let n = query(path, "n")
+    let n = query_value(path, "n")
         .and_then(|n| n.parse().ok())
         .unwrap_or(page)
         .max(1);
-    let start = match query(path, "last") {
-        Some(last) => tags.partition_point(|t| *t <= last),
+    let start = match query_value(path, "last") {
+        Some(last) => tags.partition_point(|t| t.as_str() <= last),
         None => 0,
     };
     let chunk: Vec<&String> = tags[start..].iter().take(n).collect();
-    let link = if start + chunk.len() < tags.len() {
+    let mut headers = vec![("Content-Type", "application/json".to_owned())];
+    if start + chunk.len() < tags.len() {
         let last = chunk.last().map(|s| s.as_str()).unwrap_or("");
-        format!("Link: <{bare}?last={last}&n={n}>; rel=\"next\"\r\n")
-    } else {
-        String::new()
-    };
+        headers.push(("Link", format!("<{bare}?last={last}&n={n}>; rel=\"next\"")));
+    }
     let json = serde_json::json!({"name": all["name"], "tags": chunk}).to_string();
-    write!(
-        client,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{link}Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        json.len()
-    )?;
+    write_head(&mut client, "200 OK", &headers, json.len())?;
+    client.write_all(json.as_bytes())?;
     client.flush()
 }

@@ -6,6 +6,7 @@ use img_core::record::{ImageRecord, TagRecord};
 use img_core::testing::{TestImage, TestRegistry, push_image, standard_set};
 
 use super::Sandbox;
+use super::catalog::references;
 use super::paging_proxy::PagingProxy;
 
 /// Tags put on `test/app`, in no order; `other` names a second image.
@@ -151,12 +152,8 @@ fn tag_records_pipe_into_img_pull() {
         .search_into_pull(&["--tags", &name, "--filter", "tag=v1.*"])
         .success();
     let pulled: Vec<ImageRecord> = r.records();
-    let refs: Vec<String> = pulled
-        .iter()
-        .map(|p| p.reference.as_ref().unwrap().to_string())
-        .collect();
     assert_eq!(
-        refs,
+        references(&pulled),
         ["v1.2.9", "v1.2.10", "v1.9.0", "v1.10.0"].map(|t| format!("{name}:{t}"))
     );
     assert!(
