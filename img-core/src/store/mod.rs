@@ -33,6 +33,7 @@
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
 mod gc;
+mod import;
 mod ingest;
 mod lease;
 mod lock;
@@ -49,6 +50,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
 pub use gc::{GcOptions, GcReport};
+pub use import::{ImportWriter, Staged};
 pub use ingest::{Ingest, IngestWriter};
 pub use lease::Lease;
 
