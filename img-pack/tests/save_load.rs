@@ -50,7 +50,10 @@ fn save_writes_docker_25s_dual_format_sorted_with_fixed_metadata() {
     let d = &index["manifests"][0];
     assert_eq!(d["digest"], pulled.digest.to_string());
     assert_eq!(d["mediaType"], media_type::DOCKER_MANIFEST);
-    assert_eq!(d["annotations"]["io.containerd.image.name"], full_form(&full));
+    assert_eq!(
+        d["annotations"]["io.containerd.image.name"],
+        full_form(&full)
+    );
     assert_eq!(
         d["annotations"]["org.opencontainers.image.ref.name"],
         "latest"

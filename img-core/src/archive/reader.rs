@@ -63,10 +63,20 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
     let mut buf = vec![0u8; COPY_BUF];
     let mut archive = tar::Archive::new(inflated);
     let entries = archive.entries().map_err(|e| read_error(e, None))?;
+    // What the tar reader fails on before it yields an entry (a bad header, a sparse map)
+    // is named by the entry before it.
+    let mut previous: Option<String> = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| read_error(e, None))?;
+        let mut entry = entry.map_err(|e| {
+            let err = read_error(e, None);
+            match &previous {
+                Some(p) => err.context(format!("the entry after {p:?}")),
+                None => err.context("the first entry"),
+            }
+        })?;
         let raw = entry.path().map_err(|e| read_error(e, None))?.into_owned();
         let shown = raw.display().to_string();
+        previous = Some(shown.clone());
         let bad = |why: String| {
             Error::new(ErrorKind::InvalidDocument, why).context(format!("entry {shown:?}"))
         };
@@ -327,6 +337,8 @@ fn read_error(e: std::io::Error, entry: Option<&str>) -> Error {
     if e.kind() == std::io::ErrorKind::UnexpectedEof || msg.contains("failed to read entire block")
     {
         msg = "the archive is truncated".to_owned();
+    } else if msg.contains("sparse") {
+        msg = format!("a sparse entry, which an image archive never holds ({msg})");
     }
     let err = Error::new(kind, msg);
     match entry {

@@ -33,7 +33,7 @@ pub fn entry_name(raw: &Path) -> Result<String, String> {
             Component::CurDir => {}
             Component::ParentDir => return Err("its name climbs out of the archive".to_owned()),
             Component::RootDir | Component::Prefix(_) => {
-                return Err("its name is an absolute path".to_owned());
+                return Err("its name is an absolute path, outside the archive".to_owned());
             }
         }
     }
