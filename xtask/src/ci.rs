@@ -11,6 +11,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     ("skopeo", "skopeo"),
     ("openssl", "openssl"),
+    ("podman", "podman"),
+    ("docker.io", "dockerd"),
 ];
 
 /// Runs the whole CI: packages, `cargo fmt --check`, clippy with warnings denied, tests.

@@ -258,12 +258,11 @@ fn is_document(name: &str) -> bool {
     matches!(name, MANIFEST_JSON | INDEX_JSON | REPOSITORIES | OCI_LAYOUT)
 }
 
-/// What a load may need: blobs, legacy layers and configs. Legacy v1 metadata
-/// (`<id>/json`, `<id>/VERSION`) and anything else is read past, never kept.
+/// What a load may need: any file, since manifest.json may name layers by any path
+/// (`<id>/layer.tar`, podman's `<hex>.tar`), except legacy v1 metadata (`<id>/json`,
+/// `<id>/VERSION`), which is read past and never kept.
 fn is_kept(name: &str) -> bool {
-    name.starts_with("blobs/")
-        || name.ends_with("/layer.tar")
-        || (name.ends_with(".json") && !name.contains('/'))
+    !(name.ends_with("/json") || name.ends_with("/VERSION"))
 }
 
 /// Records the sizes a manifest or index declares for the blobs it names.
