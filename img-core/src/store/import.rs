@@ -19,7 +19,9 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 
 /// How many bytes pile up dirty before the writer asks the kernel to write them (as
-/// ingest does): a large layer then needs little work at commit time.
+/// ingest does): a large layer then needs little work at commit time. The flush runs on a
+/// thread of its own, at most one at a time, so hashing the next bytes overlaps the disk
+/// writing the previous ones.
 const WRITE_BEHIND: u64 = 16 * 1024 * 1024;
 
 /// A file being imported: implements [`Write`], hashing as it writes and refusing to go
@@ -33,6 +35,7 @@ pub struct ImportWriter<'s> {
     size: u64,
     limit: u64,
     unsynced: u64,
+    flushing: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 /// An imported blob, hashed and complete but not yet visible in the store. Dropping it
@@ -73,6 +76,7 @@ impl Store {
             size: 0,
             limit,
             unsynced: 0,
+            flushing: None,
         })
     }
 }
@@ -87,6 +91,8 @@ impl ImportWriter<'_> {
 impl<'s> ImportWriter<'s> {
     /// Ends the import: the blob is staged under the digest its bytes hash to.
     pub fn finish(mut self) -> Result<Staged<'s>> {
+        self.wait_flush()
+            .map_err(|e| Error::io(e, format!("writing {}", self.partial.display())))?;
         let hasher = std::mem::replace(&mut self.hasher, Hasher::new(Algorithm::Sha256));
         Ok(Staged {
             store: self.store,
@@ -95,6 +101,18 @@ impl<'s> ImportWriter<'s> {
             digest: hasher.finish(),
             size: self.size,
         })
+    }
+}
+
+impl ImportWriter<'_> {
+    /// Waits for the flush in flight, if any, and reports its failure.
+    fn wait_flush(&mut self) -> io::Result<()> {
+        match self.flushing.take() {
+            Some(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the flushing thread panicked"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -111,7 +129,9 @@ impl Write for ImportWriter<'_> {
         self.size += n as u64;
         self.unsynced += n as u64;
         if self.unsynced >= WRITE_BEHIND {
-            self.file.sync_data()?;
+            self.wait_flush()?;
+            let file = self.file.try_clone()?;
+            self.flushing = Some(std::thread::spawn(move || file.sync_data()));
             self.unsynced = 0;
         }
         Ok(n)
@@ -124,6 +144,7 @@ impl Write for ImportWriter<'_> {
 
 impl Drop for ImportWriter<'_> {
     fn drop(&mut self) {
+        let _ = self.wait_flush();
         discard(&self.partial, self.lock.take());
     }
 }

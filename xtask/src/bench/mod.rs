@@ -11,6 +11,7 @@ use argh::FromArgs;
 use crate::util;
 
 mod ls;
+mod pack;
 mod pull;
 mod rm;
 
@@ -26,6 +27,7 @@ pub struct BenchCmd {
 #[argh(subcommand)]
 enum What {
     Ls(ls::LsBench),
+    Pack(pack::PackBench),
     Pull(pull::PullBench),
     Rm(RmBench),
 }
@@ -39,6 +41,7 @@ struct RmBench {}
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd.what {
         What::Ls(c) => ls::run(c),
+        What::Pack(c) => pack::run(c),
         What::Pull(c) => pull::run(c),
         What::Rm(_) => rm::run(),
     }
