@@ -40,6 +40,9 @@ pub struct PackBench {
     /// skip docker's save and load (they are for reference only)
     #[argh(switch)]
     no_docker: bool,
+    /// keep the work directory (target/bench-pack) for looking at by hand
+    #[argh(switch)]
+    keep: bool,
 }
 
 const NAME: &str = "bench/pack:latest";
@@ -263,7 +266,9 @@ pub fn run(args: PackBench) -> Result<(), String> {
             machine()
         ),
     )?;
-    let _ = std::fs::remove_dir_all(&work);
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&work);
+    }
     let missed: Vec<&str> = [
         (
             img_save.as_secs_f64() > 1.3 * floor.as_secs_f64(),
