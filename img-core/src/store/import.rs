@@ -31,7 +31,7 @@ pub struct ImportWriter<'s> {
     file: File,
     partial: PathBuf,
     lock: Option<LockFile>,
-    hasher: Hasher,
+    hasher: Hashing,
     size: u64,
     limit: u64,
     unsynced: u64,
@@ -72,7 +72,7 @@ impl Store {
             file,
             partial,
             lock: Some(lock),
-            hasher: Hasher::new(algorithm),
+            hasher: Hashing::Inline(Hasher::new(algorithm)),
             size: 0,
             limit,
             unsynced: 0,
@@ -93,7 +93,13 @@ impl<'s> ImportWriter<'s> {
     pub fn finish(mut self) -> Result<Staged<'s>> {
         self.wait_flush()
             .map_err(|e| Error::io(e, format!("writing {}", self.partial.display())))?;
-        let hasher = std::mem::replace(&mut self.hasher, Hasher::new(Algorithm::Sha256));
+        let hashing = std::mem::replace(
+            &mut self.hasher,
+            Hashing::Inline(Hasher::new(Algorithm::Sha256)),
+        );
+        let hasher = hashing
+            .finish()
+            .map_err(|e| Error::io(e, format!("hashing {}", self.partial.display())))?;
         Ok(Staged {
             store: self.store,
             partial: std::mem::take(&mut self.partial),
@@ -102,6 +108,101 @@ impl<'s> ImportWriter<'s> {
             size: self.size,
         })
     }
+}
+
+/// Past this many bytes, hashing moves to a thread of its own: a large layer is then read,
+/// written and hashed at once rather than one after the other.
+const HASH_ON_A_THREAD_AFTER: u64 = 4 * 1024 * 1024;
+/// Chunks in flight to the hashing thread (memory stays bounded by a few of them).
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Where the bytes are hashed: inline, or on a thread fed copies of them.
+enum Hashing {
+    Inline(Hasher),
+    Thread {
+        to: std::sync::mpsc::SyncSender<Vec<u8>>,
+        back: std::sync::mpsc::Receiver<Vec<u8>>,
+        in_flight: usize,
+        handle: std::thread::JoinHandle<Hasher>,
+    },
+    Done,
+}
+
+impl Hashing {
+    fn move_to_thread(&mut self) {
+        if !matches!(self, Hashing::Inline(_)) {
+            return;
+        }
+        let Hashing::Inline(mut hasher) = std::mem::replace(self, Hashing::Done) else {
+            return;
+        };
+        let (to, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let (tx_back, back) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            for chunk in rx {
+                hasher.update(&chunk);
+                // The writer may be gone already; its chunks need no recycling then.
+                let _ = tx_back.send(chunk);
+            }
+            hasher
+        });
+        *self = Hashing::Thread {
+            to,
+            back,
+            in_flight: 0,
+            handle,
+        };
+    }
+
+    fn update(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Hashing::Inline(h) => {
+                h.update(data);
+                Ok(())
+            }
+            Hashing::Thread {
+                to,
+                back,
+                in_flight,
+                ..
+            } => {
+                // A chunk the thread is done with, else a new one while few are out.
+                let mut chunk = match back.try_recv() {
+                    Ok(c) => {
+                        *in_flight -= 1;
+                        c
+                    }
+                    Err(_) if *in_flight < CHUNKS_IN_FLIGHT => Vec::new(),
+                    Err(_) => {
+                        let c = back.recv().map_err(|_| gone())?;
+                        *in_flight -= 1;
+                        c
+                    }
+                };
+                chunk.clear();
+                chunk.extend_from_slice(data);
+                to.send(chunk).map_err(|_| gone())?;
+                *in_flight += 1;
+                Ok(())
+            }
+            Hashing::Done => Err(gone()),
+        }
+    }
+
+    fn finish(self) -> io::Result<Hasher> {
+        match self {
+            Hashing::Inline(h) => Ok(h),
+            Hashing::Thread { to, handle, .. } => {
+                drop(to);
+                handle.join().map_err(|_| gone())
+            }
+            Hashing::Done => Err(gone()),
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::other("the hashing thread stopped")
 }
 
 impl ImportWriter<'_> {
@@ -124,8 +225,11 @@ impl Write for ImportWriter<'_> {
                 format!("more than the {} bytes allowed", self.limit),
             ));
         }
+        if self.size >= HASH_ON_A_THREAD_AFTER {
+            self.hasher.move_to_thread();
+        }
         let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        self.hasher.update(&buf[..n])?;
         self.size += n as u64;
         self.unsynced += n as u64;
         if self.unsynced >= WRITE_BEHIND {
@@ -145,6 +249,7 @@ impl Write for ImportWriter<'_> {
 impl Drop for ImportWriter<'_> {
     fn drop(&mut self) {
         let _ = self.wait_flush();
+        let _ = std::mem::replace(&mut self.hasher, Hashing::Done).finish();
         discard(&self.partial, self.lock.take());
     }
 }
@@ -283,6 +388,21 @@ mod tests {
             .unwrap();
         assert_eq!(store.index().blobs().unwrap().len(), 1);
         assert!(files_in(&dir.path().join("ingest")).is_empty());
+    }
+
+    #[test]
+    fn large_imports_hash_on_a_thread_to_the_same_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..20_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = store.import(Algorithm::Sha256, u64::MAX).unwrap();
+        for chunk in data.chunks(1 << 20) {
+            w.write_all(chunk).unwrap();
+        }
+        assert!(matches!(w.hasher, Hashing::Thread { .. }));
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.digest(), &Digest::sha256_of(&data));
+        assert_eq!(staged.size(), data.len() as u64);
     }
 
     #[test]
