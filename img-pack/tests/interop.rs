@@ -183,36 +183,62 @@ fn skopeo_reads_each_image_of_the_archive_and_the_oci_side() {
     );
 }
 
+/// What an archive should load as: each image's ID and tags.
+type Want<'a> = Vec<(&'a str, Vec<String>)>;
+
 #[test]
 fn what_docker_saves_loads_with_dockers_ids_and_back() {
     let f = fixture();
     let docker = dockerd();
-    let alpine_ref = f.reference(ALPINE);
+    let (alpine_ref, multi_ref) = (f.reference(ALPINE), f.reference(MULTI));
     ok(&mut docker.docker(&["pull", "-q", &alpine_ref]));
+    ok(&mut docker.docker(&["pull", "-q", &multi_ref]));
     ok(&mut docker.docker(&["tag", &alpine_ref, "mine/second:2"]));
-    let id = ok(&mut docker.docker(&["image", "inspect", "--format", "{{.Id}}", &alpine_ref]))
-        .trim()
-        .to_owned();
+    let docker_id = |r: &str| {
+        ok(&mut docker.docker(&["image", "inspect", "--format", "{{.Id}}", r]))
+            .trim()
+            .to_owned()
+    };
+    let (id, multi_id) = (docker_id(&alpine_ref), docker_id(&multi_ref));
+    assert_eq!(multi_id, host_config(&f).to_string());
     let dir = tempfile::tempdir().unwrap();
-    // One image by name:tag, two names, and by ID.
-    for (what, args, tags) in [
-        ("one", vec![alpine_ref.clone()], vec![alpine_ref.clone()]),
+    // One image by name:tag, one under two names, two images, and one by ID.
+    let cases: Vec<(&str, Vec<String>, Want)> = vec![
+        (
+            "one",
+            vec![alpine_ref.clone()],
+            vec![(&id, vec![alpine_ref.clone()])],
+        ),
         (
             "two",
             vec![alpine_ref.clone(), "mine/second:2".to_owned()],
-            vec![alpine_ref.clone(), "mine/second:2".to_owned()],
+            vec![(&id, vec![alpine_ref.clone(), "mine/second:2".to_owned()])],
         ),
-        ("id", vec![id[7..19].to_owned()], vec![]),
-    ] {
+        (
+            "several",
+            vec![alpine_ref.clone(), multi_ref.clone()],
+            vec![
+                (&id, vec![alpine_ref.clone()]),
+                (&multi_id, vec![multi_ref.clone()]),
+            ],
+        ),
+        ("id", vec![id[7..19].to_owned()], vec![(&id, vec![])]),
+    ];
+    for (what, args, want) in cases {
         let file = dir.path().join(format!("{what}.tar"));
         let mut cmd = docker.docker(&["save", "-o", file.to_str().unwrap()]);
         cmd.args(&args);
         ok(&mut cmd);
         let root = fresh_root(dir.path(), what);
-        let r = load_records(&root, &file);
-        assert_eq!(r.len(), 1, "{what}");
-        assert_eq!(r[0].id.to_string(), id, "{what}");
-        assert_eq!(r[0].repo_tags, tags, "{what}");
+        let mut got: Vec<(String, Vec<String>)> = load_records(&root, &file)
+            .into_iter()
+            .map(|r| (r.id.to_string(), r.repo_tags))
+            .collect();
+        got.sort();
+        let mut want: Vec<(String, Vec<String>)> =
+            want.into_iter().map(|(i, t)| (i.to_owned(), t)).collect();
+        want.sort();
+        assert_eq!(got, want, "{what}");
     }
     // docker save → img load → img save → docker load: docker gets its ID back.
     let root = dir.path().join("two");

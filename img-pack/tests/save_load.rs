@@ -517,3 +517,46 @@ fn save_holds_a_lease_so_a_concurrent_prune_cannot_take_its_blobs() {
     // Once the save ended, nothing pins them: the next collection takes them.
     assert!(store.gc().unwrap().blobs_removed >= 4);
 }
+
+#[test]
+fn save_piped_into_load_round_trips_with_records_out() {
+    let f = fixture();
+    let a = f.pull(ALPINE).unwrap().record;
+    let multi = f
+        .pull_with(
+            MULTI,
+            &PullOptions {
+                all_platforms: true,
+                ..PullOptions::default()
+            },
+        )
+        .unwrap()
+        .record;
+    let other = fresh_root(f.dir(), "other");
+    let script = format!(
+        "{p} --root {from} save {a} {m} | {p} --root {to} load",
+        p = common::PACK,
+        from = f.root().display(),
+        to = other.display(),
+        a = f.reference(ALPINE),
+        m = f.reference(MULTI),
+    );
+    let r = img_core::testing::run(std::process::Command::new("sh").args(["-c", &script]), None)
+        .success()
+        .records::<img_core::record::ImageRecord>();
+    let got: Vec<_> = r.iter().map(|r| (&r.id, &r.digest, &r.repo_tags)).collect();
+    assert_eq!(
+        got,
+        [
+            (&a.id, &a.digest, &a.repo_tags),
+            (&multi.id, &multi.digest, &multi.repo_tags)
+        ]
+    );
+    let s2 = img_core::Store::open(&other).unwrap();
+    for rec in &r {
+        let info = s2.index().image(&rec.id).unwrap().unwrap();
+        let report = img_core::ops::verify::verify(&s2, &info).unwrap();
+        assert!(report.ok, "{report:?}");
+    }
+    verify_store(&other);
+}

@@ -29,6 +29,8 @@ struct Planned {
     names: Vec<Reference>,
     /// The manifest a legacy loader takes (manifest.json's entry).
     legacy: Manifest,
+    /// Its config's DiffIDs, which key manifest.json's `LayerSources`.
+    diff_ids: Vec<Digest>,
 }
 
 /// What will be written: images in order, and every blob by digest with its size.
@@ -106,11 +108,18 @@ fn plan(store: &Store, targets: &[Target], options: &SaveOptions) -> Result<Plan
                     p.names.push(n);
                 }
             }
-            None => images.push(Planned {
-                top,
-                names: name.into_iter().collect(),
-                legacy,
-            }),
+            None => {
+                let config = store.read_blob(&legacy.config.digest)?;
+                let diff_ids = serde_json::from_slice::<crate::oci::ImageConfig>(&config)
+                    .map(|c| c.rootfs.diff_ids)
+                    .unwrap_or_default();
+                images.push(Planned {
+                    top,
+                    names: name.into_iter().collect(),
+                    legacy,
+                    diff_ids,
+                })
+            }
         }
     }
     Ok(Plan { images, blobs })
@@ -255,13 +264,13 @@ fn manifest_json(plan: &Plan) -> Result<Vec<u8>> {
         .map(|p| {
             let mut layers = Vec::new();
             let mut sources = BTreeMap::new();
-            for l in &p.legacy.layers {
+            for (i, l) in p.legacy.layers.iter().enumerate() {
                 layers.push(layout::blob_path(&l.digest));
                 if !plan.blobs.contains_key(&l.digest) {
                     // A foreign layer, not in the archive: its descriptor travels instead,
-                    // keyed by DiffID as docker does (the digest stands in: we do not
-                    // unpack layers to learn DiffIDs).
-                    sources.insert(l.digest.clone(), l.clone());
+                    // keyed by DiffID as docker writes it.
+                    let key = p.diff_ids.get(i).unwrap_or(&l.digest).clone();
+                    sources.insert(key, l.clone());
                 }
             }
             ManifestEntry {
