@@ -66,6 +66,11 @@ struct LoadArgs {
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
     #[argh(option)]
     format: Option<String>,
+    /// the platform a multi-platform image is shown as, and the one kept when the archive
+    /// holds only some of an index's platforms (default: DOCKER_DEFAULT_PLATFORM, else
+    /// the host's)
+    #[argh(option)]
+    platform: Option<String>,
 }
 
 fn main() {
@@ -136,7 +141,9 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     let terminal = cli::stdout_is_terminal();
     let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     let store = cli::open_store(root.as_deref())?;
-    let options = LoadOptions::default();
+    let options = LoadOptions {
+        platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+    };
     let report = match &args.input {
         Some(path) if path.is_dir() => load(&store, Source::Dir(path), &options),
         Some(path) => {

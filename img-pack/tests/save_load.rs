@@ -560,3 +560,56 @@ fn save_piped_into_load_round_trips_with_records_out() {
     }
     verify_store(&other);
 }
+
+#[test]
+fn index_json_and_manifest_json_that_disagree_load_as_their_union() {
+    let f = fixture();
+    let a = f.pull(ALPINE).unwrap().record;
+    let o = f.pull(OCI).unwrap().record;
+    let archive = save_to_vec(&f.root(), &[&f.reference(ALPINE), &f.reference(OCI)]);
+    // index.json names only the first image, manifest.json only the second: both load,
+    // and an image both name is one image with the names of both.
+    let rewrite = |index_keeps: usize, manifest_keeps: usize| {
+        let mut out = tar::Builder::new(Vec::new());
+        for (name, kind, mut data) in entries(&archive) {
+            if name == "index.json" {
+                let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                let m = v["manifests"].as_array_mut().unwrap();
+                m.retain(|d| d["digest"] == [&a, &o][index_keeps].digest.to_string());
+                data = serde_json::to_vec(&v).unwrap();
+            }
+            if name == "manifest.json" {
+                let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+                data = serde_json::to_vec(&[&v[manifest_keeps]]).unwrap();
+            }
+            let mut h = tar::Header::new_ustar();
+            h.set_path(&name).unwrap();
+            h.set_entry_type(tar::EntryType::new(kind));
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            out.append(&h, &data[..]).unwrap();
+        }
+        out.into_inner().unwrap()
+    };
+    for (what, bytes) in [("apart", rewrite(0, 1)), ("same", rewrite(1, 1))] {
+        let file = f.dir().join(format!("{what}.tar"));
+        std::fs::write(&file, bytes).unwrap();
+        let other = fresh_root(f.dir(), what);
+        let got: Vec<_> = run(&other, &["load", "-i", file.to_str().unwrap()], None)
+            .success()
+            .records::<img_core::record::ImageRecord>()
+            .into_iter()
+            .map(|r| (r.id, r.repo_tags))
+            .collect();
+        let want = match what {
+            "apart" => vec![
+                (a.id.clone(), a.repo_tags.clone()),
+                (o.id.clone(), o.repo_tags.clone()),
+            ],
+            _ => vec![(o.id.clone(), o.repo_tags.clone())],
+        };
+        assert_eq!(got, want, "{what}");
+        verify_store(&other);
+    }
+}
