@@ -613,3 +613,57 @@ fn index_json_and_manifest_json_that_disagree_load_as_their_union() {
         verify_store(&other);
     }
 }
+
+#[test]
+fn an_index_nested_in_an_index_loads_as_the_inner_index_image() {
+    let f = fixture();
+    let multi = f
+        .pull_with(
+            MULTI,
+            &PullOptions {
+                all_platforms: true,
+                ..PullOptions::default()
+            },
+        )
+        .unwrap()
+        .record;
+    let archive = save_to_vec(&f.root(), &[&f.reference(MULTI)]);
+    let index = doc(&archive, "index.json");
+    let inner = index["manifests"][0].clone();
+    let wrapper = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_INDEX,
+        "manifests": [{"mediaType": inner["mediaType"], "digest": inner["digest"], "size": inner["size"]}],
+    }))
+    .unwrap();
+    let wd = Digest::sha256_of(&wrapper);
+    let mut out = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.append(&h, data).unwrap();
+    };
+    for (name, kind, data) in entries(&archive) {
+        if kind == b'0' && name.starts_with("blobs/") {
+            add(&name, &data);
+        }
+    }
+    add(&format!("blobs/sha256/{}", wd.hex()), &wrapper);
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": media_type::OCI_INDEX, "digest": wd.to_string(), "size": wrapper.len(),
+        "annotations": {"io.containerd.image.name": "nested/multi:1"},
+    }]});
+    add("index.json", &serde_json::to_vec(&top).unwrap());
+    let file = f.dir().join("nested.tar");
+    std::fs::write(&file, out.into_inner().unwrap()).unwrap();
+    let other = fresh_root(f.dir(), "other");
+    let r = run(&other, &["load", "-i", file.to_str().unwrap()], None)
+        .success()
+        .record();
+    assert_eq!((r.id, r.digest), (multi.id.clone(), multi.digest.clone()));
+    assert_eq!(r.repo_tags, ["nested/multi:1"]);
+    verify_store(&other);
+}
