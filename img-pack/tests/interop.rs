@@ -312,7 +312,7 @@ fn what_podman_and_skopeo_write_loads_with_their_config_digests_and_tags() {
             assert_eq!(rec.repo_tags, [r.to_string()], "{what}");
         }
     }
-    // skopeo: docker-archive and oci-archive, one named in full, one by a bare tag.
+    // skopeo: docker-archive, oci-archive (named in full, or by a bare tag) and oci: layouts.
     for (what, src, dest, id, tags) in [
         (
             "skopeo-docker",
@@ -334,6 +334,14 @@ fn what_podman_and_skopeo_write_loads_with_their_config_digests_and_tags() {
             format!("oci-archive:{}/s3.tar:1.0", dir.path().display()),
             &oci_id,
             vec![],
+        ),
+        // An OCI image layout directory, loaded with -i DIR.
+        (
+            "skopeo-oci-dir",
+            &multi_ref,
+            format!("oci:{}/layout:app:2", dir.path().display()),
+            &multi_id,
+            vec!["app:2".to_owned()],
         ),
     ] {
         ok(Command::new("skopeo").args([
