@@ -277,6 +277,12 @@ pub fn open_store(root: Option<&std::path::Path>) -> Result<crate::store::Store>
     crate::store::Store::open(&crate::settings::store_root(root)?)
 }
 
+/// [`open_store`] for a reading command (img-ls, img-inspect): writes nothing, so it
+/// works on a store this user may only read.
+pub fn open_store_read_only(root: Option<&std::path::Path>) -> Result<crate::store::Store> {
+    crate::store::Store::open_read_only(&crate::settings::store_root(root)?)
+}
+
 /// A usage error for a tool that received nothing to act on.
 pub fn nothing_to_do(what: &str) -> Error {
     Error::new(

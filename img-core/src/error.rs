@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Registry,
     /// The store's index is corrupt or from a newer img.
     Corrupt,
+    /// The store's index is lost: missing, empty, or another store's, beside blobs that
+    /// belong to this one. No command deletes anything until `img-rm --rebuild-index`.
+    LostIndex,
     /// Any other I/O failure (permissions, no space left).
     Io,
 }
@@ -71,6 +74,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Registry => "registry",
             ErrorKind::Corrupt => "corrupt",
+            ErrorKind::LostIndex => "lost index",
             ErrorKind::Io => "io",
         }
     }

@@ -47,14 +47,21 @@
 //!
 //! # Search — [`SearchRecord`] and [`TagRecord`], printed by img-search
 //!
+//! A search result is docker 28's `docker search --format json` object, byte for byte:
+//! string values, keys in docker's (alphabetical) order, the description on one line and
+//! cut to 45 columns with `…` unless `--no-trunc`. A catalog entry (`img-search
+//! --registry`) has the same keys, its `Name` being `HOST/repository`.
+//!
 //! ```json
-//! {"Name": "alpine", "Description": "A minimal Docker image based on Alpine Linux",
-//!  "StarCount": 11000, "IsOfficial": true, "IsAutomated": false}
-//! {"Name": "localhost:5000/team/app:1.2", "Tag": "1.2", "Digest": "sha256:…"}
+//! {"Description":"A minimal Docker image based on Alpine Linux…","IsOfficial":"true","Name":"alpine","StarCount":"11000"}
+//! {"Description":"","IsOfficial":"false","Name":"127.0.0.1:5000/team/app","StarCount":"0"}
 //! ```
 //!
-//! (docker's own `search --format json` prints the counts and flags as strings; ours are
-//! numbers and booleans, which templates print the same way and `jq` can compare.)
+//! A tag of a repository (`img-search --tags NAME`; `Digest` only with `--digests`):
+//!
+//! ```json
+//! {"Name":"127.0.0.1:5000/team/app:1.2","Tag":"1.2","Digest":"sha256:…"}
+//! ```
 //!
 //! # Reading: [`read_targets`] and [`read_target_items`]
 //!
@@ -160,27 +167,30 @@ pub enum RemovalRecord {
     Deleted(Digest),
     /// Bytes freed by `img-rm --prune`, its last record: `{"SpaceReclaimed": 1234567}`.
     SpaceReclaimed(u64),
+    /// An image recorded again, untagged, by `img-rm --rebuild-index`:
+    /// `{"Restored": "sha256:…"}`.
+    Restored(Digest),
 }
 
-/// One search result of img-search (Docker Hub's search index, or a registry's catalog).
+/// One search result of img-search (Docker Hub's search index, or a registry's catalog),
+/// as docker 28's `search --format json` writes it: every value a string, keys in
+/// docker's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchRecord {
-    /// Repository name as the index gives it: `alpine`, `bitnami/redis`,
-    /// `localhost:5000/team/app`.
-    #[serde(rename = "Name")]
-    pub name: String,
-    /// One-line description, empty when there is none.
+    /// One-line description (cut to 45 columns with `…` unless `--no-trunc`), empty when
+    /// there is none.
     #[serde(rename = "Description")]
     pub description: String,
-    /// Stars on the index.
-    #[serde(rename = "StarCount")]
-    pub star_count: u64,
-    /// A Docker Official Image.
+    /// `"true"` for a Docker Official Image, else `"false"`.
     #[serde(rename = "IsOfficial")]
-    pub is_official: bool,
-    /// Built automatically (a deprecated Hub flag, kept for docker's templates).
-    #[serde(rename = "IsAutomated")]
-    pub is_automated: bool,
+    pub is_official: String,
+    /// Repository name as the index gives it (`alpine`, `bitnami/redis`), or
+    /// `HOST/repository` for a catalog entry.
+    #[serde(rename = "Name")]
+    pub name: String,
+    /// Stars on the index, in decimal.
+    #[serde(rename = "StarCount")]
+    pub star_count: String,
 }
 
 /// One tag of a repository, as img-search lists tags.

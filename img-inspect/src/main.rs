@@ -67,7 +67,7 @@ fn run(args: Args) -> Result<i32> {
     // Parsed before anything is read, so that a bad template fails at once.
     let template = template(args.format.as_deref())?;
     let targets = cli::targets(&args.images, "an image")?;
-    let store = cli::open_store(args.root.as_deref())?;
+    let store = cli::open_store_read_only(args.root.as_deref())?;
     let mut failures = Failures::new(TOOL);
     let mut records = Vec::new();
     for (label, target) in targets {
@@ -116,7 +116,7 @@ fn run_verify(args: &Args) -> Result<i32> {
     let terminal = cli::stdout_is_terminal();
     let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     let targets = cli::targets(&args.images, "an image")?;
-    let store = cli::open_store(args.root.as_deref())?;
+    let store = cli::open_store_read_only(args.root.as_deref())?;
     let mut failures = Failures::new(TOOL);
     let mut failed = false;
     for (label, target) in targets {
@@ -136,10 +136,11 @@ fn run_verify(args: &Args) -> Result<i32> {
             if !report.ok {
                 let problems: Vec<&str> =
                     report.problems.iter().map(|p| p.message.as_str()).collect();
-                let e = Error::new(
-                    img_core::ErrorKind::DigestMismatch,
-                    format!("verification failed: {}", problems.join("; ")),
-                );
+                let mut message = format!("verification failed: {}", problems.join("; "));
+                if let Some(repair) = &report.repair {
+                    message.push_str(&format!("; repair with: {repair}"));
+                }
+                let e = Error::new(img_core::ErrorKind::DigestMismatch, message);
                 failures.report(&label, &e);
             }
         } else {

@@ -117,6 +117,21 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
     assert_eq!(problems[0]["Kind"], "layer");
     assert_eq!(problems[0]["Expected"], zstd_layer.digest.to_string());
     assert_eq!(problems[0]["Actual"], actual.to_string());
+    // Each names the command that repairs it: a pull by the digest it came by, or (for
+    // an image no registry digest names) loading its archive again.
+    assert_eq!(
+        corrupt["Repair"],
+        format!(
+            "img-pull --verify {}@{}",
+            f.reference("test/oci-zstd"),
+            f.image("test/oci-zstd").digest()
+        )
+    );
+    assert_eq!(
+        reports[3]["Repair"],
+        "img-pack load -i ARCHIVE (the archive this image was loaded from)"
+    );
+    assert_eq!(reports[0].get("Repair"), None);
     let liar = &reports[3];
     assert_eq!(liar["Id"], config_digest.to_string());
     assert_eq!(liar["RepoTags"], serde_json::json!(["liar:1"]));

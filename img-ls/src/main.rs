@@ -64,7 +64,7 @@ fn run(args: Args) -> Result<i32> {
         digests: args.digests,
         format: args.format,
     };
-    let store = cli::open_store(args.root.as_deref())?;
+    let store = cli::open_store_read_only(args.root.as_deref())?;
     let mut out = BufWriter::new(io::stdout().lock());
     ls(&store, &options, cli::stdout_is_terminal(), &mut out)?;
     Ok(cli::EXIT_OK)

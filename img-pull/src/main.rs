@@ -16,6 +16,9 @@ use img_core::settings::Config;
 /// pipe one JSON record an image: Id, Ref, Digest, RepoTags, RepoDigests, Platform,
 /// Size (bytes the image's blobs take in the store, compressed), Downloaded and Reused.
 #[derive(FromArgs)]
+#[argh(
+    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives up and is retried; a registry that sends nothing for IMG_STALL_BUDGET (default four of those) fails the pull, naming it."
+)]
 struct Args {
     /// download every tagged image in the repository
     #[argh(switch, short = 'a')]
@@ -33,6 +36,10 @@ struct Args {
     /// allow plain HTTP and unverified TLS for this command
     #[argh(switch)]
     insecure: bool,
+    /// re-hash every blob of an image already in the store and fetch again those that
+    /// are damaged (every pull checks their sizes)
+    #[argh(switch)]
+    verify: bool,
     /// print only the image reference
     #[argh(switch, short = 'q')]
     quiet: bool,
@@ -63,6 +70,7 @@ fn run(args: Args) -> Result<i32> {
         all_tags: args.all_tags,
         jobs: args.jobs.unwrap_or_else(|| config.jobs()),
         insecure: args.insecure,
+        verify: args.verify,
     };
     let targets = cli::targets(&args.names, "an image name")?;
     let store = cli::open_store(args.root.as_deref())?;

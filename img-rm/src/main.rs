@@ -3,7 +3,7 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{Remover, RmOptions, prune};
+use img_core::ops::rm::{Remover, RmOptions, prune_at};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -20,8 +20,14 @@ use img_core::record::RemovalRecord;
 ///
 /// Deleted images' blobs that nothing else uses are removed at the end (one garbage
 /// collection), unless --no-prune. --prune removes every dangling (untagged) image not in
-/// use, orphan blobs and partial downloads older than a day, and reports the space
-/// reclaimed; it asks no confirmation.
+/// use, orphan blobs and every partial download no running command holds, and reports
+/// the space reclaimed; it asks no confirmation. It works on a full disk: what needs no
+/// index write goes first.
+///
+/// --rebuild-index makes a new index for a store whose index is lost (deleted, emptied,
+/// or another store's): every image whose manifest, config and layers are in the store
+/// comes back untagged, under its ID ({"Restored": "sha256:…"}); tag them again with
+/// img-tag. The lost index is kept beside it as index.db.lost-TIME.
 ///
 /// On a terminal it prints docker's lines (`Untagged: alpine:3.20`, `Deleted: sha256:…`);
 /// in a pipe one JSON record a line: {"Untagged": …}, {"Deleted": …}, and for --prune a
@@ -35,10 +41,13 @@ struct Args {
     /// keep deleted images' blobs until the next garbage collection
     #[argh(switch)]
     no_prune: bool,
-    /// remove every dangling image, orphan blob and stale partial download (docker image
+    /// remove every dangling image, orphan blob and unheld partial download (docker image
     /// prune)
     #[argh(switch)]
     prune: bool,
+    /// rebuild a lost index from the store's blobs: images come back untagged
+    #[argh(switch)]
+    rebuild_index: bool,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
     #[argh(option)]
     format: Option<String>,
@@ -58,14 +67,44 @@ fn run(args: Args) -> Result<i32> {
     let terminal = cli::stdout_is_terminal();
     let mut out = RecordWriter::new(args.format.as_deref(), terminal)?;
     let lines = terminal && !out.has_format();
+    if args.rebuild_index {
+        if args.prune || !args.images.is_empty() {
+            return Err(Error::usage(
+                "--rebuild-index takes no IMAGE and no --prune: it rebuilds the whole index",
+            ));
+        }
+        let root = img_core::settings::store_root(args.root.as_deref())?;
+        let report = img_core::store::Store::rebuild_index(&root)?;
+        for id in &report.images {
+            print(&mut out, &RemovalRecord::Restored(id.clone()), lines)?;
+        }
+        out.finish()?;
+        let mut summary = format!(
+            "img-rm: rebuilt the index of {}: {} images from {} blobs, untagged: tag the ones to keep with img-tag, since img-rm --prune removes untagged images",
+            root.display(),
+            report.images.len(),
+            report.blobs
+        );
+        if !report.damaged.is_empty() {
+            summary.push_str(&format!(
+                "; {} damaged blob files left out (img-rm --prune removes them)",
+                report.damaged.len()
+            ));
+        }
+        if let Some(lost) = &report.lost_index {
+            summary.push_str(&format!("; the lost index is kept as {}", lost.display()));
+        }
+        eprintln!("{summary}");
+        return Ok(cli::EXIT_OK);
+    }
     if args.prune {
         if !args.images.is_empty() {
             return Err(Error::usage(
                 "--prune takes no IMAGE: it removes dangling images",
             ));
         }
-        let store = cli::open_store(args.root.as_deref())?;
-        let pruned = prune(&store)?;
+        let root = img_core::settings::store_root(args.root.as_deref())?;
+        let pruned = prune_at(&root)?;
         print_pruned(&mut out, &pruned.records, lines)?;
         out.finish()?;
         return Ok(cli::EXIT_OK);
@@ -105,6 +144,7 @@ fn print(out: &mut RecordWriter, record: &RemovalRecord, lines: bool) -> Result<
         RemovalRecord::SpaceReclaimed(n) => {
             out.line(&format!("Total reclaimed space: {}", size(*n)))
         }
+        RemovalRecord::Restored(d) => out.line(&format!("Restored: {d}")),
     }
 }
 
@@ -123,7 +163,7 @@ fn print_pruned(out: &mut RecordWriter, records: &[RemovalRecord], lines: bool) 
             match r {
                 RemovalRecord::Untagged(s) => out.line(&format!("untagged: {s}"))?,
                 RemovalRecord::Deleted(d) => out.line(&format!("deleted: {d}"))?,
-                RemovalRecord::SpaceReclaimed(_) => {}
+                RemovalRecord::SpaceReclaimed(_) | RemovalRecord::Restored(_) => {}
             }
         }
         out.line("")?;

@@ -129,3 +129,101 @@ fn rm_of_an_image_while_a_pull_of_another_sharing_its_layers_runs() {
     }
     verify_store(&f.root());
 }
+
+/// Regression (issue 9, failure 1): a pull's manifest was committed (or found present)
+/// before its lease protected it, so a prune in between swept it and the pull recorded
+/// an image without its manifest. Each round deletes the image row (its blobs stay, as
+/// garbage) and pulls it again while a prune loops on the same store.
+#[test]
+fn a_pull_racing_prune_never_records_an_image_without_its_manifest() {
+    let f = Fixture::new().expect("starting the test registry (needs docker-registry)");
+    let first = f.pull("test/alpine-like:latest").unwrap().record;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let root = f.root();
+    std::thread::scope(|s| {
+        let pruner = s.spawn(|| {
+            let store = Store::open(&root).unwrap();
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                img_core::ops::rm::prune(&store).unwrap();
+                rounds += 1;
+            }
+            rounds
+        });
+        let _stop = StopOnDrop(&stop);
+        let store = Store::open(&root).unwrap();
+        for round in 0..40 {
+            store.index().delete_image(&first.id).unwrap();
+            let pulled = f
+                .pull("test/alpine-like:latest")
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let info = store.index().image(&pulled.record.id).unwrap().unwrap();
+            for d in store.index().image_blobs(&info.id).unwrap() {
+                assert!(
+                    store.has_blob(&d).unwrap(),
+                    "round {round}: the pulled image's blob {d} has no row or no file"
+                );
+            }
+            store.read_blob(&info.target).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(pruner.join().unwrap() > 0, "the prune ran");
+    });
+    verify_store(&f.root());
+}
+
+/// Regression (issue 9, failure 2): a pull of an image already present re-tagged it
+/// after a concurrent `img-rm -f` had deleted it, and failed with `no such image`. Now
+/// the pull fetches what is missing and records the image again.
+#[test]
+fn a_pull_of_a_present_image_racing_rm_f_pulls_it_again() {
+    let f = Fixture::new().expect("starting the test registry (needs docker-registry)");
+    let name = "test/alpine-like:latest";
+    f.pull(name).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let root = f.root();
+    let reference = f.reference(name);
+    std::thread::scope(|s| {
+        let remover = s.spawn(|| {
+            let store = Store::open(&root).unwrap();
+            let target = img_core::record::Target::parse(&reference).unwrap();
+            let mut removed = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut r = img_core::ops::rm::Remover::new(
+                    &store,
+                    img_core::ops::rm::RmOptions {
+                        force: true,
+                        ..Default::default()
+                    },
+                );
+                match r.remove(&target) {
+                    Ok(_) => removed += 1,
+                    Err(e) if e.kind() == img_core::ErrorKind::NotFound => {}
+                    Err(e) => panic!("img-rm -f: {e}"),
+                }
+                r.finish().unwrap();
+            }
+            removed
+        });
+        let _stop = StopOnDrop(&stop);
+        for round in 0..60 {
+            f.pull(name)
+                .unwrap_or_else(|e| panic!("round {round}: the pull failed: {e}"));
+        }
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(remover.join().unwrap() > 0, "img-rm -f removed the image");
+    });
+    // Whatever the last rm left, one more pull gives a whole image.
+    f.pull(name).unwrap();
+    verify_store(&f.root());
+}
+
+/// Stops a background loop when the test's own thread ends, by failing or not: a scope
+/// whose main thread panics would otherwise wait forever for the loop.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}

@@ -147,7 +147,7 @@ fn an_image_in_use_is_refused_naming_its_holder_and_forced_keeps_leased_blobs() 
 }
 
 #[test]
-fn prune_removes_dangling_images_orphans_and_stale_ingests_and_reports_the_bytes() {
+fn prune_removes_dangling_images_orphans_and_every_unheld_partial_and_reports_the_bytes() {
     let f = fixture();
     f.pull(ALPINE).unwrap();
     f.pull(OCI).unwrap();
@@ -171,12 +171,23 @@ fn prune_removes_dangling_images_orphans_and_stale_ingests_and_reports_the_bytes
     file.set_modified(SystemTime::now() - Duration::from_secs(2 * 24 * 3600))
         .unwrap();
     drop(file);
-    // A fresh partial stays: a killed pull may still resume it.
+    // A fresh partial goes too (issue 9: a person asking to reclaim space gets every
+    // partial back that no process holds; only automatic collection keeps young ones).
     let fresh = f.root().join(format!(
         "ingest/sha256-{}",
         img_core::Digest::sha256_of(b"q").hex()
     ));
     std::fs::write(&fresh, b"resume me").unwrap();
+    // One that a running ingest holds stays.
+    let held_digest = img_core::Digest::sha256_of(b"held partial");
+    let img_core::store::Ingest::Writer(mut held) = store.ingest(&held_digest, None).unwrap()
+    else {
+        panic!("nothing is committed under {held_digest}")
+    };
+    std::io::Write::write_all(&mut held, b"held").unwrap();
+    let held_path = f
+        .root()
+        .join(format!("ingest/sha256-{}", held_digest.hex()));
 
     let out = rm(&f, &["--prune"], None).ok();
     assert_eq!(
@@ -184,17 +195,25 @@ fn prune_removes_dangling_images_orphans_and_stale_ingests_and_reports_the_bytes
         [
             untagged(&format!("{}@{}", f.reference("test/oci-zstd"), oci.target)),
             deleted(&oci.id),
-            json!({ "SpaceReclaimed": oci_bytes + 11 }),
+            json!({ "SpaceReclaimed": oci_bytes + 11 + 9 }),
         ]
     );
     assert_files(&store, &oci_blobs, false);
     assert!(!store.blob_path(&orphan).exists());
     assert!(!partial.exists());
-    assert!(fresh.exists());
+    assert!(!fresh.exists());
+    assert!(held_path.exists(), "a partial a process holds stays");
+    drop(held);
     // The tagged image is whole.
     let alpine = image(&f, ALPINE);
     let blobs = store.index().image_blobs(&alpine.id).unwrap();
     assert_files(&store, &blobs, true);
+    // Released, the held partial is garbage like the others; then nothing is left.
+    assert_eq!(
+        rm(&f, &["--prune"], None).ok(),
+        [json!({ "SpaceReclaimed": 4 })]
+    );
+    assert!(!held_path.exists());
     assert_eq!(
         rm(&f, &["--prune"], None).ok(),
         [json!({ "SpaceReclaimed": 0 })]

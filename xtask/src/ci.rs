@@ -12,6 +12,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("skopeo", "skopeo"),
     ("openssl", "openssl"),
     ("podman", "podman"),
+    // img-search's and img-pack's tests compare with docker through a real dockerd.
     ("docker.io", "dockerd"),
 ];
 

@@ -23,6 +23,10 @@
 //! | `labels` | image → config label key and value |
 //! | `leases` | one per lease: id, purpose, pid, creation time |
 //! | `lease_blobs` | lease → digests it pins |
+//! | `meta` (migration 2) | `store-id`: the identity the store's `blobs/` carries too |
+//!
+//! A store that this user cannot write is opened with [`Index::open_read_only`]: reading
+//! commands work on a system-wide store that users may only read.
 
 mod blobs;
 mod filter;
@@ -82,6 +86,84 @@ impl Index {
         index.configure()?;
         index.write(schema::migrate)?;
         Ok(index)
+    }
+
+    /// Opens the index at `path` for reading only: nothing is created, migrated or written,
+    /// so a user who may only read the store can list and inspect it.
+    ///
+    /// A reader of a WAL database needs its `-wal` and `-shm` files, which the last writer
+    /// to close removes; a reader that may not write the directory cannot create them. So
+    /// `mode=ro` is tried first (it sees concurrent writers), then `immutable=1`, which
+    /// reads the database file as it is: right for a store nobody is writing, and the only
+    /// way to read one that this user cannot write while no writer has it open. An index
+    /// of an older schema fails with [`ErrorKind::Corrupt`] asking for a writing command.
+    pub fn open_read_only(path: &Path) -> Result<Index> {
+        Index::open_read_only_with(path, true)
+    }
+
+    /// [`Index::open_read_only`], with `immutable=1` allowed or not: what decides which
+    /// blob files have no row must see a concurrent writer's WAL, so it never is.
+    pub fn open_read_only_with(path: &Path, allow_immutable: bool) -> Result<Index> {
+        let open = |query: &str| -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(
+                format!("file:{}?{query}", uri_path(path)),
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            // Opening is lazy: a query is what finds out whether the file can be read.
+            conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))?;
+            Ok(conn)
+        };
+        let conn = match open("mode=ro") {
+            Err(_) if allow_immutable => open("immutable=1"),
+            other => other,
+        }
+        .map_err(|e| sql_error(e, path))?;
+        let index = Index {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        };
+        let version = index.user_version()?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "index {} has schema version {version}, this img reads {SCHEMA_VERSION}: run a writing img command (img-rm --prune) as a user who may write the store to upgrade it",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(index)
+    }
+
+    /// The store identity this index carries, if any.
+    pub fn store_id(&self) -> Result<Option<String>> {
+        self.read(|tx| {
+            use rusqlite::OptionalExtension;
+            tx.query_row("SELECT value FROM meta WHERE key = 'store-id'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+        })
+    }
+
+    /// Records `id` as the store identity unless the index has one; returns the one it
+    /// has now (two processes creating a store at once agree on the first).
+    pub fn ensure_store_id(&self, id: &str) -> Result<String> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('store-id', ?1) ON CONFLICT (key) DO NOTHING",
+                [id],
+            )
+            .map_err(|e| self.err(e))?;
+            tx.query_row("SELECT value FROM meta WHERE key = 'store-id'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+        })
     }
 
     /// The file this index lives in.
@@ -162,6 +244,19 @@ impl Index {
     }
 }
 
+/// `path` for an SQLite URI: the characters a URI gives meaning to, percent-encoded.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            _ if b.is_ascii() => out.push(char::from(*b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -186,6 +281,12 @@ fn sql_error(e: rusqlite::Error, path: &Path) -> Error {
             format!(
                 "index {path} is busy: another img process held it for more than {} s",
                 BUSY_TIMEOUT.as_secs()
+            ),
+        ),
+        Some(ErrorCode::DiskFull) => Error::new(
+            ErrorKind::Io,
+            format!(
+                "index {path}: no space left on device: free some space (img-rm --prune removes what no image uses) and try again"
             ),
         ),
         Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {

@@ -82,6 +82,15 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX lease_blobs_digest ON lease_blobs(digest);
     "#,
+    // 2: the store's identity, which `blobs/store-id` carries too, so that an index that
+    // does not belong to the blobs beside it is recognised (see store/identity.rs). An
+    // index upgraded from version 1 gets a new identity, which its blobs then adopt.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version recorded in the file.

@@ -8,5 +8,6 @@ pub mod progress;
 pub mod pull;
 pub mod resolve;
 pub mod rm;
+pub mod search;
 pub mod tag;
 pub mod verify;

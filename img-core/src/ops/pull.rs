@@ -21,7 +21,7 @@ use crate::record::ImageRecord;
 use crate::reference::Reference;
 use crate::registry::{Endpoint, RegistryClient, Security, endpoints};
 use crate::settings::Config;
-use crate::store::{Lease, Store};
+use crate::store::{Check, Lease, Store};
 
 use super::progress::PullProgress;
 
@@ -40,6 +40,9 @@ pub struct PullOptions {
     pub jobs: usize,
     /// Plain HTTP and unverified TLS allowed for this command.
     pub insecure: bool,
+    /// Re-hash every blob of the image found in the store and fetch again those that do
+    /// not match their digest (`--verify`); without it a present blob is checked by size.
+    pub verify: bool,
 }
 
 impl PullOptions {
@@ -53,6 +56,15 @@ impl PullOptions {
                 Platform::parse(&v).map_err(|e| e.context("DOCKER_DEFAULT_PLATFORM"))
             }
             _ => Ok(Platform::host()),
+        }
+    }
+
+    /// How a blob found in the store is judged intact.
+    fn check(&self) -> Check {
+        if self.verify {
+            Check::Hash
+        } else {
+            Check::Size
         }
     }
 }
@@ -128,11 +140,9 @@ fn pull_one(
 ) -> Result<Pulled> {
     // Pulled by digest before, for this platform: nothing to ask anyone.
     if let Some(d) = reference.digest()
-        && let Some(image) = store.index().image_by_digest(&reference.name(), d)?
-        && fits(&image, d, options.all_platforms, wanted)
-        && blobs_present(store, &image)?
+        && let Some(pulled) = up_to_date(store, reference, d, options, wanted)?
     {
-        return up_to_date(store, reference, d, &image);
+        return Ok(pulled);
     }
     first_answer(endpoints, |client| {
         Puller {
@@ -160,36 +170,52 @@ fn fits(image: &ImageInfo, resolved: &Digest, all_platforms: bool, wanted: &Plat
             || Platform::parse(&image.platform).is_ok_and(|p| wanted.matches(&p)))
 }
 
-fn blobs_present(store: &Store, image: &ImageInfo) -> Result<bool> {
-    for d in store.index().image_blobs(&image.id)? {
-        if !store.blob_path(&d).is_file() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
+/// The pull that finds `resolved` already in the store, intact: re-tags it and returns its
+/// record. `None` when a real pull must follow: the image is absent, does not fit these
+/// options, has a damaged blob, or was deleted by a concurrent `img-rm -f` meanwhile (the
+/// pull then fetches what is missing and records the image again).
 fn up_to_date(
     store: &Store,
     reference: &Reference,
     resolved: &Digest,
-    image: &ImageInfo,
-) -> Result<Pulled> {
-    // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else.
-    let info = match reference.tag() {
-        Some(tag) => {
-            store.index().tag(&image.id, &reference.name(), tag)?;
-            store
-                .index()
-                .image(&image.id)?
-                .unwrap_or_else(|| image.clone())
-        }
-        None => image.clone(),
+    options: &PullOptions,
+    wanted: &Platform,
+) -> Result<Option<Pulled>> {
+    // Pinned before anything is looked up: a concurrent prune cannot take the blobs
+    // between "they are there" and the tag that makes them an image's again.
+    let lease = store.lease(&format!("pulling {}", reference.familiar()))?;
+    lease.protect(resolved)?;
+    let Some(image) = store.index().image_by_digest(&reference.name(), resolved)? else {
+        return Ok(None);
     };
-    Ok(Pulled {
+    if !fits(&image, resolved, options.all_platforms, wanted) {
+        return Ok(None);
+    }
+    let blobs = store.index().image_blobs(&image.id)?;
+    let mut pinned: Vec<&Digest> = blobs.iter().collect();
+    pinned.extend([&image.id, &image.target]);
+    lease.protect_all(&pinned)?;
+    for d in &blobs {
+        if store.blob_intact(d, options.check())? != Some(true) {
+            return Ok(None);
+        }
+    }
+    // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else.
+    if let Some(tag) = reference.tag() {
+        match store.index().tag(&image.id, &reference.name(), tag) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let Some(info) = store.index().image(&image.id)? else {
+        return Ok(None);
+    };
+    lease.release()?;
+    Ok(Some(Pulled {
         record: record(reference, resolved, &info, 0, info.size)?,
         up_to_date: true,
-    })
+    }))
 }
 
 /// Builds the record printed for an image.
@@ -259,11 +285,15 @@ impl<'a> Puller<'a> {
         if self.reference.digest().is_none()
             && let Ok(Some((resolved, _, _))) =
                 self.client.head_manifest(self.reference.path(), &asked)
-            && let Some(image) = self.store.index().image_by_digest(&name, &resolved)?
-            && fits(&image, &resolved, self.options.all_platforms, self.wanted)
-            && blobs_present(self.store, &image)?
+            && let Some(pulled) = up_to_date(
+                self.store,
+                self.reference,
+                &resolved,
+                self.options,
+                self.wanted,
+            )?
         {
-            return up_to_date(self.store, self.reference, &resolved, &image);
+            return Ok(pulled);
         }
         let (bytes, content_type, announced) =
             self.client.get_manifest(self.reference.path(), &asked)?;
@@ -279,6 +309,10 @@ impl<'a> Puller<'a> {
         let lease = self
             .store
             .lease(&format!("pulling {}", self.reference.familiar()))?;
+        // Pinned before it is written or found present (regression: a prune between the
+        // manifest's commit and its protection left an image without its manifest).
+        lease.protect(&resolved)?;
+        let existed = self.store.index().image_by_digest(&name, &resolved)?;
         let document = Document::parse(Some(&content_type), &bytes)?;
         let (new, downloaded, reused) = match document {
             Document::Manifest(m) => {
@@ -305,7 +339,8 @@ impl<'a> Puller<'a> {
         lease.release()?;
         Ok(Pulled {
             record: record(self.reference, &resolved, &info, downloaded, reused)?,
-            up_to_date: false,
+            // A `--verify` pull that found every blob intact changed nothing.
+            up_to_date: downloaded == 0 && existed.is_some_and(|e| e.id == info.id),
         })
     }
 
@@ -385,13 +420,17 @@ impl<'a> Puller<'a> {
 
     /// One platform's image of an index: its manifest (kept), config and layers.
     fn fetch_child(&self, lease: &Lease<'_>, entry: &Descriptor) -> Result<(Fetched, u64, u64)> {
+        // Pinned before the store is asked for it.
+        lease.protect(&entry.digest)?;
         let (m, m_bytes) = self.fetch_manifest(entry)?;
         let fetched = self.fetch_image(lease, &m, &entry.digest)?;
         self.keep(lease, &entry.media_type, &m_bytes, &entry.digest)?;
         Ok(fetched)
     }
 
-    /// Stores a manifest or index exactly as received, pinned by the pull's lease.
+    /// Stores a manifest or index exactly as received, pinned by the pull's lease first:
+    /// a blob committed (or found present) before its protection could be swept by a
+    /// concurrent prune before the image row that references it exists.
     fn keep(
         &self,
         lease: &Lease<'_>,
@@ -399,8 +438,8 @@ impl<'a> Puller<'a> {
         bytes: &[u8],
         digest: &Digest,
     ) -> Result<()> {
-        self.store.put_blob(media_type, bytes, digest)?;
-        lease.protect(digest)
+        lease.protect(digest)?;
+        self.store.put_blob(media_type, bytes, digest)
     }
 
     fn new_image(

@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{DeleteImage, ImageInfo, ListFilter, RemovedReferences};
 use crate::record::{RemovalRecord, Target};
 use crate::reference::{DEFAULT_TAG, Reference};
-use crate::store::{GcReport, Store};
+use crate::store::{GcOptions, GcReport, Store};
 
 use super::resolve::{Via, resolve};
 
@@ -276,9 +276,30 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 }
 
 /// `docker image prune`: deletes every dangling image (no tag) that is not in use, with
-/// its repo digests, then collects garbage (also orphan blobs and stale partial ingests).
+/// its repo digests, then collects garbage (also orphan blobs and unheld partial ingests).
 /// The last record is `SpaceReclaimed`.
+///
+/// A person asking to reclaim space gets every partial download nobody holds removed,
+/// whatever its age (automatic collection keeps young ones for resuming). What needs no
+/// index write goes first, so that prune works on a full disk, where the index cannot be
+/// written until some space is free.
 pub fn prune(store: &Store) -> Result<Pruned> {
+    prune_after(store, GcReport::default())
+}
+
+/// `img-rm --prune` on the store at `root`: first the space that can be had without
+/// opening the store for writing ([`Store::reclaim_before_open`]: on a full disk even
+/// that needs room), then [`prune`].
+pub fn prune_at(root: &std::path::Path) -> Result<Pruned> {
+    let early = Store::reclaim_before_open(root)?;
+    let store = Store::open(root)?;
+    prune_after(&store, early)
+}
+
+fn prune_after(store: &Store, reclaimed: GcReport) -> Result<Pruned> {
+    let options = GcOptions::prune();
+    let mut early = store.reclaim_unindexed(&options)?;
+    early.add(&reclaimed);
     let filter = ListFilter {
         dangling: Some(true),
         ..ListFilter::default()
@@ -305,7 +326,8 @@ pub fn prune(store: &Store) -> Result<Pruned> {
             records_out.extend(records(&image.id, &removed));
         }
     }
-    let gc = store.gc()?;
+    let mut gc = early;
+    gc.add(&store.gc_with(&options)?);
     records_out.push(RemovalRecord::SpaceReclaimed(gc.bytes_reclaimed));
     Ok(Pruned {
         records: records_out,

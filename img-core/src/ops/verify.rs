@@ -3,8 +3,10 @@
 //! once, hashed as stored and, decompressed (gzip or zstd) on the fly, hashed again; no
 //! layer is ever held in memory.
 //!
-//! Verification reads only: a problem is reported, never repaired (`img-rm` the image and
-//! pull it again). A layer shared by several manifests of an index is read once.
+//! Verification reads only: a problem is reported with the command that repairs it
+//! ([`VerifyReport::repair`]: `img-pull --verify` for an image that came from a registry,
+//! which fetches again exactly the damaged blobs; loading its archive again otherwise). A
+//! layer shared by several manifests of an index is read once.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{self, BufReader, Read, Write};
@@ -46,6 +48,9 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// What is wrong, one entry a problem.
     pub problems: Vec<Problem>,
+    /// The command that repairs the problems, when there are any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair: Option<String>,
 }
 
 /// One thing wrong with an image.
@@ -80,7 +85,11 @@ impl VerifyReport {
             )
         } else {
             let what: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
-            format!("{} {name}: FAILED: {}", self.id, what.join("; "))
+            let mut line = format!("{} {name}: FAILED: {}", self.id, what.join("; "));
+            if let Some(repair) = &self.repair {
+                line.push_str(&format!("; repair with: {repair}"));
+            }
+            line
         }
     }
 }
@@ -124,14 +133,36 @@ pub fn verify(store: &Store, image: &ImageInfo) -> Result<VerifyReport> {
         }
     }
     let repo_tags = super::inspect::repo_tags(image)?;
+    let ok = v.problems.is_empty();
     Ok(VerifyReport {
         id: image.id.clone(),
         repo_tags,
-        ok: v.problems.is_empty(),
+        ok,
         blobs: v.blobs,
         bytes: v.bytes,
         problems: v.problems,
+        repair: if ok { None } else { Some(repair(image)?) },
     })
+}
+
+/// The command that fetches again what is damaged in `image`: a pull by the digest it was
+/// pulled by, re-hashing (`--verify`) so that a damaged blob of the same size is found
+/// too; an image that no registry digest names came from an archive.
+fn repair(image: &ImageInfo) -> Result<String> {
+    let Some((name, digest)) = image.repo_digests.first() else {
+        return Ok("img-pack load -i ARCHIVE (the archive this image was loaded from)".to_owned());
+    };
+    let reference = crate::reference::Reference::parse_normalized_name(name)?
+        .with_digest(digest.clone())
+        .familiar();
+    let mut command = "img-pull --verify".to_owned();
+    if media_type::is_index(&image.target_media_type) {
+        command.push_str(" --all-platforms");
+    } else if &image.target != digest {
+        // A one-platform pull from an index: the same platform again.
+        command.push_str(&format!(" --platform {}", image.platform));
+    }
+    Ok(format!("{command} {reference}"))
 }
 
 struct Verifier<'a> {

@@ -26,8 +26,9 @@ struct Writer<'a> {
     out: String,
 }
 
+/// Display columns, as docker's tabwriter counts them (wide CJK characters take two).
 fn width(cell: &str) -> usize {
-    cell.chars().count()
+    super::width::display_width(cell)
 }
 
 impl Writer<'_> {
@@ -102,6 +103,12 @@ mod tests {
     #[test]
     fn wide_characters_count_once() {
         assert_eq!(align("é\tx\nab\ty\n", 1, 1), "é  x\nab y\n");
+    }
+
+    /// docker pads `日本語…` by its display width (two columns a character).
+    #[test]
+    fn east_asian_wide_characters_count_twice() {
+        assert_eq!(align("日本\tx\nabcde\ty\n", 1, 1), "日本  x\nabcde y\n");
     }
 
     #[test]

@@ -2,16 +2,16 @@
 //! earned, and the one `send` every request of the fetch, list and push code goes through.
 
 use std::io::Read;
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
-use ureq::SendBody;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::auth::{Challenge, Scope};
 use super::credentials::Credentials;
-use super::error::{is_certificate_error, read_error_body, status_error, transport_error};
+use super::error::{is_certificate_error, read_error_body, status_error};
 use super::options::{ClientOptions, SchemePolicy, build_agent};
 use super::retry;
+use super::stall::{StallReader, Watchdog, is_stall};
 use super::token::{TokenCache, fetch_token};
+use super::transport::{Exchange, Origin, answered_by, answering_origin, execute};
 use crate::error::{Error, ErrorKind, Result};
 
 /// A response with its body still unread.
@@ -30,6 +30,8 @@ pub struct RegistryClient {
     base: Mutex<Option<String>>,
     auth: Mutex<AuthState>,
     tokens: TokenCache,
+    /// Stalls of the registry, of where it redirects and of its token realm.
+    watchdog: Arc<Watchdog>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -115,6 +117,7 @@ impl RegistryClient {
             SchemePolicy::Http => Some(format!("http://{host}")),
             SchemePolicy::HttpsThenHttp => None,
         };
+        let watchdog = Arc::new(Watchdog::new(options.stall_timeout, options.stall_budget));
         Ok(RegistryClient {
             host: host.to_owned(),
             options,
@@ -122,6 +125,7 @@ impl RegistryClient {
             base: Mutex::new(base),
             auth: Mutex::new(AuthState::default()),
             tokens: TokenCache::default(),
+            watchdog,
         })
     }
 
@@ -186,28 +190,43 @@ impl RegistryClient {
         // second upload, a repeated PATCH would append twice.
         let idempotent = matches!(req.method, "GET" | "HEAD") && req.body.replayable();
         let mut attempt = 0;
+        let mut stalled = false;
         loop {
             let result = self.send_once(&mut req);
             let wait = match &result {
                 // A refused connection is no transient failure: nothing listens there,
-                // and seconds of backoff would only delay saying so.
+                // and seconds of backoff would only delay saying so. A stall is tried
+                // once more (the callers retry too, and the watchdog bounds the whole);
+                // a host given up on for stalling would fail again at once.
                 Err(e)
                     if idempotent
                         && e.kind() == ErrorKind::Network
-                        && e.io_kind() != Some(std::io::ErrorKind::ConnectionRefused) =>
+                        && e.io_kind() != Some(std::io::ErrorKind::ConnectionRefused)
+                        && !(stalled && is_stall(e))
+                        && !self.watchdog.has_given_up() =>
                 {
+                    stalled |= is_stall(e);
                     Some(retry::backoff(attempt))
                 }
-                Ok(resp) if idempotent && retry::is_transient(resp.status().as_u16()) => Some(
-                    header(resp, "retry-after")
-                        .and_then(|v| retry::parse_retry_after(&v))
-                        .unwrap_or_else(|| retry::backoff(attempt)),
-                ),
+                Ok(resp)
+                    if idempotent
+                        && attempt < self.options.retries
+                        && retry::is_transient(resp.status().as_u16()) =>
+                {
+                    match header(resp, "retry-after").and_then(|v| retry::parse_retry_after(&v)) {
+                        Some(asked) => Some(self.asked_wait(resp, asked)?),
+                        None => Some(retry::backoff(attempt)),
+                    }
+                }
                 _ => None,
             };
             match wait {
                 Some(wait) if attempt < self.options.retries => {
                     if let Ok(resp) = result {
+                        if let Some(host) = answered_by(&resp) {
+                            // It answered: busy, not stalled.
+                            self.watchdog.progress(&host);
+                        }
                         let _ = read_error_body(resp.into_body());
                     }
                     std::thread::sleep(wait);
@@ -218,15 +237,48 @@ impl RegistryClient {
         }
     }
 
+    /// A server that answers "wait" is not stalled: its wait is honoured up to
+    /// [`retry::MAX_WAIT`] and said on stderr; a longer one ends the request, saying so.
+    fn asked_wait(
+        &self,
+        resp: &Response,
+        asked: std::time::Duration,
+    ) -> Result<std::time::Duration> {
+        let host = answered_by(resp).unwrap_or_else(|| self.host.clone());
+        let status = resp.status();
+        let why = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        let secs = asked.as_secs() + u64::from(asked.subsec_nanos() > 0);
+        if asked > retry::MAX_WAIT {
+            return Err(Error::new(
+                ErrorKind::Registry,
+                format!(
+                    "{host} asks to wait {secs} s ({}), more than the {} s img waits: try again later",
+                    why.trim_end(),
+                    retry::MAX_WAIT.as_secs()
+                ),
+            ));
+        }
+        retry::notice(&format!(
+            "{host} asks to wait {secs} s ({})",
+            why.trim_end()
+        ));
+        Ok(asked)
+    }
+
     fn send_once(&self, req: &mut Request<'_>) -> Result<Response> {
         let base = self.base_url()?;
         let url = match &req.target {
             Target::Path(p) => format!("{base}{p}"),
             Target::Url(u) => u.clone(),
         };
-        // Credentials never go to another host (or to this host over another scheme):
-        // a Location or Link may point anywhere.
-        let same_origin = url.starts_with(&format!("{base}/"));
+        // Credentials never go to another origin (another host, another port of this
+        // host, or this host over another scheme): a Location or Link may point anywhere.
+        let origin = Origin::of(&base)?;
+        let same_origin = Origin::of(&url)? == origin;
         let mut answered = false;
         loop {
             let auth = if same_origin {
@@ -234,8 +286,16 @@ impl RegistryClient {
             } else {
                 None
             };
-            let resp = self.call(req, &url, auth.as_deref())?;
-            if resp.status().as_u16() == 401 && same_origin && !answered && req.body.replayable() {
+            let resp = self.call(req, &url, auth.as_deref().map(|a| (&origin, a)))?;
+            // Only the registry's own challenge is answered, never one from where a
+            // redirect led.
+            let from_registry = answering_origin(&resp).as_ref() == Some(&origin);
+            if resp.status().as_u16() == 401
+                && same_origin
+                && from_registry
+                && !answered
+                && req.body.replayable()
+            {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()
                     .and_then(Challenge::parse);
@@ -252,6 +312,23 @@ impl RegistryClient {
                     let _ = read_error_body(resp.into_body());
                     return Err(e);
                 }
+            }
+            if resp.status().as_u16() == 401
+                && same_origin
+                && !from_registry
+                && let Some(other) = answered_by(&resp)
+            {
+                // A redirect led elsewhere, and that server wants credentials: they are
+                // never sent there, so say why rather than "authentication required".
+                let _ = read_error_body(resp.into_body());
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    format!(
+                        "{} redirected to {other}, which asks for credentials: img sends them only to {} itself",
+                        self.host,
+                        origin.shown()
+                    ),
+                ));
             }
             return Ok(resp);
         }
@@ -278,6 +355,7 @@ impl RegistryClient {
         };
         let token = fetch_token(
             &self.agent,
+            &self.watchdog,
             realm,
             service,
             &scopes,
@@ -369,41 +447,37 @@ impl RegistryClient {
         Some(Error::new(ErrorKind::Unauthorized, message))
     }
 
-    /// One round trip, no retries.
-    fn call(&self, req: &mut Request<'_>, url: &str, auth: Option<&str>) -> Result<Response> {
-        let mut builder = ureq::http::Request::builder().method(req.method).uri(url);
-        for (name, value) in &req.headers {
-            builder = builder.header(*name, value.as_str());
-        }
-        if let Some(a) = auth {
-            builder = builder.header("authorization", a);
-        }
-        let sends_body = matches!(req.method, "POST" | "PUT" | "PATCH");
-        match &mut req.body {
-            Body::Empty if sends_body => {
-                self.run(builder.header("content-length", "0"), SendBody::none())
-            }
-            Body::Empty => self.run(builder, SendBody::none()),
-            Body::Bytes(b) => {
-                let mut bytes: &[u8] = b;
-                let builder = builder.header("content-length", bytes.len().to_string());
-                self.run(builder, SendBody::from_reader(&mut bytes))
-            }
-            Body::Stream(reader, len) => {
-                let builder = builder.header("content-length", len.to_string());
-                self.run(builder, SendBody::from_reader(&mut **reader))
-            }
-        }
+    /// One exchange with the server `url` names, redirects followed: `auth` goes only to
+    /// the origin it is paired with (this registry's).
+    fn call(
+        &self,
+        req: &mut Request<'_>,
+        url: &str,
+        auth: Option<(&Origin, &str)>,
+    ) -> Result<Response> {
+        execute(
+            &self.agent,
+            &self.watchdog,
+            Exchange {
+                method: req.method,
+                url,
+                headers: &req.headers,
+                body: &mut req.body,
+                auth,
+            },
+        )
     }
 
-    fn run(&self, builder: ureq::http::request::Builder, body: SendBody<'_>) -> Result<Response> {
-        let request = builder.body(body).map_err(|e| {
-            Error::new(
-                ErrorKind::Registry,
-                format!("cannot build the request: {e}"),
-            )
-        })?;
-        self.agent.run(request).map_err(transport_error)
+    /// Whether a host of this client stalled for its whole budget: nothing is worth
+    /// retrying then.
+    pub(crate) fn stalled_for_good(&self) -> bool {
+        self.watchdog.has_given_up()
+    }
+
+    /// The body of `resp`, watched for stalls of the server that sent it.
+    pub(crate) fn body_reader(&self, resp: Response) -> StallReader<ureq::BodyReader<'static>> {
+        let host = answered_by(&resp).unwrap_or_else(|| self.host.clone());
+        StallReader::new(resp.into_body().into_reader(), self.watchdog.clone(), host)
     }
 }
 

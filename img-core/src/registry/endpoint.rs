@@ -50,6 +50,9 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
         }
         options.credentials = credentials::lookup(&host)?;
         options.retries = MIRROR_RETRIES;
+        // A mirror that stopped answering is left for the registry after two stalls,
+        // not after a registry's whole budget.
+        options.stall_budget = options.stall_budget.min(options.stall_timeout * 2);
         out.push(Endpoint {
             client: RegistryClient::new(&host, options)?,
             mirror: true,
@@ -75,6 +78,7 @@ pub fn endpoints(domain: &str, config: &Config, security: Security) -> Result<Ve
 /// they are stored under the name the user logs in with).
 pub fn options_for(host: &str, config: &Config, security: Security) -> Result<ClientOptions> {
     let mut options = ClientOptions::for_host(host);
+    options.stall_limits_from_env()?;
     if security.insecure || config.is_insecure(host) {
         // Docker's insecure registries: HTTPS without verification, else plain HTTP.
         options.scheme = SchemePolicy::HttpsThenHttp;

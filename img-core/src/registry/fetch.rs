@@ -95,16 +95,19 @@ impl RegistryClient {
             return Err(too_large(len));
         }
         let mut bytes = Vec::new();
-        if let Err(e) = resp
-            .into_body()
-            .into_reader()
+        if let Err(e) = self
+            .body_reader(resp)
             .take(MAX_MANIFEST_SIZE + 1)
             .read_to_end(&mut bytes)
         {
-            // The answer started and broke off: a transport failure.
-            return Ok(Err(
-                Error::new(ErrorKind::Network, e.to_string()).context("reading the manifest")
-            ));
+            // The answer started and broke off (or stalled): a transport failure, worth
+            // asking again unless the host was given up on.
+            let e = Error::new(ErrorKind::Network, e.to_string()).context("reading the manifest");
+            return if self.stalled_for_good() {
+                Err(e)
+            } else {
+                Ok(Err(e))
+            };
         }
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
             return Err(too_large(bytes.len() as u64));
@@ -237,7 +240,7 @@ impl RegistryClient {
             (length, false)
         };
         Ok(BlobResponse {
-            reader: Box::new(resp.into_body().into_reader()),
+            reader: Box::new(self.body_reader(resp)),
             total_size,
             resumed,
         })

@@ -71,14 +71,30 @@ impl RegistryClient {
         scope: Scope,
         parse: impl Fn(&[u8]) -> Result<Vec<String>>,
     ) -> Result<Vec<String>> {
+        let mut items = Vec::new();
+        self.walk_pages(path, scope, self.options().list_page_size, |body| {
+            items.extend(parse(body)?);
+            Ok(true)
+        })?;
+        Ok(items)
+    }
+
+    /// GETs `path` (with `n` = `page_size` when given) and every `rel="next"` page after
+    /// it, handing each body to `visit` until it answers false (the caller has enough).
+    pub(crate) fn walk_pages(
+        &self,
+        path: &str,
+        scope: Scope,
+        page_size: Option<u32>,
+        mut visit: impl FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
         let mut first = path.to_owned();
-        if let Some(n) = self.options().list_page_size {
+        if let Some(n) = page_size {
             first = super::paths::add_query(&first, "n", &n.to_string());
         }
         let base = self.base_url()?;
         let mut target = Target::Path(first);
         let mut seen = HashSet::new();
-        let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
             let request_path = match &target {
                 Target::Path(p) => p.clone(),
@@ -100,14 +116,15 @@ impl RegistryClient {
             let resp = expect(self.send(req)?, &[200])?;
             let next = header(&resp, "link").and_then(|l| next_link(&l));
             let mut body = Vec::new();
-            resp.into_body()
-                .into_reader()
+            self.body_reader(resp)
                 .take(MAX_PAGE_SIZE)
                 .read_to_end(&mut body)
                 .map_err(|e| Error::from(e).context("reading a page"))?;
-            items.extend(parse(&body)?);
+            if !visit(&body)? {
+                return Ok(());
+            }
             match next {
-                None => return Ok(items),
+                None => return Ok(()),
                 Some(link) => {
                     target = Target::Url(resolve_location(&base, path, &link)?);
                 }

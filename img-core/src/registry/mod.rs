@@ -8,6 +8,11 @@
 //! and read like `fetching manifest "library/alpine:3.20" from 127.0.0.1:5000: manifest
 //! unknown`. No error or log ever holds an Authorization value or a password.
 //!
+//! Redirects are followed here, not by ureq (the `transport` module): credentials and
+//! tokens go only to the exact origin they belong to. A server that stops sending is
+//! given up on (the `stall` module): 30 s a read, two minutes a host, settable with
+//! `IMG_STALL_TIMEOUT` and `IMG_STALL_BUDGET`.
+//!
 //! ```no_run
 //! use img_core::registry::{ClientOptions, RegistryClient};
 //! # fn main() -> img_core::Result<()> {
@@ -17,6 +22,7 @@
 //! ```
 
 mod auth;
+mod catalog;
 mod client;
 pub mod credentials;
 mod endpoint;
@@ -27,7 +33,10 @@ mod options;
 mod paths;
 mod push;
 mod retry;
+mod search;
+mod stall;
 mod token;
+mod transport;
 
 pub use auth::{Challenge, Scope};
 pub use client::RegistryClient;
@@ -40,3 +49,5 @@ pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
 pub use push::BlobPush;
 pub use retry::backoff;
+pub use search::{MAX_SEARCH_ANSWER, SearchAnswer, SearchResult};
+pub use stall::{STALL_BUDGET_ENV, STALL_TIMEOUT_ENV};

@@ -112,10 +112,16 @@ pub struct ClientOptions {
     pub chunk_size: u64,
     /// Asked as `n` when listing tags and the catalog (`None`: the registry's default).
     pub list_page_size: Option<u32>,
-    /// How long to wait for a connection.
+    /// How long to wait for a connection (TLS handshake included).
     pub connect_timeout: Duration,
-    /// How long one read may stall before the request fails (a stuck download).
-    pub read_timeout: Duration,
+    /// How long one read or write may make no progress before the request gives up (a
+    /// stuck download): per read, so a slow download that keeps moving is never cut.
+    /// `IMG_STALL_TIMEOUT` sets it for a command; 30 s by default.
+    pub stall_timeout: Duration,
+    /// How long a host may send nothing at all, across retries, before the client gives
+    /// up on it for the rest of its life (`IMG_STALL_BUDGET`; four stall timeouts, two
+    /// minutes, by default).
+    pub stall_budget: Duration,
     /// How many times a request that got no good answer (a reset, a 5xx, a 429) is sent
     /// again: five times for a registry; fewer for a mirror, where the
     /// origin is a better next try than seconds of backoff.
@@ -133,8 +139,9 @@ impl Default for ClientOptions {
             user_agent: format!("img/{}", env!("CARGO_PKG_VERSION")),
             chunk_size: 16 * 1024 * 1024,
             list_page_size: None,
-            connect_timeout: Duration::from_secs(30),
-            read_timeout: Duration::from_secs(120),
+            connect_timeout: DEFAULT_STALL_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            stall_budget: DEFAULT_STALL_TIMEOUT * STALL_BUDGET_FACTOR,
             retries: super::retry::MAX_RETRIES,
         }
     }
@@ -148,7 +155,27 @@ impl ClientOptions {
             ..ClientOptions::default()
         }
     }
+
+    /// Applies `IMG_STALL_TIMEOUT` and `IMG_STALL_BUDGET` (`30s`, `500ms`, `2m`): the
+    /// timeout alone sets the budget to four of it. A malformed value is a usage error.
+    pub fn stall_limits_from_env(&mut self) -> Result<()> {
+        let (timeout, budget) = super::stall::from_env()?;
+        if let Some(t) = timeout {
+            self.stall_timeout = t;
+            self.connect_timeout = t;
+            self.stall_budget = t * STALL_BUDGET_FACTOR;
+        }
+        if let Some(b) = budget {
+            self.stall_budget = b;
+        }
+        Ok(())
+    }
 }
+
+/// No data for this long and a request gives up.
+const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The budget of a host that stopped answering, in stall timeouts.
+const STALL_BUDGET_FACTOR: u32 = 4;
 
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -162,17 +189,19 @@ fn system_bundle() -> std::path::PathBuf {
 }
 
 /// The one agent for a registry: its TLS settings, timeouts, and the rules we rely on
-/// (statuses are not errors, so error bodies can be read; Authorization never follows a
-/// redirect to another host).
+/// (statuses are not errors, so error bodies can be read; redirects are not followed by
+/// ureq, whose same-host rule ignores the port, but by [`super::transport`], which
+/// attaches Authorization per hop only for the exact origin it belongs to).
 pub(crate) fn build_agent(opts: &ClientOptions) -> Result<ureq::Agent> {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
+        .max_redirects(0)
+        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never)
         .user_agent(opts.user_agent.as_str())
         .tls_config(tls_config(opts)?)
         .timeout_connect(Some(opts.connect_timeout))
-        .timeout_per_read(Some(opts.read_timeout))
-        .timeout_per_write(Some(opts.read_timeout))
+        .timeout_per_read(Some(opts.stall_timeout))
+        .timeout_per_write(Some(opts.stall_timeout))
         .build();
     Ok(ureq::Agent::new_with_config(config))
 }

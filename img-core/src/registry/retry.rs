@@ -7,9 +7,9 @@ use std::time::Duration;
 /// Retries after the first attempt; with the backoff below, about 6 s in all.
 pub const MAX_RETRIES: u32 = 5;
 
-/// The longest we honour a `Retry-After`: a registry asking for minutes is better
-/// reported than waited on.
-const MAX_WAIT: Duration = Duration::from_secs(30);
+/// The longest `Retry-After` we honour: a registry asking for minutes is better reported
+/// than waited on.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Whether a response with `status` may succeed if sent again.
 pub fn is_transient(status: u16) -> bool {
@@ -22,11 +22,32 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(ms.min(5_000))
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare from registries and falls back
-/// to the backoff), capped.
+/// `Retry-After` as seconds or an HTTP date (a date past is no wait), uncapped: the
+/// caller decides whether it is worth waiting.
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let secs: u64 = value.trim().parse().ok()?;
-    Some(Duration::from_secs(secs).min(MAX_WAIT))
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// Tells the user, on stderr, what the command is waiting for (`img-pull: 127.0.0.1:5000
+/// asks to wait 5 s (429 Too Many Requests)`), prefixed with the tool's name.
+pub(crate) fn notice(message: &str) {
+    let tool = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "img".to_owned());
+    eprintln!("{tool}: {message}");
 }
 
 #[cfg(test)]
@@ -53,7 +74,20 @@ mod tests {
     #[test]
     fn retry_after_seconds() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("3600"), Some(MAX_WAIT));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&later)
+            .unwrap();
+        let wait = parse_retry_after(&date).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{date}: {wait:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -8,16 +8,24 @@
 //! scope; a token is renewed on expiry or when the registry answers 401 to it.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use super::client::Body;
 use super::credentials::Credentials;
+use super::stall::{StallReader, Watchdog};
+use super::transport::{
+    Exchange, Origin, answered_by, answering_origin, encode_query_value, execute,
+};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Tokens without `expires_in` live 60 seconds, as the spec says.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+/// A token server's answer is a small JSON object; more is refused.
+const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
 /// Renew a little before expiry so a request never leaves with a token about to die.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 
@@ -81,8 +89,14 @@ pub fn parse_token_response(body: &[u8]) -> Result<Token> {
 }
 
 /// Asks `realm` for a token covering `scopes`, with `creds` if any.
+///
+/// The realm may live on another origin than the registry (Docker Hub's
+/// `auth.docker.io`): like docker, we send it the credentials configured for the registry,
+/// since it is the registry that named it. They go to the realm's exact origin only, never
+/// along a redirect elsewhere; the token it issues goes only to the registry.
 pub(crate) fn fetch_token(
     agent: &ureq::Agent,
+    watchdog: &Arc<Watchdog>,
     realm: &str,
     service: Option<&str>,
     scopes: &[String],
@@ -100,9 +114,10 @@ pub(crate) fn fetch_token(
             format!("token realm {realm:?} is not an http(s) URL"),
         ));
     }
+    let origin = Origin::of(realm)?;
     let service = service.unwrap_or("");
     let doing = || format!("getting a token from {realm}");
-    let response = match creds {
+    let (method, url, form, auth) = match creds {
         Some(Credentials::IdentityToken(refresh)) => {
             // OAuth2 refresh-token grant, as docker does for identity tokens.
             let mut form = vec![
@@ -112,32 +127,72 @@ pub(crate) fn fetch_token(
                 ("client_id", "img".to_owned()),
             ];
             form.extend(scopes.iter().map(|s| ("scope", s.clone())));
-            agent
-                .post(realm)
-                .send_form(form.iter().map(|(k, v)| (*k, v.as_str())))
+            let form = encode_pairs(&form);
+            ("POST", realm.to_owned(), Some(form), None)
         }
         _ => {
-            let mut req = agent.get(realm);
+            let mut query = Vec::new();
             if !service.is_empty() {
-                req = req.query("service", service);
+                query.push(("service", service.to_owned()));
             }
-            for s in scopes {
-                req = req.query("scope", s);
-            }
-            if let Some(h) = creds.and_then(Credentials::basic_header) {
-                req = req.header("Authorization", h);
-            }
-            req.call()
+            query.extend(scopes.iter().map(|s| ("scope", s.clone())));
+            let url = if query.is_empty() {
+                realm.to_owned()
+            } else {
+                let sep = if realm.contains('?') { '&' } else { '?' };
+                format!("{realm}{sep}{}", encode_pairs(&query))
+            };
+            ("GET", url, None, creds.and_then(Credentials::basic_header))
         }
     };
-    let mut response = response.map_err(|e| super::error::transport_error(e).context(doing()))?;
+    let mut headers = Vec::new();
+    let mut body = match &form {
+        Some(f) => {
+            headers.push((
+                "content-type",
+                "application/x-www-form-urlencoded".to_owned(),
+            ));
+            Body::Bytes(f.as_bytes())
+        }
+        None => Body::Empty,
+    };
+    let response = execute(
+        agent,
+        watchdog,
+        Exchange {
+            method,
+            url: &url,
+            headers: &headers,
+            body: &mut body,
+            auth: auth.as_deref().map(|a| (&origin, a)),
+        },
+    )
+    .map_err(|e| e.context(doing()))?;
     let status = response.status().as_u16();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(1024 * 1024)
-        .read_to_vec()
-        .map_err(|e| super::error::transport_error(e).context(doing()))?;
+    let host = answered_by(&response).unwrap_or_else(|| origin.shown().to_owned());
+    let elsewhere = answering_origin(&response).is_some_and(|o| o != origin);
+    if matches!(status, 401 | 403) && auth.is_some() && elsewhere {
+        // The credentials stayed with the realm; its redirect led to a server that wants
+        // them. Say so, rather than that they were refused.
+        return Err(Error::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "{} redirected to {host}, which asks for credentials: img sends them only to {} itself",
+                origin.shown(),
+                origin.shown()
+            ),
+        )
+        .context(doing()));
+    }
+    let mut body = Vec::new();
+    StallReader::new(
+        response.into_body().into_reader(),
+        watchdog.clone(),
+        host.clone(),
+    )
+    .take(MAX_TOKEN_RESPONSE)
+    .read_to_end(&mut body)
+    .map_err(|e| Error::io(e, "reading the answer").context(doing()))?;
     match status {
         200 => parse_token_response(&body).map_err(|e| e.context(doing())),
         401 | 403 => Err(Error::new(
@@ -156,6 +211,15 @@ pub(crate) fn fetch_token(
         )
         .context(doing())),
     }
+}
+
+/// `k=v&k2=v2`, values percent-encoded.
+fn encode_pairs(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Tokens by scope string, for one registry; shared by the client's threads.

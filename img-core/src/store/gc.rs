@@ -14,6 +14,11 @@
 //! wholly before a collection or wholly after it. We chose a lock over re-checking each row
 //! before each unlink because the re-check still races with a rename that follows it, and
 //! because the same lock makes orphan files (renamed, row never written) safe to remove.
+//!
+//! A collection first removes what needs no index write — partials nobody holds, and blob
+//! files that no row references — and only then deletes rows and their files: on a full
+//! disk, where SQLite cannot write, the first part still frees space, and the second then
+//! has room (issue 9: `img-rm --prune` must work on a full disk).
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -21,7 +26,7 @@ use std::time::{Duration, SystemTime};
 use super::lock::{LockFile, Mode};
 use super::{BLOBS_DIR, INGEST_DIR, LEASES_DIR, Store, lease};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// How a collection runs.
 #[derive(Debug, Clone)]
@@ -29,6 +34,16 @@ pub struct GcOptions {
     /// A partial ingest nobody holds is removed once it is this old (by modification
     /// time), so a killed pull can still resume for a while. One day by default.
     pub ingest_max_age: Duration,
+}
+
+impl GcOptions {
+    /// A person's explicit request to reclaim space (`img-rm --prune`): every partial
+    /// that no process holds goes, whatever its age.
+    pub fn prune() -> GcOptions {
+        GcOptions {
+            ingest_max_age: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for GcOptions {
@@ -44,7 +59,7 @@ impl Default for GcOptions {
 pub struct GcReport {
     /// Blob files removed (unreferenced, or orphaned by a killed commit).
     pub blobs_removed: u64,
-    /// Bytes those files took.
+    /// Bytes the removed blob files and partials took.
     pub bytes_reclaimed: u64,
     /// Stale partial ingests removed.
     pub ingests_removed: u64,
@@ -52,7 +67,29 @@ pub struct GcReport {
     pub leases_removed: u64,
 }
 
+impl GcReport {
+    /// Adds what another pass removed.
+    pub fn add(&mut self, other: &GcReport) {
+        self.blobs_removed += other.blobs_removed;
+        self.bytes_reclaimed += other.bytes_reclaimed;
+        self.ingests_removed += other.ingests_removed;
+        self.leases_removed += other.leases_removed;
+    }
+}
+
 impl Store {
+    /// Removes what no index row knows of, writing nothing to the index (so it works on a
+    /// full disk): partials that nobody holds and that are older than
+    /// `options.ingest_max_age`, and blob files without a row. `img-rm --prune` runs it
+    /// before anything else.
+    pub fn reclaim_unindexed(&self, options: &GcOptions) -> Result<GcReport> {
+        let run = || {
+            let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Exclusive)?;
+            self.remove_unindexed(options)
+        };
+        run().map_err(|e| e.context(format!("reclaiming space in {}", self.root.display())))
+    }
+
     /// Collects garbage with the default options.
     pub fn gc(&self) -> Result<GcReport> {
         self.gc_with(&GcOptions::default())
@@ -67,8 +104,8 @@ impl Store {
     }
 
     fn collect(&self, options: &GcOptions) -> Result<GcReport> {
-        let mut report = GcReport::default();
         let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Exclusive)?;
+        let mut report = self.remove_unindexed(options)?;
 
         // A lease we cannot probe counts as live: keeping a blob is always safe.
         let (garbage, dead) = self
@@ -84,80 +121,141 @@ impl Store {
                 report.bytes_reclaimed += bytes;
             }
         }
-
-        // Orphans: files renamed into place by a commit killed before its row insert. No
-        // commit is in flight (we hold the GC lock exclusively), so a file without a row now
-        // will not get one.
-        let rows: std::collections::HashSet<Digest> =
-            self.index.blobs()?.into_iter().map(|b| b.digest).collect();
-        let blobs = self.root.join(BLOBS_DIR);
-        for alg in read_dir(&blobs)? {
-            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            for file in read_dir(&alg)? {
-                let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                // Only files named as blobs; anything else is not ours to remove.
-                let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
-                    continue;
-                };
-                if !rows.contains(&digest)
-                    && let Some(bytes) = remove_if_present(&file)?
-                {
-                    report.blobs_removed += 1;
-                    report.bytes_reclaimed += bytes;
-                }
-            }
-        }
-        if !garbage.is_empty() || report.blobs_removed > 0 {
-            for alg in read_dir(&blobs)? {
+        if !garbage.is_empty() {
+            for alg in algorithm_dirs(&self.root)? {
                 super::sync_dir(&alg)?;
             }
         }
-
-        report.ingests_removed = self.remove_stale_ingests(options.ingest_max_age)?;
         self.remove_stray_lease_files()?;
         Ok(report)
     }
 
-    /// Removes partials nobody holds that are older than `max_age`, and lock files left
-    /// without a partial.
-    fn remove_stale_ingests(&self, max_age: Duration) -> Result<u64> {
-        let dir = self.root.join(INGEST_DIR);
-        let now = SystemTime::now();
-        let mut removed = 0;
-        for path in read_dir(&dir)? {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if let Some(partial_name) = name.strip_suffix(".lock") {
-                if !dir.join(partial_name).exists()
-                    && let Some(lock) = LockFile::try_exclusive(&path)?
-                    && !dir.join(partial_name).exists()
-                {
-                    lock.remove()?;
-                }
-                continue;
-            }
-            let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
-                continue; // somebody is writing it
-            };
-            let modified = std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
-            let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
-            if age >= max_age {
-                if remove_if_present(&path)?.is_some() {
-                    removed += 1;
-                }
-                lock.remove()?;
-            }
-        }
-        Ok(removed)
+    /// The part of a collection that writes nothing to the index; the caller holds the
+    /// GC lock exclusively.
+    fn remove_unindexed(&self, options: &GcOptions) -> Result<GcReport> {
+        remove_unindexed(&self.root, &self.index, options)
     }
 
+    /// For `img-rm --prune` on a store that may sit on a full disk, where even opening it
+    /// for writing fails (SQLite needs room for its WAL): removes every partial nobody
+    /// holds, which needs no index at all, and then, if the index can be read without
+    /// writing and belongs to these blobs, blob files without a row.
+    pub fn reclaim_before_open(root: &Path) -> Result<GcReport> {
+        if root.join(super::INDEX_FILE).is_file() {
+            super::check_writable(root)?;
+        }
+        let run = || -> Result<GcReport> {
+            if !root.join(super::INDEX_FILE).is_file() {
+                return Ok(GcReport::default());
+            }
+            let _gc = LockFile::acquire(&root.join(super::GC_LOCK_FILE), Mode::Exclusive)?;
+            // Rows in the WAL count: only `mode=ro`, never `immutable`, may judge orphans.
+            match Store::open_read_only_seeing_writers(root) {
+                Ok(store) => remove_unindexed(root, &store.index, &GcOptions::prune()),
+                Err(e) if e.kind() == ErrorKind::LostIndex => Err(e),
+                Err(_) => {
+                    let (ingests, bytes) = remove_stale_ingests(root, Duration::ZERO)?;
+                    Ok(GcReport {
+                        ingests_removed: ingests,
+                        bytes_reclaimed: bytes,
+                        ..GcReport::default()
+                    })
+                }
+            }
+        };
+        run().map_err(|e| e.context(format!("reclaiming space in {}", root.display())))
+    }
+}
+
+/// The part of a collection that writes nothing to the index; the caller holds the GC
+/// lock exclusively.
+fn remove_unindexed(
+    root: &Path,
+    index: &crate::index::Index,
+    options: &GcOptions,
+) -> Result<GcReport> {
+    let mut report = GcReport::default();
+    let (ingests, ingest_bytes) = remove_stale_ingests(root, options.ingest_max_age)?;
+    report.ingests_removed = ingests;
+    report.bytes_reclaimed += ingest_bytes;
+    // Orphans: files renamed into place by a commit killed before its row insert. No
+    // commit is in flight (the caller holds the GC lock exclusively), so a file
+    // without a row now will not get one.
+    let rows: std::collections::HashSet<Digest> =
+        index.blobs()?.into_iter().map(|b| b.digest).collect();
+    for alg in algorithm_dirs(root)? {
+        let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        for file in read_dir(&alg)? {
+            let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            // Only files named as blobs; anything else is not ours to remove.
+            let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
+                continue;
+            };
+            if !rows.contains(&digest)
+                && let Some(bytes) = remove_if_present(&file)?
+            {
+                report.blobs_removed += 1;
+                report.bytes_reclaimed += bytes;
+            }
+        }
+        if report.blobs_removed > 0 {
+            super::sync_dir(&alg)?;
+        }
+    }
+    Ok(report)
+}
+
+/// The per-algorithm directories under `blobs/` (not `blobs/store-id`).
+fn algorithm_dirs(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+    Ok(read_dir(&root.join(BLOBS_DIR))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect())
+}
+
+/// Removes partials nobody holds that are older than `max_age`, and lock files left
+/// without a partial.
+fn remove_stale_ingests(root: &Path, max_age: Duration) -> Result<(u64, u64)> {
+    let dir = root.join(INGEST_DIR);
+    let now = SystemTime::now();
+    let mut removed = 0;
+    let mut bytes = 0;
+    for path in read_dir(&dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if let Some(partial_name) = name.strip_suffix(".lock") {
+            if !dir.join(partial_name).exists()
+                && let Some(lock) = LockFile::try_exclusive(&path)?
+                && !dir.join(partial_name).exists()
+            {
+                lock.remove()?;
+            }
+            continue;
+        }
+        let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
+            continue; // somebody is writing it
+        };
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
+        let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
+        if age >= max_age {
+            if let Some(size) = remove_if_present(&path)? {
+                removed += 1;
+                bytes += size;
+            }
+            lock.remove()?;
+        }
+    }
+    Ok((removed, bytes))
+}
+
+impl Store {
     /// Lease lock files whose row is gone and which nobody holds (a process killed while
     /// taking or releasing its lease).
     fn remove_stray_lease_files(&self) -> Result<()> {

@@ -51,17 +51,37 @@ impl Store {
     /// (or thread) ingesting the same digest; if that one committed the blob, returns
     /// [`Ingest::AlreadyPresent`]. A partial left by an earlier, interrupted run is kept and
     /// re-hashed: [`IngestWriter::offset`] says where to resume (an HTTP Range request).
+    ///
+    /// A committed blob whose file has the wrong size (damaged on disk) counts as absent:
+    /// the writer's commit replaces the bad file by a rename, so readers see the old file
+    /// or the new one, never a mix. [`Store::ingest_checked`] with [`Check::Hash`] also
+    /// re-hashes the committed file (`img-pull --verify`).
     pub fn ingest(&self, digest: &Digest, expected_size: Option<u64>) -> Result<Ingest<'_>> {
+        self.ingest_checked(digest, expected_size, Check::Size)
+    }
+
+    /// [`Store::ingest`], judging a committed blob intact by `check`.
+    pub fn ingest_checked(
+        &self,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        check: Check,
+    ) -> Result<Ingest<'_>> {
         let doing = || format!("ingesting {digest}");
-        if self.has_blob(digest)? {
+        if self.blob_intact(digest, check)? == Some(true) {
             return Ok(Ingest::AlreadyPresent);
         }
         let name = format!("{}-{}", digest.algorithm().as_str(), digest.hex());
         let dir = self.root.join(INGEST_DIR);
         let lock = LockFile::acquire(&dir.join(format!("{name}.lock")), Mode::Exclusive)
             .map_err(|e| e.context(doing()))?;
-        // Whoever held the lock before us may have committed the blob.
-        if self.has_blob(digest)? || self.adopt_orphan(digest, expected_size)? {
+        // Whoever held the lock before us may have committed (or repaired) the blob. A row
+        // whose file is damaged keeps its file until the repair's rename replaces it.
+        let present = match self.blob_intact(digest, check)? {
+            Some(intact) => intact,
+            None => self.adopt_orphan(digest, expected_size)?,
+        };
+        if present {
             lock.remove().map_err(|e| e.context(doing()))?;
             return Ok(Ingest::AlreadyPresent);
         }
@@ -118,6 +138,46 @@ impl Store {
                 .map_err(|e| Error::io(e, format!("removing {}", path.display())))?;
             Ok(false)
         }
+    }
+}
+
+/// How [`Store::ingest_checked`] and [`Store::blob_intact`] judge a committed blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Its file has the size its row records: one `stat`, done by every pull.
+    Size,
+    /// Its file hashes to its digest: reads the whole file (`--verify`).
+    Hash,
+}
+
+impl Store {
+    /// Whether the committed blob `digest` is intact by `check`: `None` when it has no
+    /// row (not committed), `Some(false)` when its file is missing or damaged.
+    pub fn blob_intact(&self, digest: &Digest, check: Check) -> Result<Option<bool>> {
+        let Some(row) = self.index.blob(digest)? else {
+            return Ok(None);
+        };
+        let path = self.blob_path(digest);
+        let len = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => m.len(),
+            Ok(_) => return Ok(Some(false)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(false)),
+            Err(e) => return Err(Error::io(e, format!("reading {}", path.display()))),
+        };
+        if len != row.size {
+            return Ok(Some(false));
+        }
+        if check == Check::Size {
+            return Ok(Some(true));
+        }
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(false)),
+            Err(e) => return Err(Error::io(e, format!("opening {}", path.display()))),
+        };
+        let (hasher, _) = rehash(&mut file, digest)
+            .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
+        Ok(Some(hasher.finish() == *digest))
     }
 }
 

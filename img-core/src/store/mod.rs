@@ -11,7 +11,13 @@
 //!   leases/<id>.lock          held (exclusively) by the process owning lease <id>
 //!   gc.lock                   exclusive while collecting garbage, shared while committing
 //!   index.db                  the SQLite index (WAL: also index.db-wal, index.db-shm)
+//!   blobs/store-id            the store's identity, which the index carries too
 //! ```
+//!
+//! Reading commands open the store with [`Store::open_read_only`], which writes nothing,
+//! so a store this user may only read can still be listed and inspected. Every open
+//! checks the store's identity ([`identity`]): an index that is lost is said so, and no
+//! command deletes a blob until it is rebuilt.
 //!
 //! # The rules that keep the store safe
 //!
@@ -33,10 +39,12 @@
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
 mod gc;
+mod identity;
 mod import;
 mod ingest;
 mod lease;
 mod lock;
+mod rebuild;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -50,9 +58,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
 pub use gc::{GcOptions, GcReport};
+pub use identity::STORE_ID_FILE;
 pub use import::{ImportWriter, Staged};
-pub use ingest::{Ingest, IngestWriter};
+pub use ingest::{Check, Ingest, IngestWriter};
 pub use lease::Lease;
+pub use rebuild::RebuildReport;
 
 /// The directory of committed blobs, one subdirectory per algorithm.
 pub const BLOBS_DIR: &str = "blobs";
@@ -73,18 +83,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store at `root`, creating its directories (mode 0755) and index if needed.
+    /// Opens the store at `root` for writing, creating its directories (mode 0755) and
+    /// index if needed.
     ///
-    /// A root we may not write fails with [`ErrorKind::Io`]
-    /// (`opening store /x: permission denied`) before anything is written; a corrupt or
-    /// newer index fails with [`ErrorKind::Corrupt`].
+    /// A root we may not write fails with [`ErrorKind::Io`] before anything is written
+    /// (`store /x is not writable by this user: …`, or `opening store /x: permission
+    /// denied` when it cannot even be created); a corrupt or newer index fails with
+    /// [`ErrorKind::Corrupt`], a lost one with [`ErrorKind::LostIndex`].
     pub fn open(root: &Path) -> Result<Store> {
         let doing = || format!("opening store {}", root.display());
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o755);
         builder.create(root).map_err(|e| Error::io(e, doing()))?;
-        // The index first: a store whose index is corrupt or too new is refused before
-        // anything else is written into it.
+        check_writable(root)?;
+        // The blobs' side and the index first: a store whose index is lost, corrupt or
+        // too new is refused before anything else is written into it.
+        let blobs = identity::BlobSide::read(root).map_err(|e| e.context(doing()))?;
+        identity::check_index_present(root, &blobs)?;
         let index = Index::open(&root.join(INDEX_FILE)).map_err(|e| e.context(doing()))?;
         for dir in [
             root.join(BLOBS_DIR).join(Algorithm::Sha256.as_str()),
@@ -93,6 +108,50 @@ impl Store {
         ] {
             builder.create(&dir).map_err(|e| Error::io(e, doing()))?;
         }
+        identity::check(root, &index, &blobs, true)?;
+        Ok(Store {
+            root: root.to_owned(),
+            index,
+        })
+    }
+
+    /// Opens the store at `root` for reading only (img-ls, img-inspect): nothing is created
+    /// or written, so it works on a store this user may only read. Where there is no store
+    /// yet and this user may make one, it is made (as [`Store::open`] does), so that a
+    /// first `img-ls` shows an empty store rather than an error.
+    pub fn open_read_only(root: &Path) -> Result<Store> {
+        Store::open_read_only_inner(root, true)
+    }
+
+    /// [`Store::open_read_only`] on an existing store, seeing concurrent writers' commits
+    /// (no `immutable=1` fallback): for deciding which blob files no row references.
+    pub(crate) fn open_read_only_seeing_writers(root: &Path) -> Result<Store> {
+        Store::open_read_only_inner(root, false)
+    }
+
+    fn open_read_only_inner(root: &Path, allow_immutable: bool) -> Result<Store> {
+        let doing = || format!("opening store {}", root.display());
+        let writable = is_writable(root);
+        let index_path = root.join(INDEX_FILE);
+        let blobs = identity::BlobSide::read(root).map_err(|e| e.context(doing()))?;
+        if !index_path.exists() && !blobs.belongs_to_a_store() {
+            if allow_immutable && (writable || !root.exists()) {
+                return Store::open(root);
+            }
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("no store at {}", root.display()),
+            ));
+        }
+        identity::check_index_present(root, &blobs)?;
+        let index = match Index::open_read_only_with(&index_path, allow_immutable) {
+            // An index of an older img: a user who may write the store upgrades it.
+            Err(e) if e.kind() == ErrorKind::Corrupt && writable && allow_immutable => {
+                return Store::open(root);
+            }
+            other => other.map_err(|e| e.context(doing()))?,
+        };
+        identity::check(root, &index, &blobs, false)?;
         Ok(Store {
             root: root.to_owned(),
             index,
@@ -144,7 +203,7 @@ impl Store {
             Error::new(
                 ErrorKind::Corrupt,
                 format!(
-                    "blob {} is corrupt on disk ({}); remove it and pull again",
+                    "blob {} is corrupt on disk ({}); `img-pull --verify` of an image using it fetches it again",
                     self.blob_path(digest).display(),
                     e.message()
                 ),
@@ -155,10 +214,11 @@ impl Store {
 
     /// Commits a small document whose bytes are all in memory, after checking that they
     /// hash to `expected` (a mismatch writes nothing). Committing a blob that is already
-    /// there succeeds.
+    /// there succeeds; one whose file no longer hashes right is replaced (documents are
+    /// small, so checking them whole costs little).
     pub fn put_blob(&self, media_type: &str, bytes: &[u8], expected: &Digest) -> Result<()> {
         expected.verify(bytes)?;
-        match self.ingest(expected, Some(bytes.len() as u64))? {
+        match self.ingest_checked(expected, Some(bytes.len() as u64), Check::Hash)? {
             Ingest::AlreadyPresent => Ok(()),
             Ingest::Writer(mut w) => {
                 if w.offset() > 0 {
@@ -191,6 +251,34 @@ impl Store {
     fn gc_lock_path(&self) -> PathBuf {
         self.root.join(GC_LOCK_FILE)
     }
+}
+
+/// Whether this user may create and remove files in `root` (access(2), so root's
+/// privileges and ACLs count as the kernel counts them).
+fn is_writable(root: &Path) -> bool {
+    rustix::fs::access(
+        root,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .is_ok()
+}
+
+/// A writing command on a store this user may only read: said plainly, before anything
+/// is tried.
+fn check_writable(root: &Path) -> Result<()> {
+    let index = root.join(INDEX_FILE);
+    let index_writable =
+        !index.exists() || rustix::fs::access(&index, rustix::fs::Access::WRITE_OK).is_ok();
+    if is_writable(root) && index_writable {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Io,
+        format!(
+            "store {} is not writable by this user: img-ls and img-inspect can read it; to change it, run as a user who may write it, or use a store of your own (--root DIR or IMG_ROOT)",
+            root.display()
+        ),
+    ))
 }
 
 fn not_in_store(digest: &Digest) -> Error {

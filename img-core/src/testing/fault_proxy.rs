@@ -1,6 +1,8 @@
-//! A fault-injecting HTTP proxy to put between a tool and the real registry: it forwards
-//! each request, one request a connection, and on the way can reset the connection,
-//! answer an error status, truncate or corrupt the body, ignore `Range`, or redirect.
+//! A fault-injecting HTTP proxy to put between a tool and the real registry (or the
+//! harness's token server): it forwards each request, one request a connection, and on
+//! the way can reset the connection, answer an error status, truncate or corrupt the
+//! body, ignore `Range`, redirect, drip the body, or stall — before the headers or half-way
+//! through the body, holding the connection open and silent until the proxy is dropped.
 //! It records every request it sees (method, path, headers) for tests to assert on.
 //!
 //! It is a fault injector in front of the real registry, never a registry of its own.
@@ -33,6 +35,10 @@ pub enum Fault {
     Slow(Duration),
     /// Answer `307 Temporary Redirect` to this base URL + the request's path.
     RedirectTo(String),
+    /// Read the request, then send nothing at all (a server that never sends headers).
+    Silent,
+    /// Forward the headers and this many bytes of the body, then send nothing more.
+    StallAfter(u64),
 }
 
 /// One request the proxy received.
@@ -91,8 +97,9 @@ impl FaultProxy {
                     }
                     let Ok(conn) = conn else { continue };
                     let (seen, plan, upstream) = (seen.clone(), plan.clone(), upstream.clone());
+                    let stop = stop.clone();
                     thread::spawn(move || {
-                        let _ = serve(conn, &upstream, &*plan, &seen);
+                        let _ = serve(conn, &upstream, &*plan, &seen, &stop);
                     });
                 }
             });
@@ -134,11 +141,21 @@ fn read_head(r: &mut impl BufRead) -> io::Result<Vec<String>> {
     }
 }
 
+/// Holds a connection open and silent until the proxy stops (or ten minutes pass: no
+/// test waits that long), as a stalled server does.
+fn hold(stop: &AtomicBool) {
+    let start = std::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(600) {
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn serve(
     client: TcpStream,
     upstream: &str,
     plan: &Plan,
     seen: &Mutex<Vec<SeenRequest>>,
+    stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let head = read_head(&mut reader)?;
@@ -180,6 +197,10 @@ fn serve(
                 "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )?;
+            return Ok(());
+        }
+        Fault::Silent => {
+            hold(stop);
             return Ok(());
         }
         Fault::RedirectTo(base) => {
@@ -256,6 +277,15 @@ fn serve(
                 chunk[(*at - sent) as usize] ^= 0xff;
             }
             Fault::Slow(pause) => thread::sleep(*pause),
+            Fault::StallAfter(limit) => {
+                let room = limit.saturating_sub(sent) as usize;
+                if room < n {
+                    client_w.write_all(&chunk[..room])?;
+                    client_w.flush()?;
+                    hold(stop);
+                    return Ok(());
+                }
+            }
             _ => {}
         }
         client_w.write_all(chunk)?;

@@ -12,6 +12,7 @@ use img_core::testing::images::{ImageSpec, LayerSpec, build_image};
 use img_core::testing::{TestImage, TestRegistry, big_image, push_image, standard_set};
 
 mod fake;
+mod stall;
 mod tls;
 
 fn registry() -> TestRegistry {

@@ -138,29 +138,12 @@ fn no_space_left_is_one_line_and_leaves_a_sound_store() {
     std::fs::create_dir_all(f.root()).unwrap();
     // A 1 MiB tmpfs over the store, in a private mount namespace: the small image fits,
     // the big one (2 MiB) does not. The store is copied out before the namespace ends.
-    let pull = f.command(BIN);
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "sh", "-c"])
-        .arg(
-            r#"mount -t tmpfs -o size=1m tmpfs "$IMG_ROOT" || exit 99
-"$0" "$1" "$2" > "$3/stdout" 2> "$3/stderr"; echo $? > "$3/code"
+    img_core::testing::small_disk::run_on_small_disk(
+        &f.command(BIN),
+        "1m",
+        r#""$0" "$1" "$2" > "$3/stdout" 2> "$3/stderr"; echo $? > "$3/code"
 cp -a "$IMG_ROOT/." "$3/store/""#,
-        )
-        .arg(pull.get_program())
-        .args([&small, &big])
-        .arg(&out);
-    for (k, v) in pull.get_envs() {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    let status = cmd
-        .status()
-        .expect("unshare (util-linux) is needed to give the store a small filesystem");
-    assert!(
-        status.success(),
-        "unshare -m and mount need CAP_SYS_ADMIN: {status}"
+        &[small.as_ref(), big.as_ref(), out.as_os_str()],
     );
     let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
     let run = Run {

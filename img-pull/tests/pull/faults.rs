@@ -126,7 +126,16 @@ fn rate_limit_429_is_retried_after_the_time_it_asks() {
     .unwrap();
     let t = Instant::now();
     let (s, run) = pull_through(&proxy, &image.reference());
-    let r = run.success().record();
+    assert_eq!(run.code, 0, "{run:#?}");
+    // The wait is said, since the command seems to hang otherwise.
+    assert_eq!(
+        run.stderr,
+        format!(
+            "img-pull: {} asks to wait 2 s (429 Too Many Requests)\n",
+            proxy.addr()
+        )
+    );
+    let r = run.record();
     assert!(
         t.elapsed() >= Duration::from_secs(2),
         "waited Retry-After: {:?}",

@@ -25,7 +25,9 @@ mod insecure;
 mod mirror;
 mod mtls;
 mod redirect;
+mod repair;
 mod resume;
+mod stall;
 mod token;
 
 /// The binary under test.

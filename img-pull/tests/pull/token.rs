@@ -16,18 +16,28 @@ use img_core::testing::{
 
 use super::*;
 
-const USER: &str = "carol";
-const PASSWORD: &str = "T0ken-Pa55-carol";
+pub(super) const USER: &str = "carol";
+pub(super) const PASSWORD: &str = "T0ken-Pa55-carol";
 
 /// A token server, a registry trusting it, and `images` pushed with a credentialed token.
-struct TokenSetup {
-    server: TokenServer,
-    registry: TestRegistry,
+pub(super) struct TokenSetup {
+    pub server: TokenServer,
+    pub registry: TestRegistry,
     _files: tempfile::TempDir,
 }
 
 impl TokenSetup {
-    fn start(mut options: TokenServerOptions, images: &[TestImage]) -> TokenSetup {
+    pub fn start(options: TokenServerOptions, images: &[TestImage]) -> TokenSetup {
+        TokenSetup::start_with_realm(options, images, TokenServer::realm)
+    }
+
+    /// As [`TokenSetup::start`], with the realm the registry names chosen by `realm`
+    /// (a fault proxy in front of the token server).
+    pub fn start_with_realm(
+        mut options: TokenServerOptions,
+        images: &[TestImage],
+        realm: impl FnOnce(&TokenServer) -> String,
+    ) -> TokenSetup {
         options.users = BTreeMap::from([(USER.to_owned(), PASSWORD.to_owned())]);
         let server = TokenServer::start(options).unwrap();
         let files = tempfile::tempdir().unwrap();
@@ -35,7 +45,7 @@ impl TokenSetup {
         std::fs::write(&bundle, server.cert_pem()).unwrap();
         let registry = TestRegistry::builder()
             .token_auth(TokenAuthConfig {
-                realm: server.realm(),
+                realm: realm(&server),
                 service: SERVICE.to_owned(),
                 issuer: ISSUER.to_owned(),
                 root_cert_bundle: bundle,
@@ -54,7 +64,7 @@ impl TokenSetup {
     }
 
     /// A sandbox with the user's credentials for `host` (the registry, or a proxy).
-    fn credentialed(host: &str) -> Sandbox {
+    pub fn credentialed(host: &str) -> Sandbox {
         let s = Sandbox::new();
         s.docker_config_json(&serde_json::json!({
             "auths": { host: { "auth": BASE64.encode(format!("{USER}:{PASSWORD}")) } }

@@ -14,6 +14,7 @@ mod ls;
 mod pack;
 mod pull;
 mod rm;
+mod search;
 
 /// Run a benchmark on release builds and record its figures in docs/benchmarks.md.
 #[derive(FromArgs)]
@@ -30,6 +31,7 @@ enum What {
     Pack(pack::PackBench),
     Pull(pull::PullBench),
     Rm(RmBench),
+    Search(search::SearchBench),
 }
 
 /// `img-ls -q | img-rm` of 1,000 images.
@@ -44,6 +46,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         What::Pack(c) => pack::run(c),
         What::Pull(c) => pull::run(c),
         What::Rm(_) => rm::run(),
+        What::Search(c) => search::run(c),
     }
 }
 

@@ -72,14 +72,18 @@ impl Puller<'_> {
             // The client has already retried a request that got no good answer; only a
             // transfer that broke off (or hashed wrong) is worth another attempt here.
             let mut refused = false;
-            let mut writer = match self.store.ingest(&desc.digest, Some(desc.size)) {
-                Ok(Ingest::AlreadyPresent) => {
-                    self.progress.blob(desc, BlobEvent::Exists);
-                    return Ok((downloaded, if downloaded == 0 { desc.size } else { 0 }));
-                }
-                Ok(Ingest::Writer(w)) => w,
-                Err(e) => return Err(e.context(ctx())),
-            };
+            let mut writer =
+                match self
+                    .store
+                    .ingest_checked(&desc.digest, Some(desc.size), self.options.check())
+                {
+                    Ok(Ingest::AlreadyPresent) => {
+                        self.progress.blob(desc, BlobEvent::Exists);
+                        return Ok((downloaded, if downloaded == 0 { desc.size } else { 0 }));
+                    }
+                    Ok(Ingest::Writer(w)) => w,
+                    Err(e) => return Err(e.context(ctx())),
+                };
             let result = (|| -> Result<()> {
                 let offset = writer.offset();
                 if offset < desc.size {
@@ -115,6 +119,8 @@ impl Puller<'_> {
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
                     std::thread::sleep(crate::registry::backoff(attempt - 1));
                 }
+                // The client's own error names the blob, the repository and the host.
+                Err(e) if refused => return Err(e),
                 Err(e) => return Err(e.context(ctx())),
             }
         }

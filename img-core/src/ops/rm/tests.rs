@@ -72,6 +72,7 @@ fn shown(records: &[RemovalRecord]) -> Vec<String> {
             RemovalRecord::Untagged(s) => format!("Untagged: {s}"),
             RemovalRecord::Deleted(d) => format!("Deleted: {d}"),
             RemovalRecord::SpaceReclaimed(n) => format!("SpaceReclaimed: {n}"),
+            RemovalRecord::Restored(d) => format!("Restored: {d}"),
         })
         .collect()
 }
