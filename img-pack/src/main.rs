@@ -60,7 +60,7 @@ struct LoadArgs {
     /// read from a tar archive file or an OCI layout directory instead of stdin
     #[argh(option, short = 'i')]
     input: Option<PathBuf>,
-    /// no progress output (docker's -q; the Loaded lines still print)
+    /// no progress bar (docker's -q; the Loaded lines still print)
     #[argh(switch, short = 'q')]
     quiet: bool,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
@@ -125,6 +125,21 @@ fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
     Ok(cli::EXIT_OK)
 }
 
+/// `input` counted into `bar`, when there is one.
+fn with_progress<'a>(
+    bar: Option<&indicatif::ProgressBar>,
+    input: Box<dyn std::io::BufRead + 'a>,
+    len: u64,
+) -> Box<dyn std::io::BufRead + 'a> {
+    match bar {
+        Some(b) => {
+            b.set_length(len);
+            Box::new(b.wrap_read(input))
+        }
+        None => input,
+    }
+}
+
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -136,8 +151,8 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
-    // Load shows no progress yet, so -q has nothing to silence.
-    let _ = args.quiet;
+    // Progress of the archive read, on a terminal, unless -q (docker's meaning of it).
+    let bar = (!args.quiet && cli::stderr_is_terminal()).then(progress_bar);
     let terminal = cli::stdout_is_terminal();
     let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     let store = cli::open_store(root.as_deref())?;
@@ -149,11 +164,13 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
         Some(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::io(e, format!("opening {}", path.display())))?;
-            load(
-                &store,
-                Source::Stream(Box::new(BufReader::with_capacity(1 << 20, file))),
-                &options,
-            )
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let input = with_progress(
+                bar.as_ref(),
+                Box::new(BufReader::with_capacity(1 << 20, file)),
+                len,
+            );
+            load(&store, Source::Stream(input), &options)
         }
         None => {
             let stdin = std::io::stdin();
@@ -163,17 +180,21 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
                     "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
                 ));
             }
-            load(
-                &store,
-                Source::Stream(Box::new(BufReader::with_capacity(1 << 20, stdin.lock()))),
-                &options,
-            )
+            let input = with_progress(
+                bar.as_ref(),
+                Box::new(BufReader::with_capacity(1 << 20, stdin.lock())),
+                0,
+            );
+            load(&store, Source::Stream(input), &options)
         }
     };
     let what = match &args.input {
         Some(p) => format!("loading {:?}", p.display().to_string()),
         None => "loading stdin".to_owned(),
     };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     let report = report.map_err(|e| e.context(what))?;
     for w in &report.warnings {
         eprintln!("img-pack: warning: {w}");

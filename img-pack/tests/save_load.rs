@@ -339,8 +339,21 @@ fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     )
     .success();
     let other = fresh_root(f.dir(), "other");
+    // A progress bar while reading, cleared before docker's line.
     let shown = img_core::testing::on_terminal(common::pack(&other).args([
         "load",
+        "-i",
+        tar.to_str().unwrap(),
+    ]));
+    let (bar, lines) = shown
+        .rsplit_once("\u{1b}[2K")
+        .expect("a progress bar, cleared");
+    assert!(bar.contains("KiB"), "{bar:?}");
+    assert_eq!(lines, format!("Loaded image: {}\n", f.reference(ALPINE)));
+    // -q: no bar, the lines alone.
+    let shown = img_core::testing::on_terminal(common::pack(&other).args([
+        "load",
+        "-q",
         "-i",
         tar.to_str().unwrap(),
     ]));
@@ -377,6 +390,7 @@ fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     .success();
     let shown = img_core::testing::on_terminal(common::pack(&other).args([
         "load",
+        "-q",
         "-i",
         moved.to_str().unwrap(),
     ]));
@@ -398,6 +412,7 @@ fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     let third = fresh_root(f.dir(), "third");
     let shown = img_core::testing::on_terminal(common::pack(&third).args([
         "load",
+        "-q",
         "-i",
         by_id.to_str().unwrap(),
     ]));
