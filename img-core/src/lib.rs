@@ -9,6 +9,7 @@
 //! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC.
 //! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL).
 //! - [`registry`] — the registry client (the only module speaking HTTP): fetch and push.
+//! - [`archive`] — image tar archives: reading, writing, compression, entry safety.
 //! - [`record`] — the JSON records the tools print, and the one reader of records on stdin.
 //! - [`template`] — Go's text/template, as docker's `--format` uses it.
 //! - [`output`] — `--format table|json|TEMPLATE`: aligned tables, JSON Lines, templates.
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod archive;
 pub mod cli;
 pub mod digest;
 pub mod error;

@@ -1,6 +1,226 @@
-//! img-pack: not built yet.
+//! img-pack: docker save and docker load — write images to a tar archive, and load one.
+
+use std::io::{BufReader, IsTerminal};
+use std::path::PathBuf;
+
+use argh::FromArgs;
+use img_core::cli;
+use img_core::error::{Error, ErrorKind, Result};
+use img_core::oci::Platform;
+use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load, save};
+
+/// Save images to a tar archive, or load one (docker save / docker load).
+#[derive(FromArgs)]
+struct Args {
+    /// the store (default: IMG_ROOT, else $XDG_DATA_HOME/img)
+    #[argh(option)]
+    root: Option<PathBuf>,
+    #[argh(subcommand)]
+    command: Command,
+}
+
+#[derive(FromArgs)]
+#[argh(subcommand)]
+enum Command {
+    Save(SaveArgs),
+    Load(LoadArgs),
+}
+
+/// Save one or more images to a tar archive (streamed to stdout by default).
+///
+/// `img-pack save [-o FILE] [--platform P] IMAGE...`, or the images as records or lines
+/// on stdin (`img-ls -f reference='app/*' | img-pack save -o app.tar`). The archive is in
+/// docker 25's format — an OCI layout plus manifest.json — so docker (old and new), podman,
+/// skopeo and containerd load it; layers are written as stored. Every image is resolved
+/// before a byte is written. The same images always give the same bytes.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "save")]
+struct SaveArgs {
+    /// write to a file instead of stdout (written beside it, renamed when complete)
+    #[argh(option, short = 'o')]
+    output: Option<PathBuf>,
+    /// save only this platform of a multi-platform image (os/arch[/variant])
+    #[argh(option)]
+    platform: Option<String>,
+    /// images: name[:tag], name@digest, or an ID (prefix)
+    #[argh(positional, arg_name = "image")]
+    images: Vec<String>,
+}
+
+/// Load images from a tar archive or an OCI layout directory (from stdin by default).
+///
+/// Reads img-pack's and docker's archives (25+ and legacy), podman's, skopeo's
+/// (docker-archive and oci-archive) and OCI layouts, gzip, zstd, xz or bzip2 compressed or
+/// not. An archive loads whole or not at all. On a terminal it prints docker's lines
+/// (`Loaded image: app:1`); in a pipe, one image record a line: Id, Ref, Digest, RepoTags,
+/// RepoDigests, Platform, Size (bytes the image's blobs take in the store, compressed).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "load")]
+struct LoadArgs {
+    /// read from a tar archive file or an OCI layout directory instead of stdin
+    #[argh(option, short = 'i')]
+    input: Option<PathBuf>,
+    /// no progress bar (docker's -q; the Loaded lines still print)
+    #[argh(switch, short = 'q')]
+    quiet: bool,
+    /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
+    #[argh(option)]
+    format: Option<String>,
+    /// the platform a multi-platform image is shown as, and the one kept when the archive
+    /// holds only some of an index's platforms (default: DOCKER_DEFAULT_PLATFORM, else
+    /// the host's)
+    #[argh(option)]
+    platform: Option<String>,
+}
 
 fn main() {
-    eprintln!("img-pack: not implemented yet; this tool arrives with its own issue");
-    std::process::exit(1);
+    cli::main("img-pack", &['o', 'i'], run)
+}
+
+fn run(args: Args) -> Result<i32> {
+    match args.command {
+        Command::Save(s) => run_save(args.root, s),
+        Command::Load(l) => run_load(args.root, l),
+    }
+}
+
+fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
+    let options = SaveOptions {
+        platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+    };
+    if args.output.is_none() && cli::stdout_is_terminal() {
+        return Err(Error::usage(
+            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
+        ));
+    }
+    let mut targets = Vec::new();
+    for (label, t) in cli::targets(&args.images, "IMAGE")? {
+        targets.push(t.map_err(|e| e.context(format!("{label:?}")))?);
+    }
+    let store = cli::open_store(root.as_deref())?;
+    let bar = cli::stderr_is_terminal().then(progress_bar);
+    let mut progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    match &args.output {
+        None => {
+            drop(save(
+                &store,
+                &targets,
+                &options,
+                std::io::stdout().lock(),
+                &mut progress,
+            )?);
+        }
+        Some(path) => {
+            img_core::ops::pack::save_to_file(&store, &targets, &options, path, &mut progress)?
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(cli::EXIT_OK)
+}
+
+/// `input` counted into `bar`, when there is one.
+fn with_progress<'a>(
+    bar: Option<&indicatif::ProgressBar>,
+    input: Box<dyn std::io::BufRead + 'a>,
+    len: u64,
+) -> Box<dyn std::io::BufRead + 'a> {
+    match bar {
+        Some(b) => {
+            b.set_length(len);
+            Box::new(b.wrap_read(input))
+        }
+        None => input,
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
+    // Progress of the archive read, on a terminal, unless -q (docker's meaning of it).
+    let bar = (!args.quiet && cli::stderr_is_terminal()).then(progress_bar);
+    let terminal = cli::stdout_is_terminal();
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let store = cli::open_store(root.as_deref())?;
+    let options = LoadOptions {
+        platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+    };
+    let report = match &args.input {
+        Some(path) if path.is_dir() => load(&store, Source::Dir(path), &options),
+        Some(path) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Error::io(e, format!("opening {}", path.display())))?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let input = with_progress(
+                bar.as_ref(),
+                Box::new(BufReader::with_capacity(1 << 20, file)),
+                len,
+            );
+            load(&store, Source::Stream(input), &options)
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(Error::new(
+                    ErrorKind::Usage,
+                    "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
+                ));
+            }
+            let input = with_progress(
+                bar.as_ref(),
+                Box::new(BufReader::with_capacity(1 << 20, stdin.lock())),
+                0,
+            );
+            load(&store, Source::Stream(input), &options)
+        }
+    };
+    let what = match &args.input {
+        Some(p) => format!("loading {:?}", p.display().to_string()),
+        None => "loading stdin".to_owned(),
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let report = report.map_err(|e| e.context(what))?;
+    for w in &report.warnings {
+        eprintln!("img-pack: warning: {w}");
+    }
+    for image in &report.images {
+        for (tag, old) in &image.moved {
+            let line = format!(
+                "The image {tag} already exists, renaming the old one with ID {old} to empty string"
+            );
+            if out.has_format() {
+                eprintln!("{line}");
+            } else {
+                out.line(&line)?;
+            }
+        }
+        if out.has_format() {
+            out.record(&image.record)?;
+        } else {
+            if image.tags.is_empty() {
+                out.line(&format!("Loaded image ID: {}", image.record.id))?;
+            }
+            for t in &image.tags {
+                out.line(&format!("Loaded image: {t}"))?;
+            }
+        }
+    }
+    out.finish()?;
+    Ok(cli::EXIT_OK)
 }

@@ -11,7 +11,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("docker-registry", "docker-registry"),
     ("skopeo", "skopeo"),
     ("openssl", "openssl"),
-    // img-search's tests compare with `docker search` through a real dockerd.
+    ("podman", "podman"),
+    // img-search's and img-pack's tests compare with docker through a real dockerd.
     ("docker.io", "dockerd"),
 ];
 

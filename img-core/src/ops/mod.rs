@@ -3,6 +3,7 @@
 
 pub mod inspect;
 pub mod ls;
+pub mod pack;
 pub mod progress;
 pub mod pull;
 pub mod resolve;

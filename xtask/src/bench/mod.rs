@@ -11,6 +11,7 @@ use argh::FromArgs;
 use crate::util;
 
 mod ls;
+mod pack;
 mod pull;
 mod rm;
 mod search;
@@ -27,6 +28,7 @@ pub struct BenchCmd {
 #[argh(subcommand)]
 enum What {
     Ls(ls::LsBench),
+    Pack(pack::PackBench),
     Pull(pull::PullBench),
     Rm(RmBench),
     Search(search::SearchBench),
@@ -41,6 +43,7 @@ struct RmBench {}
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd.what {
         What::Ls(c) => ls::run(c),
+        What::Pack(c) => pack::run(c),
         What::Pull(c) => pull::run(c),
         What::Rm(_) => rm::run(),
         What::Search(c) => search::run(c),

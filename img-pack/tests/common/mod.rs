@@ -1,0 +1,139 @@
+//! What the img-pack tests share: running the binary on a store, reading an archive's
+//! entries back, and checking that a failed load left a store untouched.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use img_core::Store;
+use img_core::testing::Run;
+
+/// The binary under test.
+pub const PACK: &str = env!("CARGO_BIN_EXE_img-pack");
+
+/// A command running img-pack on the store at `root`, with config and home inside `root`'s
+/// parent so that nothing of the machine's leaks in.
+pub fn pack(root: &Path) -> Command {
+    let mut cmd = Command::new(PACK);
+    let home = root.with_extension("home");
+    cmd.env("IMG_ROOT", root)
+        .env("IMG_CONFIG", home.join("img-config.json"))
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("HOME", &home)
+        .env_remove("DOCKER_DEFAULT_PLATFORM");
+    cmd
+}
+
+/// Runs img-pack on `root` with `args` and the file `stdin` (or nothing) on stdin.
+#[track_caller]
+pub fn run(root: &Path, args: &[&str], stdin: Option<&Path>) -> Run {
+    let mut cmd = pack(root);
+    cmd.args(args);
+    match stdin {
+        Some(p) => {
+            let file = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            run_with(cmd, Stdio::from(file))
+        }
+        None => run_with(cmd, Stdio::null()),
+    }
+}
+
+fn run_with(mut cmd: Command, stdin: Stdio) -> Run {
+    let out = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("running img-pack");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        tool: "img-pack".to_owned(),
+    }
+}
+
+/// Runs `img-pack save ARGS` and returns the archive it wrote to stdout.
+#[track_caller]
+pub fn save_to_vec(root: &Path, args: &[&str]) -> Vec<u8> {
+    let out = pack(root)
+        .arg("save")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running img-pack save");
+    assert!(
+        out.status.success(),
+        "img-pack save {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Every entry of a tar archive: name, type byte, and data.
+pub fn entries(archive: &[u8]) -> Vec<(String, u8, Vec<u8>)> {
+    let mut a = tar::Archive::new(archive);
+    a.entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let kind = e.header().entry_type().as_byte();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, kind, data)
+        })
+        .collect()
+}
+
+/// The JSON document `name` of an archive.
+#[track_caller]
+pub fn doc(archive: &[u8], name: &str) -> serde_json::Value {
+    let (_, _, data) = entries(archive)
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name} in the archive"));
+    serde_json::from_slice(&data).unwrap()
+}
+
+/// A fresh store directory under `dir`.
+pub fn fresh_root(dir: &Path, name: &str) -> PathBuf {
+    let root = dir.join(name);
+    Store::open(&root).unwrap();
+    root
+}
+
+/// Asserts the store holds no image, no blob file and no partial.
+#[track_caller]
+pub fn assert_untouched(root: &Path) {
+    let store = Store::open(root).unwrap();
+    let images = store
+        .index()
+        .list_images(&img_core::index::ListFilter::default())
+        .unwrap();
+    assert!(images.is_empty(), "images were recorded: {images:?}");
+    for dir in ["blobs/sha256", "ingest"] {
+        let left: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{dir} holds {left:?}");
+    }
+    assert!(store.index().blobs().unwrap().is_empty());
+}
+
+/// `../shared/fixtures/archives` from the workspace root, or a clear panic when absent.
+pub fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/archives");
+    assert!(
+        dir.is_dir(),
+        "the shared fixtures are absent: {} does not exist (they live beside the checkout, in shared/fixtures/archives)",
+        dir.display()
+    );
+    dir
+}
