@@ -682,3 +682,38 @@ fn an_index_nested_in_an_index_loads_as_the_inner_index_image() {
     assert_eq!(r.repo_tags, ["nested/multi:1"]);
     verify_store(&other);
 }
+
+/// Regression (issue 9, failure 6): a damaged blob was never repaired. Loading an archive
+/// that carries it replaces it, atomically, with the archive's verified copy.
+#[test]
+fn loading_again_repairs_a_damaged_blob_the_archive_carries() {
+    let f = fixture();
+    let a = f.pull(ALPINE).unwrap().record;
+    let file = f.dir().join("alpine.tar");
+    let file_s = file.to_str().unwrap();
+    run(
+        &f.root(),
+        &["save", "-o", file_s, &f.reference(ALPINE)],
+        None,
+    )
+    .success();
+    let store = f.store().unwrap();
+    let m: img_core::oci::Manifest =
+        serde_json::from_slice(&store.read_blob(&a.digest).unwrap()).unwrap();
+    let path = store.blob_path(&m.layers[0].digest);
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x40;
+    std::fs::write(&path, &bad).unwrap();
+    let info = store.index().image(&a.id).unwrap().unwrap();
+    assert!(!img_core::ops::verify::verify(&store, &info).unwrap().ok);
+
+    run(&f.root(), &["load", "-i", file_s], None).success();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        good,
+        "the layer is whole again"
+    );
+    assert!(img_core::ops::verify::verify(&store, &info).unwrap().ok);
+    verify_store(&f.root());
+}

@@ -18,6 +18,7 @@ const TOOLS: &[&str] = &[
     "img-inspect",
     "img-tag",
     "img-rm",
+    "img-pack",
 ];
 
 /// One step: a shell command line, and whether it is expected to fail (bad input shown
@@ -86,6 +87,11 @@ pub fn demo() -> Result<(), String> {
         ok("img-ls --format table -f reference='mine/*'"),
         ok("img-ls -f reference='mine/*' | img-rm"),
         ok("img-ls -aq | img-inspect --verify"),
+        ok(format!(
+            "img-ls -f reference='{r}/test/*' | img-pack save -o \"$IMG_ROOT/../images.tar\" && ls -l \"$IMG_ROOT/../images.tar\" | cut -d' ' -f5-"
+        )),
+        ok(format!("img-rm {r}/test/oci-zstd:1")),
+        ok("img-pack load -i \"$IMG_ROOT/../images.tar\" | img-inspect -f '{{.Id}} {{.RepoTags}}'"),
         ok("img-rm --prune"),
         Step {
             line: format!("img-pull {r}/test/no-such-image"),

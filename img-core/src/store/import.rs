@@ -271,7 +271,8 @@ impl Staged<'_> {
     }
 
     /// Makes the blob visible: fsync, rename into `blobs/`, fsync the directory, row. A
-    /// blob the store already has is left as it is and the staged copy removed.
+    /// blob the store already has intact is left as it is and the staged copy removed; a
+    /// damaged one is replaced.
     pub fn commit(mut self, media_type: &str) -> Result<()> {
         let digest = self.digest.clone();
         self.commit_inner(media_type)
@@ -289,7 +290,9 @@ impl Staged<'_> {
         // The digest's own ingest lock: a pull of the same blob waits for us, or we for it.
         let ingest_lock =
             LockFile::acquire(&ingest_dir.join(format!("{name}.lock")), Mode::Exclusive)?;
-        let done = if store.has_blob(&self.digest)? {
+        // A blob already there is kept only if it still hashes right: a damaged one is
+        // replaced by this verified copy, atomically by the rename below.
+        let done = if store.blob_intact(&self.digest, super::Check::Hash)? == Some(true) {
             Ok(())
         } else {
             let _gc = LockFile::acquire(&store.gc_lock_path(), Mode::Shared)?;
