@@ -66,15 +66,26 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
         all.extend(p.blobs.keys());
     }
     lease.protect_all(&all)?;
-    for p in &planned {
-        for (d, mt) in &p.blobs {
-            if let Some(staged) = contents.blobs.remove(d) {
-                staged.commit(mt)?;
+    let committed = (|| -> Result<()> {
+        for p in &planned {
+            for (d, mt) in &p.blobs {
+                if let Some(staged) = contents.blobs.remove(d) {
+                    staged.commit(mt)?;
+                }
+            }
+            for (mt, bytes) in &p.synthesized {
+                store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
             }
         }
-        for (mt, bytes) in &p.synthesized {
-            store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
-        }
+        Ok(())
+    })();
+    if let Err(e) = committed {
+        // An I/O failure half-way through the commits (a full disk): the blobs committed
+        // so far belong to no image. Unpinned, a collection removes them (and nothing any
+        // image or running command uses), so the archive leaves nothing behind.
+        drop(lease);
+        let _ = store.gc();
+        return Err(e);
     }
     // Tags moving from other images, as docker reports them.
     let mut moved_all = Vec::new();
@@ -91,7 +102,11 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
         moved_all.push(moved);
     }
     let news: Vec<_> = planned.iter().map(|p| p.image.clone()).collect();
-    store.index().put_images(&news)?;
+    if let Err(e) = store.index().put_images(&news) {
+        drop(lease);
+        let _ = store.gc();
+        return Err(e);
+    }
     lease.release()?;
 
     let mut images = Vec::new();
