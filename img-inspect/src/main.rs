@@ -7,7 +7,9 @@ use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::oci::Platform;
-use img_core::ops::inspect::{InspectOptions, inspect, inspect_value, to_docker_json};
+use img_core::ops::inspect::{
+    InspectOptions, inspect, inspect_typed, inspect_value, to_docker_json, to_docker_json_compact,
+};
 use img_core::ops::resolve::resolve;
 use img_core::ops::verify::verify;
 use img_core::output::Format;
@@ -66,6 +68,8 @@ fn run(args: Args) -> Result<i32> {
     };
     // Parsed before anything is read, so that a bad template fails at once.
     let template = template(args.format.as_deref())?;
+    // docker's `--format json` is the same array, compact on one line.
+    let compact = args.format.as_deref() == Some("json");
     let targets = cli::targets(&args.images, "an image")?;
     let store = cli::open_store(args.root.as_deref())?;
     let mut failures = Failures::new(TOOL);
@@ -82,7 +86,7 @@ fn run(args: Args) -> Result<i32> {
             }
         };
         match &template {
-            Some(t) => match t.render(&inspect_value(&record)) {
+            Some(t) => match t.render_typed(&inspect_typed(&record), &inspect_value(&record)) {
                 Ok(text) => print(&format!("{text}\n"))?,
                 Err(e) => failures.report(&label, &e),
             },
@@ -90,8 +94,13 @@ fn run(args: Args) -> Result<i32> {
         }
     }
     if template.is_none() {
-        let text = to_docker_json(&records)
-            .map_err(|e| Error::new(img_core::ErrorKind::Io, format!("encoding output: {e}")))?;
+        let text = if compact {
+            to_docker_json_compact(&records)
+        } else {
+            to_docker_json(&records)
+        };
+        let text =
+            text.map_err(|e| Error::new(img_core::ErrorKind::Io, format!("encoding output: {e}")))?;
         print(&format!("{text}\n"))?;
     }
     Ok(failures.exit_code())

@@ -8,14 +8,18 @@
 //! does. `Descriptor` is what the image's tag names: its manifest, or its index.
 //!
 //! [`to_docker_json`] prints the array as `docker inspect` does; templates run over
-//! [`inspect_value`]'s JSON, so docker users' `--format` templates keep working.
+//! [`inspect_typed`]'s Go-typed value, falling back to [`inspect_value`]'s JSON as docker
+//! falls back to the daemon's, so docker users' `--format` templates print what docker's do.
 
 mod record;
+mod typed;
 
 pub use record::{
     AttestationData, ContainerConfig, GRAPH_DRIVER_NAME, GraphDriver, ImageData, ImageInspect,
     ManifestSize, ManifestSummary, Metadata, RootFs, UnpackedSize, ZERO_TIME, to_docker_json,
+    to_docker_json_compact,
 };
+pub use typed::inspect_typed;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};

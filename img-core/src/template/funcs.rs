@@ -3,6 +3,7 @@
 //! `and` and `or` evaluate lazily, so the executor runs them itself.
 
 use super::gofmt::{self, as_int, go_type};
+use super::typed;
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -25,6 +26,14 @@ pub(crate) fn exists(name: &str) -> bool {
 
 /// Go's truthiness: false, 0, "", nil, and empty lists and maps are false.
 pub(crate) fn truth(v: &Value) -> bool {
+    if typed::is_marked(v) {
+        // A struct is always true; a nil pointer, slice or map is false, and so is an
+        // empty map.
+        return match v {
+            Value::Object(o) if typed::is_map(v) => typed::fields(o).next().is_some(),
+            v => !typed::is_nil(v),
+        };
+    }
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -92,6 +101,11 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
         "len" => {
             arity(name, args, 1)?;
             let n = match &args[0] {
+                v if typed::is_nil(v) && !go_type(v).starts_with('*') => 0,
+                Value::Object(o) if typed::is_map(&args[0]) => typed::fields(o).count(),
+                v if typed::is_marked(v) => {
+                    return Err(calling(format!("len of type {}", go_type(v))));
+                }
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
@@ -145,7 +159,8 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
         "urlquery" => s(urlquery(&joined(args))),
         "json" => {
             arity(name, args, 1)?;
-            let text = serde_json::to_string(&args[0]).map_err(|e| calling(e.to_string()))?;
+            let text = serde_json::to_string(&typed::to_json(&args[0]))
+                .map_err(|e| calling(e.to_string()))?;
             // Go's encoder escapes these two even with HTML escaping off.
             s(text
                 .replace('\u{2028}', "\\u2028")
@@ -160,6 +175,7 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
                     s(parts.join(sep))
                 }
                 Value::Null => s(String::new()),
+                v if typed::is_nil(v) => s(String::new()),
                 v => Err(format!(
                     "wrong type for value; expected []string; got {}",
                     go_type(v)
@@ -230,6 +246,20 @@ fn joined(args: &[Value]) -> String {
 }
 
 fn index(item: &Value, key: &Value) -> Result<Value, String> {
+    if let Some(ty) = typed::type_name(item) {
+        return match (item, key) {
+            // A missing key gives the zero value of the map's elements.
+            (Value::Object(o), Value::String(k)) if typed::is_map(item) => Ok(o
+                .get(k)
+                .filter(|_| !typed::is_nil(item) && !k.starts_with('\u{1}'))
+                .cloned()
+                .unwrap_or_else(|| typed::zero_elem(ty))),
+            _ if typed::is_nil(item) && ty.starts_with("[]") => {
+                Err(format!("index out of range: {}", gofmt::display(key)))
+            }
+            _ => Err(format!("can't index item of type {ty}")),
+        };
+    }
     match item {
         Value::Array(a) => {
             let i = int(key)

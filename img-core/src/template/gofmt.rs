@@ -1,10 +1,15 @@
 //! Go's fmt as templates need it: printing JSON values the way Go prints its own
 //! (`[a b]`, `map[k:v]`), `print`, `println`, `printf` with Go's verbs, `%g`, and `%q` quoting.
 
+use super::typed;
 use serde_json::{Number, Value};
 
-/// The Go type a JSON value stands for, as Go names it in error messages.
-pub(crate) fn go_type(v: &Value) -> &'static str {
+/// The Go type a JSON value stands for, as Go names it in error messages (a typed value's
+/// own type name).
+pub(crate) fn go_type(v: &Value) -> String {
+    if let Some(t) = typed::type_name(v) {
+        return t.to_string();
+    }
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",
@@ -14,6 +19,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Object(_) => "map[string]interface {}",
     }
+    .to_string()
 }
 
 /// Go's `strconv.Quote`: a double-quoted string with Go escapes.
@@ -75,8 +81,69 @@ fn number_v(n: &Number) -> String {
     }
 }
 
-/// Go's `%v`: strings raw, `[a b]` for lists, `map[k:v]` (sorted keys) for maps, `<nil>` for null.
+/// Go's `%v`: strings raw, `[a b]` for lists, `map[k:v]` (sorted keys) for maps, `<nil>` for
+/// null; typed values as Go prints them (`{f1 f2}`, `&{…}` for a pointer to a struct).
 pub(crate) fn print_value(v: &Value, out: &mut String) {
+    print_at(v, out, 0);
+}
+
+/// What an action prints: [`print_value`], except that text/template follows a pointer
+/// first, so `{{.Config}}` prints `{…}` where `printf "%v"` prints `&{…}`.
+pub(crate) fn print_action(v: &Value, out: &mut String) {
+    match typed::type_name(v).and_then(|t| t.strip_prefix('*')) {
+        Some(_) if typed::is_struct(v) => {
+            let mut s = String::new();
+            print_at(v, &mut s, 0);
+            out.push_str(s.strip_prefix('&').unwrap_or(&s));
+        }
+        _ => print_at(v, out, 0),
+    }
+}
+
+/// [`print_value`] at a nesting depth: Go prints a pointer inside a value as its address.
+fn print_at(v: &Value, out: &mut String, depth: usize) {
+    if let (Some(ty), Value::Object(o)) = (typed::type_name(v), v) {
+        if typed::is_map(v) && !typed::is_nil(v) {
+            let mut keys: Vec<&String> = typed::fields(o).map(|(k, _)| k).collect();
+            keys.sort();
+            out.push_str("map[");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                print_at(&o[k], out, depth + 1);
+            }
+            out.push(']');
+        } else if typed::is_nil(v) {
+            out.push_str(if ty.starts_with("[]") {
+                "[]"
+            } else if ty.starts_with("map[") {
+                "map[]"
+            } else {
+                "<nil>"
+            });
+        } else if let Some(t) = o.get(typed::TIME).and_then(Value::as_str) {
+            out.push_str(&typed::time_string(t));
+        } else if ty.starts_with('*') && depth > 0 {
+            // An address; no two runs of Go print the same one either.
+            out.push_str("0xc000010000");
+        } else {
+            if ty.starts_with('*') {
+                out.push('&');
+            }
+            out.push('{');
+            for (i, (_, f)) in typed::fields(o).enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_at(f, out, depth + 1);
+            }
+            out.push('}');
+        }
+        return;
+    }
     match v {
         Value::Null => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -88,7 +155,7 @@ pub(crate) fn print_value(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                print_value(item, out);
+                print_at(item, out, depth + 1);
             }
             out.push(']');
         }
@@ -102,7 +169,7 @@ pub(crate) fn print_value(v: &Value, out: &mut String) {
                 }
                 out.push_str(k);
                 out.push(':');
-                print_value(&map[k], out);
+                print_at(&map[k], out, depth + 1);
             }
             out.push(']');
         }
@@ -342,6 +409,15 @@ fn format_arg(spec: &Spec, verb: char, v: &Value) -> String {
         _ => None,
     };
     match verb {
+        'T' => spec.pad(go_type(v), false),
+        'q' | 's' | 'd' | 'x' | 'X' if v.is_array() => {
+            // fmt applies the verb to each element of a slice.
+            let Value::Array(items) = v else {
+                return String::new();
+            };
+            let parts: Vec<String> = items.iter().map(|i| format_arg(spec, verb, i)).collect();
+            format!("[{}]", parts.join(" "))
+        }
         'v' => match v {
             Value::Number(n) => spec.pad(spec.sign(false, number_v(n)), true),
             v => spec.pad(display(v), false),
