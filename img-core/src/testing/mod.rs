@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dockerd;
 pub mod fault_proxy;
 pub mod fixture;
 pub mod htpasswd;
@@ -24,6 +25,7 @@ pub mod tls;
 pub mod token_server;
 pub mod verify;
 
+pub use dockerd::TestDockerd;
 pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};
