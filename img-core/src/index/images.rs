@@ -295,6 +295,8 @@ impl Index {
                     "SELECT image_id FROM repo_digests WHERE name = ?1 AND digest = ?2
                      UNION ALL
                      SELECT i.id FROM images i WHERE (i.target_digest = ?2 OR i.id = ?2)
+                       AND NOT EXISTS (SELECT 1 FROM repo_digests o
+                                       WHERE o.image_id = i.id AND o.digest = ?2 AND o.name <> ?1)
                        AND (EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id AND t.name = ?1)
                          OR EXISTS (SELECT 1 FROM repo_digests r
                                     WHERE r.image_id = i.id AND r.name = ?1))

@@ -171,4 +171,40 @@ mod tests {
             ErrorKind::NotFound
         );
     }
+
+    #[test]
+    fn a_digest_of_another_repository_is_no_such_image() {
+        // Regression: one image (one config) tagged in two repositories, its target the
+        // manifest the other repository's digest names: `rich@<that digest>` was found.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let image = seeded_image(
+            "shared",
+            &[("docker.io/cmp/rich", "v1"), ("docker.io/cmp/dig", "v1")],
+        );
+        let target = image.target.clone();
+        let rich_manifest = Digest::sha256_of(b"rich's own manifest");
+        let a = store
+            .index()
+            .put_image(&NewImage {
+                repo_digests: vec![
+                    ("docker.io/cmp/dig".into(), target.clone()),
+                    ("docker.io/cmp/rich".into(), rich_manifest.clone()),
+                ],
+                ..image
+            })
+            .unwrap();
+        let idx = store.index();
+        let found = |s: &str| resolve(idx, &Target::parse(s).unwrap());
+        assert_eq!(found(&format!("cmp/dig@{target}")).unwrap().image.id, a.id);
+        assert_eq!(
+            found(&format!("cmp/rich@{rich_manifest}"))
+                .unwrap()
+                .image
+                .id,
+            a.id
+        );
+        let err = found(&format!("cmp/rich@{target}")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    }
 }
