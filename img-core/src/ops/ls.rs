@@ -23,7 +23,7 @@ use crate::store::Store;
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
-pub const FILTER_KEYS: &[&str] = &["before", "dangling", "label", "reference", "since"];
+pub const FILTER_KEYS: &[&str] = &["before", "dangling", "label", "reference", "since", "until"];
 
 /// What `<none>` looks like in a row, as docker prints it.
 pub const NONE: &str = "<none>";
@@ -146,9 +146,10 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => {
-                    return Err(Error::usage(format!(
-                        "invalid filter {f:?}: dangling takes true or false"
-                    )));
+                    return Err(invalid_filter(
+                        &format!("dangling={value}"),
+                        "dangling takes true or false",
+                    ));
                 }
             }),
             "reference" => filter.reference.push(value.to_owned()),
@@ -158,9 +159,7 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                     None => (value, None),
                 };
                 if k.is_empty() {
-                    return Err(Error::usage(format!(
-                        "invalid filter {f:?}: label takes KEY or KEY=VALUE"
-                    )));
+                    return Err(invalid_filter(f, "label takes KEY or KEY=VALUE"));
                 }
                 filter.labels.push((k.to_owned(), v));
             }
@@ -175,11 +174,17 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                     filter.since = Some(filter.since.map_or(created, |s| s.max(created)));
                 }
             }
+            "until" => {
+                let until = parse_until(value, jiff::Timestamp::now())
+                    .ok_or_else(|| invalid_filter(f, "until takes a duration (10m, 24h) or a time (2024-07-22, 2024-07-22T10:00:00Z, unix seconds)"))?;
+                // Images created before the time, as `before` keeps them.
+                filter.before = Some(filter.before.map_or(until, |b| b.min(until)));
+            }
             _ => {
-                return Err(Error::usage(format!(
-                    "unknown filter {key:?}; valid filters are {}",
-                    FILTER_KEYS.join(", ")
-                )));
+                return Err(invalid_filter(
+                    &key,
+                    &format!("valid filters are {}", FILTER_KEYS.join(", ")),
+                ));
             }
         }
     }
@@ -195,6 +200,94 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     }
     filter.check()?;
     Ok(filter)
+}
+
+/// docker's `Invalid filter 'KEY'` (the daemon's answer, so exit status 1), with what
+/// would be valid.
+fn invalid_filter(what: &str, hint: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidFilter,
+        format!("invalid filter '{what}': {hint}"),
+    )
+}
+
+/// docker's `until=` value (`timetypes.GetTimestamp`): a Go duration before `now`
+/// (`10m`, `1h30m`), an RFC 3339 time, a date or date-time in the local zone, or unix
+/// seconds (`1700000000`, `1700000000.5`).
+pub fn parse_until(value: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    if let Some(d) = go_duration(value) {
+        return now.checked_sub(d).ok();
+    }
+    if let Ok(t) = value.parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    let local = jiff::tz::TimeZone::system();
+    if let Ok(dt) = value.parse::<jiff::civil::DateTime>() {
+        return dt.to_zoned(local).ok().map(|z| z.timestamp());
+    }
+    if let Ok(d) = value.parse::<jiff::civil::Date>() {
+        return d.to_zoned(local).ok().map(|z| z.timestamp());
+    }
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    if !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        let s: i64 = secs.parse().ok()?;
+        let ns: i32 = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+        return jiff::Timestamp::new(s, ns).ok();
+    }
+    None
+}
+
+/// Go's `time.ParseDuration` for the units docker users write: `300ms`, `10m`, `1h30m`.
+fn go_duration(value: &str) -> Option<jiff::SignedDuration> {
+    let mut rest = value;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .filter(|&n| n > 0)?;
+        let number: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[u..];
+    }
+    jiff::SignedDuration::try_from_secs_f64(total).ok()
+}
+
+/// `CreatedAt` as docker writes it: Go's `time.Time.String()` in the local time zone
+/// (`TZ`, else the system's), without fractions: `2024-07-22 22:26:43 +0200 CEST`.
+pub fn created_at_local(t: jiff::Timestamp) -> String {
+    let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+    let offset = zoned.strftime("%z").to_string();
+    // Go names a zone by its abbreviation, or by its offset when it has none.
+    let abbrev = zoned
+        .time_zone()
+        .to_offset_info(t)
+        .abbreviation()
+        .to_owned();
+    let zone = if abbrev.is_empty() || abbrev.starts_with(['+', '-']) {
+        offset.clone()
+    } else {
+        abbrev
+    };
+    format!("{} {offset} {zone}", zoned.strftime("%Y-%m-%d %H:%M:%S"))
 }
 
 /// The creation time of the image `what` names.
@@ -402,10 +495,7 @@ impl RowFormatter {
         let created: Option<jiff::Timestamp> =
             image.created.as_deref().and_then(|c| c.parse().ok());
         let (created_at, created_since) = match created {
-            Some(t) => (
-                t.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
-                human_duration_since(self.since(t)),
-            ),
+            Some(t) => (created_at_local(t), human_duration_since(self.since(t))),
             None => ("N/A".to_owned(), "N/A".to_owned()),
         };
         let cells = ImageCells {
