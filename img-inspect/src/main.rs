@@ -8,7 +8,8 @@ use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::oci::Platform;
 use img_core::ops::inspect::{
-    InspectOptions, inspect, inspect_typed, inspect_value, to_docker_json, to_docker_json_compact,
+    InspectOptions, inspect, inspect_typed, inspect_value, resolved_target, to_docker_json,
+    to_docker_json_compact,
 };
 use img_core::ops::resolve::resolve;
 use img_core::ops::verify::verify;
@@ -65,6 +66,7 @@ fn run(args: Args) -> Result<i32> {
     }
     let options = InspectOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+        resolved: None,
     };
     // Parsed before anything is read, so that a bad template fails at once.
     let template = template(args.format.as_deref())?;
@@ -77,7 +79,14 @@ fn run(args: Args) -> Result<i32> {
     for (label, target) in targets {
         let found = target
             .and_then(|t| resolve(store.index(), &t))
-            .and_then(|r| inspect(&store, &r.image, &options));
+            .and_then(|r| {
+                // Descriptor: the manifest this reference resolved to.
+                let options = InspectOptions {
+                    resolved: resolved_target(&store, &r.via)?,
+                    ..options.clone()
+                };
+                inspect(&store, &r.image, &options)
+            });
         let record = match found {
             Ok(r) => r,
             Err(e) => {
