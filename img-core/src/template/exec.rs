@@ -160,7 +160,9 @@ impl Exec<'_, '_> {
         for (index, elem) in items {
             // One variable gets the element; two get the index and the element.
             match b.pipe.decl.as_slice() {
-                [e] => self.set_var(e, elem.clone()),
+                [e] => {
+                    self.set_var(e, elem.clone());
+                }
                 [i, e] => {
                     self.set_var(i, index);
                     self.set_var(e, elem.clone());
@@ -178,9 +180,14 @@ impl Exec<'_, '_> {
         Ok(Flow::Normal)
     }
 
-    fn set_var(&mut self, name: &str, v: Value) {
-        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-            slot.1 = v;
+    /// Sets the innermost variable `name`; false when there is none.
+    fn set_var(&mut self, name: &str, v: Value) -> bool {
+        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            Some(slot) => {
+                slot.1 = v;
+                true
+            }
+            None => false,
         }
     }
 
@@ -193,7 +200,10 @@ impl Exec<'_, '_> {
         let val = val.unwrap_or(Value::Null);
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(name, val.clone());
+                if !self.set_var(name, val.clone()) {
+                    self.at = pipe.pos;
+                    return self.fail(format!("undefined variable: {name}"));
+                }
             } else {
                 self.vars.push((name.clone(), val.clone()));
             }

@@ -73,8 +73,12 @@ pub(crate) fn as_int(n: &Number) -> Option<i128> {
     (f.fract() == 0.0 && f.abs() < 1e21).then_some(f as i128)
 }
 
-/// Go's `%v` of a number; integral values print as integers.
+/// Go's `%v` of a number: an integer as one, a float (a float literal, or a JSON number
+/// written with a point or exponent) as Go prints a float64 (`1e+09`, `3`, `0.5`).
 fn number_v(n: &Number) -> String {
+    if n.is_f64() {
+        return format_g(n.as_f64().unwrap_or(0.0), None, false);
+    }
     match as_int(n) {
         Some(i) => i.to_string(),
         None => format_g(n.as_f64().unwrap_or(0.0), None, false),

@@ -346,9 +346,8 @@ impl Parser {
                 Tok::Declare | Tok::Assign => {
                     pipe.is_assign = next.tok == Tok::Assign;
                     self.next_non_space();
-                    if pipe.is_assign && !self.vars.contains(&name) {
-                        return Err(err(v.pos, format!("undefined variable \"{name}\"")));
-                    }
+                    // Go's parser accepts `$x =` for a variable not declared yet (it
+                    // fails when run, as `undefined variable: $x`).
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                 }
@@ -546,11 +545,33 @@ fn number(text: &str) -> Option<Number> {
             Some(Number::from(u))
         };
     }
-    if lower.starts_with("0x") || lower.is_empty() {
+    if let Some(h) = lower.strip_prefix("0x") {
+        let f = hex_float(h)?;
+        return Number::from_f64(if neg { -f } else { f });
+    }
+    if lower.is_empty() {
         return None;
     }
+    // A float literal stays a float even when integral (`1e9` prints as `1e+09`).
     let f: f64 = lower.parse().ok()?;
     Number::from_f64(if neg { -f } else { f })
+}
+
+/// Go's hexadecimal float (`1.ep+2` after `0x`, underscores removed): hex digits with an
+/// optional point, then a binary exponent.
+fn hex_float(h: &str) -> Option<f64> {
+    let (mant, exp) = h.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let scale = exp - 4 * i32::try_from(frac.len()).ok()?;
+    Some(v * 2f64.powi(scale))
 }
 
 #[cfg(test)]
@@ -571,6 +592,11 @@ mod tests {
         assert_eq!(number("1_000"), Some(Number::from(1000u64)));
         assert_eq!(number("1.5e3").and_then(|n| n.as_f64()), Some(1500.0));
         assert_eq!(number("-"), None);
+        let float = |t: &str| number(t).filter(Number::is_f64).and_then(|n| n.as_f64());
+        assert_eq!(float("1e9"), Some(1e9));
+        assert_eq!(float("0x1.ep+2"), Some(7.5));
+        assert_eq!(float("0x_1p4"), Some(16.0));
+        assert_eq!(float("0x1p-2"), Some(0.25));
     }
 
     #[test]
