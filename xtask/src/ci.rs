@@ -25,6 +25,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "dockerd",
     ),
     (
+        "img-ls",
+        "img_ls_prints_what_docker_images_prints",
+        "dockerd",
+    ),
+    (
         "img-pull",
         "docker_display::the_pull_display_is_dockers_on_a_terminal",
         "dockerd",

@@ -77,6 +77,10 @@ pub fn ls(
 ) -> Result<()> {
     // Parse the format before touching the index: a bad template is a usage error.
     let format = match &options.format {
+        // docker adds the digest column to a custom table with --digests, as its own.
+        Some(f) if options.digests && is_table(f) && !f.contains("{{.Digest}}") => {
+            Some(Format::parse(&format!("{f}\t{{{{.Digest}}}}"))?)
+        }
         Some(f) => Some(Format::parse(f)?),
         None => None,
     };
@@ -200,6 +204,12 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     }
     filter.check()?;
     Ok(filter)
+}
+
+/// Whether a `--format` is a custom table (`table ` and a row template; plain `table` is
+/// the default table, which has its own DIGEST column).
+fn is_table(format: &str) -> bool {
+    format.starts_with("table ")
 }
 
 /// docker's `Invalid filter 'KEY'` (the daemon's answer, so exit status 1), with what
