@@ -3,7 +3,8 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{Remover, RmOptions, prune};
+use img_core::ops::ls::parse_prune_filters;
+use img_core::ops::rm::{PruneOptions, Remover, RmOptions, prune_with};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -21,7 +22,10 @@ use img_core::record::RemovalRecord;
 /// Deleted images' blobs that nothing else uses are removed at the end (one garbage
 /// collection), unless --no-prune. --prune removes every dangling (untagged) image not in
 /// use, orphan blobs and partial downloads older than a day, and reports the space
-/// reclaimed; it asks no confirmation.
+/// reclaimed; it asks no confirmation. --prune -a removes every image no running img
+/// command holds, tagged or not (docker image prune -a): it asks docker's "Are you sure
+/// you want to continue? [y/N]" on a terminal, and without one needs -f. --filter
+/// until=24h|2024-07-22 and label=KEY[=VALUE] narrow what --prune removes.
 ///
 /// On a terminal it prints docker's lines (`Untagged: alpine:3.20`, `Deleted: sha256:…`);
 /// in a pipe one JSON record a line: {"Untagged": …}, {"Deleted": …}, and for --prune a
@@ -39,6 +43,13 @@ struct Args {
     /// prune)
     #[argh(switch)]
     prune: bool,
+    /// with --prune: every image no running img command holds, tagged or not (docker
+    /// image prune -a); asks first, or needs -f when stdin is not a terminal
+    #[argh(switch, short = 'a')]
+    all: bool,
+    /// with --prune: until=DURATION|TIME (created before), label=KEY[=VALUE] (repeatable)
+    #[argh(option)]
+    filter: Vec<String>,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
     #[argh(option)]
     format: Option<String>,
@@ -64,11 +75,24 @@ fn run(args: Args) -> Result<i32> {
                 "--prune takes no IMAGE: it removes dangling images",
             ));
         }
+        let options = PruneOptions {
+            all: args.all,
+            filter: parse_prune_filters(&args.filter)?,
+        };
+        if args.all && !args.force && !confirm_prune_all()? {
+            return Err(Error::new(
+                img_core::ErrorKind::Conflict,
+                "image prune has been cancelled",
+            ));
+        }
         let store = cli::open_store(args.root.as_deref())?;
-        let pruned = prune(&store)?;
+        let pruned = prune_with(&store, &options)?;
         print_pruned(&mut out, &pruned.records, lines)?;
         out.finish()?;
         return Ok(cli::EXIT_OK);
+    }
+    if args.all || !args.filter.is_empty() {
+        return Err(Error::usage("-a and --filter go with --prune"));
     }
     let targets = cli::targets(&args.images, "an image")?;
     let store = cli::open_store(args.root.as_deref())?;
@@ -92,6 +116,23 @@ fn run(args: Args) -> Result<i32> {
     out.finish()?;
     remover.finish()?;
     Ok(failures.exit_code())
+}
+
+/// docker's question before `image prune -a`, on a terminal; without one, -f is needed.
+fn confirm_prune_all() -> Result<bool> {
+    if !cli::stdin_is_terminal() {
+        return Err(Error::usage(
+            "--prune -a removes every image: there is no terminal to ask on, so confirm with -f",
+        ));
+    }
+    eprint!(
+        "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io(e, "reading the answer"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
 /// One record: docker rmi's line on a terminal, the record otherwise.

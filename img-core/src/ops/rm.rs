@@ -284,13 +284,33 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 /// index write goes first, so that prune works on a full disk, where the index cannot be
 /// written until some space is free.
 pub fn prune(store: &Store) -> Result<Pruned> {
+    prune_with(store, &PruneOptions::default())
+}
+
+/// What `img-rm --prune` removes beyond docker's default (dangling images).
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every image no lease holds, tagged or not (docker's `image prune -a`: all
+    /// images no container uses).
+    pub all: bool,
+    /// `--filter until=…` (as `before`) and `label=…`; its `dangling` is ignored.
+    pub filter: ListFilter,
+}
+
+/// [`prune`] with docker's `-a` and `--filter`.
+pub fn prune_with(store: &Store, prune: &PruneOptions) -> Result<Pruned> {
     let options = GcOptions {
         ingest_max_age: std::time::Duration::ZERO,
     };
     let early = store.reclaim_unindexed(&options)?;
     let filter = ListFilter {
-        dangling: Some(true),
-        ..ListFilter::default()
+        dangling: if prune.all { None } else { Some(true) },
+        ..prune.filter.clone()
+    };
+    let delete = if prune.all {
+        DeleteImage::Always
+    } else {
+        DeleteImage::IfUntagged
     };
     let mut seen = std::collections::HashSet::new();
     let mut records_out = Vec::new();
@@ -305,10 +325,9 @@ pub fn prune(store: &Store) -> Result<Pruned> {
         }
         // Tagged since we listed it: no longer dangling, kept (IfUntagged decides inside
         // the transaction).
-        if let Some(removed) =
-            store
-                .index()
-                .remove_references(&image.id, &[], &[], DeleteImage::IfUntagged)?
+        if let Some(removed) = store
+            .index()
+            .remove_references(&image.id, &[], &[], delete)?
             && removed.deleted
         {
             records_out.extend(records(&image.id, &removed));
