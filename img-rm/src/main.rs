@@ -79,11 +79,9 @@ fn run(args: Args) -> Result<i32> {
             all: args.all,
             filter: parse_prune_filters(&args.filter)?,
         };
+        // A "no" ends it quietly with status 0, as docker does.
         if args.all && !args.force && !confirm_prune_all()? {
-            return Err(Error::new(
-                img_core::ErrorKind::Conflict,
-                "image prune has been cancelled",
-            ));
+            return Ok(cli::EXIT_OK);
         }
         let store = cli::open_store(args.root.as_deref())?;
         let pruned = prune_with(&store, &options)?;

@@ -80,3 +80,60 @@ fn prune_all_removes_tagged_images_as_filtered_and_never_unasked() {
             .is_none()
     );
 }
+
+/// Runs img-rm on a pseudo-terminal (util-linux `script`) with `answer` typed in, and
+/// returns (exit status, what the terminal showed).
+fn on_terminal_answering(f: &Fixture, args: &[&str], answer: &str) -> (i32, String) {
+    use std::io::Write;
+    let inner = f.command(env!("CARGO_BIN_EXE_img-rm"));
+    let mut line = format!("'{}'", env!("CARGO_BIN_EXE_img-rm"));
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let mut script = std::process::Command::new("script");
+    script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux's script gives img-rm a terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn prune_all_asks_dockers_question_on_a_terminal() {
+    let f = Fixture::new().expect("starting the test registry");
+    f.pull(ALPINE).unwrap();
+    let (code, shown) = on_terminal_answering(&f, &["--prune", "-a"], "n\n");
+    assert_eq!(code, 0, "a no ends it quietly, as docker does: {shown}");
+    assert!(
+        shown.contains(
+            "WARNING! This will remove all images without at least one container associated to them.\r\nAre you sure you want to continue? [y/N] "
+        ),
+        "{shown:?}"
+    );
+    assert!(!shown.contains("Deleted"), "{shown}");
+    assert_eq!(images(&f), 1);
+    let (code, shown) = on_terminal_answering(&f, &["--prune", "-a"], "y\n");
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Deleted Images:"), "{shown}");
+    assert!(shown.contains("deleted: sha256:"), "{shown}");
+    assert!(shown.contains("Total reclaimed space:"), "{shown}");
+    assert_eq!(images(&f), 0);
+}
