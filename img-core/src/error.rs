@@ -20,6 +20,9 @@ pub enum ErrorKind {
     InvalidDocument,
     /// A template given with `--format` does not parse or fails while running.
     Template,
+    /// A `--filter` the store cannot answer: an unknown key or a bad value (docker's
+    /// daemon answers `Invalid filter 'KEY'`). Exit status 1, not a usage error.
+    InvalidFilter,
     /// The thing asked for does not exist (image, tag, blob, repository).
     NotFound,
     /// A short ID or name matches more than one image.
@@ -62,6 +65,7 @@ impl ErrorKind {
             ErrorKind::InvalidRecord => "invalid record",
             ErrorKind::InvalidDocument => "invalid document",
             ErrorKind::Template => "template",
+            ErrorKind::InvalidFilter => "invalid filter",
             ErrorKind::NotFound => "not found",
             ErrorKind::Ambiguous => "ambiguous",
             ErrorKind::Conflict => "conflict",

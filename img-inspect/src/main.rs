@@ -7,7 +7,10 @@ use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::oci::Platform;
-use img_core::ops::inspect::{InspectOptions, inspect, inspect_value, to_docker_json};
+use img_core::ops::inspect::{
+    InspectOptions, inspect, inspect_typed, inspect_value, resolved_target, to_docker_json,
+    to_docker_json_compact,
+};
 use img_core::ops::resolve::resolve;
 use img_core::ops::verify::verify;
 use img_core::output::Format;
@@ -63,9 +66,12 @@ fn run(args: Args) -> Result<i32> {
     }
     let options = InspectOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+        resolved: None,
     };
     // Parsed before anything is read, so that a bad template fails at once.
     let template = template(args.format.as_deref())?;
+    // docker's `--format json` is the same array, compact on one line.
+    let compact = args.format.as_deref() == Some("json");
     let targets = cli::targets(&args.images, "an image")?;
     let store = cli::open_store_read_only(args.root.as_deref())?;
     let mut failures = Failures::new(TOOL);
@@ -73,7 +79,14 @@ fn run(args: Args) -> Result<i32> {
     for (label, target) in targets {
         let found = target
             .and_then(|t| resolve(store.index(), &t))
-            .and_then(|r| inspect(&store, &r.image, &options));
+            .and_then(|r| {
+                // Descriptor: the manifest this reference resolved to.
+                let options = InspectOptions {
+                    resolved: resolved_target(&store, &r.via)?,
+                    ..options.clone()
+                };
+                inspect(&store, &r.image, &options)
+            });
         let record = match found {
             Ok(r) => r,
             Err(e) => {
@@ -82,7 +95,7 @@ fn run(args: Args) -> Result<i32> {
             }
         };
         match &template {
-            Some(t) => match t.render(&inspect_value(&record)) {
+            Some(t) => match t.render_typed(&inspect_typed(&record), &inspect_value(&record)) {
                 Ok(text) => print(&format!("{text}\n"))?,
                 Err(e) => failures.report(&label, &e),
             },
@@ -90,8 +103,13 @@ fn run(args: Args) -> Result<i32> {
         }
     }
     if template.is_none() {
-        let text = to_docker_json(&records)
-            .map_err(|e| Error::new(img_core::ErrorKind::Io, format!("encoding output: {e}")))?;
+        let text = if compact {
+            to_docker_json_compact(&records)
+        } else {
+            to_docker_json(&records)
+        };
+        let text =
+            text.map_err(|e| Error::new(img_core::ErrorKind::Io, format!("encoding output: {e}")))?;
         print(&format!("{text}\n"))?;
     }
     Ok(failures.exit_code())

@@ -20,7 +20,10 @@ use img_core::ops::ls::{LsOptions, ls};
 /// must all match, as docker does; different keys: all must match): dangling=true|false,
 /// reference=PATTERN (matched against the full and short name, with and without :tag;
 /// '*' stays within a path component, '**' crosses '/'), before=IMAGE, since=IMAGE,
-/// label=KEY[=VALUE].
+/// until=DURATION|TIME (created before: 24h, 2024-07-22, 2024-07-22T10:00:00Z, unix
+/// seconds), label=KEY[=VALUE]. dangling=false keeps untagged images that still have a
+/// repository digest, as docker does. An unknown filter or a bad value exits 1 (docker's
+/// daemon says "Invalid filter"). CreatedAt is in the local time zone (TZ).
 #[derive(FromArgs)]
 struct Args {
     /// show all images (accepted for docker's sake: the store has no intermediate images)
@@ -35,7 +38,7 @@ struct Args {
     /// show the repository digest of each row
     #[argh(switch)]
     digests: bool,
-    /// filter rows: dangling=, reference=, before=, since=, label= (repeatable)
+    /// filter rows: dangling=, reference=, before=, since=, until=, label= (repeatable)
     #[argh(option, short = 'f')]
     filter: Vec<String>,
     /// output: table, json, or a Go template ('table {{.Repository}}\t{{.Tag}}' for a

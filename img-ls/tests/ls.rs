@@ -424,13 +424,23 @@ fn bad_input_is_one_line_and_the_right_exit_status() {
         assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
         assert_eq!(run.stdout, "");
     };
+    // docker's daemon answers `Invalid filter 'KEY'`: not a usage error, exit status 1.
     fails(
         &["-f", "color=red"],
-        2,
-        "unknown filter \"color\"; valid filters are before, dangling, label, reference, since",
+        1,
+        "invalid filter 'color': valid filters are before, dangling, label, reference, since, until",
     );
     fails(&["-f", "dangling"], 2, "expected KEY=VALUE");
-    fails(&["-f", "dangling=maybe"], 2, "dangling takes true or false");
+    fails(
+        &["-f", "dangling=maybe"],
+        1,
+        "invalid filter 'dangling=maybe'",
+    );
+    fails(
+        &["-f", "until=yesterday"],
+        1,
+        "invalid filter 'until=yesterday'",
+    );
     fails(
         &["-f", "dangling=true", "-f", "dangling=false"],
         2,

@@ -11,10 +11,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_img-ls");
 
 #[test]
 fn a_store_this_user_may_only_read_is_listed_with_or_without_a_writer() {
-    if !can_switch_user() {
-        eprintln!("skipped: running as a second user needs root");
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "running a tool as a second user needs root (cargo xtask ci skips this test when not root)"
+    );
     let f = Fixture::new().expect("starting the test registry (needs docker-registry)");
     let pulled = f.pull("test/alpine-like:latest").unwrap().record;
     open_to_others(&f.root());

@@ -14,7 +14,7 @@ use img_core::digest::Digest;
 use img_core::oci::Platform;
 use img_core::ops::pull::PullOptions;
 use img_core::record::ImageRecord;
-use img_core::testing::{Dockerd, Fixture, verify_store};
+use img_core::testing::{Fixture, TestDockerd, verify_store};
 
 const ALPINE: &str = "test/alpine-like:latest";
 const OCI: &str = "test/oci-zstd:1";
@@ -24,12 +24,19 @@ fn fixture() -> Fixture {
     Fixture::new().expect("starting the test registry (needs the docker-registry package)")
 }
 
-fn dockerd() -> Dockerd {
-    Dockerd::start().unwrap_or_else(|e| panic!("docker's daemon cannot start here: {e}"))
+fn dockerd() -> TestDockerd {
+    TestDockerd::start().unwrap_or_else(|e| panic!("docker's daemon cannot start here: {e}"))
 }
 
 /// Runs `cmd`, asserting success; returns stdout.
 #[track_caller]
+/// The docker CLI on the test daemon with `args`.
+fn docker_cli(daemon: &TestDockerd, args: &[&str]) -> Command {
+    let mut cmd = daemon.docker();
+    cmd.args(args);
+    cmd
+}
+
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| {
         panic!(
@@ -116,12 +123,18 @@ fn docker_20_and_podman_load_what_save_writes_with_the_same_ids_and_tags() {
     ];
 
     let docker = dockerd();
-    let out = ok(&mut docker.docker(&["load", "-i", file.to_str().unwrap()]));
+    let out = ok(&mut docker_cli(
+        &docker,
+        &["load", "-i", file.to_str().unwrap()],
+    ));
     for (r, _) in &want {
         assert!(out.contains(&format!("Loaded image: {r}")), "{out}");
     }
     for (r, id) in &want {
-        let got = ok(&mut docker.docker(&["image", "inspect", "--format", "{{.Id}}", r]));
+        let got = ok(&mut docker_cli(
+            &docker,
+            &["image", "inspect", "--format", "{{.Id}}", r],
+        ));
         assert_eq!(got.trim(), id.to_string(), "docker's ID of {r}");
     }
 
@@ -191,13 +204,19 @@ fn what_docker_saves_loads_with_dockers_ids_and_back() {
     let f = fixture();
     let docker = dockerd();
     let (alpine_ref, multi_ref) = (f.reference(ALPINE), f.reference(MULTI));
-    ok(&mut docker.docker(&["pull", "-q", &alpine_ref]));
-    ok(&mut docker.docker(&["pull", "-q", &multi_ref]));
-    ok(&mut docker.docker(&["tag", &alpine_ref, "mine/second:2"]));
+    ok(&mut docker_cli(&docker, &["pull", "-q", &alpine_ref]));
+    ok(&mut docker_cli(&docker, &["pull", "-q", &multi_ref]));
+    ok(&mut docker_cli(
+        &docker,
+        &["tag", &alpine_ref, "mine/second:2"],
+    ));
     let docker_id = |r: &str| {
-        ok(&mut docker.docker(&["image", "inspect", "--format", "{{.Id}}", r]))
-            .trim()
-            .to_owned()
+        ok(&mut docker_cli(
+            &docker,
+            &["image", "inspect", "--format", "{{.Id}}", r],
+        ))
+        .trim()
+        .to_owned()
     };
     let (id, multi_id) = (docker_id(&alpine_ref), docker_id(&multi_ref));
     assert_eq!(multi_id, host_config(&f).to_string());
@@ -226,7 +245,8 @@ fn what_docker_saves_loads_with_dockers_ids_and_back() {
     ];
     for (what, args, want) in cases {
         let file = dir.path().join(format!("{what}.tar"));
-        let mut cmd = docker.docker(&["save", "-o", file.to_str().unwrap()]);
+        let mut cmd = docker.docker();
+        cmd.args(["save", "-o", file.to_str().unwrap()]);
         cmd.args(&args);
         ok(&mut cmd);
         let root = fresh_root(dir.path(), what);
@@ -249,11 +269,19 @@ fn what_docker_saves_loads_with_dockers_ids_and_back() {
         None,
     )
     .success();
-    ok(&mut docker.docker(&["rmi", &alpine_ref, "mine/second:2"]));
-    let out = ok(&mut docker.docker(&["load", "-i", back.to_str().unwrap()]));
+    ok(&mut docker_cli(
+        &docker,
+        &["rmi", &alpine_ref, "mine/second:2"],
+    ));
+    let out = ok(&mut docker_cli(
+        &docker,
+        &["load", "-i", back.to_str().unwrap()],
+    ));
     assert!(out.contains("Loaded image: mine/second:2"), "{out}");
-    let again =
-        ok(&mut docker.docker(&["image", "inspect", "--format", "{{.Id}}", "mine/second:2"]));
+    let again = ok(&mut docker_cli(
+        &docker,
+        &["image", "inspect", "--format", "{{.Id}}", "mine/second:2"],
+    ));
     assert_eq!(again.trim(), id);
 }
 

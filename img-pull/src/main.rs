@@ -100,6 +100,11 @@ fn run(args: Args) -> Result<i32> {
             }
         };
         let bars = (cli::stderr_is_terminal() && !args.quiet).then(TerminalProgress::new);
+        if let Some(b) = &bars
+            && !names_tag_or_digest(&label)
+        {
+            b.default_tag();
+        }
         let progress: &dyn PullProgress = match &bars {
             Some(b) => b,
             None => &NoProgress,
@@ -119,6 +124,13 @@ fn run(args: Args) -> Result<i32> {
     }
     out.finish()?;
     Ok(failures.exit_code())
+}
+
+/// Whether the user wrote a tag or a digest (docker says `Using default tag: latest` when
+/// neither was given).
+fn names_tag_or_digest(written: &str) -> bool {
+    let last = written.rsplit('/').next().unwrap_or(written);
+    written.contains('@') || last.contains(':')
 }
 
 fn print(out: &mut cli::RecordWriter, p: &Pulled, quiet: bool, terminal: bool) -> Result<()> {

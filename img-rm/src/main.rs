@@ -3,7 +3,8 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{Remover, RmOptions, prune_at};
+use img_core::ops::ls::parse_prune_filters;
+use img_core::ops::rm::{PruneOptions, Remover, RmOptions, prune_at};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -22,7 +23,10 @@ use img_core::record::RemovalRecord;
 /// collection), unless --no-prune. --prune removes every dangling (untagged) image not in
 /// use, orphan blobs and every partial download no running command holds, and reports
 /// the space reclaimed; it asks no confirmation. It works on a full disk: what needs no
-/// index write goes first.
+/// index write goes first. --prune -a removes every image no running img command holds,
+/// tagged or not (docker image prune -a): it asks docker's "Are you sure you want to
+/// continue? [y/N]" on a terminal, and without one needs -f. --filter
+/// until=24h|2024-07-22 and label=KEY[=VALUE] narrow what --prune removes.
 ///
 /// --rebuild-index makes a new index for a store whose index is lost (deleted, emptied,
 /// or another store's): every image whose manifest, config and layers are in the store
@@ -48,6 +52,13 @@ struct Args {
     /// rebuild a lost index from the store's blobs: images come back untagged
     #[argh(switch)]
     rebuild_index: bool,
+    /// with --prune: every image no running img command holds, tagged or not (docker
+    /// image prune -a); asks first, or needs -f when stdin is not a terminal
+    #[argh(switch, short = 'a')]
+    all: bool,
+    /// with --prune: until=DURATION|TIME (created before), label=KEY[=VALUE] (repeatable)
+    #[argh(option)]
+    filter: Vec<String>,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
     #[argh(option)]
     format: Option<String>,
@@ -103,11 +114,22 @@ fn run(args: Args) -> Result<i32> {
                 "--prune takes no IMAGE: it removes dangling images",
             ));
         }
+        let options = PruneOptions {
+            all: args.all,
+            filter: parse_prune_filters(&args.filter)?,
+        };
+        // A "no" ends it quietly with status 0, as docker does.
+        if args.all && !args.force && !confirm_prune_all()? {
+            return Ok(cli::EXIT_OK);
+        }
         let root = img_core::settings::store_root(args.root.as_deref())?;
-        let pruned = prune_at(&root)?;
+        let pruned = prune_at(&root, &options)?;
         print_pruned(&mut out, &pruned.records, lines)?;
         out.finish()?;
         return Ok(cli::EXIT_OK);
+    }
+    if args.all || !args.filter.is_empty() {
+        return Err(Error::usage("-a and --filter go with --prune"));
     }
     let targets = cli::targets(&args.images, "an image")?;
     let store = cli::open_store(args.root.as_deref())?;
@@ -131,6 +153,23 @@ fn run(args: Args) -> Result<i32> {
     out.finish()?;
     remover.finish()?;
     Ok(failures.exit_code())
+}
+
+/// docker's question before `image prune -a`, on a terminal; without one, -f is needed.
+fn confirm_prune_all() -> Result<bool> {
+    if !cli::stdin_is_terminal() {
+        return Err(Error::usage(
+            "--prune -a removes every image: there is no terminal to ask on, so confirm with -f",
+        ));
+    }
+    eprint!(
+        "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue? [y/N] "
+    );
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io(e, "reading the answer"))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }
 
 /// One record: docker rmi's line on a terminal, the record otherwise.

@@ -16,7 +16,8 @@ use crate::reference::Reference;
 /// bound (the caller keeps the oldest `before` and the newest `since`, as docker does).
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
-    /// `dangling=true` keeps only untagged images, `dangling=false` only tagged ones.
+    /// `dangling=true` keeps only untagged images, `dangling=false` those with a tag or a
+    /// repository digest (docker drops only the images with neither).
     pub dangling: Option<bool>,
     /// `reference=PATTERN`, any of which may match: Go's `path.Match` (`*`, `?`, `[…]`,
     /// `\`, where `*` does not cross `/`), plus `**`, which does (docker lacks it),
@@ -56,9 +57,12 @@ impl ListFilter {
             Some(true) => {
                 clauses.push("NOT EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id)".into())
             }
-            Some(false) => {
-                clauses.push("EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id)".into())
-            }
+            // docker keeps an untagged image that still has a repository digest.
+            Some(false) => clauses.push(
+                "(EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id)
+                  OR EXISTS (SELECT 1 FROM repo_digests r WHERE r.image_id = i.id))"
+                    .into(),
+            ),
             None => {}
         }
         if let Some(before) = self.before {

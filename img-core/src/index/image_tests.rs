@@ -182,13 +182,14 @@ fn list_is_one_row_per_tag_newest_first_with_filters() {
         }),
         vec![format!("{ALPINE}:3.19")]
     );
+    // c has no tag but a repo digest: docker keeps it under dangling=false.
     assert_eq!(
         list(ListFilter {
             dangling: Some(false),
             ..ListFilter::default()
         })
         .len(),
-        3
+        4
     );
 }
 

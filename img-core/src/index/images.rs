@@ -137,8 +137,9 @@ impl Index {
             )
             .map_err(e)?;
         }
+        let target = (image.target.to_string(), image.target_media_type.as_str());
         for (name, tag) in &image.tags {
-            self.tag_in(tx, &id, name, tag)?;
+            self.tag_in(tx, &id, name, tag, Some((&target.0, target.1)))?;
         }
         for (name, digest) in &image.repo_digests {
             tx.execute(
@@ -170,17 +171,56 @@ impl Index {
             if exists.is_none() {
                 return Err(no_such_image(&id));
             }
-            self.tag_in(tx, &id, name, tag)
+            self.tag_in(tx, &id, name, tag, None)
         })
     }
 
-    fn tag_in(&self, tx: &Transaction<'_>, id: &str, name: &str, tag: &str) -> Result<()> {
+    /// The manifest (or index) `name:tag` resolved to when it was pulled, with its media
+    /// type; `None` for a tag that names the image's own target (see schema 3).
+    pub fn tag_target(&self, name: &str, tag: &str) -> Result<Option<(Digest, String)>> {
+        self.read(|tx| {
+            let row: Option<(Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT target_digest, target_media_type FROM tags WHERE name = ?1 AND tag = ?2",
+                    [name, tag],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.err(e))?;
+            Ok(match row {
+                Some((Some(d), Some(mt))) => Digest::parse(&d).ok().map(|d| (d, mt)),
+                _ => None,
+            })
+        })
+    }
+
+    /// Records `name:tag` for image `id`; `target` is the manifest the tag resolved to
+    /// (`None`: the image's own target).
+    fn tag_in(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        name: &str,
+        tag: &str,
+        target: Option<(&str, &str)>,
+    ) -> Result<()> {
         let t = now();
+        let (td, tm) = target.unzip();
         tx.execute(
-            "INSERT INTO tags (name, tag, image_id, tagged_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name, tag) DO UPDATE SET image_id = excluded.image_id,
-                                                   tagged_at = excluded.tagged_at",
-            params![name, tag, id, t],
+            "INSERT INTO tags (name, tag, image_id, tagged_at, target_digest, target_media_type)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (name, tag) DO UPDATE SET
+                 tagged_at = excluded.tagged_at,
+                 -- Re-tagging the same image without a target keeps the one recorded.
+                 target_digest = CASE WHEN excluded.target_digest IS NULL
+                                       AND tags.image_id = excluded.image_id
+                                      THEN tags.target_digest ELSE excluded.target_digest END,
+                 target_media_type = CASE WHEN excluded.target_digest IS NULL
+                                           AND tags.image_id = excluded.image_id
+                                          THEN tags.target_media_type
+                                          ELSE excluded.target_media_type END,
+                 image_id = excluded.image_id",
+            params![name, tag, id, t, td, tm],
         )
         .map_err(|e| self.err(e))?;
         tx.execute(
@@ -294,7 +334,11 @@ impl Index {
                 .query_row(
                     "SELECT image_id FROM repo_digests WHERE name = ?1 AND digest = ?2
                      UNION ALL
+                     SELECT image_id FROM tags WHERE name = ?1 AND target_digest = ?2
+                     UNION ALL
                      SELECT i.id FROM images i WHERE (i.target_digest = ?2 OR i.id = ?2)
+                       AND NOT EXISTS (SELECT 1 FROM repo_digests o
+                                       WHERE o.image_id = i.id AND o.digest = ?2 AND o.name <> ?1)
                        AND (EXISTS (SELECT 1 FROM tags t WHERE t.image_id = i.id AND t.name = ?1)
                          OR EXISTS (SELECT 1 FROM repo_digests r
                                     WHERE r.image_id = i.id AND r.name = ?1))

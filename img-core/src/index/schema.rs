@@ -91,6 +91,14 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 3: the manifest each tag resolved to. One image (one config) can be reached through
+    // several manifests (the same image pushed with docker and OCI media types), and
+    // docker's inspect shows, as `Descriptor`, the one the given reference names. NULL (a
+    // tag recorded before, or made by img-tag) means the image's own target.
+    r#"
+    ALTER TABLE tags ADD COLUMN target_digest TEXT;
+    ALTER TABLE tags ADD COLUMN target_media_type TEXT;
+    "#,
 ];
 
 /// The version recorded in the file.

@@ -8,14 +8,18 @@
 //! does. `Descriptor` is what the image's tag names: its manifest, or its index.
 //!
 //! [`to_docker_json`] prints the array as `docker inspect` does; templates run over
-//! [`inspect_value`]'s JSON, so docker users' `--format` templates keep working.
+//! [`inspect_typed`]'s Go-typed value, falling back to [`inspect_value`]'s JSON as docker
+//! falls back to the daemon's, so docker users' `--format` templates print what docker's do.
 
 mod record;
+mod typed;
 
 pub use record::{
     AttestationData, ContainerConfig, GRAPH_DRIVER_NAME, GraphDriver, ImageData, ImageInspect,
     ManifestSize, ManifestSummary, Metadata, RootFs, UnpackedSize, ZERO_TIME, to_docker_json,
+    to_docker_json_compact,
 };
+pub use typed::inspect_typed;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -30,11 +34,44 @@ pub struct InspectOptions {
     /// The platform whose config to show for an image that is an index (`--platform`);
     /// it must be in the store. For a one-platform image, it must be the image's.
     pub platform: Option<Platform>,
+    /// The manifest (or index) the given reference resolved to, with its media type:
+    /// shown as `Descriptor` when the store has it (one image can be reached through
+    /// several manifests). `None`: the image's own target.
+    pub resolved: Option<(Digest, String)>,
+}
+
+/// What [`InspectOptions::resolved`] should be for an image found through `via`: the
+/// manifest its tag recorded, or the digest it was named by.
+pub fn resolved_target(
+    store: &Store,
+    via: &crate::ops::resolve::Via,
+) -> Result<Option<(Digest, String)>> {
+    use crate::ops::resolve::Via;
+    match via {
+        Via::Tag(r) => {
+            let tag = r.tag().unwrap_or(crate::reference::DEFAULT_TAG);
+            store.index().tag_target(&r.name(), tag)
+        }
+        Via::Digest(r) => Ok(match r.digest() {
+            Some(d) => store
+                .index()
+                .blob(d)?
+                .filter(|b| {
+                    media_type::is_manifest(&b.media_type) || media_type::is_index(&b.media_type)
+                })
+                .map(|b| (d.clone(), b.media_type)),
+            None => None,
+        }),
+        Via::Id => Ok(None),
+    }
 }
 
 /// docker's image inspect object for `image`.
 pub fn inspect(store: &Store, image: &ImageInfo, options: &InspectOptions) -> Result<ImageInspect> {
-    let target = descriptor_of(store, &image.target, &image.target_media_type)?;
+    let target = match &options.resolved {
+        Some((d, mt)) if store.blob_path(d).is_file() => descriptor_of(store, d, mt)?,
+        _ => descriptor_of(store, &image.target, &image.target_media_type)?,
+    };
     let (config, manifests) = if media_type::is_index(&image.target_media_type) {
         let index = read_index(store, &image.target)?;
         let summaries = summarize(store, &index)?;

@@ -23,7 +23,7 @@ use crate::store::Store;
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
-pub const FILTER_KEYS: &[&str] = &["before", "dangling", "label", "reference", "since"];
+pub const FILTER_KEYS: &[&str] = &["before", "dangling", "label", "reference", "since", "until"];
 
 /// What `<none>` looks like in a row, as docker prints it.
 pub const NONE: &str = "<none>";
@@ -77,6 +77,10 @@ pub fn ls(
 ) -> Result<()> {
     // Parse the format before touching the index: a bad template is a usage error.
     let format = match &options.format {
+        // docker adds the digest column to a custom table with --digests, as its own.
+        Some(f) if options.digests && is_table(f) && !f.contains("{{.Digest}}") => {
+            Some(Format::parse(&format!("{f}\t{{{{.Digest}}}}"))?)
+        }
         Some(f) => Some(Format::parse(f)?),
         None => None,
     };
@@ -146,9 +150,10 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => {
-                    return Err(Error::usage(format!(
-                        "invalid filter {f:?}: dangling takes true or false"
-                    )));
+                    return Err(invalid_filter(
+                        &format!("dangling={value}"),
+                        "dangling takes true or false",
+                    ));
                 }
             }),
             "reference" => filter.reference.push(value.to_owned()),
@@ -158,9 +163,7 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                     None => (value, None),
                 };
                 if k.is_empty() {
-                    return Err(Error::usage(format!(
-                        "invalid filter {f:?}: label takes KEY or KEY=VALUE"
-                    )));
+                    return Err(invalid_filter(f, "label takes KEY or KEY=VALUE"));
                 }
                 filter.labels.push((k.to_owned(), v));
             }
@@ -175,11 +178,17 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
                     filter.since = Some(filter.since.map_or(created, |s| s.max(created)));
                 }
             }
+            "until" => {
+                let until = parse_until(value, jiff::Timestamp::now())
+                    .ok_or_else(|| invalid_filter(f, "until takes a duration (10m, 24h) or a time (2024-07-22, 2024-07-22T10:00:00Z, unix seconds)"))?;
+                // Images created before the time, as `before` keeps them.
+                filter.before = Some(filter.before.map_or(until, |b| b.min(until)));
+            }
             _ => {
-                return Err(Error::usage(format!(
-                    "unknown filter {key:?}; valid filters are {}",
-                    FILTER_KEYS.join(", ")
-                )));
+                return Err(invalid_filter(
+                    &key,
+                    &format!("valid filters are {}", FILTER_KEYS.join(", ")),
+                ));
             }
         }
     }
@@ -195,6 +204,73 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     }
     filter.check()?;
     Ok(filter)
+}
+
+/// docker's `image prune --filter`: `until=DURATION|TIME` (images created before) and
+/// `label=KEY[=VALUE]`; anything else is an invalid filter.
+pub fn parse_prune_filters(filters: &[String]) -> Result<ListFilter> {
+    let mut filter = ListFilter::default();
+    for f in filters {
+        let Some((key, value)) = f.split_once('=') else {
+            return Err(Error::usage(format!(
+                "bad format of filter {f:?}: expected KEY=VALUE"
+            )));
+        };
+        let value = value.trim();
+        match key.trim().to_ascii_lowercase().as_str() {
+            "until" => {
+                let until = parse_until(value, jiff::Timestamp::now())
+                    .ok_or_else(|| invalid_filter(f, "until takes a duration (24h) or a time"))?;
+                filter.before = Some(filter.before.map_or(until, |b| b.min(until)));
+            }
+            "label" => {
+                let (k, v) = match value.split_once('=') {
+                    Some((k, v)) => (k, Some(v.to_owned())),
+                    None => (value, None),
+                };
+                if k.is_empty() {
+                    return Err(invalid_filter(f, "label takes KEY or KEY=VALUE"));
+                }
+                filter.labels.push((k.to_owned(), v));
+            }
+            other => return Err(invalid_filter(other, "prune takes until and label")),
+        }
+    }
+    Ok(filter)
+}
+
+/// Whether a `--format` is a custom table (`table ` and a row template; plain `table` is
+/// the default table, which has its own DIGEST column).
+fn is_table(format: &str) -> bool {
+    format.starts_with("table ")
+}
+
+/// docker's `Invalid filter 'KEY'` (the daemon's answer, so exit status 1), with what
+/// would be valid.
+fn invalid_filter(what: &str, hint: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidFilter,
+        format!("invalid filter '{what}': {hint}"),
+    )
+}
+
+/// `CreatedAt` as docker writes it: Go's `time.Time.String()` in the local time zone
+/// (`TZ`, else the system's), without fractions: `2024-07-22 22:26:43 +0200 CEST`.
+pub fn created_at_local(t: jiff::Timestamp) -> String {
+    let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+    let offset = zoned.strftime("%z").to_string();
+    // Go names a zone by its abbreviation, or by its offset when it has none.
+    let abbrev = zoned
+        .time_zone()
+        .to_offset_info(t)
+        .abbreviation()
+        .to_owned();
+    let zone = if abbrev.is_empty() || abbrev.starts_with(['+', '-']) {
+        offset.clone()
+    } else {
+        abbrev
+    };
+    format!("{} {offset} {zone}", zoned.strftime("%Y-%m-%d %H:%M:%S"))
 }
 
 /// The creation time of the image `what` names.
@@ -402,10 +478,7 @@ impl RowFormatter {
         let created: Option<jiff::Timestamp> =
             image.created.as_deref().and_then(|c| c.parse().ok());
         let (created_at, created_since) = match created {
-            Some(t) => (
-                t.strftime("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
-                human_duration_since(self.since(t)),
-            ),
+            Some(t) => (created_at_local(t), human_duration_since(self.since(t))),
             None => ("N/A".to_owned(), "N/A".to_owned()),
         };
         let cells = ImageCells {
@@ -473,3 +546,6 @@ fn familiar_name(full: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+mod until;
+
+pub use until::parse_until;

@@ -1,14 +1,18 @@
-//! What a pull reports while it works, and the terminal display of it: one indicatif bar a
-//! blob plus a total, like docker's pull display. Nothing is drawn when stderr is not a
-//! terminal (the caller passes [`NoProgress`]).
+//! What a pull reports while it works, and the terminal display of it, drawn by docker's
+//! `jsonmessage` rules: a `TAG: Pulling from PATH` header, then one line a layer (never the
+//! config blob) rewritten in place as its state changes, ending as `<12 hex>: Pull complete`
+//! or `Already exists` with no bar or count left behind. Every line ends with a newline, so a
+//! transcript reads as lines. Where the terminal cannot move the cursor (`TERM=dumb`, or no
+//! `TERM`) the same lines are printed plainly, one per state change, as docker prints
+//! without ANSI support. Nothing is drawn when stderr is not a terminal (the caller passes
+//! [`NoProgress`]).
 
-use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Mutex;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-
 use crate::digest::Digest;
-use crate::oci::Descriptor;
+use crate::oci::{Descriptor, media_type};
+use crate::output::units::human_size_with_precision;
 use crate::reference::Reference;
 
 /// One step in the life of a blob being pulled.
@@ -32,7 +36,7 @@ pub enum BlobEvent {
 
 /// Receives a pull's progress. Called from several download threads at once.
 pub trait PullProgress: Sync {
-    /// The reference resolved to `digest`.
+    /// The reference resolved to `digest` (also when the image is already up to date).
     fn resolved(&self, _reference: &Reference, _digest: &Digest) {}
     /// Something happened to a blob.
     fn blob(&self, _blob: &Descriptor, _event: BlobEvent) {}
@@ -44,12 +48,35 @@ pub struct NoProgress;
 
 impl PullProgress for NoProgress {}
 
-/// Bars on stderr, one a blob (docker's `c6a83fedfae6: Downloading [==>  ] 1.2MB/3.4MB`)
-/// and a total.
+/// docker's pull display on stderr.
 pub struct TerminalProgress {
-    multi: MultiProgress,
-    total: ProgressBar,
-    bars: Mutex<HashMap<Digest, ProgressBar>>,
+    state: Mutex<Display>,
+}
+
+/// One layer's line.
+struct Line {
+    digest: Digest,
+    size: u64,
+    done: u64,
+    status: &'static str,
+    /// What the terminal shows for it now (`None`: not drawn yet).
+    shown: Option<String>,
+}
+
+struct Display {
+    out: Box<dyn Write + Send>,
+    /// Cursor movement is possible (not `TERM=dumb`).
+    ansi: bool,
+    /// Terminal columns: docker draws the bar only on terminals wider than 110.
+    width: usize,
+    lines: Vec<Line>,
+    /// Lines drawn so far: the first `drawn` of `lines`, ending just above the cursor.
+    drawn: usize,
+    /// Whether the image's config was already in the store (with `all_exist`: the image
+    /// was there, and docker prints no layer lines at all).
+    config_exists: bool,
+    /// Whether any blob had to be fetched.
+    fetched: bool,
 }
 
 impl Default for TerminalProgress {
@@ -59,106 +86,289 @@ impl Default for TerminalProgress {
 }
 
 impl TerminalProgress {
-    /// Bars drawn on stderr.
+    /// The display on stderr, with cursor movement unless `TERM` is `dumb` or unset.
     pub fn new() -> TerminalProgress {
-        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-        let total = multi.add(ProgressBar::new(0));
-        total.set_style(style(
-            "{prefix:>12}: {msg:<16} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec}",
-        ));
-        total.set_prefix("total");
+        let term = std::env::var("TERM").unwrap_or_default();
+        let ansi = !term.is_empty() && term != "dumb";
+        let width = rustix::termios::tcgetwinsize(std::io::stderr())
+            .map(|w| usize::from(w.ws_col))
+            .unwrap_or(0);
+        TerminalProgress::to_writer(Box::new(std::io::stderr()), ansi, width)
+    }
+
+    /// The display written to `out` (tests render it with a terminal emulator).
+    pub fn to_writer(out: Box<dyn Write + Send>, ansi: bool, width: usize) -> TerminalProgress {
         TerminalProgress {
-            multi,
-            total,
-            bars: Mutex::new(HashMap::new()),
+            state: Mutex::new(Display {
+                out,
+                ansi,
+                width,
+                lines: Vec::new(),
+                drawn: 0,
+                config_exists: false,
+                fetched: false,
+            }),
         }
     }
 
-    /// Ends the display as docker leaves it: a line a blob with its final state
-    /// (`c6a83fedfae6: Pull complete`), the total bar cleared.
+    /// docker's `Using default tag: latest`, for a name given without tag or digest.
+    pub fn default_tag(&self) {
+        self.state().println("Using default tag: latest");
+    }
+
+    /// Ends the display: every layer line in its final state. When the whole image was
+    /// already there (a new tag for it), no layer line is printed, as docker prints none.
     pub fn finish(&self) {
-        let bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
-        for b in bars.values() {
-            if !b.is_finished() {
-                b.finish();
-            }
+        let mut d = self.state();
+        let present = d.config_exists && !d.fetched;
+        if !present {
+            d.flush_pending();
         }
-        self.total.finish_and_clear();
-        if !bars.is_empty() {
-            // indicatif leaves the cursor at the end of the last bar: the lines printed
-            // next (docker's `Digest: …`) start on a line of their own.
-            eprintln!();
-        }
+        let _ = d.out.flush();
     }
 
-    fn bar(&self, blob: &Descriptor) -> ProgressBar {
-        let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
-        bars.entry(blob.digest.clone())
-            .or_insert_with(|| {
-                let b = self
-                    .multi
-                    .insert_before(&self.total, ProgressBar::new(blob.size));
-                b.set_style(style(
-                    "{prefix:>12}: {msg:<16} {wide_bar} {bytes}/{total_bytes}",
-                ));
-                b.set_prefix(blob.digest.short().to_owned());
-                self.total.inc_length(blob.size);
-                b
-            })
-            .clone()
+    fn state(&self) -> std::sync::MutexGuard<'_, Display> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ")
+impl Display {
+    fn println(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+        let _ = self.out.flush();
+    }
+
+    /// The text of line `i`: `c6a83fedfae6: Downloading [==>   ]  1.2MB/5MB`, the bar and
+    /// counts only while downloading.
+    fn text(&self, i: usize) -> String {
+        let l = &self.lines[i];
+        let mut text = format!("{}: {}", l.digest.short(), l.status);
+        if l.status == "Downloading" && l.size > 0 {
+            let pct = (l.done.min(l.size) * 100 / l.size / 2) as usize;
+            text.push(' ');
+            if self.width > 110 {
+                text.push_str(&format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct)));
+            }
+            text.push_str(&format!(
+                "{:>8}/{}",
+                human_size_with_precision(l.done as f64, 4),
+                human_size_with_precision(l.size as f64, 4)
+            ));
+        }
+        text
+    }
+
+    /// Draws every line not drawn yet, in order (they wait while it is not known whether
+    /// the image is already there).
+    fn flush_pending(&mut self) {
+        while self.drawn < self.lines.len() {
+            let text = self.text(self.drawn);
+            let _ = writeln!(self.out, "{text}");
+            self.lines[self.drawn].shown = Some(text);
+            self.drawn += 1;
+        }
+    }
+
+    /// Shows line `i`'s new state: rewritten in place on an ANSI terminal, else printed
+    /// as a new line when its status changed.
+    fn update(&mut self, i: usize) {
+        if i >= self.drawn {
+            self.flush_pending();
+            return;
+        }
+        let text = self.text(i);
+        let old = self.lines[i].shown.as_deref().unwrap_or("");
+        if text == old {
+            return;
+        }
+        if self.ansi {
+            // Up to the line, clear it, write it, and back down below the last line.
+            let up = self.drawn - i;
+            let _ = write!(self.out, "\x1b[{up}A\r\x1b[2K{text}\n");
+            if up > 1 {
+                let _ = write!(self.out, "\x1b[{}B", up - 1);
+            }
+        } else {
+            let status = |t: &str| t.split(' ').nth(1).map(str::to_owned);
+            if status(&text) == status(old) {
+                self.lines[i].shown = Some(text);
+                return;
+            }
+            let _ = writeln!(self.out, "{text}");
+        }
+        self.lines[i].shown = Some(text);
+        let _ = self.out.flush();
+    }
+}
+
+/// Whether a blob is an image config (which docker never shows a line for).
+fn is_config(blob: &Descriptor) -> bool {
+    let mt = media_type::base(&blob.media_type);
+    mt == media_type::OCI_CONFIG || mt == media_type::DOCKER_CONFIG
 }
 
 impl PullProgress for TerminalProgress {
     fn resolved(&self, reference: &Reference, _digest: &Digest) {
-        let what = reference.tag().unwrap_or("latest");
-        let _ = self.multi.println(format!(
-            "{what}: Pulling from {}",
-            reference.familiar_name()
-        ));
+        // By digest the header names the whole reference, as the daemon writes it
+        // (`docker.io/library/alpine@sha256:…`); the path is the repository's on its
+        // registry (`library/alpine`, `cmp/rich`), without the host.
+        let what = match (reference.digest(), reference.tag()) {
+            (Some(_), _) => reference.to_string(),
+            (None, Some(t)) => t.to_owned(),
+            (None, None) => "latest".to_owned(),
+        };
+        self.state()
+            .println(&format!("{what}: Pulling from {}", reference.path()));
     }
 
     fn blob(&self, blob: &Descriptor, event: BlobEvent) {
-        let bar = self.bar(blob);
-        match event {
-            BlobEvent::Waiting => bar.set_message("Waiting"),
-            BlobEvent::Exists => {
-                bar.set_message("Already exists");
-                bar.set_position(blob.size);
-                self.total.inc(blob.size);
-                bar.finish();
+        let mut d = self.state();
+        if is_config(blob) {
+            match event {
+                BlobEvent::Exists => d.config_exists = true,
+                BlobEvent::Progress(_) | BlobEvent::Resuming(_) => d.fetched = true,
+                _ => {}
             }
-            BlobEvent::Resuming(from) => {
-                bar.set_message("Resuming");
-                bar.set_position(from);
-                self.total.inc(from);
+            return;
+        }
+        if !media_type::is_manifest(&blob.media_type) && !media_type::is_index(&blob.media_type) {
+            let i = match d.lines.iter().position(|l| l.digest == blob.digest) {
+                Some(i) => i,
+                None => {
+                    d.lines.push(Line {
+                        digest: blob.digest.clone(),
+                        size: blob.size,
+                        done: 0,
+                        status: "Pulling fs layer",
+                        shown: None,
+                    });
+                    d.lines.len() - 1
+                }
+            };
+            let line = &mut d.lines[i];
+            match event {
+                BlobEvent::Waiting => {}
+                BlobEvent::Exists => {
+                    line.status = "Already exists";
+                    // Not drawn yet: the image may be there whole, which shows no line.
+                    if i >= d.drawn {
+                        return;
+                    }
+                }
+                BlobEvent::Resuming(from) => {
+                    line.status = "Downloading";
+                    line.done = from;
+                    d.fetched = true;
+                }
+                BlobEvent::Progress(n) => {
+                    line.status = "Downloading";
+                    line.done += n;
+                    d.fetched = true;
+                }
+                BlobEvent::Verifying => line.status = "Verifying Checksum",
+                BlobEvent::Done => line.status = "Pull complete",
+                BlobEvent::Retrying(_) => {
+                    line.status = "Retrying";
+                    line.done = 0;
+                }
             }
-            BlobEvent::Progress(n) => {
-                bar.set_message("Downloading");
-                bar.inc(n);
-                self.total.inc(n);
-            }
-            BlobEvent::Verifying => bar.set_message("Verifying"),
-            BlobEvent::Done => {
-                bar.set_message("Pull complete");
-                bar.finish();
-            }
-            BlobEvent::Retrying(why) => {
-                bar.set_message("Retrying");
-                let _ = self
-                    .multi
-                    .println(format!("{}: retrying: {why}", blob.digest.short()));
-                // The bytes will be counted again as they arrive.
-                self.total
-                    .set_position(self.total.position().saturating_sub(bar.position()));
-                bar.set_position(0);
+            if d.fetched {
+                d.update(i);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn desc(mt: &str, n: u8, size: u64) -> Descriptor {
+        let mut d = Descriptor::of(mt, &[n]);
+        d.size = size;
+        d
+    }
+
+    fn pull(ansi: bool, config_exists: bool, layers_exist: bool) -> String {
+        let out = Shared::default();
+        let p = TerminalProgress::to_writer(Box::new(out.clone()), ansi, 120);
+        let r = Reference::parse_normalized("127.0.0.1:5000/cmp/rich:v1").unwrap();
+        p.resolved(&r, &Digest::sha256_of(b"m"));
+        let config = desc(media_type::DOCKER_CONFIG, 0, 10);
+        let layers = [
+            desc(media_type::DOCKER_LAYER_GZIP, 1, 100),
+            desc(media_type::DOCKER_LAYER_GZIP, 2, 100),
+        ];
+        p.blob(&config, BlobEvent::Waiting);
+        for l in &layers {
+            p.blob(l, BlobEvent::Waiting);
+        }
+        for l in layers.iter().rev() {
+            if layers_exist {
+                p.blob(l, BlobEvent::Exists);
+            } else {
+                p.blob(l, BlobEvent::Progress(60));
+                p.blob(l, BlobEvent::Progress(40));
+                p.blob(l, BlobEvent::Verifying);
+                p.blob(l, BlobEvent::Done);
+            }
+        }
+        p.blob(
+            &config,
+            if config_exists {
+                BlobEvent::Exists
+            } else {
+                BlobEvent::Done
+            },
+        );
+        p.finish();
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn plain_lines_one_per_state_change_without_ansi() {
+        let (a, b) = (
+            desc(media_type::DOCKER_LAYER_GZIP, 1, 1)
+                .digest
+                .short()
+                .to_owned(),
+            desc(media_type::DOCKER_LAYER_GZIP, 2, 1)
+                .digest
+                .short()
+                .to_owned(),
+        );
+        assert_eq!(
+            pull(false, false, false),
+            format!(
+                "v1: Pulling from cmp/rich\n{a}: Pulling fs layer\n{b}: Downloading [==============================>                    ]      60B/100B\n\
+                 {b}: Verifying Checksum\n{b}: Pull complete\n{a}: Downloading [==============================>                    ]      60B/100B\n\
+                 {a}: Verifying Checksum\n{a}: Pull complete\n"
+            )
+        );
+        // On an ANSI terminal lines are rewritten in place, each write ending its line.
+        let ansi = pull(true, false, false);
+        assert!(ansi.contains("\x1b[2K"), "{ansi:?}");
+        assert_eq!(ansi.matches(": Pull complete\n").count(), 2, "{ansi:?}");
+    }
+
+    #[test]
+    fn an_image_already_there_shows_no_layer_line() {
+        assert_eq!(pull(true, true, true), "v1: Pulling from cmp/rich\n");
+        let some = pull(true, false, true);
+        assert_eq!(some.matches("Already exists\n").count(), 2, "{some}");
     }
 }

@@ -200,6 +200,12 @@ fn up_to_date(
             return Ok(None);
         }
     }
+    // docker says "up to date" only when the tag already named the image; a new tag for
+    // an image already present is "Downloaded newer image".
+    let name = reference.name();
+    let had_tag = reference
+        .tag()
+        .is_none_or(|t| image.tags.iter().any(|(n, tg)| *n == name && tg == t));
     // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else.
     if let Some(tag) = reference.tag() {
         match store.index().tag(&image.id, &reference.name(), tag) {
@@ -214,7 +220,7 @@ fn up_to_date(
     lease.release()?;
     Ok(Some(Pulled {
         record: record(reference, resolved, &info, 0, info.size)?,
-        up_to_date: true,
+        up_to_date: had_tag,
     }))
 }
 
@@ -293,6 +299,8 @@ impl<'a> Puller<'a> {
                 self.wanted,
             )?
         {
+            // docker's display still says what it pulls from when nothing is fetched.
+            self.progress.resolved(self.reference, &resolved);
             return Ok(pulled);
         }
         let (bytes, content_type, announced) =

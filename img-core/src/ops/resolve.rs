@@ -171,4 +171,94 @@ mod tests {
             ErrorKind::NotFound
         );
     }
+
+    #[test]
+    fn a_digest_of_another_repository_is_no_such_image() {
+        // Regression: one image (one config) tagged in two repositories, its target the
+        // manifest the other repository's digest names: `rich@<that digest>` was found.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // rich pulled first through its own manifest, then dig through another one.
+        let rich_manifest = Digest::sha256_of(b"rich's own manifest");
+        let image = seeded_image("shared", &[("docker.io/cmp/dig", "v1")]);
+        let target = image.target.clone();
+        store
+            .index()
+            .put_image(&NewImage {
+                target: rich_manifest.clone(),
+                tags: vec![("docker.io/cmp/rich".into(), "v1".into())],
+                repo_digests: vec![("docker.io/cmp/rich".into(), rich_manifest.clone())],
+                ..image.clone()
+            })
+            .unwrap();
+        let a = store
+            .index()
+            .put_image(&NewImage {
+                repo_digests: vec![("docker.io/cmp/dig".into(), target.clone())],
+                ..image
+            })
+            .unwrap();
+        let idx = store.index();
+        let found = |s: &str| resolve(idx, &Target::parse(s).unwrap());
+        assert_eq!(found(&format!("cmp/dig@{target}")).unwrap().image.id, a.id);
+        assert_eq!(
+            found(&format!("cmp/rich@{rich_manifest}"))
+                .unwrap()
+                .image
+                .id,
+            a.id
+        );
+        let err = found(&format!("cmp/rich@{target}")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    }
+
+    #[test]
+    fn each_tag_keeps_the_manifest_it_resolved_to() {
+        // One config reached through two manifests (docker and OCI media types): the
+        // second pull moves the image's target, each tag keeps its own (schema 3).
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let first = seeded_image("one config", &[("docker.io/cmp/rich", "v1")]);
+        let m1 = first.target.clone();
+        let m2 = Digest::sha256_of(b"the OCI manifest of the same config");
+        let second = NewImage {
+            target: m2.clone(),
+            tags: vec![("docker.io/cmp/dig".into(), "v1".into())],
+            repo_digests: vec![("docker.io/cmp/dig".into(), m2.clone())],
+            ..first.clone()
+        };
+        let idx = store.index();
+        idx.put_image(&first).unwrap();
+        idx.put_image(&second).unwrap();
+        assert_eq!(
+            idx.tag_target("docker.io/cmp/rich", "v1")
+                .unwrap()
+                .unwrap()
+                .0,
+            m1
+        );
+        assert_eq!(
+            idx.tag_target("docker.io/cmp/dig", "v1")
+                .unwrap()
+                .unwrap()
+                .0,
+            m2
+        );
+        // Re-tagging the same image (img-tag, an up-to-date pull) keeps the target.
+        let id = first.id.clone();
+        idx.tag(&id, "docker.io/cmp/rich", "v1").unwrap();
+        assert_eq!(
+            idx.tag_target("docker.io/cmp/rich", "v1")
+                .unwrap()
+                .unwrap()
+                .0,
+            m1
+        );
+        let found = |s: &str| resolve(idx, &Target::parse(s).unwrap());
+        assert_eq!(found(&format!("cmp/rich@{m1}")).unwrap().image.id, id);
+        assert_eq!(
+            found(&format!("cmp/rich@{m2}")).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
 }

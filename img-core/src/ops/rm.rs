@@ -284,25 +284,45 @@ fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
 /// index write goes first, so that prune works on a full disk, where the index cannot be
 /// written until some space is free.
 pub fn prune(store: &Store) -> Result<Pruned> {
-    prune_after(store, GcReport::default())
+    prune_with(store, &PruneOptions::default())
+}
+
+/// What `img-rm --prune` removes beyond docker's default (dangling images).
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// `-a`: every image no lease holds, tagged or not (docker's `image prune -a`: all
+    /// images no container uses).
+    pub all: bool,
+    /// `--filter until=…` (as `before`) and `label=…`; its `dangling` is ignored.
+    pub filter: ListFilter,
+}
+
+/// [`prune`] with docker's `-a` and `--filter`.
+pub fn prune_with(store: &Store, prune: &PruneOptions) -> Result<Pruned> {
+    prune_after(store, prune, GcReport::default())
 }
 
 /// `img-rm --prune` on the store at `root`: first the space that can be had without
 /// opening the store for writing ([`Store::reclaim_before_open`]: on a full disk even
-/// that needs room), then [`prune`].
-pub fn prune_at(root: &std::path::Path) -> Result<Pruned> {
+/// that needs room), then [`prune_with`].
+pub fn prune_at(root: &std::path::Path, prune: &PruneOptions) -> Result<Pruned> {
     let early = Store::reclaim_before_open(root)?;
     let store = Store::open(root)?;
-    prune_after(&store, early)
+    prune_after(&store, prune, early)
 }
 
-fn prune_after(store: &Store, reclaimed: GcReport) -> Result<Pruned> {
+fn prune_after(store: &Store, prune: &PruneOptions, reclaimed: GcReport) -> Result<Pruned> {
     let options = GcOptions::prune();
     let mut early = store.reclaim_unindexed(&options)?;
     early.add(&reclaimed);
     let filter = ListFilter {
-        dangling: Some(true),
-        ..ListFilter::default()
+        dangling: if prune.all { None } else { Some(true) },
+        ..prune.filter.clone()
+    };
+    let delete = if prune.all {
+        DeleteImage::Always
+    } else {
+        DeleteImage::IfUntagged
     };
     let mut seen = std::collections::HashSet::new();
     let mut records_out = Vec::new();
@@ -317,10 +337,9 @@ fn prune_after(store: &Store, reclaimed: GcReport) -> Result<Pruned> {
         }
         // Tagged since we listed it: no longer dangling, kept (IfUntagged decides inside
         // the transaction).
-        if let Some(removed) =
-            store
-                .index()
-                .remove_references(&image.id, &[], &[], DeleteImage::IfUntagged)?
+        if let Some(removed) = store
+            .index()
+            .remove_references(&image.id, &[], &[], delete)?
             && removed.deleted
         {
             records_out.extend(records(&image.id, &removed));

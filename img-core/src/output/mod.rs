@@ -12,7 +12,7 @@
 //! ```
 
 mod table;
-mod units;
+pub(crate) mod units;
 pub mod width;
 
 pub use units::{human_duration, human_duration_since, human_size, human_size_with_precision};

@@ -4,6 +4,7 @@
 use super::funcs::{self, truth};
 use super::gofmt::{self, go_type};
 use super::parse::{Arg, Branch, Cmd, Node, Pipe};
+use super::typed;
 use serde_json::Value;
 
 /// A runtime failure: where (the operand or command being evaluated), and what.
@@ -34,12 +35,14 @@ pub(crate) fn execute(
     nodes: &[Node],
     data: &Value,
     header: Option<HeaderFn<'_>>,
+    typed: bool,
     out: &mut String,
 ) -> XResult<()> {
     let mut ex = Exec {
         vars: vec![("$".to_string(), data.clone())],
         out,
         header,
+        typed,
         at: 0,
     };
     ex.walk(data, nodes).map(|_| ())
@@ -49,6 +52,8 @@ struct Exec<'a, 'o> {
     vars: Vec<(String, Value)>,
     out: &'o mut String,
     header: Option<HeaderFn<'a>>,
+    /// Over Go-typed data: a missing map key is `<no value>` (Go's default), not an error.
+    typed: bool,
     /// Where evaluation is, for error messages.
     at: usize,
 }
@@ -92,7 +97,7 @@ impl Exec<'_, '_> {
     fn print(&mut self, v: &Value) {
         match v {
             Value::Null => self.out.push_str("<no value>"),
-            v => gofmt::print_value(v, self.out),
+            v => gofmt::print_action(v, self.out),
         }
     }
 
@@ -113,14 +118,19 @@ impl Exec<'_, '_> {
     fn range(&mut self, dot: &Value, b: &Branch) -> XResult<Flow> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe)?;
+        if typed::is_struct(&v) {
+            self.at = b.pipe.pos;
+            return self.fail(format!("range can't iterate over {}", gofmt::display(&v)));
+        }
         let items: Vec<(Value, Value)> = match &v {
+            Value::Object(_) if typed::is_nil(&v) => Vec::new(),
             Value::Array(a) => a
                 .iter()
                 .enumerate()
                 .map(|(i, e)| (Value::from(i), e.clone()))
                 .collect(),
             Value::Object(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
+                let mut keys: Vec<&String> = typed::fields(o).map(|(k, _)| k).collect();
                 keys.sort();
                 keys.into_iter()
                     .map(|k| (Value::String(k.clone()), o[k].clone()))
@@ -150,7 +160,9 @@ impl Exec<'_, '_> {
         for (index, elem) in items {
             // One variable gets the element; two get the index and the element.
             match b.pipe.decl.as_slice() {
-                [e] => self.set_var(e, elem.clone()),
+                [e] => {
+                    self.set_var(e, elem.clone());
+                }
                 [i, e] => {
                     self.set_var(i, index);
                     self.set_var(e, elem.clone());
@@ -168,9 +180,14 @@ impl Exec<'_, '_> {
         Ok(Flow::Normal)
     }
 
-    fn set_var(&mut self, name: &str, v: Value) {
-        if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
-            slot.1 = v;
+    /// Sets the innermost variable `name`; false when there is none.
+    fn set_var(&mut self, name: &str, v: Value) -> bool {
+        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+            Some(slot) => {
+                slot.1 = v;
+                true
+            }
+            None => false,
         }
     }
 
@@ -183,7 +200,10 @@ impl Exec<'_, '_> {
         let val = val.unwrap_or(Value::Null);
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(name, val.clone());
+                if !self.set_var(name, val.clone()) {
+                    self.at = pipe.pos;
+                    return self.fail(format!("undefined variable: {name}"));
+                }
             } else {
                 self.vars.push((name.clone(), val.clone()));
             }
@@ -263,8 +283,32 @@ impl Exec<'_, '_> {
     fn fields(&self, v: &Value, names: &[String]) -> XResult<Value> {
         let mut cur = v;
         for name in names {
+            if let (Some(ty), Value::Object(o)) = (typed::type_name(cur), cur) {
+                cur = if typed::is_map(cur) {
+                    // A missing key of a typed map is Go's invalid value: `<no value>`.
+                    match o.get(name) {
+                        Some(v) if !name.starts_with('\u{1}') => v,
+                        _ => return Ok(Value::Null),
+                    }
+                } else if typed::is_nil(cur) {
+                    if ty.starts_with('*') {
+                        return self.fail(format!("nil pointer evaluating {ty}.{name}"));
+                    }
+                    return Ok(Value::Null);
+                } else {
+                    match typed::field(o, name) {
+                        typed::Field::Found(v) => v,
+                        typed::Field::NoField => {
+                            return self.fail(format!("can't evaluate field {name} in type {ty}"));
+                        }
+                    }
+                };
+                continue;
+            }
             cur = match cur {
                 Value::Object(o) if o.contains_key(name) => &o[name],
+                // Go's default for a missing key of a typed map: the invalid value.
+                Value::Object(_) if self.typed && self.header.is_none() => return Ok(Value::Null),
                 // Header mode: a field that is not there names its column.
                 _ if self.header.is_some() => {
                     let last = names.last().map_or("", String::as_str);

@@ -3,6 +3,7 @@
 //! `and` and `or` evaluate lazily, so the executor runs them itself.
 
 use super::gofmt::{self, as_int, go_type};
+use super::typed;
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -25,6 +26,14 @@ pub(crate) fn exists(name: &str) -> bool {
 
 /// Go's truthiness: false, 0, "", nil, and empty lists and maps are false.
 pub(crate) fn truth(v: &Value) -> bool {
+    if typed::is_marked(v) {
+        // A struct is always true; a nil pointer, slice or map is false, and so is an
+        // empty map.
+        return match v {
+            Value::Object(o) if typed::is_map(v) => typed::fields(o).next().is_some(),
+            v => !typed::is_nil(v),
+        };
+    }
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -92,6 +101,11 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
         "len" => {
             arity(name, args, 1)?;
             let n = match &args[0] {
+                v if typed::is_nil(v) && !go_type(v).starts_with('*') => 0,
+                Value::Object(o) if typed::is_map(&args[0]) => typed::fields(o).count(),
+                v if typed::is_marked(v) => {
+                    return Err(calling(format!("len of type {}", go_type(v))));
+                }
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
@@ -145,7 +159,8 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
         "urlquery" => s(urlquery(&joined(args))),
         "json" => {
             arity(name, args, 1)?;
-            let text = serde_json::to_string(&args[0]).map_err(|e| calling(e.to_string()))?;
+            let text = serde_json::to_string(&typed::to_json(&args[0]))
+                .map_err(|e| calling(e.to_string()))?;
             // Go's encoder escapes these two even with HTML escaping off.
             s(text
                 .replace('\u{2028}', "\\u2028")
@@ -160,6 +175,7 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
                     s(parts.join(sep))
                 }
                 Value::Null => s(String::new()),
+                v if typed::is_nil(v) => s(String::new()),
                 v => Err(format!(
                     "wrong type for value; expected []string; got {}",
                     go_type(v)
@@ -230,6 +246,20 @@ fn joined(args: &[Value]) -> String {
 }
 
 fn index(item: &Value, key: &Value) -> Result<Value, String> {
+    if let Some(ty) = typed::type_name(item) {
+        return match (item, key) {
+            // A missing key gives the zero value of the map's elements.
+            (Value::Object(o), Value::String(k)) if typed::is_map(item) => Ok(o
+                .get(k)
+                .filter(|_| !typed::is_nil(item) && !k.starts_with('\u{1}'))
+                .cloned()
+                .unwrap_or_else(|| typed::zero_elem(ty))),
+            _ if typed::is_nil(item) && ty.starts_with("[]") => {
+                Err(format!("index out of range: {}", gofmt::display(key)))
+            }
+            _ => Err(format!("can't index item of type {ty}")),
+        };
+    }
     match item {
         Value::Array(a) => {
             let i = int(key)
@@ -326,6 +356,10 @@ fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, Stri
         (Value::Null, _) | (_, Value::Null) => Ok(None),
         (Value::Bool(x), Value::Bool(y)) => Ok(Some(x.cmp(y))),
         (Value::String(x), Value::String(y)) => Ok(Some(x.cmp(y))),
+        // Go compares an int with an int and a float with a float, never across.
+        (Value::Number(x), Value::Number(y)) if x.is_f64() != y.is_f64() => {
+            Err("incompatible types for comparison".into())
+        }
         (Value::Number(x), Value::Number(y)) => Ok(match (as_int(x), as_int(y)) {
             (Some(i), Some(j)) => Some(i.cmp(&j)),
             _ => x
@@ -383,7 +417,7 @@ fn js(s: &str) -> String {
             '"' => out.push_str("\\\""),
             '<' | '>' | '&' | '=' => out.push_str(&format!("\\u{:04X}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if !c.is_ascii() && c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if !c.is_ascii() && !go_printable(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }
     }
@@ -391,6 +425,27 @@ fn js(s: &str) -> String {
 }
 
 /// Go's `url.QueryEscape`.
+/// Go's `unicode.IsPrint` for non-ASCII characters, as far as Rust's std can tell it:
+/// controls, spaces other than U+0020 (U+00A0, U+2028, …), format characters (U+00AD,
+/// U+200B–U+200F, U+202A–U+202E, U+2060–U+206F, U+FEFF, U+FFF9–U+FFFB), private use and
+/// noncharacters are not printable.
+fn go_printable(c: char) -> bool {
+    let u = c as u32;
+    !(c.is_control()
+        || c.is_whitespace()
+        || u == 0xAD
+        || (0x200B..=0x200F).contains(&u)
+        || (0x202A..=0x202E).contains(&u)
+        || (0x2060..=0x206F).contains(&u)
+        || u == 0xFEFF
+        || (0xFFF9..=0xFFFB).contains(&u)
+        || (0xE000..=0xF8FF).contains(&u)
+        || u >= 0xF0000
+        || (0xFDD0..=0xFDEF).contains(&u)
+        || (0xFDFE..=0xFDFF).contains(&u)
+        || (u & 0xFFFE) == 0xFFFE)
+}
+
 fn urlquery(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -420,8 +475,14 @@ mod tests {
             c("eq", &[json!("a"), json!("b"), json!("a")]),
             Ok(json!(true))
         );
-        assert_eq!(c("eq", &[json!(1), json!(1.0)]), Ok(json!(true)));
-        assert_eq!(c("lt", &[json!(1), json!(2.5)]), Ok(json!(true)));
+        // Go compares ints with ints and floats with floats (`eq 2 2.0` is an error).
+        assert_eq!(
+            c("eq", &[json!(2), json!(2.0)]),
+            Err("error calling eq: incompatible types for comparison".into())
+        );
+        assert!(c("lt", &[json!(1), json!(2.5)]).is_err());
+        assert_eq!(c("lt", &[json!(1.0), json!(2.5)]), Ok(json!(true)));
+        assert_eq!(c("eq", &[json!(-3), json!(-3)]), Ok(json!(true)));
         assert_eq!(c("ge", &[json!("b"), json!("a")]), Ok(json!(true)));
         assert_eq!(c("ne", &[json!(null), json!(1)]), Ok(json!(true)));
         assert_eq!(

@@ -1,10 +1,15 @@
 //! Go's fmt as templates need it: printing JSON values the way Go prints its own
 //! (`[a b]`, `map[k:v]`), `print`, `println`, `printf` with Go's verbs, `%g`, and `%q` quoting.
 
+use super::typed;
 use serde_json::{Number, Value};
 
-/// The Go type a JSON value stands for, as Go names it in error messages.
-pub(crate) fn go_type(v: &Value) -> &'static str {
+/// The Go type a JSON value stands for, as Go names it in error messages (a typed value's
+/// own type name).
+pub(crate) fn go_type(v: &Value) -> String {
+    if let Some(t) = typed::type_name(v) {
+        return t.to_string();
+    }
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",
@@ -14,6 +19,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
         Value::Array(_) => "[]interface {}",
         Value::Object(_) => "map[string]interface {}",
     }
+    .to_string()
 }
 
 /// Go's `strconv.Quote`: a double-quoted string with Go escapes.
@@ -67,16 +73,81 @@ pub(crate) fn as_int(n: &Number) -> Option<i128> {
     (f.fract() == 0.0 && f.abs() < 1e21).then_some(f as i128)
 }
 
-/// Go's `%v` of a number; integral values print as integers.
+/// Go's `%v` of a number: an integer as one, a float (a float literal, or a JSON number
+/// written with a point or exponent) as Go prints a float64 (`1e+09`, `3`, `0.5`).
 fn number_v(n: &Number) -> String {
+    if n.is_f64() {
+        return format_g(n.as_f64().unwrap_or(0.0), None, false);
+    }
     match as_int(n) {
         Some(i) => i.to_string(),
         None => format_g(n.as_f64().unwrap_or(0.0), None, false),
     }
 }
 
-/// Go's `%v`: strings raw, `[a b]` for lists, `map[k:v]` (sorted keys) for maps, `<nil>` for null.
+/// Go's `%v`: strings raw, `[a b]` for lists, `map[k:v]` (sorted keys) for maps, `<nil>` for
+/// null; typed values as Go prints them (`{f1 f2}`, `&{…}` for a pointer to a struct).
 pub(crate) fn print_value(v: &Value, out: &mut String) {
+    print_at(v, out, 0);
+}
+
+/// What an action prints: [`print_value`], except that text/template follows a pointer
+/// first, so `{{.Config}}` prints `{…}` where `printf "%v"` prints `&{…}`.
+pub(crate) fn print_action(v: &Value, out: &mut String) {
+    match typed::type_name(v).and_then(|t| t.strip_prefix('*')) {
+        Some(_) if typed::is_struct(v) => {
+            let mut s = String::new();
+            print_at(v, &mut s, 0);
+            out.push_str(s.strip_prefix('&').unwrap_or(&s));
+        }
+        _ => print_at(v, out, 0),
+    }
+}
+
+/// [`print_value`] at a nesting depth: Go prints a pointer inside a value as its address.
+fn print_at(v: &Value, out: &mut String, depth: usize) {
+    if let (Some(ty), Value::Object(o)) = (typed::type_name(v), v) {
+        if typed::is_map(v) && !typed::is_nil(v) {
+            let mut keys: Vec<&String> = typed::fields(o).map(|(k, _)| k).collect();
+            keys.sort();
+            out.push_str("map[");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                print_at(&o[k], out, depth + 1);
+            }
+            out.push(']');
+        } else if typed::is_nil(v) {
+            out.push_str(if ty.starts_with("[]") {
+                "[]"
+            } else if ty.starts_with("map[") {
+                "map[]"
+            } else {
+                "<nil>"
+            });
+        } else if let Some(t) = o.get(typed::TIME).and_then(Value::as_str) {
+            out.push_str(&typed::time_string(t));
+        } else if ty.starts_with('*') && depth > 0 {
+            // An address; no two runs of Go print the same one either.
+            out.push_str("0xc000010000");
+        } else {
+            if ty.starts_with('*') {
+                out.push('&');
+            }
+            out.push('{');
+            for (i, (_, f)) in typed::fields(o).enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                print_at(f, out, depth + 1);
+            }
+            out.push('}');
+        }
+        return;
+    }
     match v {
         Value::Null => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -88,7 +159,7 @@ pub(crate) fn print_value(v: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(' ');
                 }
-                print_value(item, out);
+                print_at(item, out, depth + 1);
             }
             out.push(']');
         }
@@ -102,7 +173,7 @@ pub(crate) fn print_value(v: &Value, out: &mut String) {
                 }
                 out.push_str(k);
                 out.push(':');
-                print_value(&map[k], out);
+                print_at(&map[k], out, depth + 1);
             }
             out.push(']');
         }
@@ -342,6 +413,15 @@ fn format_arg(spec: &Spec, verb: char, v: &Value) -> String {
         _ => None,
     };
     match verb {
+        'T' => spec.pad(go_type(v), false),
+        'q' | 's' | 'd' | 'x' | 'X' if v.is_array() => {
+            // fmt applies the verb to each element of a slice.
+            let Value::Array(items) = v else {
+                return String::new();
+            };
+            let parts: Vec<String> = items.iter().map(|i| format_arg(spec, verb, i)).collect();
+            format!("[{}]", parts.join(" "))
+        }
         'v' => match v {
             Value::Number(n) => spec.pad(spec.sign(false, number_v(n)), true),
             v => spec.pad(display(v), false),
@@ -480,97 +560,5 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn prints_like_go() {
-        assert_eq!(display(&json!(["a", "b", 1])), "[a b 1]");
-        assert_eq!(
-            display(&json!({"b": 2, "a": [1, null]})),
-            "map[a:[1 <nil>] b:2]"
-        );
-        assert_eq!(display(&json!(3.0)), "3");
-        assert_eq!(display(&json!(0.5)), "0.5");
-        assert_eq!(display(&json!(1.5e30)), "1.5e+30");
-        assert_eq!(display(&json!(0.00001)), "1e-05");
-        assert_eq!(display(&json!(1234567.5)), "1.2345675e+06");
-    }
-
-    #[test]
-    fn format_g_follows_strconv() {
-        assert_eq!(format_g(1.024, Some(3), false), "1.02");
-        assert_eq!(format_g(999.999, Some(3), false), "1e+03");
-        assert_eq!(format_g(100.0, Some(3), false), "100");
-        assert_eq!(format_g(1.5, Some(3), false), "1.5");
-        assert_eq!(format_g(0.0, Some(3), false), "0");
-        assert_eq!(format_g(1e4, Some(3), false), "1e+04");
-        assert_eq!(format_g(123456.0, Some(3), false), "1.23e+05");
-    }
-
-    #[test]
-    fn sprintf_verbs() {
-        let a = |v: Value| vec![v];
-        assert_eq!(
-            sprintf("%s|%5s|%-5s|", &[json!("a"), json!("b"), json!("c")]),
-            "a|    b|c    |"
-        );
-        assert_eq!(
-            sprintf(
-                "%d %05d %+d %x %X %o %b",
-                &[
-                    json!(42),
-                    json!(-42),
-                    json!(3),
-                    json!(255),
-                    json!(255),
-                    json!(8),
-                    json!(5)
-                ]
-            ),
-            "42 -0042 +3 ff FF 10 101"
-        );
-        assert_eq!(
-            sprintf(
-                "%.2f %f %e %g",
-                &[json!(1.23456), json!(1), json!(1234.5), json!(0.5)]
-            ),
-            "1.23 1.000000 1.234500e+03 0.5"
-        );
-        assert_eq!(
-            sprintf(
-                "%q %v %t %%",
-                &[json!("a\"b\n"), json!([1, 2]), json!(true)]
-            ),
-            "\"a\\\"b\\n\" [1 2] true %"
-        );
-        assert_eq!(sprintf("%c %q", &[json!(65), json!(97)]), "A 'a'");
-        assert_eq!(sprintf("%x", &a(json!("hi"))), "6869");
-        assert_eq!(sprintf("%.1s", &a(json!("héllo"))), "h");
-    }
-
-    #[test]
-    fn sprintf_mistakes_print_like_go() {
-        assert_eq!(sprintf("%d", &[json!("x")]), "%!d(string=x)");
-        assert_eq!(sprintf("%s %s", &[json!("x")]), "x %!s(MISSING)");
-        assert_eq!(sprintf("%s", &[json!("x"), json!(1)]), "x%!(EXTRA int=1)");
-        assert_eq!(sprintf("%s", &[json!(null)]), "%!s(<nil>)");
-        assert_eq!(sprintf("%z", &[json!(1)]), "%!z(int=1)");
-        assert_eq!(sprintf("abc%", &[]), "abc%!(NOVERB)");
-    }
-
-    #[test]
-    fn sprint_spaces_between_non_strings() {
-        assert_eq!(
-            sprint(&[json!("a"), json!(1), json!(2), json!("b")]),
-            "a1 2b"
-        );
-        assert_eq!(sprintln(&[json!("a"), json!(1)]), "a 1\n");
-    }
-
-    #[test]
-    fn quote_escapes_like_strconv() {
-        assert_eq!(quote("a\"\\\t\u{1}é"), "\"a\\\"\\\\\\t\\x01é\"");
-    }
-}
+#[path = "gofmt_tests.rs"]
+mod tests;

@@ -15,7 +15,10 @@
 //! slice printf print println eq ne lt le gt ge html js urlquery` and docker's `json join
 //! split upper lower title pad truncate`. `define`, `template` and `block` are refused.
 //!
-//! Where JSON differs from docker's Go structs, these choices hold:
+//! Over Go-typed data ([`typed`], what `img-inspect` gives, as docker types its inspect
+//! object) values print as Go prints them; [`Template::render_typed`] falls back to the plain
+//! JSON record as docker falls back to the daemon's JSON. Over plain JSON records, where
+//! JSON differs from docker's Go structs, these choices hold:
 //! - a missing key is an error naming the key (`map has no entry for key "Foo"`), as a
 //!   missing struct field is in docker; a field of `null` is `null`;
 //! - `null` prints as `<no value>` (inside lists and maps, and in `printf`, as `<nil>`);
@@ -32,6 +35,7 @@ mod funcs;
 mod gofmt;
 mod lex;
 mod parse;
+pub mod typed;
 
 use crate::error::{Error, ErrorKind, Result};
 use serde_json::Value;
@@ -85,9 +89,20 @@ impl Template {
     /// Renders the template over `data` (dot and `$` start as `data`).
     pub fn render(&self, data: &Value) -> Result<String> {
         let mut out = String::new();
-        exec::execute(&self.nodes, data, None, &mut out)
+        exec::execute(&self.nodes, data, None, false, &mut out)
             .map_err(|e| error_at(&self.src, e.pos, &e.msg))?;
         Ok(out)
+    }
+
+    /// Renders over a Go-typed value (see [`typed`]), as docker's CLI runs a template over
+    /// the struct it decoded; when that fails, renders over `raw`, the record as plain JSON,
+    /// as docker falls back to the daemon's JSON (where a missing key is an error).
+    pub fn render_typed(&self, data: &Value, raw: &Value) -> Result<String> {
+        let mut out = String::new();
+        match exec::execute(&self.nodes, data, None, true, &mut out) {
+            Ok(()) => Ok(out),
+            Err(_) => self.render(raw),
+        }
     }
 
     /// Renders a table's header line from its row template, as docker does: each field
@@ -95,7 +110,7 @@ impl Template {
     /// as is. Like docker, a failure keeps what was rendered before it.
     pub(crate) fn render_header(&self, header: &dyn Fn(&str) -> String) -> String {
         let mut out = String::new();
-        let _ = exec::execute(&self.nodes, &Value::Null, Some(header), &mut out);
+        let _ = exec::execute(&self.nodes, &Value::Null, Some(header), false, &mut out);
         out
     }
 }

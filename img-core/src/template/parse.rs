@@ -346,9 +346,8 @@ impl Parser {
                 Tok::Declare | Tok::Assign => {
                     pipe.is_assign = next.tok == Tok::Assign;
                     self.next_non_space();
-                    if pipe.is_assign && !self.vars.contains(&name) {
-                        return Err(err(v.pos, format!("undefined variable \"{name}\"")));
-                    }
+                    // Go's parser accepts `$x =` for a variable not declared yet (it
+                    // fails when run, as `undefined variable: $x`).
                     pipe.decl.push(name.clone());
                     self.vars.push(name);
                 }
@@ -546,58 +545,35 @@ fn number(text: &str) -> Option<Number> {
             Some(Number::from(u))
         };
     }
-    if lower.starts_with("0x") || lower.is_empty() {
+    if let Some(h) = lower.strip_prefix("0x") {
+        let f = hex_float(h)?;
+        return Number::from_f64(if neg { -f } else { f });
+    }
+    if lower.is_empty() {
         return None;
     }
+    // A float literal stays a float even when integral (`1e9` prints as `1e+09`).
     let f: f64 = lower.parse().ok()?;
     Number::from_f64(if neg { -f } else { f })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse_err(src: &str) -> String {
-        let toks = super::super::lex::lex(src);
-        parse(toks).unwrap_err().msg
+/// Go's hexadecimal float (`1.ep+2` after `0x`, underscores removed): hex digits with an
+/// optional point, then a binary exponent.
+fn hex_float(h: &str) -> Option<f64> {
+    let (mant, exp) = h.split_once('p')?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
     }
-
-    #[test]
-    fn numbers_parse_like_go() {
-        assert_eq!(number("42"), Some(Number::from(42u64)));
-        assert_eq!(number("-7"), Some(Number::from(-7i64)));
-        assert_eq!(number("0x1F"), Some(Number::from(31u64)));
-        assert_eq!(number("017"), Some(Number::from(15u64)));
-        assert_eq!(number("1_000"), Some(Number::from(1000u64)));
-        assert_eq!(number("1.5e3").and_then(|n| n.as_f64()), Some(1500.0));
-        assert_eq!(number("-"), None);
+    let mut v = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
     }
-
-    #[test]
-    fn structural_errors() {
-        assert_eq!(parse_err("{{end}}"), "unexpected {{end}}");
-        assert_eq!(parse_err("{{else}}"), "unexpected {{else}}");
-        assert_eq!(parse_err("{{if .A}}x"), "unexpected EOF");
-        assert_eq!(parse_err("{{ .Name }"), "unexpected \"}\" in operand");
-        assert_eq!(parse_err("{{nope .A}}"), "function \"nope\" not defined");
-        assert_eq!(parse_err("{{$x}}"), "undefined variable \"$x\"");
-        assert_eq!(parse_err("{{}}"), "missing value for command");
-        assert_eq!(parse_err("{{break}}"), "{{break}} outside {{range}}");
-        assert_eq!(
-            parse_err("{{.A | 3}}"),
-            "non executable command in pipeline stage 2"
-        );
-        assert_eq!(
-            parse_err("{{if .A}}{{else}}{{else}}{{end}}"),
-            "expected end; found {{else}}"
-        );
-        assert_eq!(
-            parse_err("{{\"a\".B}}"),
-            "unexpected . after term \"\\\"a\\\"\""
-        );
-        assert_eq!(
-            parse_err("{{$x := 1}}{{$x := 2}}{{if 1}}{{$y := 3}}{{end}}{{$y}}"),
-            "undefined variable \"$y\""
-        );
-    }
+    let scale = exp - 4 * i32::try_from(frac.len()).ok()?;
+    Some(v * 2f64.powi(scale))
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

@@ -343,3 +343,40 @@ fn header_mode_names_columns() {
     let header = t.render_header(&|k: &str| format!("<{k}>"));
     assert_eq!(header, "<ID>\t<Labels>\t <Name>");
 }
+
+/// The cases of Go's text/template test tables that JSON data once missed (issue 10).
+#[test]
+fn go_test_table_gaps() {
+    let d = json!({"I": 3});
+    assert_eq!(render("{{print 1e9}}", &d), "1e+09");
+    assert_eq!(render("{{print 1.5 2.0}}", &d), "1.5 2");
+    assert_eq!(render("{{print 0x1.ep+2}}", &d), "7.5");
+    assert_eq!(render("{{print 0x_1p4}}", &d), "16");
+    assert_eq!(render("{{print 1_000_000}}", &d), "1000000");
+    assert_eq!(
+        render(r#"{{printf "%T %T %T %T" 1 1.5 "s" .I}}"#, &d),
+        "int float64 string int"
+    );
+    assert!(render_error("{{eq 2 2.0}}", &d).contains("incompatible types for comparison"));
+    assert_eq!(render("{{eq 2.0 2.0}}", &d), "true");
+    assert_eq!(
+        render(
+            "{{js .}}",
+            &json!("unprintable \u{FDFF} nbsp\u{a0} ok é\u{1}")
+        ),
+        "unprintable \\uFDFF nbsp\\u00A0 ok é\\u0001"
+    );
+    assert_eq!(
+        render("{{js .}}", &json!("<a href='x'>&=")),
+        "\\u003Ca href\\u003D\\'x\\'\\u003E\\u0026\\u003D"
+    );
+    // The assignment form of range parses (Go's parse test bug2b); run without a $x,
+    // it fails as Go's does, and with one it assigns.
+    assert!(Template::parse("{{range $x = 0}}{{$x}}{{end}}").is_ok());
+    assert!(render_error("{{range $x = 0}}{{$x}}{{end}}", &d).contains("undefined variable: $x"));
+    assert_eq!(
+        render("{{$x := 9}}{{range $x = 3}}{{$x}}{{end}}{{$x}}", &d),
+        "0122"
+    );
+    assert!(render_error("{{$y = 1}}", &d).contains("undefined variable: $y"));
+}

@@ -1,47 +1,72 @@
-//! A real docker daemon for interop tests: Debian's `dockerd` (docker.io), run as root with
-//! the vfs storage driver, no iptables and no bridge, everything (data, exec root, pid file,
-//! socket) in a temporary directory of its own; the `docker` CLI talks to it through
-//! `DOCKER_HOST`. Stopped by its pid (SIGTERM, then SIGKILL) when dropped.
-//!
-//! ```no_run
-//! use img_core::testing::Dockerd;
-//! # fn main() -> img_core::Result<()> {
-//! let docker = Dockerd::start()?;
-//! let out = docker.docker(&["version"]).output().expect("running docker");
-//! # Ok(()) }
-//! ```
+//! A real dockerd for parity and interop tests (one harness for every tool's tests):
+//! Debian's docker.io daemon started as root in a temporary directory — vfs storage, no
+//! iptables, no bridge, loopback registries insecure, its own data root, exec root,
+//! pidfile and socket — and stopped by its pid. The machine's `docker` CLI talks to it
+//! through `DOCKER_HOST`, with a private, empty client config.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// How long the daemon may take to answer.
-const STARTUP: Duration = Duration::from_secs(60);
-
-/// A running dockerd.
-pub struct Dockerd {
+/// A running dockerd; stopped (SIGTERM, then SIGKILL) and waited for on drop.
+pub struct TestDockerd {
     child: Child,
     dir: tempfile::TempDir,
 }
 
-impl Dockerd {
-    /// Starts dockerd and waits until `docker version` answers; fails saying plainly why
-    /// (not installed, not root, its log's last lines).
-    pub fn start() -> Result<Dockerd> {
+fn installed(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+        || Path::new("/usr/sbin").join(name).is_file()
+}
+
+fn cannot_start(why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!("dockerd cannot start: {why}"),
+    )
+}
+
+impl TestDockerd {
+    /// Starts dockerd and waits (up to a minute) until the CLI gets an answer. The error
+    /// says plainly why it cannot start: not installed, not root, or the daemon's log.
+    pub fn start() -> Result<TestDockerd> {
+        if !installed("dockerd") {
+            return Err(cannot_start(
+                "it is not installed (Debian package docker.io)",
+            ));
+        }
+        if !installed("docker") {
+            return Err(cannot_start(
+                "the docker CLI is not installed, and it is the reference output",
+            ));
+        }
         let dir = tempfile::Builder::new()
-            .prefix("img-dockerd")
-            .tempdir()
-            .map_err(|e| Error::io(e, "creating dockerd's directory"))?;
+            .prefix("dkd")
+            .tempdir_in("/tmp")
+            .map_err(|e| Error::io(e, "creating a temp dir for dockerd"))?;
         let d = dir.path();
         let log = std::fs::File::create(d.join("dockerd.log"))
             .map_err(|e| Error::io(e, "creating dockerd's log"))?;
         let log2 = log
             .try_clone()
             .map_err(|e| Error::io(e, "creating dockerd's log"))?;
-        let child = Command::new("dockerd")
-            .args(["--storage-driver", "vfs", "--iptables=false", "--bridge=none"])
+        let dockerd = if Path::new("/usr/sbin/dockerd").is_file() {
+            PathBuf::from("/usr/sbin/dockerd")
+        } else {
+            PathBuf::from("dockerd")
+        };
+        let child = Command::new(dockerd)
+            .args([
+                "--storage-driver",
+                "vfs",
+                "--iptables=false",
+                "--bridge=none",
+            ])
+            .args(["--insecure-registry", "127.0.0.0/8"])
             .arg("--data-root")
             .arg(d.join("data"))
             .arg("--exec-root")
@@ -51,47 +76,44 @@ impl Dockerd {
             .arg("-H")
             .arg(format!("unix://{}", d.join("docker.sock").display()))
             .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
+            .stdout(log2)
+            .stderr(log)
             .spawn()
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("dockerd cannot start (install Debian's docker.io package; it runs as root): {e}"),
-                )
-            })?;
-        let mut docker = Dockerd { child, dir };
-        let started = Instant::now();
+            .map_err(cannot_start)?;
+        let mut daemon = TestDockerd { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(Some(status)) = docker.child.try_wait() {
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "dockerd exited at once ({status}); its log ends: {}",
-                        docker.log_tail()
-                    ),
-                ));
-            }
-            let ok = docker
-                .docker(&["version", "--format", "{{.Server.Version}}"])
+            let up = daemon
+                .docker()
+                .arg("version")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
-            if ok {
-                return Ok(docker);
+            if up {
+                return Ok(daemon);
             }
-            if started.elapsed() > STARTUP {
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "dockerd did not answer within a minute; its log ends: {}",
-                        docker.log_tail()
-                    ),
-                ));
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                return Err(cannot_start(format!(
+                    "it exited with {status} (it needs root): {}",
+                    daemon.log_tail()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(cannot_start(format!(
+                    "it did not answer within 60 s: {}",
+                    daemon.log_tail()
+                )));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// The daemon's last log lines.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
     }
 
     /// The `DOCKER_HOST` value that reaches this daemon.
@@ -99,38 +121,32 @@ impl Dockerd {
         format!("unix://{}", self.dir.path().join("docker.sock").display())
     }
 
-    /// A `docker` CLI command talking to this daemon, with its own config directory.
-    pub fn docker(&self, args: &[&str]) -> Command {
+    /// The docker CLI talking to this daemon, with a private, empty client config.
+    pub fn docker(&self) -> Command {
         let mut cmd = Command::new("docker");
+        let cli_config = self.dir.path().join("cli");
+        let _ = std::fs::create_dir_all(&cli_config);
         cmd.env("DOCKER_HOST", self.host())
-            .env("DOCKER_CONFIG", self.dir.path().join("cli"))
-            .args(args);
+            .env("DOCKER_CONFIG", cli_config)
+            .env_remove("DOCKER_CONTEXT");
         cmd
     }
 
-    /// A scratch directory of the daemon's.
+    /// A scratch directory beside the daemon's, removed with it.
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
-
-    /// The last lines of the daemon's log, for failure messages.
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(5)..].join(" | ")
-    }
 }
 
-impl Drop for Dockerd {
+impl Drop for TestDockerd {
     fn drop(&mut self) {
-        // SIGTERM first, so that dockerd stops the containerd it started; our own child,
-        // by its pid, never by name.
+        // By its pid: only the daemon this harness started.
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                break;
+                return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }

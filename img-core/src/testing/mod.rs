@@ -28,7 +28,7 @@ pub mod tls;
 pub mod token_server;
 pub mod verify;
 
-pub use dockerd::Dockerd;
+pub use dockerd::TestDockerd;
 pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};

@@ -123,7 +123,7 @@ fn cases() -> Vec<(Vec<&'static str>, &'static str)> {
 #[test]
 fn img_search_prints_what_docker_search_prints() {
     let index = FakeIndex::start(php_results());
-    let daemon = SearchTestDockerd::start();
+    let daemon = SearchTestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
     let sandbox = Sandbox::with_index(&index.url());
     let mut compared = 0;
     for (args, term) in cases() {

@@ -19,7 +19,7 @@ use img_core::digest::Algorithm;
 use img_core::index::NewImage;
 use img_core::oci::{Descriptor, Manifest, media_type};
 use img_core::store::Store;
-use img_core::testing::Dockerd;
+use img_core::testing::TestDockerd;
 use img_core::testing::images::SplitMix64;
 
 use super::{build_release, machine, median, peak_rss_kib, record_section};
@@ -172,9 +172,13 @@ pub fn run(args: PackBench) -> Result<(), String> {
 
     let mut docker_note = "docker: skipped (--no-docker)".to_owned();
     if !args.no_docker {
-        match Dockerd::start() {
+        match TestDockerd::start() {
             Ok(docker) => {
-                let dl = |a: &[&str]| docker.docker(a);
+                let dl = |a: &[&str]| {
+                    let mut c = docker.docker();
+                    c.args(a);
+                    c
+                };
                 crate::util::run(&mut dl(&[
                     "load",
                     "-q",

@@ -330,22 +330,27 @@ pub struct AttestationData {
     pub r#for: Digest,
 }
 
-/// Go's `json.MarshalIndent(v, "", "    ")`, as `docker inspect` prints its array: four
-/// spaces, and `<`, `>`, `&`, U+2028 and U+2029 escaped as Go escapes them.
+/// The bytes `docker inspect` prints for its array: the daemon's JSON (Go's encoder with
+/// HTML escaping off, so `<`, `>` and `&` stay as they are, while U+2028 and U+2029 are
+/// escaped) indented by four spaces with `json.Indent`.
 pub fn to_docker_json(value: &impl Serialize) -> serde_json::Result<String> {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     value.serialize(&mut ser)?;
-    let text = String::from_utf8_lossy(&buf);
-    // These characters appear only inside JSON strings, so replacing them everywhere is
-    // escaping them there.
-    Ok(text
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029"))
+    Ok(go_escapes(&String::from_utf8_lossy(&buf)))
+}
+
+/// `docker inspect --format json`: the same array compact, on one line.
+pub fn to_docker_json_compact(value: &impl Serialize) -> serde_json::Result<String> {
+    Ok(go_escapes(&serde_json::to_string(value)?))
+}
+
+/// The two characters Go's encoder escapes even with HTML escaping off. They appear only
+/// inside JSON strings, so replacing them everywhere is escaping them there.
+fn go_escapes(text: &str) -> String {
+    text.replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// A record as a JSON value, for templates.
@@ -417,10 +422,14 @@ mod tests {
 
     #[test]
     fn docker_json_indents_by_four_and_escapes_like_go() {
-        let text = to_docker_json(&json!([{"a": ["x<y>&z"], "b": {}, "c": []}])).unwrap();
+        let text = to_docker_json(&json!([{"a": ["x<y>&z\u{2028}"], "b": {}, "c": []}])).unwrap();
         assert_eq!(
             text,
-            "[\n    {\n        \"a\": [\n            \"x\\u003cy\\u003e\\u0026z\"\n        ],\n        \"b\": {},\n        \"c\": []\n    }\n]"
+            "[\n    {\n        \"a\": [\n            \"x<y>&z\\u2028\"\n        ],\n        \"b\": {},\n        \"c\": []\n    }\n]"
+        );
+        assert_eq!(
+            to_docker_json_compact(&json!([{"a": "<&>", "b": [1]}])).unwrap(),
+            r#"[{"a":"<&>","b":[1]}]"#
         );
         assert_eq!(to_docker_json(&Vec::<Value>::new()).unwrap(), "[]");
     }

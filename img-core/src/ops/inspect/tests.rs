@@ -177,6 +177,7 @@ pub(crate) fn put_multi(store: &Store) -> ImageInfo {
 fn value(store: &Store, image: &ImageInfo, platform: Option<&str>) -> Value {
     let options = InspectOptions {
         platform: platform.map(|p| Platform::parse(p).unwrap()),
+        resolved: None,
     };
     inspect_value(&inspect(store, image, &options).unwrap())
 }
@@ -241,6 +242,7 @@ fn a_platform_other_than_the_images_is_refused() {
     assert_eq!(value(&store, &image, Some("linux/amd64"))["Os"], "linux");
     let options = InspectOptions {
         platform: Some(Platform::parse("linux/arm64").unwrap()),
+        resolved: None,
     };
     let err = inspect(&store, &image, &options).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -282,11 +284,13 @@ fn an_index_shows_one_platform_and_lists_its_manifests() {
     // The arm/v7 entry is listed but not pulled: asking for it says so.
     let options = InspectOptions {
         platform: Some(Platform::parse("linux/arm/v7").unwrap()),
+        resolved: None,
     };
     let err = inspect(&store, &image, &options).unwrap_err();
     assert!(err.to_string().contains("not in the store"), "{err}");
     let options = InspectOptions {
         platform: Some(Platform::parse("linux/s390x").unwrap()),
+        resolved: None,
     };
     let err = inspect(&store, &image, &options).unwrap_err();
     assert!(

@@ -183,19 +183,21 @@ fn the_argument_filters_by_repository_and_tag() {
 }
 
 #[test]
-fn bad_filters_are_usage_errors_naming_the_problem() {
+fn bad_filters_are_invalid_filters_naming_the_problem() {
     let (_dir, store) = store();
     let err = |f: &str| parse_filters(store.index(), &[f.to_owned()]).unwrap_err();
     let e = err("color=red");
-    assert_eq!(e.kind(), ErrorKind::Usage);
+    assert_eq!(e.kind(), ErrorKind::InvalidFilter);
+    assert_eq!(e.exit_code(), 1);
     assert_eq!(
         e.to_string(),
-        "unknown filter \"color\"; valid filters are before, dangling, label, reference, since"
+        "invalid filter 'color': valid filters are before, dangling, label, reference, since, until"
     );
     assert_eq!(err("dangling").kind(), ErrorKind::Usage);
     assert!(err("dangling").to_string().contains("KEY=VALUE"));
-    assert_eq!(err("dangling=maybe").kind(), ErrorKind::Usage);
-    assert_eq!(err("label=").kind(), ErrorKind::Usage);
+    assert_eq!(err("dangling=maybe").kind(), ErrorKind::InvalidFilter);
+    assert_eq!(err("label=").kind(), ErrorKind::InvalidFilter);
+    assert_eq!(err("until=soon").kind(), ErrorKind::InvalidFilter);
     assert_eq!(err("reference=[a").kind(), ErrorKind::Usage);
     let e = parse_filters(
         store.index(),
@@ -312,5 +314,53 @@ fn an_empty_store_prints_a_header_on_a_terminal_and_nothing_in_a_pipe() {
     assert_eq!(
         run(&store, LsOptions::default(), true),
         "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
+    );
+}
+
+#[test]
+fn until_reads_dockers_durations_and_times() {
+    let now: jiff::Timestamp = "2024-07-22T12:00:00Z".parse().unwrap();
+    let at = |v: &str| super::parse_until(v, now).map(|t| t.to_string());
+    assert_eq!(at("10m").as_deref(), Some("2024-07-22T11:50:00Z"));
+    assert_eq!(at("1h30m").as_deref(), Some("2024-07-22T10:30:00Z"));
+    assert_eq!(
+        at("2024-07-01T00:00:00Z").as_deref(),
+        Some("2024-07-01T00:00:00Z")
+    );
+    assert_eq!(at("1700000000").as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_eq!(
+        at("1700000000.5").as_deref(),
+        Some("2023-11-14T22:13:20.5Z")
+    );
+    assert!(at("2024-07-01").is_some());
+    assert_eq!(at("soon"), None);
+    assert_eq!(at("10d"), None);
+}
+
+#[test]
+fn dangling_false_keeps_an_untagged_image_with_a_repo_digest() {
+    // docker drops with dangling=false only the images with neither tag nor digest.
+    let (_dir, store) = store();
+    let image = seeded_image("d", &[]);
+    let repo_digests = vec![(ALPINE.to_owned(), image.target.clone())];
+    store
+        .index()
+        .put_image(&NewImage {
+            repo_digests,
+            ..image
+        })
+        .unwrap();
+    let kept = filtered(&store, &["dangling=false"]);
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert!(kept.contains(&"alpine:<none>".to_owned()), "{kept:?}");
+    assert_eq!(filtered(&store, &["dangling=true"]).len(), 2);
+}
+
+#[test]
+fn until_keeps_what_was_created_before() {
+    let (_dir, store) = store();
+    assert_eq!(
+        filtered(&store, &["until=2024-01-15T00:00:00Z"]),
+        ["alpine:3.19", "alpine:old"]
     );
 }

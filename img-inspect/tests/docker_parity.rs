@@ -1,0 +1,275 @@
+//! img-inspect against `docker image inspect` itself (issue 10): a real dockerd (Debian's
+//! docker.io, started by the shared harness) and img pull the same images from the same
+//! test registry — one built and pushed by docker with labels, env, entrypoint, cmd,
+//! exposed ports, volumes, workdir, user and empty-layer history; an image pushed by img
+//! with docker media types; a multi-platform OCI index — and the two inspect
+//! outputs are compared key by key, and 40+ `-f` templates byte for byte.
+
+mod common;
+
+use std::process::Command;
+
+use img_core::testing::{Fixture, TestDockerd, run};
+use serde_json::Value;
+
+/// Keys docker and img are known to differ on, and why: where img keeps blobs
+/// (`GraphDriver`, `Size`), when a tag moved (`Metadata`), what the 20.10 daemon still
+/// writes (`Container`, `ContainerConfig`, `VirtualSize`) and what it does not have yet
+/// (`Descriptor`, `Manifests`).
+const IGNORED: &[&str] = &[
+    "GraphDriver",
+    "Size",
+    "Metadata",
+    "Container",
+    "ContainerConfig",
+    "VirtualSize",
+    "Descriptor",
+    "Manifests",
+];
+
+/// Templates compared byte for byte (none reads an ignored key).
+const TEMPLATES: &[&str] = &[
+    "{{.Id}}",
+    "{{.ID}}",
+    "{{.RepoTags}}",
+    "{{.RepoDigests}}",
+    "{{json .RepoDigests}}",
+    "{{index .RepoTags 0}}",
+    "{{len .RepoTags}}",
+    "{{.Parent}}|{{.Comment}}|{{.Author}}|{{.OsVersion}}|{{.Variant}}",
+    "{{.Created}}",
+    "{{.Architecture}}/{{.Os}}",
+    "{{upper .Os}}",
+    "{{eq .Os \"linux\"}}",
+    "{{.Config}}",
+    "{{printf \"%v\" .Config}}",
+    "{{json .Config}}",
+    "{{.Config.ImageConfig}}",
+    "{{json .Config.ImageConfig}}",
+    "{{.Config.Labels}}",
+    "{{json .Config.Labels}}",
+    "{{index .Config.Labels \"a\"}}|{{index .Config.Labels \"zz\"}}",
+    "{{.Config.Labels.a}}|{{.Config.Labels.zz}}",
+    "{{with .Config.Labels}}{{.a}}{{end}}",
+    "{{if .Config.Labels}}y{{else}}n{{end}}",
+    "{{len .Config.Labels}}",
+    "{{.Config.Volumes}}",
+    "{{json .Config.Volumes}}",
+    "{{len .Config.Volumes}}",
+    "{{range $k, $v := .Config.Volumes}}{{$k}}={{$v}} {{end}}",
+    "{{.Config.ExposedPorts}}",
+    "{{json .Config.ExposedPorts}}",
+    "{{printf \"%v\" .Config.ExposedPorts}}",
+    "{{range $p, $_ := .Config.ExposedPorts}}{{$p}},{{end}}",
+    "{{index .Config.ExposedPorts \"80/tcp\"}}",
+    "{{.Config.Entrypoint}}",
+    "{{.Config.Entrypoint | json}}",
+    "{{if .Config.Entrypoint}}e{{end}}",
+    "{{.Config.Cmd}}",
+    "{{.Config.Env}}",
+    "{{json .Config.Env}}",
+    "{{join .Config.Env \",\"}}",
+    "{{.Config.Env | len}}",
+    "{{range .Config.Env}}{{.}};{{end}}",
+    "{{.Config.OnBuild}}",
+    "{{if not .Config.OnBuild}}no-onbuild{{end}}",
+    "{{.Config.Shell}}",
+    "{{.Config.Healthcheck}}",
+    "{{if .Config.Healthcheck}}y{{else}}n{{end}}",
+    "{{.Config.StopSignal}}",
+    "{{.Config.ArgsEscaped}}",
+    "{{.Config.WorkingDir}}",
+    "{{.Config.User}}",
+    "{{.Config.Hostname}}",
+    "{{.RootFS}}",
+    "{{json .RootFS}}",
+    "{{printf \"%s\" .RootFS}}",
+    "{{.RootFS.Type}}",
+    "{{range .RootFS.Layers}}{{.}} {{end}}",
+    "{{printf \"%T\" .}}",
+    "{{printf \"%T\" .Config}}",
+    "{{printf \"%T\" .Config.Labels}}",
+    "{{printf \"%T\" .Config.ExposedPorts}}",
+    "{{printf \"%T\" .Config.Healthcheck}}",
+    "{{printf \"%T\" .RootFS}}",
+    "{{printf \"%T\" .Metadata.LastTagTime}}",
+    "{{printf \"%q\" .RepoTags}}",
+    // Errors: both fail.
+    "{{.Nope}}",
+    "{{.Config.Nope}}",
+    "{{.Config.Healthcheck.Test}}",
+];
+
+fn docker_run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("running docker");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn docker_ok(daemon: &TestDockerd, args: &[&str]) -> String {
+    let (code, out, err) = docker_run(daemon.docker().args(args));
+    assert_eq!(code, 0, "docker {args:?} failed: {err}");
+    out
+}
+
+/// Builds (docker's classic builder, FROM scratch: no base image to fetch) and pushes the
+/// rich image, then forgets it and every build step, so docker pulls it like any other.
+fn push_rich_image(daemon: &TestDockerd, reference: &str) {
+    let ctx = daemon.dir().join("rich");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello"), "hello\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY hello /hello\nLABEL a=b c=\"x <y> & z\" maintainer=\"cmp <cmp@example.org>\"\n\
+         ENV PATH=/bin\nENTRYPOINT [\"/hello\"]\nCMD [\"run\"]\nEXPOSE 80 53/udp\nVOLUME /data\n\
+         WORKDIR /srv\nUSER nobody\n",
+    )
+    .unwrap();
+    let (code, _, err) = docker_run(
+        daemon
+            .docker()
+            .env("DOCKER_BUILDKIT", "0")
+            .args(["build", "-q", "-t", reference])
+            .arg(&ctx),
+    );
+    assert_eq!(code, 0, "docker build failed: {err}");
+    docker_ok(daemon, &["push", "-q", reference]);
+    docker_ok(daemon, &["rmi", reference]);
+    docker_ok(daemon, &["image", "prune", "-a", "-f"]);
+}
+
+/// `docker image inspect` of `reference`, with `-f template` when given.
+fn docker_inspect(daemon: &TestDockerd, template: Option<&str>, reference: &str) -> (i32, String) {
+    let mut cmd = daemon.docker();
+    cmd.args(["image", "inspect"]);
+    if let Some(t) = template {
+        cmd.args(["-f", t]);
+    }
+    let (code, out, _) = docker_run(cmd.arg(reference));
+    (code, out)
+}
+
+fn img_inspect(f: &Fixture, template: Option<&str>, reference: &str) -> (i32, String) {
+    let mut args = Vec::new();
+    if let Some(t) = template {
+        args.extend(["-f", t]);
+    }
+    args.push(reference);
+    let r = run(
+        f.command(env!("CARGO_BIN_EXE_img-inspect")).args(&args),
+        None,
+    );
+    (r.code, r.stdout)
+}
+
+#[test]
+fn img_inspect_prints_what_docker_image_inspect_prints() {
+    let f = Fixture::new().expect("the test registry");
+    let daemon = TestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
+    let rich = f.reference("cmp/rich:v1");
+    push_rich_image(&daemon, &rich);
+    let names = [
+        "cmp/rich:v1",
+        "test/alpine-like:latest",
+        // (test/oci-zstd is left out: the 20.10 daemon cannot apply zstd layers.)
+        "test/multi:latest",
+    ];
+    let mut compared = 0;
+    for name in names {
+        let reference = f.reference(name);
+        docker_ok(&daemon, &["pull", "-q", &reference]);
+        f.pull(name)
+            .unwrap_or_else(|e| panic!("img pull {name}: {e}"));
+
+        // The whole object, key by key.
+        let (dc, dout) = docker_inspect(&daemon, None, &reference);
+        let (ic, iout) = img_inspect(&f, None, &reference);
+        assert_eq!(
+            (dc, ic),
+            (0, 0),
+            "{name}: docker said {dout}, img said {iout}"
+        );
+        let d: Value = serde_json::from_str(&dout).unwrap();
+        let i: Value = serde_json::from_str(&iout).unwrap();
+        let (d, i) = (&d[0], &i[0]);
+        let mut keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        keys.extend(i.as_object().unwrap().keys());
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if IGNORED.contains(&key.as_str()) {
+                continue;
+            }
+            // The 20.10 daemon still writes the container-only keys in Config.
+            let (dv, iv) = if key == "Config" {
+                (config_keys(&d[key]), config_keys(&i[key]))
+            } else {
+                (d[key].clone(), i[key].clone())
+            };
+            assert_eq!(dv, iv, "{name}: key {key} differs");
+            compared += 1;
+        }
+        // Text docker writes as is (no \u003c escapes), in the same indented layout,
+        // where the values agree.
+        if name == "cmp/rich:v1" {
+            assert!(dout.contains("\"c\": \"x <y> & z\""), "{dout}");
+            assert!(iout.contains("\"c\": \"x <y> & z\""), "{iout}");
+        }
+
+        for template in TEMPLATES {
+            let (dc, dout) = docker_inspect(&daemon, Some(template), &reference);
+            let (ic, iout) = img_inspect(&f, Some(template), &reference);
+            assert_eq!(
+                ic, dc,
+                "{name}: {template}: exit status (docker printed {dout:?})"
+            );
+            if dc == 0 {
+                assert_eq!(iout, dout, "{name}: {template}");
+            }
+            compared += 1;
+        }
+
+        // --format json: one compact array on one line.
+        let (_, iout) = img_inspect(&f, Some("json"), &reference);
+        assert_eq!(iout.lines().count(), 1, "{iout}");
+        assert!(iout.starts_with("[{\"Id\":"), "{iout}");
+    }
+    assert!(TEMPLATES.len() >= 40);
+    assert!(
+        compared > names.len() * TEMPLATES.len(),
+        "only {compared} comparisons"
+    );
+}
+
+/// The keys of docker 28's typed `Config` (`DockerOCIImageConfig`): what the API keeps
+/// from API 1.50 on, and what the 20.10 daemon writes beside them, dropped.
+fn config_keys(v: &Value) -> Value {
+    const KEEP: &[&str] = &[
+        "User",
+        "ExposedPorts",
+        "Env",
+        "Entrypoint",
+        "Cmd",
+        "Volumes",
+        "WorkingDir",
+        "Labels",
+        "StopSignal",
+        "ArgsEscaped",
+        "Healthcheck",
+        "OnBuild",
+        "Shell",
+    ];
+    let Some(o) = v.as_object() else {
+        return v.clone();
+    };
+    Value::Object(
+        o.iter()
+            .filter(|(k, _)| KEEP.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}

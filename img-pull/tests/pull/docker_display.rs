@@ -1,0 +1,101 @@
+//! The terminal pull display against docker's own (issue 10): `docker pull` (a real dockerd
+//! from the shared harness) and `img-pull` pull the same images from the same registry on
+//! a pseudo-terminal with `TERM=xterm`; each transcript is rendered by a terminal emulator
+//! (`vt100`) and the final screens must be the same, line for line — a fresh pull, a pull
+//! of an image already up to date without a tag (`Using default tag: latest`), a new tag
+//! for an image already present, and a pull by digest. Under `TERM=dumb` img prints the
+//! same completed lines plainly, with no escape sequence at all.
+
+use std::process::Command;
+
+use img_core::testing::{Fixture, TestDockerd, on_terminal, push_image};
+
+use super::BIN;
+
+/// The final screen of a transcript, as a terminal of 200 columns shows it: its lines,
+/// without the empty ones at the bottom.
+fn screen(transcript: &str) -> Vec<String> {
+    let mut parser = vt100::Parser::new(60, 200, 0);
+    // `on_terminal` turned the terminal's \r\n into \n; a terminal needs the \r back.
+    parser.process(transcript.replace('\n', "\r\n").as_bytes());
+    let mut lines: Vec<String> = parser
+        .screen()
+        .contents()
+        .lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+fn docker_pull(daemon: &TestDockerd, reference: &str) -> Vec<String> {
+    let mut cmd = daemon.docker();
+    cmd.env("TERM", "xterm").args(["pull", reference]);
+    screen(&on_terminal(&cmd))
+}
+
+fn img_pull(f: &Fixture, reference: &str, term: &str) -> String {
+    let mut cmd: Command = f.command(BIN);
+    cmd.env("TERM", term).arg(reference);
+    on_terminal(&cmd)
+}
+
+#[test]
+fn the_pull_display_is_dockers_on_a_terminal() {
+    let f = Fixture::new().expect("the test registry");
+    let daemon = TestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
+    // The same image under a second tag: a new tag for an image already present.
+    let mut again = f.image("test/alpine-like").clone();
+    again.tag = "again".to_owned();
+    push_image(&f.registry.client().unwrap(), &again).unwrap();
+
+    let alpine = f.reference("test/alpine-like:latest");
+    let untagged = f.reference("test/alpine-like");
+    let again = f.reference("test/alpine-like:again");
+    let multi = f.image("test/multi");
+    let by_digest = format!("{}@{}", f.reference("test/multi"), multi.digest());
+    for (what, reference) in [
+        ("a fresh pull", alpine.as_str()),
+        ("an image up to date, no tag given", untagged.as_str()),
+        ("a new tag for an image already present", again.as_str()),
+        ("a pull by digest", by_digest.as_str()),
+    ] {
+        let docker = docker_pull(&daemon, reference);
+        let img = screen(&img_pull(&f, reference, "xterm"));
+        assert_eq!(
+            img, docker,
+            "{what}: img-pull's final screen differs from docker's"
+        );
+    }
+    let fresh = docker_pull(&daemon, &alpine);
+    assert!(
+        fresh[0].ends_with(": Pulling from test/alpine-like"),
+        "{fresh:?}"
+    );
+
+    // TERM=dumb: plain lines, one per state change, every one ending with a newline, and
+    // the completed ones as docker's screen shows them.
+    let oci = f.reference("test/oci-zstd:1");
+    let plain = img_pull(&f, &oci, "dumb");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    assert!(plain.ends_with('\n'));
+    let lines: Vec<&str> = plain.lines().collect();
+    assert_eq!(lines[0], "1: Pulling from test/oci-zstd");
+    let image = f.image("test/oci-zstd");
+    let (_, _, manifest) = super::manifest_of(image, None);
+    for layer in &manifest.layers {
+        let done = format!("{}: Pull complete", layer.digest.short());
+        assert_eq!(lines.iter().filter(|l| **l == done).count(), 1, "{plain}");
+    }
+    let config = manifest.config.digest.short().to_owned();
+    assert!(
+        !plain.contains(&config),
+        "no line for the config blob: {plain}"
+    );
+    assert_eq!(
+        screen(&plain).last().map(String::as_str),
+        Some(oci.as_str())
+    );
+}
