@@ -24,6 +24,9 @@ pub(crate) const NIL: &str = "\u{1}nil";
 pub(crate) const TAGS: &str = "\u{1}J";
 /// A time's RFC 3339 text.
 pub(crate) const TIME: &str = "\u{1}time";
+/// What `json` writes for a struct whose Go type marshals itself (a `MarshalJSON`
+/// method), when that differs from what its fields show a template.
+pub(crate) const JSON_AS: &str = "\u{1}jsonas";
 
 /// How a struct field is written by `encoding/json`.
 #[derive(Clone, Copy, PartialEq)]
@@ -67,6 +70,14 @@ impl Typed {
             self.tags.insert(name.into(), Value::String(t));
         }
         self.obj.insert(name.into(), value);
+        self
+    }
+
+    /// What `json` writes for this struct instead of its fields: for a Go type with its
+    /// own `MarshalJSON` (docker's search context shows `IsOfficial` as `[OK]` to a
+    /// template, while `{{json .}}` says `"true"`).
+    pub fn json_as(mut self, value: Value) -> Typed {
+        self.obj.insert(JSON_AS.into(), value);
         self
     }
 
@@ -239,6 +250,9 @@ fn parse_offset(text: &str) -> jiff::tz::Offset {
 pub(crate) fn to_json(v: &Value) -> Value {
     match v {
         Value::Array(a) => Value::Array(a.iter().map(to_json).collect()),
+        Value::Object(o) if o.contains_key(JSON_AS) => {
+            o.get(JSON_AS).cloned().unwrap_or(Value::Null)
+        }
         Value::Object(o) if o.contains_key(NIL) => Value::Null,
         Value::Object(o) if o.contains_key(TIME) => o.get(TIME).cloned().unwrap_or(Value::Null),
         v @ Value::Object(o) if is_map(v) => {

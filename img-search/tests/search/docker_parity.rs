@@ -81,6 +81,8 @@ fn cases() -> Vec<(Vec<&'static str>, &'static str)> {
         ]),
         plain(&["--format", "table {{.Description}}\t{{.Name}}"]),
         plain(&["--format", "{{.Name}}", "--no-trunc"]),
+        // docker's search context marshals itself: `[OK]` to a template, "true" as JSON.
+        plain(&["--format", "{{json .}}"]),
         plain(&["--format", "{{upper .Name}} {{len .Description}}"]),
         plain(&["--format", "table", "--limit", "3"]),
         plain(&["--format", "table", "--limit", "0"]),

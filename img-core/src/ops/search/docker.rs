@@ -49,14 +49,26 @@ impl Hit {
     }
 
     /// What docker's search context shows a template or its table: the same keys, with
-    /// `IsOfficial` as `[OK]` or empty.
+    /// `IsOfficial` as `[OK]` or empty; `{{json .}}` writes the record, as docker's
+    /// context marshals itself.
     pub fn template_value(&self, trunc: bool) -> Value {
-        json!({
-            "Description": description(&self.description, trunc),
-            "IsOfficial": if self.is_official { "[OK]" } else { "" },
-            "Name": self.name,
-            "StarCount": self.star_count.to_string(),
-        })
+        use crate::template::typed::{Tag, Typed};
+        let record = serde_json::to_value(self.record(trunc)).unwrap_or(Value::Null);
+        Typed::strukt("*formatter.searchContext")
+            .field("Name", Tag::Plain, json!(self.name))
+            .field(
+                "Description",
+                Tag::Plain,
+                json!(description(&self.description, trunc)),
+            )
+            .field("StarCount", Tag::Plain, json!(self.star_count.to_string()))
+            .field(
+                "IsOfficial",
+                Tag::Plain,
+                json!(if self.is_official { "[OK]" } else { "" }),
+            )
+            .json_as(record)
+            .build()
     }
 }
 
