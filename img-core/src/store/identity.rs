@@ -175,10 +175,10 @@ mod tests {
             let store = Store::open(root).unwrap();
             store.put_blob("application/json", b"kept", &d).unwrap();
         }
-        // What an img of schema version 1 left: no meta table, no blobs/store-id.
+        // What an img from before identities left, once its index is upgraded: no
+        // identity in the index (migration 2 made an empty meta table), none in blobs/.
         let conn = rusqlite::Connection::open(root.join(INDEX_FILE)).unwrap();
-        conn.execute_batch("DROP TABLE meta; PRAGMA user_version = 1;")
-            .unwrap();
+        conn.execute_batch("DELETE FROM meta").unwrap();
         drop(conn);
         std::fs::remove_file(id_path(root)).unwrap();
 
