@@ -101,4 +101,6 @@ impl Template {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
