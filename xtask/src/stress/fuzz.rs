@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use img_core::testing::images::SplitMix64;
+use img_core::testing::{TestRegistry, push_image, standard_set};
 
-use super::{Ctx, Row, Sandbox, finish};
+use super::{Ctx, Row, Sandbox, TOOL_LIMIT, finish, run_for};
 use crate::util;
 
 /// Runs the property tests, then the stdin attacks.
@@ -18,14 +19,88 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let mut rows = vec![proptests(ctx)?];
     rows.push(random_stdin(ctx)?);
     rows.push(huge_line(ctx)?);
-    if let Some(why) = super::kill::pack_missing(ctx)? {
-        rows.push(Row::skipped("fuzz: img-pack archive loader", why));
-    } else {
-        let mut row = Row::new("fuzz: img-pack archive loader");
-        row.fail("img-pack load exists now: give it a fuzz round here (random archives)");
-        rows.push(row);
+    match super::kill::pack_missing(ctx)? {
+        Some(why) => rows.push(Row::skipped(ARCHIVE_ROW, why)),
+        None => rows.push(archives(ctx)?),
     }
     Ok(rows)
+}
+
+const ARCHIVE_ROW: &str = "fuzz: img-pack load of damaged archives";
+
+/// Saves a real archive, then loads copies of it damaged at random (bytes flipped, cut
+/// short, a run of bytes zeroed): each load must end within its limit with a verified
+/// image or one clear error line, never a panic, never a wrong blob in the store.
+fn archives(ctx: &Ctx) -> Result<Row, String> {
+    let mut row = Row::new(ARCHIVE_ROW);
+    let registry = TestRegistry::start().map_err(|e| e.to_string())?;
+    let client = registry.client().map_err(|e| e.to_string())?;
+    let image = standard_set().remove(0);
+    push_image(&client, &image).map_err(|e| e.to_string())?;
+    let source = Sandbox::new()?;
+    let reference = format!("{}/{}", registry.addr(), image.reference());
+    let pull = run_for(
+        source.command(ctx.tool("img-pull")).arg(&reference),
+        TOOL_LIMIT,
+    )?;
+    if !pull.ok() {
+        return Err(pull.describe("img-pull"));
+    }
+    let archive = source.path().join("good.tar");
+    let save = run_for(
+        source
+            .command(ctx.tool("img-pack"))
+            .args(["save", "-o"])
+            .arg(&archive)
+            .arg(&reference),
+        TOOL_LIMIT,
+    )?;
+    if !save.ok() {
+        return Err(save.describe("img-pack save"));
+    }
+    let good = std::fs::read(&archive).map_err(|e| format!("reading the archive: {e}"))?;
+    for round in 0..ctx.rounds * 4 {
+        let mut bad = good.clone();
+        let len = bad.len() as u64;
+        match ctx.below(3) {
+            0 => {
+                for _ in 0..=ctx.below(8) {
+                    let i = ctx.below(len) as usize;
+                    bad[i] ^= 1 << ctx.below(8);
+                }
+            }
+            1 => bad.truncate(ctx.below(len) as usize),
+            _ => {
+                let at = ctx.below(len) as usize;
+                let end = (at + 1 + ctx.below(4096) as usize).min(bad.len());
+                bad[at..end].fill(0);
+            }
+        }
+        let s = Sandbox::new()?;
+        let path = s.path().join("bad.tar");
+        std::fs::write(&path, &bad).map_err(|e| format!("writing an archive: {e}"))?;
+        let out = run_for(
+            s.command(ctx.tool("img-pack"))
+                .args(["load", "-i"])
+                .arg(&path),
+            TOOL_LIMIT,
+        )?;
+        row.took(out.took);
+        let one_line = out.stderr.lines().count() == 1 && out.stderr.starts_with("img-pack: ");
+        if out.status.is_none() || out.stderr.contains("panicked") {
+            row.fail(format!("round {round}: {}", out.describe("img-pack load")));
+        } else if !out.ok() && !one_line {
+            row.fail(format!(
+                "round {round}: not one clear line: {}",
+                out.describe("img-pack load")
+            ));
+        }
+        if let Err(e) = super::verify_all(ctx, &s) {
+            row.fail(format!("round {round}: {e}"));
+        }
+        row.check(&s.root(), false);
+    }
+    Ok(row)
 }
 
 fn proptests(ctx: &Ctx) -> Result<Row, String> {
