@@ -48,6 +48,10 @@ pub struct StressCmd {
     /// write the table to docs/reliability.md
     #[argh(switch)]
     write_doc: bool,
+    /// run the tool binaries in this directory instead of building the debug ones (a
+    /// release build, or another branch's tool)
+    #[argh(option)]
+    bin: Option<PathBuf>,
 }
 
 /// The scenarios, in the order they run and are listed.
@@ -370,7 +374,10 @@ pub fn run(cmd: StressCmd) -> Result<(), String> {
         ));
     }
     crate::ci::ensure_packages()?;
-    let bin = build_tools()?;
+    let bin = match cmd.bin {
+        Some(dir) => dir,
+        None => build_tools()?,
+    };
     let seed = cmd.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
