@@ -341,23 +341,15 @@ pub fn run_for(cmd: &mut Command, limit: Duration) -> Result<Outcome, String> {
 /// The most a tool may take in a scenario before it counts as hung.
 pub const TOOL_LIMIT: Duration = Duration::from_secs(120);
 
-/// Builds the tools' debug binaries and returns their directory.
+/// Builds the tools' debug binaries and returns their directory. The whole workspace's
+/// binaries, so that features resolve as in `cargo test --workspace` and CI's test build
+/// is reused rather than img-core and every tool built a second time.
 fn build_tools() -> Result<PathBuf, String> {
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .current_dir(util::project_root())
-        .args(["build", "--quiet"]);
-    for t in [
-        "img-pull",
-        "img-rm",
-        "img-tag",
-        "img-ls",
-        "img-inspect",
-        "img-pack",
-    ] {
-        build.args(["-p", t]);
-    }
-    util::run(&mut build)?;
+    util::run(
+        Command::new(env!("CARGO"))
+            .current_dir(util::project_root())
+            .args(["build", "--quiet", "--workspace", "--bins"]),
+    )?;
     Ok(util::target_dir().join("debug"))
 }
 
