@@ -139,3 +139,14 @@ pub fn verify_all(ctx: &Ctx, sandbox: &Sandbox) -> Result<(), String> {
         Err(inspect.describe("img-inspect --verify"))
     }
 }
+
+/// The bytes of the files directly in `dir` (0 when it does not exist).
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
