@@ -4,6 +4,7 @@
 //! command run again completes — a resumed pull fetching no more bytes than a fresh one —
 //! and after a prune nothing is left that no image needs.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -57,8 +58,14 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     Ok(rows)
 }
 
-/// Kills `cmd` at a random instant within 1.2 times `typical`, and waits for it.
-fn kill_at_random(ctx: &Ctx, cmd: &mut Command, typical: Duration) -> Result<Duration, String> {
+/// Kills `cmd` at a random instant within 1.2 times `typical`, and waits for it. Counts
+/// in `row` the rounds where the kill came before the command had finished.
+fn kill_at_random(
+    ctx: &Ctx,
+    row: &mut Row,
+    cmd: &mut Command,
+    typical: Duration,
+) -> Result<Duration, String> {
     let window = (typical.as_micros() as u64 * 6 / 5).max(1);
     let at = Duration::from_micros(ctx.below(window));
     let started = Instant::now();
@@ -66,7 +73,10 @@ fn kill_at_random(ctx: &Ctx, cmd: &mut Command, typical: Duration) -> Result<Dur
     std::thread::sleep(at);
     // SIGKILL: the kill -9 the scenario is about (a no-op when it already exited).
     let _ = child.kill();
-    let _ = finish(child, started, TOOL_LIMIT);
+    let out = finish(child, started, TOOL_LIMIT);
+    if out.status.and_then(|s| s.signal()).is_some() {
+        row.killed += 1;
+    }
     Ok(at)
 }
 
@@ -93,7 +103,12 @@ fn kill_pull(ctx: &Ctx, big: &str) -> Result<Row, String> {
     for round in 0..ctx.rounds {
         let t = Instant::now();
         let s = Sandbox::new()?;
-        let at = kill_at_random(ctx, s.command(ctx.tool("img-pull")).arg(big), first.took)?;
+        let at = kill_at_random(
+            ctx,
+            &mut row,
+            s.command(ctx.tool("img-pull")).arg(big),
+            first.took,
+        )?;
         row.check(&s.root(), false);
         if let Err(e) = verify_all(ctx, &s) {
             row.fail(format!("round {round}, killed after {at:?}: {e}"));
@@ -154,7 +169,12 @@ fn kill_in_copy(
     for round in 0..ctx.rounds {
         let t = Instant::now();
         let s = copy_of(template)?;
-        let at = kill_at_random(ctx, s.command(ctx.tool(tool)).args(args), typical.took)?;
+        let at = kill_at_random(
+            ctx,
+            &mut row,
+            s.command(ctx.tool(tool)).args(args),
+            typical.took,
+        )?;
         row.check(&s.root(), false);
         if let Err(e) = verify_all(ctx, &s) {
             row.fail(format!("round {round}, killed after {at:?}: {e}"));
@@ -238,7 +258,7 @@ fn kill_load(ctx: &Ctx, template: &Sandbox, alpine: &str, big: &str) -> Result<R
     for round in 0..ctx.rounds {
         let t = Instant::now();
         let s = Sandbox::new()?;
-        let at = kill_at_random(ctx, &mut load(&s), typical.took)?;
+        let at = kill_at_random(ctx, &mut row, &mut load(&s), typical.took)?;
         row.check(&s.root(), false);
         if let Err(e) = verify_all(ctx, &s) {
             row.fail(format!("round {round}, killed after {at:?}: {e}"));

@@ -86,6 +86,8 @@ pub struct Row {
     /// What a reader of the table should know that is no failure (refusals counted,
     /// parts not in the mix yet).
     pub info: Vec<String>,
+    /// Rounds whose command was killed before it finished (the kill scenarios).
+    pub killed: usize,
 }
 
 impl Row {
@@ -101,6 +103,7 @@ impl Row {
             notes: Vec::new(),
             skipped: None,
             info: Vec::new(),
+            killed: 0,
         }
     }
 
@@ -447,10 +450,19 @@ fn table(rows: &[Row]) -> String {
             r.worst.as_secs_f64()
         ));
     }
-    let informed: Vec<&Row> = rows.iter().filter(|r| !r.info.is_empty()).collect();
+    let informed: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !r.info.is_empty() || r.killed > 0)
+        .collect();
     if !informed.is_empty() {
         s.push_str("\nNotes:\n\n");
         for r in informed {
+            if r.killed > 0 {
+                s.push_str(&format!(
+                    "- {}: killed before it finished in {} of {} rounds\n",
+                    r.name, r.killed, r.rounds
+                ));
+            }
             for n in &r.info {
                 s.push_str(&format!("- {}: {n}\n", r.name));
             }
