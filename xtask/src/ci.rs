@@ -33,6 +33,9 @@ pub fn ci() -> Result<(), String> {
     run(Command::new(cargo())
         .current_dir(&root)
         .args(["test", "--workspace"]))?;
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args(["xtask", "stress", "--quick"]))?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
