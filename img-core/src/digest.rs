@@ -413,6 +413,9 @@ impl<W: Write> Write for VerifyingWriter<W> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

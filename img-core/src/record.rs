@@ -265,27 +265,47 @@ pub fn read_targets(input: impl BufRead) -> Result<Vec<Target>> {
 
 /// Reads `input` to its end and returns one result per item, in input order: a tool acts
 /// on the good ones and reports each bad one (`line N: …`, [`ErrorKind::InvalidRecord`]).
-/// The outer error is an I/O failure while reading. Empty input gives no items.
+/// The outer error is an I/O failure while reading, or more input than
+/// 256 MiB. Empty input gives no items.
+///
+/// Memory stays bounded whatever comes in: a line longer than 1 MiB is
+/// skipped as it streams past and reported as one bad line; past 20
+/// bad items the rest are counted in one last error (`… and N more bad lines`), and a
+/// message quoting a bad line is cut short.
 ///
 /// Invalid UTF-8 is replaced, so it fails the item it is in, not the whole input. After a
 /// malformed JSON value spanning several lines, reading resumes at the next line that
 /// starts at column 0 with something other than `}`, `]` or `,` (the next record of a JSON
 /// Lines stream), so one broken indented array gives one error, not one per line.
-pub fn read_target_items(mut input: impl BufRead) -> Result<Vec<Result<Target>>> {
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(e, "reading records"))?;
-    Ok(parse_items(&String::from_utf8_lossy(&bytes)))
+pub fn read_target_items(input: impl BufRead) -> Result<Vec<Result<Target>>> {
+    read_items_within(input, bounded::MAX_LINE, bounded::MAX_TOTAL)
+}
+
+/// [`read_target_items`] with the limits given (tests use small ones).
+fn read_items_within(
+    mut input: impl BufRead,
+    max_line: usize,
+    max_total: usize,
+) -> Result<Vec<Result<Target>>> {
+    let input = bounded::read_bounded(&mut input, max_line, max_total)?;
+    Ok(parse_items(&input.text, &input.overlong, max_line))
 }
 
 /// An [`ErrorKind::InvalidRecord`] error for the item starting on line `n` (1-based).
 fn at_line(n: usize, message: &str) -> Error {
-    Error::new(ErrorKind::InvalidRecord, format!("line {n}: {message}"))
+    Error::new(
+        ErrorKind::InvalidRecord,
+        format!("line {n}: {}", bounded::cap_message(message)),
+    )
 }
 
-/// The reader proper, over the whole input.
-fn parse_items(text: &str) -> Vec<Result<Target>> {
+/// The reader proper, over the whole input; `overlong` holds the lines (0-based) that
+/// were too long to keep, with their length.
+fn parse_items(
+    text: &str,
+    overlong: &std::collections::HashMap<usize, u64>,
+    max_line: usize,
+) -> Vec<Result<Target>> {
     // (byte offset of the line in `text`, the line with its '\n')
     let mut lines = Vec::new();
     let mut offset = 0;
@@ -293,11 +313,16 @@ fn parse_items(text: &str) -> Vec<Result<Target>> {
         lines.push((offset, raw));
         offset += raw.len();
     }
-    let mut out = Vec::new();
+    let mut out = bounded::Items::default();
     let mut i = 0;
     while i < lines.len() {
         let (start, raw) = lines[i];
         let n = i + 1;
+        if let Some(&bytes) = overlong.get(&i) {
+            out.push(Err(at_line(n, &bounded::overlong_message(bytes, max_line))));
+            i += 1;
+            continue;
+        }
         let line = raw.trim();
         let indent = raw.len() - raw.trim_start().len();
         i += 1;
@@ -343,13 +368,18 @@ fn parse_items(text: &str) -> Vec<Result<Target>> {
                 let e = if matches!(line, "{" | "[") { &e } else { &err };
                 out.push(Err(at_line(n, &malformed(e, n, indent))));
                 while i < lines.len() && !starts_record(lines[i].1) {
+                    // A line too long to keep, inside the broken value: said too.
+                    if let Some(&bytes) = overlong.get(&i) {
+                        let m = bounded::overlong_message(bytes, max_line);
+                        out.push(Err(at_line(i + 1, &m)));
+                    }
                     i += 1;
                 }
             }
             None => out.push(Err(at_line(n, &malformed(&err, n, indent)))),
         }
     }
-    out
+    out.finish()
 }
 
 /// Whether a line may start a record after a malformed multi-line value: it starts at
@@ -386,7 +416,7 @@ fn malformed(err: &serde_json::Error, n: usize, indent: usize) -> String {
 }
 
 /// Turns one parsed JSON value starting on line `n` into targets.
-fn push_value(out: &mut Vec<Result<Target>>, value: Value, n: usize) {
+fn push_value(out: &mut bounded::Items, value: Value, n: usize) {
     match value {
         Value::Array(items) => {
             for (k, item) in items.into_iter().enumerate() {
@@ -468,5 +498,11 @@ fn record_target(map: &Map<String, Value>) -> std::result::Result<Target, String
     )
 }
 
+mod bounded;
+
+#[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod tests;

@@ -536,4 +536,6 @@ impl<'de> serde::Deserialize<'de> for Reference {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -120,6 +120,11 @@ pub fn ci() -> Result<(), String> {
     run(Command::new(cargo())
         .current_dir(&root)
         .args(test_args(as_root)))?;
+    // The short stress run: kill -9, eight tools at once, a hostile registry, a full
+    // disk, secrets and fuzzing, a few rounds each (a few minutes).
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args(["xtask", "stress", "--quick"]))?;
     if as_root {
         println!("xtask ci: all checks passed, 0 skipped");
     } else {

@@ -1,5 +1,6 @@
 //! cargo xtask: the project's automation as Rust subcommands, one file a task
-//! (`cargo xtask registry`, `cargo xtask ci`, `cargo xtask demo`, `cargo xtask bench`).
+//! (`cargo xtask registry`, `cargo xtask ci`, `cargo xtask demo`, `cargo xtask bench`,
+//! `cargo xtask stress`).
 
 use argh::FromArgs;
 
@@ -7,6 +8,7 @@ mod bench;
 mod ci;
 mod demo;
 mod registry;
+mod stress;
 mod util;
 
 /// The img project's automation.
@@ -23,6 +25,7 @@ enum Command {
     Ci(CiCmd),
     Demo(DemoCmd),
     Bench(bench::BenchCmd),
+    Stress(stress::StressCmd),
 }
 
 /// Run every check CI runs: install the test packages if missing, then fmt, clippy and
@@ -44,6 +47,7 @@ fn main() {
         Command::Ci(_) => ci::ci(),
         Command::Demo(_) => demo::demo(),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Stress(cmd) => stress::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

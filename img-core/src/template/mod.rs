@@ -116,4 +116,6 @@ impl Template {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -39,6 +39,27 @@ pub enum Fault {
     Silent,
     /// Forward the headers and this many bytes of the body, then send nothing more.
     StallAfter(u64),
+    /// Answer `200` with this body, of this content type, without asking the registry: a
+    /// registry that serves documents of its own making (a manifest claiming a 10 TB
+    /// layer, an index nested a thousand deep). With `content_length` false the body is
+    /// sent without a length and ends when the connection closes.
+    Serve {
+        /// The `Content-Type` sent.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+        /// Whether `Content-Length` is sent.
+        content_length: bool,
+    },
+    /// Answer `200` with a body made up as it is sent (`{"schemaVersion":2,` then
+    /// spaces, which stay JSON until the end): `Some(n)` bytes with `Content-Length: n`,
+    /// or `None`, no length and no end (until the client closes or the proxy stops).
+    Flood {
+        /// The `Content-Type` sent.
+        content_type: String,
+        /// The length sent and declared, or none.
+        len: Option<u64>,
+    },
 }
 
 /// One request the proxy received.
@@ -203,6 +224,39 @@ fn serve(
             hold(stop);
             return Ok(());
         }
+        Fault::Serve {
+            content_type,
+            body,
+            content_length,
+        } => {
+            let length = if *content_length {
+                format!("Content-Length: {}\r\n", body.len())
+            } else {
+                String::new()
+            };
+            write!(
+                client_w,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{length}Connection: close\r\n\r\n"
+            )?;
+            if method != "HEAD" {
+                client_w.write_all(body)?;
+            }
+            client_w.flush()?;
+            return Ok(());
+        }
+        Fault::Flood { content_type, len } => {
+            let length = len
+                .map(|n| format!("Content-Length: {n}\r\n"))
+                .unwrap_or_default();
+            write!(
+                client_w,
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n{length}Connection: close\r\n\r\n"
+            )?;
+            if method != "HEAD" {
+                flood(&mut client_w, len.unwrap_or(u64::MAX), stop)?;
+            }
+            return Ok(());
+        }
         Fault::RedirectTo(base) => {
             write!(
                 client_w,
@@ -293,6 +347,25 @@ fn serve(
     }
     client_w.flush()?;
     Ok(())
+}
+
+/// Sends `len` bytes of a JSON-looking body (an opening brace then spaces) until done,
+/// the client gone, or the proxy stopped.
+fn flood(w: &mut TcpStream, len: u64, stop: &AtomicBool) -> io::Result<()> {
+    let head = b"{\"schemaVersion\":2,";
+    let mut sent = 0u64;
+    let first = head.len().min(usize::try_from(len).unwrap_or(usize::MAX));
+    w.write_all(&head[..first])?;
+    sent += first as u64;
+    let spaces = vec![b' '; 64 * 1024];
+    while sent < len && !stop.load(Ordering::SeqCst) {
+        let n = spaces
+            .len()
+            .min(usize::try_from(len - sent).unwrap_or(usize::MAX));
+        w.write_all(&spaces[..n])?;
+        sent += n as u64;
+    }
+    w.flush()
 }
 
 /// Copies one chunked body, framing included, up to and including its last chunk.
