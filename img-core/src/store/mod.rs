@@ -231,6 +231,17 @@ impl Store {
         }
     }
 
+    /// Bytes this user may still write on the store's filesystem.
+    pub fn free_bytes(&self) -> Result<u64> {
+        let st = rustix::fs::statvfs(&self.root).map_err(|e| {
+            Error::io(
+                std::io::Error::from_raw_os_error(e.raw_os_error()),
+                format!("reading the free space of {}", self.root.display()),
+            )
+        })?;
+        Ok(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+
     /// The live leases that keep `image` in use: those protecting its ID or its target.
     /// `img-rm` refuses to delete such an image (`in use by <purpose> (pid N)`).
     pub fn image_users(&self, image: &ImageInfo) -> Result<Vec<LeaseRow>> {

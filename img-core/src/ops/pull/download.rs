@@ -22,6 +22,7 @@ impl Puller<'_> {
     /// Fetches `blobs` with up to `jobs` at once; the first failure stops new work and is
     /// returned once the running downloads end (their partials stay for a resume).
     pub(super) fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
+        self.check_space(blobs)?;
         let queue = Mutex::new(blobs.iter().collect::<Vec<_>>());
         let failed = AtomicBool::new(false);
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -60,6 +61,34 @@ impl Puller<'_> {
         }
         let t = *lock(&totals);
         Ok(t)
+    }
+
+    /// Refuses at once a download the store's filesystem cannot hold, rather than fill
+    /// the disk first (a manifest may claim any size: 10 TB, with a body that never ends).
+    fn check_space(&self, blobs: &[&Descriptor]) -> Result<()> {
+        let mut needed = 0u64;
+        for b in blobs {
+            if self
+                .store
+                .blob_intact(&b.digest, crate::store::Check::Size)?
+                != Some(true)
+            {
+                needed = needed.saturating_add(b.size);
+            }
+        }
+        let free = self.store.free_bytes()?;
+        if needed > free {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "no space left on device for this image: its blobs take {} to download but only {} is free in {}: free some space (img-rm --prune removes what no image uses) and try again",
+                    crate::output::human_size(needed),
+                    crate::output::human_size(free),
+                    self.store.root().display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// One blob into the store: resumed from a partial when there is one, retried when the
@@ -101,7 +130,7 @@ impl Puller<'_> {
                         downloaded += n;
                         self.progress.blob(desc, BlobEvent::Progress(n));
                     })
-                    .map_err(|e| Error::io(e, "receiving the blob"))?;
+                    .map_err(|e| cut_off(e, writer.offset(), desc.size))?;
                 }
                 Ok(())
             })();
@@ -121,10 +150,34 @@ impl Puller<'_> {
                 }
                 // The client's own error names the blob, the repository and the host.
                 Err(e) if refused => return Err(e),
+                Err(e) if attempt > 0 => {
+                    return Err(e.context(format!("{} ({} attempts)", ctx(), attempt + 1)));
+                }
                 Err(e) => return Err(e.context(ctx())),
             }
         }
     }
+}
+
+/// A transfer that broke off, said in our words: the HTTP library's ("Peer disconnected")
+/// name neither who closed nor how far it got.
+fn cut_off(e: std::io::Error, offset: u64, size: u64) -> Error {
+    let closed = matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+    ) || e.to_string().contains("Peer disconnected");
+    if closed {
+        return Error::io(
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the registry closed the connection after {offset} of {size} bytes"),
+            ),
+            "receiving the blob",
+        );
+    }
+    Error::io(e, "receiving the blob")
 }
 
 /// Whether a failed blob transfer may succeed if tried again.
