@@ -27,6 +27,8 @@ pub mod index;
 pub mod oci;
 pub mod ops;
 pub mod output;
+#[cfg(test)]
+mod proptest_config;
 pub mod record;
 pub mod reference;
 pub mod registry;

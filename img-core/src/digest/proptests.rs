@@ -4,19 +4,9 @@
 
 use proptest::prelude::*;
 
-use super::*;
+use crate::proptest_config::config;
 
-/// 64 cases a property unless `PROPTEST_CASES` says otherwise (CI stays quick; run
-/// `PROPTEST_CASES=100000 cargo test -p img-core proptests` to search longer). A failure
-/// is turned into a named regression test by hand, so nothing is persisted.
-fn config() -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = 64;
-    }
-    c.failure_persistence = None;
-    c
-}
+use super::*;
 
 proptest! {
     #![proptest_config(config())]

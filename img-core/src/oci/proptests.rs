@@ -3,6 +3,8 @@
 //! document that parses back to the same value.
 
 use proptest::prelude::*;
+
+use crate::proptest_config::config;
 use serde_json::{Value, json};
 
 use super::*;
@@ -59,18 +61,6 @@ fn manifest() -> impl Strategy<Value = Value> {
             json!({"schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST,
                    "config": config, "layers": layers})
         })
-}
-
-/// 64 cases a property unless `PROPTEST_CASES` says otherwise (CI stays quick; run
-/// `PROPTEST_CASES=100000 cargo test -p img-core proptests` to search longer). A failure
-/// is turned into a named regression test by hand, so nothing is persisted.
-fn config() -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = 64;
-    }
-    c.failure_persistence = None;
-    c
 }
 
 proptest! {

@@ -4,6 +4,8 @@
 
 use proptest::prelude::*;
 
+use crate::proptest_config::config;
+
 use super::*;
 
 /// Valid references, with and without a domain, tag and digest.
@@ -19,18 +21,6 @@ fn valid_reference() -> impl Strategy<Value = String> {
     let digest = prop_oneof![Just(String::new()), "@sha256:[0-9a-f]{64}"];
     (domain, prop::collection::vec(component, 1..4), tag, digest)
         .prop_map(|(d, path, t, g)| format!("{d}{}{t}{g}", path.join("/")))
-}
-
-/// 64 cases a property unless `PROPTEST_CASES` says otherwise (CI stays quick; run
-/// `PROPTEST_CASES=100000 cargo test -p img-core proptests` to search longer). A failure
-/// is turned into a named regression test by hand, so nothing is persisted.
-fn config() -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = 64;
-    }
-    c.failure_persistence = None;
-    c
 }
 
 proptest! {

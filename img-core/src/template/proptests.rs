@@ -3,6 +3,8 @@
 //! as itself.
 
 use proptest::prelude::*;
+
+use crate::proptest_config::config;
 use serde_json::{Value, json};
 
 use super::*;
@@ -42,18 +44,6 @@ fn record() -> Value {
         "RepoTags": ["alpine:3.20", "a:b"], "Config": {"Cmd": ["sh"], "Env": null},
         "Labels": {"a": "b"}, "Empty": {}, "Flag": true
     })
-}
-
-/// 64 cases a property unless `PROPTEST_CASES` says otherwise (CI stays quick; run
-/// `PROPTEST_CASES=100000 cargo test -p img-core proptests` to search longer). A failure
-/// is turned into a named regression test by hand, so nothing is persisted.
-fn config() -> ProptestConfig {
-    let mut c = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        c.cases = 64;
-    }
-    c.failure_persistence = None;
-    c
 }
 
 proptest! {
