@@ -114,16 +114,24 @@ impl Fixture {
     /// the fixture.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        let d = self.dir.path();
-        cmd.env("IMG_ROOT", self.root())
-            .env("IMG_CONFIG", d.join("config/img-config.json"))
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .env("XDG_DATA_HOME", d.join("home/.local/share"))
-            .env("HOME", d.join("home"))
-            .env("DOCKER_CONFIG", d.join("home/.docker"))
-            .env_remove("REGISTRY_AUTH_FILE")
-            .env_remove("DOCKER_DEFAULT_PLATFORM")
-            .env_remove("XDG_RUNTIME_DIR");
+        sandboxed(&mut cmd, self.dir.path(), &self.root());
         cmd
     }
+}
+
+/// Points `cmd` at the store `root` and at a config, home and docker config inside `dir`
+/// only (`dir/config/img-config.json`, `dir/config`, `dir/home`, `dir/home/.docker`), and
+/// removes the variables of the machine's that would reach elsewhere or change limits.
+pub fn sandboxed<'c>(cmd: &'c mut Command, dir: &Path, root: &Path) -> &'c mut Command {
+    cmd.env("IMG_ROOT", root)
+        .env("IMG_CONFIG", dir.join("config/img-config.json"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("home/.local/share"))
+        .env("HOME", dir.join("home"))
+        .env("DOCKER_CONFIG", dir.join("home/.docker"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_DEFAULT_PLATFORM")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("IMG_STALL_TIMEOUT")
+        .env_remove("IMG_STALL_BUDGET")
 }

@@ -92,22 +92,13 @@ impl Sandbox {
     /// img-pull with the environment pointing into the sandbox only.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
-        let d = self.path();
         let path = format!(
             "{}:{}",
             self.bin_dir().display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        cmd.env("IMG_ROOT", self.root())
-            .env("IMG_CONFIG", d.join("config/img-config.json"))
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .env("XDG_DATA_HOME", d.join("home/.local/share"))
-            .env("HOME", d.join("home"))
-            .env("DOCKER_CONFIG", self.docker_config())
-            .env("PATH", path)
-            .env_remove("REGISTRY_AUTH_FILE")
-            .env_remove("DOCKER_DEFAULT_PLATFORM")
-            .env_remove("XDG_RUNTIME_DIR");
+        img_core::testing::fixture::sandboxed(&mut cmd, self.path(), &self.root())
+            .env("PATH", path);
         cmd
     }
 

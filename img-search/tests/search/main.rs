@@ -74,16 +74,7 @@ impl Sandbox {
     /// `program` with the environment pointing into the sandbox only.
     pub fn command_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        let d = self.path();
-        cmd.env("IMG_ROOT", self.root())
-            .env("IMG_CONFIG", d.join("config/img-config.json"))
-            .env("XDG_CONFIG_HOME", d.join("config"))
-            .env("XDG_DATA_HOME", d.join("home/.local/share"))
-            .env("HOME", d.join("home"))
-            .env("DOCKER_CONFIG", d.join("home/.docker"))
-            .env_remove("REGISTRY_AUTH_FILE")
-            .env_remove("DOCKER_DEFAULT_PLATFORM")
-            .env_remove("XDG_RUNTIME_DIR");
+        img_core::testing::fixture::sandboxed(&mut cmd, self.path(), &self.root());
         cmd
     }
 
