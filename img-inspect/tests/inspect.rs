@@ -6,7 +6,6 @@ mod common;
 
 use common::{config, inspect, manifest, strings};
 use img_core::oci::media_type;
-use img_core::ops::pull::PullOptions;
 use img_core::testing::Fixture;
 use serde_json::{Value, json};
 
@@ -210,14 +209,7 @@ fn multi_platform_images_with_and_without_all_platforms() {
     assert!(run.stderr.contains("linux/amd64"), "{}", run.stderr);
 
     // All platforms: the tag names the index, the ID is the index digest.
-    f.pull_with(
-        "test/multi:latest",
-        &PullOptions {
-            all_platforms: true,
-            ..PullOptions::default()
-        },
-    )
-    .unwrap();
+    f.pull_all_platforms("test/multi:latest").unwrap();
     let run = inspect(&f, &[&r], "").success();
     let v = run.json()[0].clone();
     assert_eq!(v["Id"], multi.digest().to_string());

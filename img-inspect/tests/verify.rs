@@ -10,7 +10,6 @@ use common::{inspect, manifest};
 use img_core::Digest;
 use img_core::index::NewImage;
 use img_core::oci::{ImageConfig, Manifest, media_type};
-use img_core::ops::pull::PullOptions;
 use img_core::testing::Fixture;
 use serde_json::Value;
 
@@ -19,17 +18,7 @@ fn verify_reports_corrupt_layers_and_wrong_diff_ids() {
     let f = Fixture::new().expect("starting the test registry (needs the docker-registry package)");
     let alpine = f.pull("test/alpine-like:latest").unwrap().record.id;
     let oci = f.pull("test/oci-zstd:1").unwrap().record.id;
-    let multi = f
-        .pull_with(
-            "test/multi:latest",
-            &PullOptions {
-                all_platforms: true,
-                ..PullOptions::default()
-            },
-        )
-        .unwrap()
-        .record
-        .id;
+    let multi = f.pull_all_platforms("test/multi:latest").unwrap().record.id;
     // Plain ID lines, as `img-ls -a -q` prints them.
     let ids = format!(
         "{}\n{}\n{}\n",

@@ -12,7 +12,6 @@ use std::process::Command;
 use common::{fresh_root, run};
 use img_core::digest::Digest;
 use img_core::oci::Platform;
-use img_core::ops::pull::PullOptions;
 use img_core::record::ImageRecord;
 use img_core::testing::{Fixture, TestDockerd, verify_store};
 
@@ -96,14 +95,7 @@ fn load_records(root: &Path, file: &Path) -> Vec<ImageRecord> {
 fn docker_20_and_podman_load_what_save_writes_with_the_same_ids_and_tags() {
     let f = fixture();
     let alpine = f.pull(ALPINE).unwrap().record;
-    f.pull_with(
-        MULTI,
-        &PullOptions {
-            all_platforms: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    f.pull_all_platforms(MULTI).unwrap();
     let file = f.dir().join("img.tar");
     run(
         &f.root(),

@@ -9,7 +9,6 @@ use std::io::Write;
 use common::{doc, entries, fresh_root, run, save_to_vec};
 use img_core::digest::Digest;
 use img_core::oci::{Platform, media_type};
-use img_core::ops::pull::PullOptions;
 use img_core::testing::{Fixture, verify_store};
 
 const ALPINE: &str = "test/alpine-like:latest";
@@ -182,16 +181,7 @@ fn round_trip_into_another_store_keeps_ids_tags_and_manifests() {
 #[test]
 fn an_index_image_saves_every_platform_and_manifest_json_names_the_hosts() {
     let f = fixture();
-    let pulled = f
-        .pull_with(
-            MULTI,
-            &PullOptions {
-                all_platforms: true,
-                ..PullOptions::default()
-            },
-        )
-        .unwrap()
-        .record;
+    let pulled = f.pull_all_platforms(MULTI).unwrap().record;
     let archive = save_to_vec(&f.root(), &[&f.reference(MULTI)]);
     let index = doc(&archive, "index.json");
     assert_eq!(index["manifests"][0]["digest"], pulled.digest.to_string());
@@ -537,16 +527,7 @@ fn save_holds_a_lease_so_a_concurrent_prune_cannot_take_its_blobs() {
 fn save_piped_into_load_round_trips_with_records_out() {
     let f = fixture();
     let a = f.pull(ALPINE).unwrap().record;
-    let multi = f
-        .pull_with(
-            MULTI,
-            &PullOptions {
-                all_platforms: true,
-                ..PullOptions::default()
-            },
-        )
-        .unwrap()
-        .record;
+    let multi = f.pull_all_platforms(MULTI).unwrap().record;
     let other = fresh_root(f.dir(), "other");
     let script = format!(
         "{p} --root {from} save {a} {m} | {p} --root {to} load",
@@ -632,16 +613,7 @@ fn index_json_and_manifest_json_that_disagree_load_as_their_union() {
 #[test]
 fn an_index_nested_in_an_index_loads_as_the_inner_index_image() {
     let f = fixture();
-    let multi = f
-        .pull_with(
-            MULTI,
-            &PullOptions {
-                all_platforms: true,
-                ..PullOptions::default()
-            },
-        )
-        .unwrap()
-        .record;
+    let multi = f.pull_all_platforms(MULTI).unwrap().record;
     let archive = save_to_vec(&f.root(), &[&f.reference(MULTI)]);
     let index = doc(&archive, "index.json");
     let inner = index["manifests"][0].clone();

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use common::*;
 use img_core::ErrorKind;
-use img_core::ops::pull::PullOptions;
 use img_core::store::Store;
 use img_core::testing::{Fixture, verify_store};
 use img_core::{Digest, Reference};
@@ -28,11 +27,7 @@ fn pulled(f: &Fixture) -> Vec<Digest> {
         f.pull("test/alpine-like:latest").unwrap().record.id,
         f.pull("test/oci-zstd:1").unwrap().record.id,
     ];
-    let all = PullOptions {
-        all_platforms: true,
-        ..PullOptions::default()
-    };
-    ids.push(f.pull_with("test/multi:latest", &all).unwrap().record.id);
+    ids.push(f.pull_all_platforms("test/multi:latest").unwrap().record.id);
     ids.sort();
     ids
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::lock::{LockFile, Mode};
-use super::{BLOBS_DIR, INGEST_DIR, Store, sync_dir};
+use super::{INGEST_DIR, Store};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 
@@ -295,19 +295,7 @@ impl Staged<'_> {
         let done = if store.blob_intact(&self.digest, super::Check::Hash)? == Some(true) {
             Ok(())
         } else {
-            let _gc = LockFile::acquire(&store.gc_lock_path(), Mode::Shared)?;
-            let dir = store
-                .root
-                .join(BLOBS_DIR)
-                .join(self.digest.algorithm().as_str());
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(e, format!("creating {}", dir.display())))?;
-            let target = store.blob_path(&self.digest);
-            std::fs::rename(&self.partial, &target)
-                .map_err(|e| Error::io(e, format!("renaming {partial} to {}", target.display())))?;
-            sync_dir(&dir)?;
-            sync_dir(&ingest_dir)?;
-            store.index.insert_blob(&self.digest, self.size, media_type)
+            store.publish(&self.partial, &self.digest, self.size, media_type)
         };
         // Only when no pull left a partial of this digest beside it is its lock file ours
         // to remove.

@@ -251,27 +251,40 @@ impl IngestWriter<'_> {
                 ),
             ));
         }
-        let store = self.store;
-        // Shared: many commits at once, but none while GC sweeps (see the module docs).
-        let _gc = LockFile::acquire(&store.gc_lock_path(), Mode::Shared)?;
-        let dir = store
-            .root
-            .join(BLOBS_DIR)
-            .join(self.digest.algorithm().as_str());
+        self.store
+            .publish(&self.partial, &self.digest, self.offset, media_type)
+    }
+}
+
+impl Store {
+    /// The end of every commit, once the partial at `partial` is synced and verified:
+    /// rename it into `blobs/` (over a damaged file, if any: readers see one or the
+    /// other), sync both directories, and only then insert the blob's row. Holds
+    /// `gc.lock` shared throughout, so no collection sweeps in between (see gc.rs).
+    pub(super) fn publish(
+        &self,
+        partial: &std::path::Path,
+        digest: &Digest,
+        size: u64,
+        media_type: &str,
+    ) -> Result<()> {
+        let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Shared)?;
+        let dir = self.root.join(BLOBS_DIR).join(digest.algorithm().as_str());
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(&dir)
             .map_err(|e| Error::io(e, format!("creating {}", dir.display())))?;
-        let target = store.blob_path(&self.digest);
-        std::fs::rename(&self.partial, &target)
-            .map_err(|e| Error::io(e, format!("renaming {partial} to {}", target.display())))?;
+        let target = self.blob_path(digest);
+        std::fs::rename(partial, &target).map_err(|e| {
+            Error::io(
+                e,
+                format!("renaming {} to {}", partial.display(), target.display()),
+            )
+        })?;
         sync_dir(&dir)?;
-        sync_dir(&store.root.join(INGEST_DIR))?;
-        store
-            .index
-            .insert_blob(&self.digest, self.offset, media_type)?;
-        Ok(())
+        sync_dir(&self.root.join(INGEST_DIR))?;
+        self.index.insert_blob(digest, size, media_type)
     }
 }
 

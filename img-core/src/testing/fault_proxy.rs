@@ -147,21 +147,6 @@ impl Drop for FaultProxy {
     }
 }
 
-fn read_head(r: &mut impl BufRead) -> io::Result<Vec<String>> {
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_owned();
-        if line.is_empty() {
-            return Ok(lines);
-        }
-        lines.push(line);
-    }
-}
-
 /// Holds a connection open and silent until the proxy stops (or ten minutes pass: no
 /// test waits that long), as a stalled server does.
 fn hold(stop: &AtomicBool) {
@@ -179,7 +164,7 @@ fn serve(
     stop: &AtomicBool,
 ) -> io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
-    let head = read_head(&mut reader)?;
+    let head = super::http::read_head(&mut reader)?;
     let request_line = head.first().cloned().unwrap_or_default();
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
@@ -295,7 +280,7 @@ fn serve(
         copy_chunked(&mut reader, &mut up)?;
     }
     let mut up_r = BufReader::new(up);
-    let resp_head = read_head(&mut up_r)?;
+    let resp_head = super::http::read_head(&mut up_r)?;
     let mut head_out = String::new();
     for l in &resp_head {
         if l.to_ascii_lowercase().starts_with("connection:") {

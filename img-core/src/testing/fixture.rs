@@ -69,6 +69,17 @@ impl Fixture {
         self.pull_with(name, &PullOptions::default())
     }
 
+    /// Pulls every platform of `name` (`--all-platforms`: the tag names the index).
+    pub fn pull_all_platforms(&self, name: &str) -> Result<Pulled> {
+        self.pull_with(
+            name,
+            &PullOptions {
+                all_platforms: true,
+                ..PullOptions::default()
+            },
+        )
+    }
+
     /// Pulls `name` with `options` (`jobs` 0 means the default).
     pub fn pull_with(&self, name: &str, options: &PullOptions) -> Result<Pulled> {
         let mut options = options.clone();

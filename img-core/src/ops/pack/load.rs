@@ -66,7 +66,7 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
         all.extend(p.blobs.keys());
     }
     lease.protect_all(&all)?;
-    let committed = (|| -> Result<()> {
+    let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
         for p in &planned {
             for (d, mt) in &p.blobs {
                 if let Some(staged) = contents.blobs.remove(d) {
@@ -77,36 +77,35 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
                 store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
             }
         }
-        Ok(())
-    })();
-    if let Err(e) = committed {
-        // An I/O failure half-way through the commits (a full disk): the blobs committed
-        // so far belong to no image. Unpinned, a collection removes them (and nothing any
-        // image or running command uses), so the archive leaves nothing behind.
-        drop(lease);
-        let _ = store.gc();
-        return Err(e);
-    }
-    // Tags moving from other images, as docker reports them.
-    let mut moved_all = Vec::new();
-    for p in &planned {
-        let mut moved = Vec::new();
-        for n in &p.names {
-            let tag = n.tag().unwrap_or(crate::reference::DEFAULT_TAG);
-            if let Some(old) = store.index().image_by_tag(&n.name(), tag)?
-                && old.id != p.image.id
-            {
-                moved.push((n.familiar(), old.id));
+        // Tags moving from other images, as docker reports them.
+        let mut moved_all = Vec::new();
+        for p in &planned {
+            let mut moved = Vec::new();
+            for n in &p.names {
+                let tag = n.tag().unwrap_or(crate::reference::DEFAULT_TAG);
+                if let Some(old) = store.index().image_by_tag(&n.name(), tag)?
+                    && old.id != p.image.id
+                {
+                    moved.push((n.familiar(), old.id));
+                }
             }
+            moved_all.push(moved);
         }
-        moved_all.push(moved);
-    }
-    let news: Vec<_> = planned.iter().map(|p| p.image.clone()).collect();
-    if let Err(e) = store.index().put_images(&news) {
-        drop(lease);
-        let _ = store.gc();
-        return Err(e);
-    }
+        let news: Vec<_> = planned.iter().map(|p| p.image.clone()).collect();
+        store.index().put_images(&news)?;
+        Ok(moved_all)
+    })();
+    let moved_all = match committed {
+        Ok(moved) => moved,
+        Err(e) => {
+            // A failure half-way through the commits (a full disk): the blobs committed
+            // so far belong to no image. Unpinned, a collection removes them (and nothing
+            // any image or running command uses), so the archive leaves nothing behind.
+            drop(lease);
+            let _ = store.gc();
+            return Err(e);
+        }
+    };
     lease.release()?;
 
     let mut images = Vec::new();
