@@ -181,19 +181,19 @@ fn up_to_date(
     options: &PullOptions,
     wanted: &Platform,
 ) -> Result<Option<Pulled>> {
-    // Pinned before anything is looked up: a concurrent prune cannot take the blobs
-    // between "they are there" and the tag that makes them an image's again.
-    let lease = store.lease(&format!("pulling {}", reference.familiar()))?;
-    lease.protect(resolved)?;
     let Some(image) = store.index().image_by_digest(&reference.name(), resolved)? else {
         return Ok(None);
     };
     if !fits(&image, resolved, options.all_platforms, wanted) {
         return Ok(None);
     }
+    // Pinned (in one transaction) before their presence is checked: a concurrent prune
+    // cannot take the blobs between "they are there" and the tag that makes them an
+    // image's again; one that ran before shows as a blob missing below.
+    let lease = store.lease(&format!("pulling {}", reference.familiar()))?;
     let blobs = store.index().image_blobs(&image.id)?;
     let mut pinned: Vec<&Digest> = blobs.iter().collect();
-    pinned.extend([&image.id, &image.target]);
+    pinned.extend([&image.id, &image.target, resolved]);
     lease.protect_all(&pinned)?;
     for d in &blobs {
         if store.blob_intact(d, options.check())? != Some(true) {
@@ -318,14 +318,15 @@ impl<'a> Puller<'a> {
             .store
             .lease(&format!("pulling {}", self.reference.familiar()))?;
         // Pinned before it is written or found present (regression: a prune between the
-        // manifest's commit and its protection left an image without its manifest).
+        // manifest's commit and its protection left an image without its manifest); a
+        // child manifest of an index is, likewise, in `fetch_child`.
         lease.protect(&resolved)?;
         let existed = self.store.index().image_by_digest(&name, &resolved)?;
         let document = Document::parse(Some(&content_type), &bytes)?;
         let (new, downloaded, reused) = match document {
             Document::Manifest(m) => {
                 let (f, dl, re) = self.fetch_image(&lease, &m, &resolved)?;
-                self.keep(&lease, &content_type, &bytes, &resolved)?;
+                self.store.put_blob(&content_type, &bytes, &resolved)?;
                 (
                     self.new_image(
                         f.config_digest.clone(),
@@ -379,7 +380,7 @@ impl<'a> Puller<'a> {
             })?;
             let (f, dl, re) = self.fetch_child(lease, entry)?;
             // The index is kept too, so that inspect can show what the tag resolved to.
-            self.keep(lease, content_type, bytes, resolved)?;
+            self.store.put_blob(content_type, bytes, resolved)?;
             let new = self.new_image(
                 f.config_digest.clone(),
                 resolved,
@@ -398,7 +399,7 @@ impl<'a> Puller<'a> {
             reused += re;
             all.push((entry.platform.clone(), f));
         }
-        self.keep(lease, content_type, bytes, resolved)?;
+        self.store.put_blob(content_type, bytes, resolved)?;
         // What inspect and ls show for the index: the host's platform if it is there.
         let shown = all
             .iter()
@@ -432,22 +433,9 @@ impl<'a> Puller<'a> {
         lease.protect(&entry.digest)?;
         let (m, m_bytes) = self.fetch_manifest(entry)?;
         let fetched = self.fetch_image(lease, &m, &entry.digest)?;
-        self.keep(lease, &entry.media_type, &m_bytes, &entry.digest)?;
+        self.store
+            .put_blob(&entry.media_type, &m_bytes, &entry.digest)?;
         Ok(fetched)
-    }
-
-    /// Stores a manifest or index exactly as received, pinned by the pull's lease first:
-    /// a blob committed (or found present) before its protection could be swept by a
-    /// concurrent prune before the image row that references it exists.
-    fn keep(
-        &self,
-        lease: &Lease<'_>,
-        media_type: &str,
-        bytes: &[u8],
-        digest: &Digest,
-    ) -> Result<()> {
-        lease.protect(digest)?;
-        self.store.put_blob(media_type, bytes, digest)
     }
 
     fn new_image(
