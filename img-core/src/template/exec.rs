@@ -118,12 +118,13 @@ impl Exec<'_, '_> {
     fn range(&mut self, dot: &Value, b: &Branch) -> XResult<Flow> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe)?;
-        if typed::is_struct(&v) {
+        let v = typed::plain(&v);
+        if typed::is_struct(v) {
             self.at = b.pipe.pos;
-            return self.fail(format!("range can't iterate over {}", gofmt::display(&v)));
+            return self.fail(format!("range can't iterate over {}", gofmt::display(v)));
         }
-        let items: Vec<(Value, Value)> = match &v {
-            Value::Object(_) if typed::is_nil(&v) => Vec::new(),
+        let items: Vec<(Value, Value)> = match v {
+            Value::Object(_) if typed::is_nil(v) => Vec::new(),
             Value::Array(a) => a
                 .iter()
                 .enumerate()

@@ -26,6 +26,9 @@ pub(crate) fn exists(name: &str) -> bool {
 
 /// Go's truthiness: false, 0, "", nil, and empty lists and maps are false.
 pub(crate) fn truth(v: &Value) -> bool {
+    if typed::is_wrapped(v) {
+        return truth(typed::plain(v));
+    }
     if typed::is_marked(v) {
         // A struct is always true; a nil pointer, slice or map is false, and so is an
         // empty map.
@@ -91,6 +94,17 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
         at_least(name, args, 1)?;
         return Ok(args[0].clone());
     }
+    // Functions see a typed slice or named scalar as its plain value; the printing ones
+    // keep the type, for `%T` and for a `time.Duration`'s `30s`.
+    let plain: Vec<Value>;
+    let args = if matches!(name, "printf" | "print" | "println" | "json")
+        || !args.iter().any(typed::is_wrapped)
+    {
+        args
+    } else {
+        plain = args.iter().map(|a| typed::plain(a).clone()).collect();
+        &plain[..]
+    };
     let calling = |e: String| format!("error calling {name}: {e}");
     let s = |s: String| Ok(Value::String(s));
     match name {

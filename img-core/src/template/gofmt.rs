@@ -106,6 +106,13 @@ pub(crate) fn print_action(v: &Value, out: &mut String) {
 
 /// [`print_value`] at a nesting depth: Go prints a pointer inside a value as its address.
 fn print_at(v: &Value, out: &mut String, depth: usize) {
+    if typed::is_wrapped(v) {
+        match typed::stringer(v) {
+            Some(s) => out.push_str(&s),
+            None => print_at(typed::plain(v), out, depth),
+        }
+        return;
+    }
     if let (Some(ty), Value::Object(o)) = (typed::type_name(v), v) {
         if typed::is_map(v) && !typed::is_nil(v) {
             let mut keys: Vec<&String> = typed::fields(o).map(|(k, _)| k).collect();
@@ -412,8 +419,19 @@ fn format_arg(spec: &Spec, verb: char, v: &Value) -> String {
         Value::Number(n) => Some(n.clone()),
         _ => None,
     };
+    if verb == 'T' {
+        return spec.pad(go_type(v), false);
+    }
+    if typed::is_wrapped(v) {
+        // fmt uses a `String` method for the verbs that print strings.
+        return match typed::stringer(v) {
+            Some(s) if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') => {
+                format_arg(spec, verb, &Value::String(s))
+            }
+            _ => format_arg(spec, verb, typed::plain(v)),
+        };
+    }
     match verb {
-        'T' => spec.pad(go_type(v), false),
         'q' | 's' | 'd' | 'x' | 'X' if v.is_array() => {
             // fmt applies the verb to each element of a slice.
             let Value::Array(items) = v else {

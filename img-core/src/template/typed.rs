@@ -12,7 +12,10 @@
 //!   pointer), then optionally [`TAGS`] (its fields' json names and `omitempty`, and which
 //!   fields are embedded), then its fields by Go name in Go's order;
 //! - a nil pointer, slice or map is `{TYPE: "…", NIL: true}`;
-//! - a `time.Time` is `{TYPE: "time.Time", TIME: "RFC 3339 text"}`.
+//! - a `time.Time` is `{TYPE: "time.Time", TIME: "RFC 3339 text"}`;
+//! - a typed slice or a named scalar type is `{TYPE: "[]string", VALUE: [...]}` or
+//!   `{TYPE: "time.Duration", VALUE: 30000000000}`: functions see the plain value, while
+//!   `printf "%T"` names the type and a `time.Duration` prints as Go's `30s`.
 
 use serde_json::{Map, Value};
 
@@ -24,6 +27,8 @@ pub(crate) const NIL: &str = "\u{1}nil";
 pub(crate) const TAGS: &str = "\u{1}J";
 /// A time's RFC 3339 text.
 pub(crate) const TIME: &str = "\u{1}time";
+/// The plain value of a typed slice or named scalar.
+pub(crate) const VALUE: &str = "\u{1}v";
 /// What `json` writes for a struct whose Go type marshals itself (a `MarshalJSON`
 /// method), when that differs from what its fields show a template.
 pub(crate) const JSON_AS: &str = "\u{1}jsonas";
@@ -111,12 +116,87 @@ pub fn time(rfc3339: &str) -> Value {
     Value::Object(obj)
 }
 
-/// A list of strings, or a nil `[]string` for `None`.
+/// A list of strings typed `[]string`, or a nil `[]string` for `None`.
 pub fn strings(v: Option<&[String]>) -> Value {
     match v {
-        Some(v) => Value::Array(v.iter().cloned().map(Value::String).collect()),
+        Some(v) => list("[]string", v.iter().cloned().map(Value::String).collect()),
         None => nil("[]string"),
     }
+}
+
+/// A non-nil slice of Go type `name` (`[]image.ManifestSummary`).
+pub fn list(name: &str, items: Vec<Value>) -> Value {
+    wrapped(name, Value::Array(items))
+}
+
+/// A `time.Duration` of `nanos`: prints as Go's `1m30s`, is a number to `json` and `eq`.
+pub fn duration(nanos: i64) -> Value {
+    wrapped(DURATION, Value::from(nanos))
+}
+
+const DURATION: &str = "time.Duration";
+
+fn wrapped(name: &str, value: Value) -> Value {
+    let mut obj = Map::new();
+    obj.insert(TYPE.into(), Value::String(name.into()));
+    obj.insert(VALUE.into(), value);
+    Value::Object(obj)
+}
+
+/// Whether `v` is a typed slice or named scalar (see [`list`], [`duration`]).
+pub(crate) fn is_wrapped(v: &Value) -> bool {
+    matches!(v, Value::Object(o) if o.contains_key(VALUE))
+}
+
+/// The plain value of a typed slice or named scalar; any other value as it is.
+pub(crate) fn plain(v: &Value) -> &Value {
+    match v {
+        Value::Object(o) => o.get(VALUE).unwrap_or(v),
+        v => v,
+    }
+}
+
+/// What Go's `String` method gives for a named scalar that has one (`time.Duration`).
+pub(crate) fn stringer(v: &Value) -> Option<String> {
+    if type_name(v) != Some(DURATION) {
+        return None;
+    }
+    plain(v).as_i64().map(duration_string)
+}
+
+/// Go's `time.Duration.String()`: `0s`, `1.5µs`, `250ms`, `30s`, `1m30s`, `1h0m0s`.
+pub(crate) fn duration_string(nanos: i64) -> String {
+    // Whole units and a fraction of `scale` with its trailing zeros dropped.
+    fn frac(n: u128, scale: u128) -> String {
+        let (whole, part) = (n / scale, n % scale);
+        if part == 0 {
+            return whole.to_string();
+        }
+        let width = scale.ilog10() as usize;
+        let digits = format!("{part:0width$}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    }
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = u128::from(nanos.unsigned_abs());
+    let body = match n {
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", frac(n, 1_000)),
+        n if n < 1_000_000_000 => format!("{}ms", frac(n, 1_000_000)),
+        n => {
+            let secs = n / 1_000_000_000;
+            let (h, m) = (secs / 3600, secs / 60 % 60);
+            let s = frac(n % 60_000_000_000, 1_000_000_000);
+            match (h, m) {
+                (0, 0) => format!("{s}s"),
+                (0, m) => format!("{m}m{s}s"),
+                (h, m) => format!("{h}h{m}m{s}s"),
+            }
+        }
+    };
+    format!("{sign}{body}")
 }
 
 /// The Go type name of a marked value.
@@ -134,7 +214,8 @@ pub(crate) fn is_nil(v: &Value) -> bool {
 
 /// Whether `v` is a (non-nil) struct or pointer to one.
 pub(crate) fn is_struct(v: &Value) -> bool {
-    matches!(v, Value::Object(o) if o.contains_key(TYPE) && !o.contains_key(NIL)) && !is_map(v)
+    matches!(v, Value::Object(o) if o.contains_key(TYPE) && !o.contains_key(NIL) && !o.contains_key(VALUE))
+        && !is_map(v)
 }
 
 /// Whether `v` is a typed map, nil or not.
@@ -254,6 +335,7 @@ pub(crate) fn to_json(v: &Value) -> Value {
             o.get(JSON_AS).cloned().unwrap_or(Value::Null)
         }
         Value::Object(o) if o.contains_key(NIL) => Value::Null,
+        Value::Object(o) if o.contains_key(VALUE) => to_json(plain(v)),
         Value::Object(o) if o.contains_key(TIME) => o.get(TIME).cloned().unwrap_or(Value::Null),
         v @ Value::Object(o) if is_map(v) => {
             Value::Object(fields(o).map(|(k, v)| (k.clone(), to_json(v))).collect())
@@ -296,6 +378,7 @@ fn is_empty(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         Value::Array(a) => a.is_empty(),
         Value::Object(o) if o.contains_key(NIL) => true,
+        Value::Object(o) if o.contains_key(VALUE) => is_empty(plain(v)),
         v @ Value::Object(o) if is_map(v) => fields(o).next().is_none(),
         Value::Object(o) if o.contains_key(TYPE) => false,
         Value::Object(o) => o.is_empty(),
@@ -373,6 +456,55 @@ mod tests {
                 .contains("map has no entry for key \"Nope\"")
         );
         assert!(r("{{range .Config}}{{end}}").is_err());
+    }
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        let cases = [
+            (0, "0s"),
+            (1, "1ns"),
+            (1_500, "1.5µs"),
+            (250_000_000, "250ms"),
+            (1_000_000_000, "1s"),
+            (1_500_000_000, "1.5s"),
+            (30_000_000_000, "30s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (3_723_000_000_001, "1h2m3.000000001s"),
+            (-5_000_000_000, "-5s"),
+            (i64::MIN, "-2562047h47m16.854775808s"),
+        ];
+        for (nanos, text) in cases {
+            assert_eq!(duration_string(nanos), text, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn typed_lists_and_durations_act_as_go_values() {
+        use crate::template::Template;
+        let h = Typed::strukt("*v1.HealthcheckConfig")
+            .field("Test", Tag::OmitEmpty, strings(Some(&["CMD".into(), "/x".into()])))
+            .field("Interval", Tag::OmitEmpty, duration(90_000_000_000))
+            .field("Timeout", Tag::OmitEmpty, duration(0))
+            .field("Retries", Tag::OmitEmpty, json!(3))
+            .build();
+        let root = Typed::strukt("T").field("H", Tag::Plain, h).build();
+        let r = |t: &str| Template::parse(t).unwrap().render_typed(&root, &json!({})).unwrap();
+        assert_eq!(r("{{.H}}"), "{[CMD /x] 1m30s 0s 3}");
+        assert_eq!(r("{{json .H}}"), r#"{"Test":["CMD","/x"],"Interval":90000000000,"Retries":3}"#);
+        assert_eq!(
+            r(r#"{{printf "%T|%T|%v|%d|%s|%q" .H.Test .H.Interval .H.Interval .H.Interval .H.Interval .H.Test}}"#),
+            r#"[]string|time.Duration|1m30s|90000000000|1m30s|["CMD" "/x"]"#
+        );
+        assert_eq!(
+            r(r#"{{len .H.Test}} {{index .H.Test 1}} {{join .H.Test ","}} {{range .H.Test}}<{{.}}>{{end}}"#),
+            "2 /x CMD,/x <CMD></x>"
+        );
+        assert_eq!(
+            r("{{eq .H.Interval 90000000000}} {{if .H.Timeout}}t{{else}}f{{end}} {{print .H.Interval 1}}"),
+            "true f 1m30s 1"
+        );
+        assert_eq!(r("{{with .H.Test}}{{.}}{{end}} {{slice .H.Test 1}}"), "[CMD /x] [/x]");
     }
 
     #[test]

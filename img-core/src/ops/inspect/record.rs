@@ -31,8 +31,8 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 ///  "Descriptor": {"mediaType": "application/vnd.oci.image.index.v1+json",
 ///                 "digest": "sha256:…", "size": 9218},
 ///  "Manifests": [{"ID": "sha256:…", "Descriptor": {…}, "Available": true,
-///                 "Size": {"Total": 4090681, "Content": 4090681}, "Kind": "image",
-///                 "ImageData": {"Platform": {…}, "Containers": [], "Size": {"Unpacked": 0}}}]}
+///                 "Size": {"Content": 4090681, "Total": 4090681}, "Kind": "image",
+///                 "ImageData": {"Platform": {…}, "Size": {"Unpacked": 0}, "Containers": []}}]}
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -296,10 +296,10 @@ pub struct ManifestSummary {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ManifestSize {
-    /// Content plus unpacked bytes; img unpacks nothing, so equal to `Content`.
-    pub total: u64,
     /// Bytes of the manifest, config and layers present in the store.
     pub content: u64,
+    /// Content plus unpacked bytes; img unpacks nothing, so equal to `Content`.
+    pub total: u64,
 }
 
 /// `Manifests[].ImageData`.
@@ -308,10 +308,10 @@ pub struct ManifestSize {
 pub struct ImageData {
     /// The platform: the index entry's, else the config's.
     pub platform: Platform,
-    /// Containers using it: img runs none, so always empty.
-    pub containers: Vec<String>,
     /// Unpacked size: 0, as docker shows an image it has not unpacked.
     pub size: UnpackedSize,
+    /// Containers using it: img runs none, so always empty.
+    pub containers: Vec<String>,
 }
 
 /// `Manifests[].ImageData.Size`.

@@ -11,18 +11,21 @@ use serde_json::Value;
 
 use super::record::{ContainerConfig, ImageInspect};
 use crate::oci::{Descriptor, Platform};
-use crate::template::typed::{Tag, Typed, map, nil, strings, time};
+use super::record::ManifestSummary;
+use crate::template::typed::{Tag, Typed, duration, list as typed_list, map, nil, strings, time};
 
 /// [`ImageInspect`] as docker 28's typed `image.InspectResponse`.
 pub fn inspect_typed(r: &ImageInspect) -> Value {
     let s = |v: &str| Value::String(v.to_owned());
-    let list = |v: &[String]| Value::Array(v.iter().map(|x| s(x)).collect());
+    let list = |v: &[String]| strings(Some(v));
     let layers: Vec<String> = r.rootfs.layers.iter().map(ToString::to_string).collect();
     let manifests = if r.manifests.is_empty() {
         nil("[]image.ManifestSummary")
     } else {
-        // Kept as JSON maps: they print as maps, and `json` writes them as docker does.
-        serde_json::to_value(&r.manifests).unwrap_or(Value::Null)
+        typed_list(
+            "[]image.ManifestSummary",
+            r.manifests.iter().map(manifest_summary).collect(),
+        )
     };
     Typed::strukt("image.InspectResponse")
         .field("ID", Tag::Renamed("Id"), s(&r.id.to_string()))
@@ -158,22 +161,22 @@ fn string_map(m: Option<&std::collections::BTreeMap<String, String>>) -> Value {
     }
 }
 
-/// `*v1.HealthcheckConfig`. Durations stay nanosecond counts (Go prints them as `30s`).
+/// `*v1.HealthcheckConfig`: its durations are `time.Duration`s, printing as Go's `30s`.
 fn healthcheck(h: Option<&Value>) -> Value {
     let Some(h) = h.filter(|h| h.is_object()) else {
         return nil("*v1.HealthcheckConfig");
     };
-    let num = |k: &str| h.get(k).cloned().unwrap_or(Value::from(0));
+    let int = |k: &str| h.get(k).and_then(Value::as_i64).unwrap_or(0);
     let test: Option<Vec<String>> = h
         .get("Test")
         .and_then(|t| serde_json::from_value(t.clone()).ok());
     Typed::strukt("*v1.HealthcheckConfig")
         .field("Test", Tag::OmitEmpty, strings(test.as_deref()))
-        .field("Interval", Tag::OmitEmpty, num("Interval"))
-        .field("Timeout", Tag::OmitEmpty, num("Timeout"))
-        .field("StartPeriod", Tag::OmitEmpty, num("StartPeriod"))
-        .field("StartInterval", Tag::OmitEmpty, num("StartInterval"))
-        .field("Retries", Tag::OmitEmpty, num("Retries"))
+        .field("Interval", Tag::OmitEmpty, duration(int("Interval")))
+        .field("Timeout", Tag::OmitEmpty, duration(int("Timeout")))
+        .field("StartPeriod", Tag::OmitEmpty, duration(int("StartPeriod")))
+        .field("StartInterval", Tag::OmitEmpty, duration(int("StartInterval")))
+        .field("Retries", Tag::OmitEmpty, Value::from(int("Retries")))
         .build()
 }
 
@@ -208,12 +211,61 @@ fn descriptor(d: &Descriptor, ty: &str) -> Value {
         .build()
 }
 
-fn platform(p: Option<&Platform>) -> Value {
-    let Some(p) = p else {
-        return nil("*v1.Platform");
+/// One entry of `Manifests`: docker 28's `image.ManifestSummary`.
+fn manifest_summary(m: &ManifestSummary) -> Value {
+    let image_data = match &m.image_data {
+        Some(d) => Typed::strukt("*image.ImageProperties")
+            .field("Platform", Tag::Plain, platform_value(&d.platform, "v1.Platform"))
+            .field(
+                "Size",
+                Tag::Plain,
+                Typed::strukt("struct { Unpacked int64 \"json:\\\"Unpacked\\\"\" }")
+                    .field("Unpacked", Tag::Plain, Value::from(d.size.unpacked))
+                    .build(),
+            )
+            .field("Containers", Tag::Plain, strings(Some(&d.containers)))
+            .build(),
+        None => nil("*image.ImageProperties"),
     };
+    let attestation = match &m.attestation_data {
+        Some(a) => Typed::strukt("*image.AttestationProperties")
+            .field("For", Tag::Plain, Value::String(a.r#for.to_string()))
+            .build(),
+        None => nil("*image.AttestationProperties"),
+    };
+    Typed::strukt("image.ManifestSummary")
+        .field("ID", Tag::Plain, Value::String(m.id.to_string()))
+        .field(
+            "Descriptor",
+            Tag::Plain,
+            descriptor(&m.descriptor, "v1.Descriptor"),
+        )
+        .field("Available", Tag::Plain, Value::Bool(m.available))
+        .field(
+            "Size",
+            Tag::Plain,
+            Typed::strukt("struct { Content int64 \"json:\\\"Content\\\"\"; Total int64 \"json:\\\"Total\\\"\" }")
+                .field("Content", Tag::Plain, Value::from(m.size.content))
+                .field("Total", Tag::Plain, Value::from(m.size.total))
+                .build(),
+        )
+        .field("Kind", Tag::Plain, Value::String(m.kind.clone()))
+        .field("ImageData", Tag::OmitEmpty, image_data)
+        .field("AttestationData", Tag::OmitEmpty, attestation)
+        .build()
+}
+
+fn platform(p: Option<&Platform>) -> Value {
+    match p {
+        Some(p) => platform_value(p, "*v1.Platform"),
+        None => nil("*v1.Platform"),
+    }
+}
+
+/// `v1.Platform` (OCI), or a pointer to one as `ty` says.
+fn platform_value(p: &Platform, ty: &str) -> Value {
     let s = |v: &str| Value::String(v.to_owned());
-    Typed::strukt("*v1.Platform")
+    Typed::strukt(ty)
         .field(
             "Architecture",
             Tag::Renamed("architecture"),
