@@ -3,7 +3,8 @@
 //! test registry — one built and pushed by docker with labels, env, entrypoint, cmd,
 //! exposed ports, volumes, workdir, user and empty-layer history; an image pushed by img
 //! with docker media types; a multi-platform OCI index — and the two inspect
-//! outputs are compared key by key, and 40+ `-f` templates byte for byte.
+//! outputs are compared key by key, and 40+ `-f` templates byte for byte: their output,
+//! and when they fail, their exit status and Go's error message.
 
 mod common;
 
@@ -94,10 +95,19 @@ const TEMPLATES: &[&str] = &[
     "{{printf \"%T\" .RootFS}}",
     "{{printf \"%T\" .Metadata.LastTagTime}}",
     "{{printf \"%q\" .RepoTags}}",
-    // Errors: both fail.
+    "{{printf \"%T %T %T %T\" .RepoTags .RepoDigests .Config.Env .RootFS.Layers}}",
+    "{{printf \"%T|%T|%T\" .Config.Cmd .Config.Entrypoint .Config.Shell}}",
+    "{{with .Config.Healthcheck}}{{.Interval}} {{.Timeout}} {{.StartPeriod}} {{.Retries}}{{end}}",
+    "{{with .Config.Healthcheck}}{{printf \"%T %v %d %s\" .Interval .Interval .Timeout .StartPeriod}}{{end}}",
+    "{{with .Config.Healthcheck}}{{json .}} {{.Test}} {{printf \"%v\" .}}{{end}}",
+    "{{with .Config.Healthcheck}}{{eq .Interval 30000000000}} {{if .StartInterval}}y{{end}}{{end}}",
+    // Errors: both fail, with Go's message.
     "{{.Nope}}",
     "{{.Config.Nope}}",
     "{{.Config.Healthcheck.Test}}",
+    "{{.Id}} {{.Config.Healthcheck.Nope}}",
+    "{{index .RepoTags 5}}",
+    "{{range .Os}}{{end}}",
 ];
 
 fn docker_run(cmd: &mut Command) -> (i32, String, String) {
@@ -126,7 +136,8 @@ fn push_rich_image(daemon: &TestDockerd, reference: &str) {
         ctx.join("Dockerfile"),
         "FROM scratch\nCOPY hello /hello\nLABEL a=b c=\"x <y> & z\" maintainer=\"cmp <cmp@example.org>\"\n\
          ENV PATH=/bin\nENTRYPOINT [\"/hello\"]\nCMD [\"run\"]\nEXPOSE 80 53/udp\nVOLUME /data\n\
-         WORKDIR /srv\nUSER nobody\n",
+         WORKDIR /srv\nUSER nobody\nSTOPSIGNAL SIGINT\n\
+         HEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 CMD [\"/hello\"]\n",
     )
     .unwrap();
     let (code, _, err) = docker_run(
@@ -142,18 +153,22 @@ fn push_rich_image(daemon: &TestDockerd, reference: &str) {
     docker_ok(daemon, &["image", "prune", "-a", "-f"]);
 }
 
-/// `docker image inspect` of `reference`, with `-f template` when given.
-fn docker_inspect(daemon: &TestDockerd, template: Option<&str>, reference: &str) -> (i32, String) {
+/// `docker image inspect` of `reference`, with `-f template` when given: exit status,
+/// stdout, stderr.
+fn docker_inspect(
+    daemon: &TestDockerd,
+    template: Option<&str>,
+    reference: &str,
+) -> (i32, String, String) {
     let mut cmd = daemon.docker();
     cmd.args(["image", "inspect"]);
     if let Some(t) = template {
         cmd.args(["-f", t]);
     }
-    let (code, out, _) = docker_run(cmd.arg(reference));
-    (code, out)
+    docker_run(cmd.arg(reference))
 }
 
-fn img_inspect(f: &Fixture, template: Option<&str>, reference: &str) -> (i32, String) {
+fn img_inspect(f: &Fixture, template: Option<&str>, reference: &str) -> (i32, String, String) {
     let mut args = Vec::new();
     if let Some(t) = template {
         args.extend(["-f", t]);
@@ -163,7 +178,34 @@ fn img_inspect(f: &Fixture, template: Option<&str>, reference: &str) -> (i32, St
         f.command(env!("CARGO_BIN_EXE_img-inspect")).args(&args),
         None,
     );
-    (r.code, r.stdout)
+    (r.code, r.stdout, r.stderr)
+}
+
+/// Go prints a pointer inside a struct as its address (`{0xc0004569c0 [] []}`), which
+/// differs from run to run: both sides' addresses read `0xADDR`.
+fn mask_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0xc") {
+        out.push_str(&rest[..at]);
+        let hex = rest[at + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - at - 2);
+        out.push_str("0xADDR");
+        rest = &rest[at + 2 + hex..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The message of a failed template: docker's CLI writes `template parsing error: MSG`,
+/// img its usual `img-inspect: "REF": MSG`.
+fn template_message(stderr: &str, prefix: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("template: "))
+        .unwrap_or("");
+    line.strip_prefix(prefix).unwrap_or(line).to_string()
 }
 
 #[test]
@@ -186,8 +228,8 @@ fn img_inspect_prints_what_docker_image_inspect_prints() {
             .unwrap_or_else(|e| panic!("img pull {name}: {e}"));
 
         // The whole object, key by key.
-        let (dc, dout) = docker_inspect(&daemon, None, &reference);
-        let (ic, iout) = img_inspect(&f, None, &reference);
+        let (dc, dout, _) = docker_inspect(&daemon, None, &reference);
+        let (ic, iout, _) = img_inspect(&f, None, &reference);
         assert_eq!(
             (dc, ic),
             (0, 0),
@@ -221,20 +263,33 @@ fn img_inspect_prints_what_docker_image_inspect_prints() {
         }
 
         for template in TEMPLATES {
-            let (dc, dout) = docker_inspect(&daemon, Some(template), &reference);
-            let (ic, iout) = img_inspect(&f, Some(template), &reference);
+            let (dc, dout, derr) = docker_inspect(&daemon, Some(template), &reference);
+            let (ic, iout, ierr) = img_inspect(&f, Some(template), &reference);
             assert_eq!(
                 ic, dc,
-                "{name}: {template}: exit status (docker printed {dout:?})"
+                "{name}: {template}: exit status (docker printed {dout:?} {derr:?})"
             );
             if dc == 0 {
-                assert_eq!(iout, dout, "{name}: {template}");
+                assert_eq!(
+                    mask_addresses(&iout),
+                    mask_addresses(&dout),
+                    "{name}: {template}"
+                );
+            } else {
+                let docker_says = template_message(&derr, "template parsing error: ");
+                assert!(docker_says.starts_with("template: "), "{derr}");
+                let img_prefix = format!("img-inspect: \"{reference}\": ");
+                assert_eq!(
+                    template_message(&ierr, &img_prefix),
+                    docker_says,
+                    "{name}: {template}: the error (img said {ierr:?})"
+                );
             }
             compared += 1;
         }
 
         // --format json: one compact array on one line.
-        let (_, iout) = img_inspect(&f, Some("json"), &reference);
+        let (_, iout, _) = img_inspect(&f, Some("json"), &reference);
         assert_eq!(iout.lines().count(), 1, "{iout}");
         assert!(iout.starts_with("[{\"Id\":"), "{iout}");
     }

@@ -456,7 +456,7 @@ fn bad_input_is_one_line_and_the_right_exit_status() {
     fails(
         &["--format", "{{.ID"],
         1,
-        "parsing --format: template: column 1",
+        "parsing --format: template: :1: unclosed action",
     );
     // argh's own usage errors add a second line pointing at --help.
     let usage = ls(&f, &["--bogus"]);

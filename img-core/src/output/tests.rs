@@ -146,7 +146,7 @@ fn format_parse_choices() {
     assert_eq!(e.kind(), ErrorKind::Template);
     assert_eq!(
         e.to_string(),
-        "parsing --format: template: column 6: bad character U+007D '}'"
+        "parsing --format: template: :1: bad character U+007D '}'"
     );
 }
 
@@ -158,7 +158,7 @@ fn template_errors_surface_from_write() {
     assert_eq!(e.kind(), ErrorKind::Template);
     assert_eq!(
         e.to_string(),
-        "template: column 3: map has no entry for key \"Nope\""
+        "template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""
     );
 }
 

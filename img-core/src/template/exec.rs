@@ -7,11 +7,49 @@ use super::parse::{Arg, Branch, Cmd, Node, Pipe};
 use super::typed;
 use serde_json::Value;
 
-/// A runtime failure: where (the operand or command being evaluated), and what.
+/// A runtime failure: where (the operand or command being evaluated, as Go names it:
+/// its offset and its text), and what.
 #[derive(Debug)]
 pub(crate) struct ExecError {
     pub pos: usize,
+    pub node: String,
     pub msg: String,
+}
+
+/// The node being evaluated, for error messages (Go's `state.at`).
+#[derive(Clone, Copy)]
+enum At<'n> {
+    Start,
+    Pipe(&'n Pipe),
+    Cmd(&'n Cmd),
+    Arg(&'n Arg),
+}
+
+impl At<'_> {
+    fn pos(self) -> usize {
+        match self {
+            At::Start => 0,
+            At::Pipe(p) => p.pos,
+            At::Cmd(c) => c.pos,
+            At::Arg(
+                Arg::Field { pos, .. }
+                | Arg::Var { pos, .. }
+                | Arg::Chain { pos, .. }
+                | Arg::Func { pos, .. }
+                | Arg::Pipe { pos, .. },
+            ) => *pos,
+            At::Arg(_) => 0,
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            At::Start => String::new(),
+            At::Pipe(p) => p.to_string(),
+            At::Cmd(c) => c.to_string(),
+            At::Arg(a) => a.to_string(),
+        }
+    }
 }
 
 type XResult<T> = Result<T, ExecError>;
@@ -43,30 +81,31 @@ pub(crate) fn execute(
         out,
         header,
         typed,
-        at: 0,
+        at: At::Start,
     };
     ex.walk(data, nodes).map(|_| ())
 }
 
-struct Exec<'a, 'o> {
+struct Exec<'a, 'o, 'n> {
     vars: Vec<(String, Value)>,
     out: &'o mut String,
     header: Option<HeaderFn<'a>>,
     /// Over Go-typed data: a missing map key is `<no value>` (Go's default), not an error.
     typed: bool,
     /// Where evaluation is, for error messages.
-    at: usize,
+    at: At<'n>,
 }
 
-impl Exec<'_, '_> {
+impl<'n> Exec<'_, '_, 'n> {
     fn fail<T>(&self, msg: impl Into<String>) -> XResult<T> {
         Err(ExecError {
-            pos: self.at,
+            pos: self.at.pos(),
+            node: self.at.text(),
             msg: msg.into(),
         })
     }
 
-    fn walk(&mut self, dot: &Value, nodes: &[Node]) -> XResult<Flow> {
+    fn walk(&mut self, dot: &Value, nodes: &'n [Node]) -> XResult<Flow> {
         for node in nodes {
             let flow = match node {
                 Node::Text(s) => {
@@ -101,7 +140,7 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn if_or_with(&mut self, dot: &Value, b: &Branch, with: bool) -> XResult<Flow> {
+    fn if_or_with(&mut self, dot: &Value, b: &'n Branch, with: bool) -> XResult<Flow> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe)?;
         let flow = if truth(&v) {
@@ -115,12 +154,12 @@ impl Exec<'_, '_> {
         Ok(flow)
     }
 
-    fn range(&mut self, dot: &Value, b: &Branch) -> XResult<Flow> {
+    fn range(&mut self, dot: &Value, b: &'n Branch) -> XResult<Flow> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe)?;
         let v = typed::plain(&v);
+        // Go names the last node the pipeline evaluated.
         if typed::is_struct(v) {
-            self.at = b.pipe.pos;
             return self.fail(format!("range can't iterate over {}", gofmt::display(v)));
         }
         let items: Vec<(Value, Value)> = match v {
@@ -146,7 +185,6 @@ impl Exec<'_, '_> {
             }
             Value::Null => Vec::new(),
             v => {
-                self.at = b.pipe.pos;
                 return self.fail(format!("range can't iterate over {}", gofmt::display(v)));
             }
         };
@@ -192,8 +230,8 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn pipeline(&mut self, dot: &Value, pipe: &Pipe) -> XResult<Value> {
-        self.at = pipe.pos;
+    fn pipeline(&mut self, dot: &Value, pipe: &'n Pipe) -> XResult<Value> {
+        self.at = At::Pipe(pipe);
         let mut val: Option<Value> = None;
         for cmd in &pipe.cmds {
             val = Some(self.command(dot, cmd, val)?);
@@ -202,7 +240,7 @@ impl Exec<'_, '_> {
         for name in &pipe.decl {
             if pipe.is_assign {
                 if !self.set_var(name, val.clone()) {
-                    self.at = pipe.pos;
+                    self.at = At::Pipe(pipe);
                     return self.fail(format!("undefined variable: {name}"));
                 }
             } else {
@@ -223,13 +261,13 @@ impl Exec<'_, '_> {
         Ok(())
     }
 
-    fn command(&mut self, dot: &Value, cmd: &Cmd, fin: Option<Value>) -> XResult<Value> {
-        self.at = cmd.pos;
+    fn command(&mut self, dot: &Value, cmd: &'n Cmd, fin: Option<Value>) -> XResult<Value> {
+        self.at = At::Cmd(cmd);
         let has_args = cmd.args.len() > 1 || fin.is_some();
         match &cmd.args[0] {
-            Arg::Func { pos, name } => {
-                self.at = *pos;
-                self.call(dot, *pos, name, &cmd.args[1..], fin)
+            Arg::Func { name, .. } => {
+                self.at = At::Arg(&cmd.args[0]);
+                self.call(dot, Some(cmd), &cmd.args[0], name, &cmd.args[1..], fin)
             }
             Arg::Nil => self.fail("nil is not a command"),
             arg
@@ -237,7 +275,7 @@ impl Exec<'_, '_> {
                 if !names.is_empty() && has_args =>
             {
                 let last = names.last().map_or("", String::as_str);
-                self.arg_pos(arg);
+                self.at = At::Arg(arg);
                 self.fail(format!("{last} is not a method but has arguments"))
             }
             arg => {
@@ -247,20 +285,11 @@ impl Exec<'_, '_> {
         }
     }
 
-    fn arg_pos(&mut self, arg: &Arg) {
-        if let Arg::Field { pos, .. }
-        | Arg::Var { pos, .. }
-        | Arg::Chain { pos, .. }
-        | Arg::Func { pos, .. }
-        | Arg::Pipe { pos, .. } = arg
-        {
-            self.at = *pos;
-        }
-    }
-
     /// Evaluates an operand (an argument, or a command that is not a function call).
-    fn eval(&mut self, dot: &Value, arg: &Arg) -> XResult<Value> {
-        self.arg_pos(arg);
+    fn eval(&mut self, dot: &Value, arg: &'n Arg) -> XResult<Value> {
+        if !matches!(arg, Arg::Dot | Arg::Nil | Arg::Lit(_)) {
+            self.at = At::Arg(arg);
+        }
         match arg {
             Arg::Dot => Ok(dot.clone()),
             Arg::Nil => Ok(Value::Null),
@@ -270,12 +299,12 @@ impl Exec<'_, '_> {
                 Some((_, v)) => self.fields(v, names),
                 None => self.fail(format!("undefined variable: {name}")),
             },
-            Arg::Chain { pos, base, names } => {
+            Arg::Chain { base, names, .. } => {
                 let v = self.eval(dot, base)?;
-                self.at = *pos;
+                self.at = At::Arg(arg);
                 self.fields(&v, names)
             }
-            Arg::Func { pos, name } => self.call(dot, *pos, name, &[], None),
+            Arg::Func { name, .. } => self.call(dot, None, arg, name, &[], None),
             Arg::Pipe { pipe, .. } => self.pipeline(dot, pipe),
         }
     }
@@ -333,18 +362,20 @@ impl Exec<'_, '_> {
         Ok(cur.clone())
     }
 
+    /// Calls function `name` (the operand `func`, first in `cmd` when it is a command).
     fn call(
         &mut self,
         dot: &Value,
-        pos: usize,
+        cmd: Option<&'n Cmd>,
+        func: &'n Arg,
         name: &str,
-        args: &[Arg],
+        args: &'n [Arg],
         fin: Option<Value>,
     ) -> XResult<Value> {
         let n = args.len() + usize::from(fin.is_some());
         if name == "and" || name == "or" {
             if n == 0 {
-                self.at = pos;
+                self.at = At::Arg(func);
                 return self.fail(format!(
                     "wrong number of args for {name}: want at least 1 got 0"
                 ));
@@ -364,7 +395,13 @@ impl Exec<'_, '_> {
             vals.push(self.eval(dot, arg)?);
         }
         vals.extend(fin);
-        self.at = pos;
-        funcs::call(name, &vals, self.header.is_some()).or_else(|msg| self.fail(msg))
+        self.at = At::Arg(func);
+        funcs::call(name, &vals, self.header.is_some()).or_else(|msg| {
+            // Go names the whole command when the function itself failed.
+            if let Some(cmd) = cmd.filter(|_| msg.starts_with("error calling")) {
+                self.at = At::Cmd(cmd);
+            }
+            self.fail(msg)
+        })
     }
 }

@@ -27,8 +27,10 @@
 //!   are `map[string]string`), and `index` of `null` by a string key gives `""`;
 //! - string parameters of functions read `null` as `""`; `truncate` never splits a character.
 //!
-//! Errors are [`ErrorKind::Template`] and name the place: `template: column 14: unexpected
-//! "}" in operand`, or `template: line 2, column 3: …` past the first line.
+//! Errors are [`ErrorKind::Template`] worded as Go's, so they read as docker's do: a
+//! malformed template names its line (`template: :1: unexpected "}" in operand`), a failing
+//! one its line, byte column and node (`template: :1:2: executing "" at <.Nope>: map has no
+//! entry for key "Nope"`).
 
 mod exec;
 mod funcs;
@@ -56,25 +58,43 @@ impl fmt::Debug for Template {
     }
 }
 
-/// An error of kind [`ErrorKind::Template`] at byte offset `pos` of `src`.
-fn error_at(src: &str, pos: usize, msg: &str) -> Error {
+/// A parse error of kind [`ErrorKind::Template`] at byte offset `pos` of `src`, worded as
+/// Go's parser words it for docker's unnamed template: `template: :1: unexpected "}" in
+/// operand`.
+fn parse_error(src: &str, pos: usize, msg: &str) -> Error {
+    let (line, _) = place(src, pos);
+    Error::new(ErrorKind::Template, format!("template: :{line}: {msg}"))
+}
+
+/// A runtime error, worded as Go's executor words it: the line, the byte offset in that
+/// line and the node being evaluated: `template: :1:2: executing "" at <.Nope>: map has
+/// no entry for key "Nope"`.
+fn exec_error(src: &str, e: &exec::ExecError) -> Error {
+    let (line, col) = place(src, e.pos);
+    Error::new(
+        ErrorKind::Template,
+        format!(
+            "template: :{line}:{col}: executing \"\" at <{}>: {}",
+            e.node, e.msg
+        ),
+    )
+}
+
+/// The 1-based line of byte offset `pos`, and the offset from that line's start (Go's
+/// column, counted in bytes from 0).
+fn place(src: &str, pos: usize) -> (usize, usize) {
     let pos = pos.min(src.len());
     let before = src.get(..pos).unwrap_or(src);
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    let place = if line == 1 {
-        format!("column {col}")
-    } else {
-        format!("line {line}, column {col}")
-    };
-    Error::new(ErrorKind::Template, format!("template: {place}: {msg}"))
+    let col = before.rfind('\n').map_or(pos, |nl| pos - nl - 1);
+    (line, col)
 }
 
 impl Template {
     /// Parses `src`; a malformed template is an [`ErrorKind::Template`] error naming the column.
     pub fn parse(src: &str) -> Result<Template> {
         let toks = lex::lex(src);
-        let nodes = parse::parse(toks).map_err(|e| error_at(src, e.pos, &e.msg))?;
+        let nodes = parse::parse(toks).map_err(|e| parse_error(src, e.pos, &e.msg))?;
         Ok(Template {
             src: src.to_string(),
             nodes,
@@ -90,7 +110,7 @@ impl Template {
     pub fn render(&self, data: &Value) -> Result<String> {
         let mut out = String::new();
         exec::execute(&self.nodes, data, None, false, &mut out)
-            .map_err(|e| error_at(&self.src, e.pos, &e.msg))?;
+            .map_err(|e| exec_error(&self.src, &e))?;
         Ok(out)
     }
 

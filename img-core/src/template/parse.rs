@@ -100,7 +100,7 @@ impl fmt::Display for Arg {
                 fields(f, names)
             }
             Arg::Chain { base, names, .. } => {
-                write!(f, "({base})")?;
+                write!(f, "{base}")?;
                 fields(f, names)
             }
             Arg::Dot => f.write_str("."),
@@ -108,8 +108,42 @@ impl fmt::Display for Arg {
             Arg::Lit(Value::String(s)) => f.write_str(&super::gofmt::quote(s)),
             Arg::Lit(v) => f.write_str(&super::gofmt::display(v)),
             Arg::Func { name, .. } => f.write_str(name),
-            Arg::Pipe { .. } => f.write_str("(…)"),
+            Arg::Pipe { pipe, .. } => write!(f, "({pipe})"),
         }
+    }
+}
+
+impl fmt::Display for Pipe {
+    /// The pipeline as Go's `PipeNode.String` writes it: `$x := a b | c`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.decl.is_empty() {
+            write!(
+                f,
+                "{} {} ",
+                self.decl.join(", "),
+                if self.is_assign { "=" } else { ":=" }
+            )?;
+        }
+        for (i, cmd) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{cmd}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Cmd {
+    /// The command as Go's `CommandNode.String` writes it: its operands, space-separated.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, arg) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{arg}")?;
+        }
+        Ok(())
     }
 }
 
@@ -441,15 +475,15 @@ impl Parser {
             more.push(name.clone());
             self.next();
         }
+        // A chain takes the position of its second part, as Go's parser gives it: Go's
+        // errors name `.Config.Nope` at the column of `.Nope`.
         Ok(Some(match node {
-            Arg::Field { pos, mut names } => {
+            Arg::Field { mut names, .. } => {
                 names.extend(more);
                 Arg::Field { pos, names }
             }
             Arg::Var {
-                pos,
-                name,
-                mut names,
+                name, mut names, ..
             } => {
                 names.extend(more);
                 Arg::Var { pos, name, names }

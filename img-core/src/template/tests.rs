@@ -261,79 +261,70 @@ fn trim_markers_and_comments() {
 }
 
 #[test]
-fn malformed_templates_name_the_column() {
-    assert_eq!(
-        parse_error("{{.Name"),
-        "template: column 1: unclosed action"
-    );
+fn malformed_templates_name_the_line() {
+    assert_eq!(parse_error("{{.Name"), "template: :1: unclosed action");
     assert_eq!(
         parse_error("{{.Name}"),
-        "template: column 8: bad character U+007D '}'"
+        "template: :1: bad character U+007D '}'"
     );
     assert_eq!(
         parse_error("Image: {{ .Name }"),
-        "template: column 17: unexpected \"}\" in operand"
+        "template: :1: unexpected \"}\" in operand"
     );
     assert_eq!(
         parse_error("{{nosuch .Name}}"),
-        "template: column 3: function \"nosuch\" not defined"
+        "template: :1: function \"nosuch\" not defined"
     );
-    assert_eq!(
-        parse_error("x{{end}}"),
-        "template: column 4: unexpected {{end}}"
-    );
-    assert_eq!(
-        parse_error("{{if .A}}x"),
-        "template: column 11: unexpected EOF"
-    );
+    assert_eq!(parse_error("x{{end}}"), "template: :1: unexpected {{end}}");
+    assert_eq!(parse_error("{{if .A}}x"), "template: :1: unexpected EOF");
     assert_eq!(
         parse_error("{{$x}}"),
-        "template: column 3: undefined variable \"$x\""
+        "template: :1: undefined variable \"$x\""
     );
     assert_eq!(
         parse_error("{{template \"x\"}}"),
-        "template: column 3: {{template}} is not supported; write the template inline"
+        "template: :1: {{template}} is not supported; write the template inline"
     );
     assert_eq!(
         parse_error("a\n {{.A | }"),
-        "template: line 2, column 9: unexpected \"}\" in command"
+        "template: :2: unexpected \"}\" in command"
     );
 }
 
 #[test]
-fn runtime_errors_name_the_key_and_column() {
+fn runtime_errors_name_the_place_and_node_as_go_does() {
     let d = inspect();
     assert_eq!(
         render_error("{{.Foo}}", &d),
-        "template: column 3: map has no entry for key \"Foo\""
+        "template: :1:2: executing \"\" at <.Foo>: map has no entry for key \"Foo\""
     );
     assert_eq!(
         render_error("xx {{.Config.Nope}}", &d),
-        "template: column 6: map has no entry for key \"Nope\""
+        "template: :1:12: executing \"\" at <.Config.Nope>: map has no entry for key \"Nope\""
     );
     assert_eq!(
         render_error("{{.Os.Name}}", &d),
-        "template: column 3: can't evaluate field Name in type string"
+        "template: :1:5: executing \"\" at <.Os.Name>: can't evaluate field Name in type string"
     );
     assert_eq!(
         render_error("{{index .Names 5}}", &d),
-        "template: column 3: error calling index: index out of range: 5"
+        "template: :1:2: executing \"\" at <index .Names 5>: error calling index: index out of range: 5"
     );
     assert_eq!(
         render_error("{{join .Names}}", &d),
-        "template: column 3: wrong number of args for join: want 2 got 1"
+        "template: :1:2: executing \"\" at <join>: wrong number of args for join: want 2 got 1"
     );
     assert_eq!(
         render_error("{{range .Os}}{{end}}", &d),
-        "template: column 9: range can't iterate over linux"
+        "template: :1:8: executing \"\" at <.Os>: range can't iterate over linux"
     );
     assert_eq!(
         render_error("{{nil}}", &d),
-        "template: column 3: nil is not a command"
+        "template: :1:2: executing \"\" at <nil>: nil is not a command"
     );
     assert_eq!(
         render_error("{{.Os 1}}", &d),
-        "template: column 3: Os is not a method but has arguments"
+        "template: :1:2: executing \"\" at <.Os>: Os is not a method but has arguments"
     );
 }
 

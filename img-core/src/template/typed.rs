@@ -483,28 +483,49 @@ mod tests {
     fn typed_lists_and_durations_act_as_go_values() {
         use crate::template::Template;
         let h = Typed::strukt("*v1.HealthcheckConfig")
-            .field("Test", Tag::OmitEmpty, strings(Some(&["CMD".into(), "/x".into()])))
+            .field(
+                "Test",
+                Tag::OmitEmpty,
+                strings(Some(&["CMD".into(), "/x".into()])),
+            )
             .field("Interval", Tag::OmitEmpty, duration(90_000_000_000))
             .field("Timeout", Tag::OmitEmpty, duration(0))
             .field("Retries", Tag::OmitEmpty, json!(3))
             .build();
         let root = Typed::strukt("T").field("H", Tag::Plain, h).build();
-        let r = |t: &str| Template::parse(t).unwrap().render_typed(&root, &json!({})).unwrap();
+        let r = |t: &str| {
+            Template::parse(t)
+                .unwrap()
+                .render_typed(&root, &json!({}))
+                .unwrap()
+        };
         assert_eq!(r("{{.H}}"), "{[CMD /x] 1m30s 0s 3}");
-        assert_eq!(r("{{json .H}}"), r#"{"Test":["CMD","/x"],"Interval":90000000000,"Retries":3}"#);
         assert_eq!(
-            r(r#"{{printf "%T|%T|%v|%d|%s|%q" .H.Test .H.Interval .H.Interval .H.Interval .H.Interval .H.Test}}"#),
+            r("{{json .H}}"),
+            r#"{"Test":["CMD","/x"],"Interval":90000000000,"Retries":3}"#
+        );
+        assert_eq!(
+            r(
+                r#"{{printf "%T|%T|%v|%d|%s|%q" .H.Test .H.Interval .H.Interval .H.Interval .H.Interval .H.Test}}"#
+            ),
             r#"[]string|time.Duration|1m30s|90000000000|1m30s|["CMD" "/x"]"#
         );
         assert_eq!(
-            r(r#"{{len .H.Test}} {{index .H.Test 1}} {{join .H.Test ","}} {{range .H.Test}}<{{.}}>{{end}}"#),
+            r(
+                r#"{{len .H.Test}} {{index .H.Test 1}} {{join .H.Test ","}} {{range .H.Test}}<{{.}}>{{end}}"#
+            ),
             "2 /x CMD,/x <CMD></x>"
         );
         assert_eq!(
-            r("{{eq .H.Interval 90000000000}} {{if .H.Timeout}}t{{else}}f{{end}} {{print .H.Interval 1}}"),
+            r(
+                "{{eq .H.Interval 90000000000}} {{if .H.Timeout}}t{{else}}f{{end}} {{print .H.Interval 1}}"
+            ),
             "true f 1m30s 1"
         );
-        assert_eq!(r("{{with .H.Test}}{{.}}{{end}} {{slice .H.Test 1}}"), "[CMD /x] [/x]");
+        assert_eq!(
+            r("{{with .H.Test}}{{.}}{{end}} {{slice .H.Test 1}}"),
+            "[CMD /x] [/x]"
+        );
     }
 
     #[test]

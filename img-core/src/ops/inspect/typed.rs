@@ -9,9 +9,9 @@
 
 use serde_json::Value;
 
+use super::record::ManifestSummary;
 use super::record::{ContainerConfig, ImageInspect};
 use crate::oci::{Descriptor, Platform};
-use super::record::ManifestSummary;
 use crate::template::typed::{Tag, Typed, duration, list as typed_list, map, nil, strings, time};
 
 /// [`ImageInspect`] as docker 28's typed `image.InspectResponse`.
@@ -175,7 +175,11 @@ fn healthcheck(h: Option<&Value>) -> Value {
         .field("Interval", Tag::OmitEmpty, duration(int("Interval")))
         .field("Timeout", Tag::OmitEmpty, duration(int("Timeout")))
         .field("StartPeriod", Tag::OmitEmpty, duration(int("StartPeriod")))
-        .field("StartInterval", Tag::OmitEmpty, duration(int("StartInterval")))
+        .field(
+            "StartInterval",
+            Tag::OmitEmpty,
+            duration(int("StartInterval")),
+        )
         .field("Retries", Tag::OmitEmpty, Value::from(int("Retries")))
         .build()
 }
@@ -215,7 +219,11 @@ fn descriptor(d: &Descriptor, ty: &str) -> Value {
 fn manifest_summary(m: &ManifestSummary) -> Value {
     let image_data = match &m.image_data {
         Some(d) => Typed::strukt("*image.ImageProperties")
-            .field("Platform", Tag::Plain, platform_value(&d.platform, "v1.Platform"))
+            .field(
+                "Platform",
+                Tag::Plain,
+                platform_value(&d.platform, "v1.Platform"),
+            )
             .field(
                 "Size",
                 Tag::Plain,
