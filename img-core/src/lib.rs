@@ -13,6 +13,7 @@
 //! - [`record`] — the JSON records the tools print, and the one reader of records on stdin.
 //! - [`template`] — Go's text/template, as docker's `--format` uses it.
 //! - [`output`] — `--format table|json|TEMPLATE`: aligned tables, JSON Lines, templates.
+//! - [`notice`] — what a command says on stderr while it works, past any display.
 //! - [`settings`] — where the store and the config file live, and what the config says.
 //! - [`ops`] — one file a verb: what each tool does, as a function and an options struct.
 //! - [`cli`] — the shared `main`: argument splitting, error printing, exit codes.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod digest;
 pub mod error;
 pub mod index;
+pub mod notice;
 pub mod oci;
 pub mod ops;
 pub mod output;

@@ -8,7 +8,7 @@
 //! [`NoProgress`]).
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::digest::Digest;
 use crate::oci::{Descriptor, media_type};
@@ -50,7 +50,9 @@ impl PullProgress for NoProgress {}
 
 /// docker's pull display on stderr.
 pub struct TerminalProgress {
-    state: Mutex<Display>,
+    state: Arc<Mutex<Display>>,
+    /// Whether it took the process's notices (see [`crate::notice`]), to give them back.
+    takes_notices: bool,
 }
 
 /// One layer's line.
@@ -61,6 +63,8 @@ struct Line {
     status: &'static str,
     /// What the terminal shows for it now (`None`: not drawn yet).
     shown: Option<String>,
+    /// The terminal row it was drawn on, counted in [`Display::rows`].
+    row: usize,
 }
 
 struct Display {
@@ -70,8 +74,11 @@ struct Display {
     /// Terminal columns: docker draws the bar only on terminals wider than 110.
     width: usize,
     lines: Vec<Line>,
-    /// Lines drawn so far: the first `drawn` of `lines`, ending just above the cursor.
+    /// Lines drawn so far: the first `drawn` of `lines`.
     drawn: usize,
+    /// Rows written so far (headers, layer lines, notices); the cursor is on the next, so
+    /// a line drawn on row `r` is `rows - r` up.
+    rows: usize,
     /// Whether the image's config was already in the store (with `all_exist`: the image
     /// was there, and docker prints no layer lines at all).
     config_exists: bool,
@@ -93,21 +100,31 @@ impl TerminalProgress {
         let width = rustix::termios::tcgetwinsize(std::io::stderr())
             .map(|w| usize::from(w.ws_col))
             .unwrap_or(0);
-        TerminalProgress::to_writer(Box::new(std::io::stderr()), ansi, width)
+        let mut p = TerminalProgress::to_writer(Box::new(std::io::stderr()), ansi, width);
+        // Notices (a registry asking to wait) are drawn between the display's lines.
+        let display = Arc::downgrade(&p.state);
+        crate::notice::set_sink(Some(Box::new(move |line: &str| match display.upgrade() {
+            Some(d) => d.lock().unwrap_or_else(|p| p.into_inner()).println(line),
+            None => eprintln!("{line}"),
+        })));
+        p.takes_notices = true;
+        p
     }
 
     /// The display written to `out` (tests render it with a terminal emulator).
     pub fn to_writer(out: Box<dyn Write + Send>, ansi: bool, width: usize) -> TerminalProgress {
         TerminalProgress {
-            state: Mutex::new(Display {
+            state: Arc::new(Mutex::new(Display {
                 out,
                 ansi,
                 width,
                 lines: Vec::new(),
                 drawn: 0,
+                rows: 0,
                 config_exists: false,
                 fetched: false,
-            }),
+            })),
+            takes_notices: false,
         }
     }
 
@@ -132,10 +149,19 @@ impl TerminalProgress {
     }
 }
 
+impl Drop for TerminalProgress {
+    fn drop(&mut self) {
+        if self.takes_notices {
+            crate::notice::set_sink(None);
+        }
+    }
+}
+
 impl Display {
     fn println(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
+        self.rows += 1;
     }
 
     /// The text of line `i`: `c6a83fedfae6: Downloading [==>   ]  1.2MB/5MB`, the bar and
@@ -165,7 +191,9 @@ impl Display {
             let text = self.text(self.drawn);
             let _ = writeln!(self.out, "{text}");
             self.lines[self.drawn].shown = Some(text);
+            self.lines[self.drawn].row = self.rows;
             self.drawn += 1;
+            self.rows += 1;
         }
     }
 
@@ -183,7 +211,7 @@ impl Display {
         }
         if self.ansi {
             // Up to the line, clear it, write it, and back down below the last line.
-            let up = self.drawn - i;
+            let up = self.rows - self.lines[i].row;
             let _ = write!(self.out, "\x1b[{up}A\r\x1b[2K{text}\n");
             if up > 1 {
                 let _ = write!(self.out, "\x1b[{}B", up - 1);
@@ -195,6 +223,7 @@ impl Display {
                 return;
             }
             let _ = writeln!(self.out, "{text}");
+            self.rows += 1;
         }
         self.lines[i].shown = Some(text);
         let _ = self.out.flush();
@@ -241,6 +270,7 @@ impl PullProgress for TerminalProgress {
                         done: 0,
                         status: "Pulling fs layer",
                         shown: None,
+                        row: 0,
                     });
                     d.lines.len() - 1
                 }
@@ -363,6 +393,30 @@ mod tests {
         let ansi = pull(true, false, false);
         assert!(ansi.contains("\x1b[2K"), "{ansi:?}");
         assert_eq!(ansi.matches(": Pull complete\n").count(), 2, "{ansi:?}");
+    }
+
+    #[test]
+    fn a_notice_between_lines_keeps_the_redraws_on_their_rows() {
+        let out = Shared::default();
+        let p = TerminalProgress::to_writer(Box::new(out.clone()), true, 120);
+        let r = Reference::parse_normalized("127.0.0.1:5000/cmp/rich:v1").unwrap();
+        p.resolved(&r, &Digest::sha256_of(b"m"));
+        let (a, b) = (
+            desc(media_type::DOCKER_LAYER_GZIP, 1, 100),
+            desc(media_type::DOCKER_LAYER_GZIP, 2, 100),
+        );
+        p.blob(&a, BlobEvent::Progress(10));
+        p.blob(&b, BlobEvent::Progress(10));
+        // Rows: the header, a, b; the cursor below b. A notice takes a row of its own.
+        p.state()
+            .println("img-pull: 127.0.0.1:5000 asks to wait 1 s");
+        out.0.lock().unwrap().clear();
+        p.blob(&a, BlobEvent::Done);
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            written.starts_with("\x1b[3A\r\x1b[2K") && written.ends_with("\x1b[2B"),
+            "{written:?}"
+        );
     }
 
     #[test]

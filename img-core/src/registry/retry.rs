@@ -37,17 +37,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Tells the user, on stderr, what the command is waiting for (`img-pull: 127.0.0.1:5000
-/// asks to wait 5 s (429 Too Many Requests)`), prefixed with the tool's name.
+/// asks to wait 5 s (429 Too Many Requests)`), prefixed with the tool's name and drawn
+/// between the lines of a pull display when one is on the terminal.
 pub(crate) fn notice(message: &str) {
-    let tool = std::env::args_os()
-        .next()
-        .and_then(|a| {
-            std::path::Path::new(&a)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "img".to_owned());
-    eprintln!("{tool}: {message}");
+    crate::notice::say(message);
 }
 
 #[cfg(test)]
