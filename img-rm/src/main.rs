@@ -3,8 +3,7 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::ls::parse_prune_filters;
-use img_core::ops::rm::{PruneOptions, Remover, RmOptions, prune_at};
+use img_core::ops::rm::{PruneOptions, Remover, RmOptions, parse_prune_filters, prune_at};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -25,8 +24,11 @@ use img_core::record::RemovalRecord;
 /// the space reclaimed; it asks no confirmation. It works on a full disk: what needs no
 /// index write goes first. --prune -a removes every image no running img command holds,
 /// tagged or not (docker image prune -a): it asks docker's "Are you sure you want to
-/// continue? [y/N]" on a terminal, and without one needs -f. --filter
-/// until=24h|2024-07-22 and label=KEY[=VALUE] narrow what --prune removes.
+/// continue? [y/N]" on a terminal, and without one needs -f. --filter narrows what
+/// --prune removes, as docker image prune's does: until=24h|2024-07-22 (created before),
+/// label=KEY[=VALUE] (all must match), label!=KEY[=VALUE] (an image matching all of them
+/// is kept); dangling=false prunes tagged images too, as -a (any false value wins over
+/// dangling=true, as in docker's daemon).
 ///
 /// --rebuild-index makes a new index for a store whose index is lost (deleted, emptied,
 /// or another store's): every image whose manifest, config and layers are in the store
@@ -56,7 +58,8 @@ struct Args {
     /// image prune -a); asks first, or needs -f when stdin is not a terminal
     #[argh(switch, short = 'a')]
     all: bool,
-    /// with --prune: until=DURATION|TIME (created before), label=KEY[=VALUE] (repeatable)
+    /// with --prune: until=DURATION|TIME (created before), label=KEY[=VALUE],
+    /// label!=KEY[=VALUE], dangling=true|false (repeatable)
     #[argh(option)]
     filter: Vec<String>,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
@@ -118,8 +121,9 @@ fn run(args: Args) -> Result<i32> {
             all: args.all,
             filter: parse_prune_filters(&args.filter)?,
         };
-        // A "no" ends it quietly with status 0, as docker does.
-        if args.all && !args.force && !confirm_prune_all()? {
+        // A "no" ends it quietly with status 0, as docker does. dangling=false removes
+        // every image as -a does (docker's CLI sends -a as that filter), so it asks too.
+        if options.removes_tagged() && !args.force && !confirm_prune_all()? {
             return Ok(cli::EXIT_OK);
         }
         let root = img_core::settings::store_root(args.root.as_deref())?;
@@ -155,11 +159,12 @@ fn run(args: Args) -> Result<i32> {
     Ok(failures.exit_code())
 }
 
-/// docker's question before `image prune -a`, on a terminal; without one, -f is needed.
+/// docker's question before `image prune -a` (or `--filter dangling=false`), on a
+/// terminal; without one, -f is needed.
 fn confirm_prune_all() -> Result<bool> {
     if !cli::stdin_is_terminal() {
         return Err(Error::usage(
-            "--prune -a removes every image: there is no terminal to ask on, so confirm with -f",
+            "--prune -a (or --filter dangling=false) removes every image: there is no terminal to ask on, so confirm with -f",
         ));
     }
     eprint!(

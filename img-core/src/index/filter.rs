@@ -1,5 +1,5 @@
-//! The filters of `img-ls` (docker's `--filter`): what SQL can decide, and the reference
-//! glob that Rust decides.
+//! The filters of `img-ls` and `img-rm --prune` (docker's `--filter`): what SQL can
+//! decide, and the reference glob that Rust decides.
 
 use std::collections::HashMap;
 
@@ -12,8 +12,10 @@ use crate::reference::Reference;
 ///
 /// Filters of different kinds must all match, as docker's do. Within a kind: any
 /// `reference` may match (docker ORs them), every `label` must match (docker's
-/// `MatchKVList` ANDs them), and several `before`/`since` images combine to the tightest
-/// bound (the caller keeps the oldest `before` and the newest `since`, as docker does).
+/// `MatchKVList` ANDs them), an image is left out only when it matches every `label!`
+/// (docker's prune asks `MatchKVList("label!")`, which ANDs them too), and several
+/// `before`/`since` images combine to the tightest bound (the caller keeps the oldest
+/// `before` and the newest `since`, as docker does).
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     /// `dangling=true` keeps only untagged images, `dangling=false` those with a tag or a
@@ -31,6 +33,11 @@ pub struct ListFilter {
     pub since: Option<jiff::Timestamp>,
     /// `label=KEY` or `label=KEY=VALUE`, all of which must match.
     pub labels: Vec<(String, Option<String>)>,
+    /// `label!=KEY` or `label!=KEY=VALUE` (docker's prune has them, its `images` does not):
+    /// an image matching all of them is left out. One such filter, the usual case, leaves
+    /// out the images carrying that label (with that value); docker 20.10's daemon checked
+    /// with `label!=x -f label!=y` prunes an image with `x` alone and keeps one with both.
+    pub labels_not: Vec<(String, Option<String>)>,
 }
 
 impl ListFilter {
@@ -73,21 +80,16 @@ impl ListFilter {
             params.push(Value::Integer(nanos(since)));
             clauses.push(format!("i.created_ns > ?{}", params.len()));
         }
-        for (key, value) in &self.labels {
-            params.push(Value::Text(key.clone()));
-            let key_param = params.len();
-            match value {
-                Some(v) => {
-                    params.push(Value::Text(v.clone()));
-                    clauses.push(format!(
-                        "EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.key = ?{key_param} AND l.value = ?{})",
-                        params.len()
-                    ));
-                }
-                None => clauses.push(format!(
-                    "EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.key = ?{key_param})"
-                )),
-            }
+        for label in &self.labels {
+            clauses.push(label_exists(label, &mut params));
+        }
+        if !self.labels_not.is_empty() {
+            let all: Vec<String> = self
+                .labels_not
+                .iter()
+                .map(|label| label_exists(label, &mut params))
+                .collect();
+            clauses.push(format!("NOT ({})", all.join(" AND ")));
         }
         if clauses.is_empty() {
             (String::new(), params)
@@ -165,6 +167,25 @@ impl RefMatcher {
             }
             false
         })
+    }
+}
+
+/// `EXISTS (…)` for an image carrying the label `KEY` (any value) or `KEY=VALUE`, its
+/// parameters pushed onto `params`.
+fn label_exists((key, value): &(String, Option<String>), params: &mut Vec<Value>) -> String {
+    params.push(Value::Text(key.clone()));
+    let key_param = params.len();
+    match value {
+        Some(v) => {
+            params.push(Value::Text(v.clone()));
+            format!(
+                "EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.key = ?{key_param} AND l.value = ?{})",
+                params.len()
+            )
+        }
+        None => format!(
+            "EXISTS (SELECT 1 FROM labels l WHERE l.image_id = i.id AND l.key = ?{key_param})"
+        ),
     }
 }
 

@@ -206,39 +206,6 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     Ok(filter)
 }
 
-/// docker's `image prune --filter`: `until=DURATION|TIME` (images created before) and
-/// `label=KEY[=VALUE]`; anything else is an invalid filter.
-pub fn parse_prune_filters(filters: &[String]) -> Result<ListFilter> {
-    let mut filter = ListFilter::default();
-    for f in filters {
-        let Some((key, value)) = f.split_once('=') else {
-            return Err(Error::usage(format!(
-                "bad format of filter {f:?}: expected KEY=VALUE"
-            )));
-        };
-        let value = value.trim();
-        match key.trim().to_ascii_lowercase().as_str() {
-            "until" => {
-                let until = parse_until(value, jiff::Timestamp::now())
-                    .ok_or_else(|| invalid_filter(f, "until takes a duration (24h) or a time"))?;
-                filter.before = Some(filter.before.map_or(until, |b| b.min(until)));
-            }
-            "label" => {
-                let (k, v) = match value.split_once('=') {
-                    Some((k, v)) => (k, Some(v.to_owned())),
-                    None => (value, None),
-                };
-                if k.is_empty() {
-                    return Err(invalid_filter(f, "label takes KEY or KEY=VALUE"));
-                }
-                filter.labels.push((k.to_owned(), v));
-            }
-            other => return Err(invalid_filter(other, "prune takes until and label")),
-        }
-    }
-    Ok(filter)
-}
-
 /// Whether a `--format` is a custom table (`table ` and a row template; plain `table` is
 /// the default table, which has its own DIGEST column).
 fn is_table(format: &str) -> bool {

@@ -1,5 +1,6 @@
 //! `img-rm`: docker rmi (untag, then delete an image nothing names any more) and docker
-//! image prune (delete every dangling image, then collect garbage).
+//! image prune (delete every dangling image, then collect garbage; its `--filter` values
+//! are parsed by [`parse_prune_filters`]).
 //!
 //! Docker's rules, as its daemon applies them:
 //!
@@ -33,6 +34,10 @@ use crate::reference::{DEFAULT_TAG, Reference};
 use crate::store::{GcOptions, GcReport, Store};
 
 use super::resolve::{Via, resolve};
+
+mod filter;
+
+pub use filter::{PRUNE_FILTER_KEYS, parse_prune_filters};
 
 /// How often a removal is decided again when other processes keep changing the image's
 /// references under it.
@@ -293,8 +298,18 @@ pub struct PruneOptions {
     /// `-a`: every image no lease holds, tagged or not (docker's `image prune -a`: all
     /// images no container uses).
     pub all: bool,
-    /// `--filter until=…` (as `before`) and `label=…`; its `dangling` is ignored.
+    /// `--filter` ([`parse_prune_filters`]): `until=…` (as `before`), `label=…`,
+    /// `label!=…`, and `dangling`, where `Some(false)` prunes every image as `all` does
+    /// (docker's daemon reads `-a` as `dangling=false`).
     pub filter: ListFilter,
+}
+
+impl PruneOptions {
+    /// Whether tagged images go too: `-a`, or a `dangling=false` filter (docker's CLI
+    /// sends `-a` as that very filter, so the two are one thing to its daemon).
+    pub fn removes_tagged(&self) -> bool {
+        self.all || self.filter.dangling == Some(false)
+    }
 }
 
 /// [`prune`] with docker's `-a` and `--filter`.
@@ -315,11 +330,12 @@ fn prune_after(store: &Store, prune: &PruneOptions, reclaimed: GcReport) -> Resu
     let options = GcOptions::prune();
     let mut early = store.reclaim_unindexed(&options)?;
     early.add(&reclaimed);
+    let all = prune.removes_tagged();
     let filter = ListFilter {
-        dangling: if prune.all { None } else { Some(true) },
+        dangling: if all { None } else { Some(true) },
         ..prune.filter.clone()
     };
-    let delete = if prune.all {
+    let delete = if all {
         DeleteImage::Always
     } else {
         DeleteImage::IfUntagged

@@ -17,6 +17,18 @@ fn image(
     tags: &[(&str, &str)],
     digest_names: &[&str],
 ) -> ImageInfo {
+    image_with(store, seed, shared, tags, digest_names, &[])
+}
+
+/// [`image`] with config labels.
+fn image_with(
+    store: &Store,
+    seed: &str,
+    shared: Option<&Digest>,
+    tags: &[(&str, &str)],
+    digest_names: &[&str],
+    labels: &[(&str, &str)],
+) -> ImageInfo {
     let put = |what: &str, len: usize| {
         let bytes: Vec<u8> = format!("{what} of {seed};")
             .bytes()
@@ -42,7 +54,10 @@ fn image(
             created: None,
             platform: "linux/amd64".into(),
             blobs,
-            labels: BTreeMap::new(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
             tags: tags
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string()))
@@ -360,4 +375,94 @@ fn single_reference_follows_docker() {
         &[],
         &[dig(ALPINE), (ALPINE.to_owned(), Digest::sha256_of(b"x"))]
     ));
+}
+
+/// The IDs a prune with `filters` deletes (sorted), through the same parser img-rm uses.
+fn pruned_ids(store: &Store, all: bool, filters: &[&str]) -> Vec<Digest> {
+    let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+    let options = PruneOptions {
+        all,
+        filter: parse_prune_filters(&filters).unwrap(),
+    };
+    let mut ids: Vec<Digest> = prune_with(store, &options)
+        .unwrap()
+        .records
+        .into_iter()
+        .filter_map(|r| match r {
+            RemovalRecord::Deleted(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(images: &[&ImageInfo]) -> Vec<Digest> {
+    let mut ids: Vec<Digest> = images.iter().map(|i| i.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn prune_label_not_keeps_images_matching_every_negated_label() {
+    let (_dir, store) = open();
+    let a = image_with(&store, "a", None, &[], &[], &[("x", "1")]);
+    let b = image_with(&store, "b", None, &[], &[], &[("x", "2")]);
+    let c = image_with(&store, "c", None, &[], &[], &[("y", "1")]);
+    let d = image_with(&store, "d", None, &[], &[], &[("x", "1"), ("y", "1")]);
+    let bare = image(&store, "bare", None, &[], &[]);
+    let tagged = image_with(&store, "e", None, &[(ALPINE, "1")], &[], &[("z", "9")]);
+
+    // What docker 20.10's daemon pruned of the same five dangling images, step by step.
+    assert_eq!(
+        pruned_ids(&store, false, &["label!=x"]),
+        sorted(&[&c, &bare])
+    );
+    assert_eq!(pruned_ids(&store, false, &["label!=x=1"]), sorted(&[&b]));
+    // Kept only when both match: d has x=1 and y, a only x=1.
+    assert_eq!(
+        pruned_ids(&store, false, &["label!=x=1", "label!=y"]),
+        sorted(&[&a])
+    );
+    // label= and label! together: x required, d's y=1 excludes it.
+    assert!(pruned_ids(&store, false, &["label=x", "label!=y=1"]).is_empty());
+    assert!(store.index().image(&d.id).unwrap().is_some());
+    // The tagged image stays out of a dangling prune whatever its labels.
+    assert!(pruned_ids(&store, false, &["label!=nothing"]).contains(&d.id));
+    assert!(store.index().image(&tagged.id).unwrap().is_some());
+}
+
+#[test]
+fn prune_dangling_false_takes_tagged_images_and_wins_over_true() {
+    let (_dir, store) = open();
+    let tagged = image_with(
+        &store,
+        "t",
+        None,
+        &[(ALPINE, "1")],
+        &[ALPINE],
+        &[("k", "v")],
+    );
+    let other = image_with(&store, "o", None, &[(MINE, "1")], &[], &[("k", "w")]);
+    let dangling = image_with(&store, "d", None, &[], &[], &[("k", "v")]);
+
+    // dangling=true alone is the default: the tagged images stay.
+    assert_eq!(
+        pruned_ids(&store, false, &["dangling=true", "label!=k=v"]),
+        Vec::<Digest>::new()
+    );
+    // Any false value wins, as in docker's daemon: the tagged one with k=v goes too.
+    assert_eq!(
+        pruned_ids(
+            &store,
+            false,
+            &["dangling=true", "dangling=false", "label=k=v"]
+        ),
+        sorted(&[&tagged, &dangling])
+    );
+    assert!(store.index().image(&other.id).unwrap().is_some());
+    assert_eq!(
+        pruned_ids(&store, false, &["dangling=0"]),
+        sorted(&[&other])
+    );
 }
