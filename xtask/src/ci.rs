@@ -14,6 +14,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("podman", "podman"),
     // img-search's and img-pack's tests compare with docker through a real dockerd.
     ("docker.io", "dockerd"),
+    // img-inspect's Descriptor test reads the registry's own bytes with it.
+    ("curl", "curl"),
 ];
 
 /// Tests that need root, as (package, test path, what needs it): a dockerd (it runs only
