@@ -210,6 +210,13 @@ fn bad_usage_exits_2_with_one_line() {
     for (args, want) in [
         (vec![], "a search term is required"),
         (vec!["--filter", "stars"], "bad format of filter \"stars\""),
+        (vec!["--digests", "php"], "--digests goes with --tags"),
+    ] {
+        let r = s.search(&args).failure(2, 1);
+        assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
+    }
+    // A filter docker's daemon refuses is its answer, not a usage error: status 1.
+    for (args, want) in [
         (vec!["--filter", "foo=1", "php"], "invalid filter 'foo'"),
         (
             vec!["--filter", "stars=many", "php"],
@@ -219,9 +226,12 @@ fn bad_usage_exits_2_with_one_line() {
             vec!["--filter", "is-official=maybe", "php"],
             "invalid filter 'is-official=maybe'",
         ),
-        (vec!["--digests", "php"], "--digests goes with --tags"),
+        (
+            vec!["--tags", "php", "--filter", "stars=1"],
+            "invalid filter 'stars'",
+        ),
     ] {
-        let r = s.search(&args).failure(2, 1);
+        let r = s.search(&args).failure(1, 1);
         assert!(r.stderr.contains(want), "{args:?}: {}", r.stderr);
     }
     // A template that does not parse fails the command, as in docker (status 1).

@@ -125,7 +125,8 @@ pub struct HitFilter {
 }
 
 impl HitFilter {
-    /// Parses `--filter` values; an unknown key or a bad value is a usage error naming it.
+    /// Parses `--filter` values; an unknown key or a bad value is docker's invalid filter
+    /// naming it (the daemon's answer there, so exit status 1, not a usage error).
     pub fn parse(filters: &[String]) -> Result<HitFilter> {
         let mut f = HitFilter::default();
         for raw in filters {
@@ -133,7 +134,7 @@ impl HitFilter {
             match key.as_str() {
                 "stars" => {
                     let n: i64 = value.parse().map_err(|_| {
-                        Error::usage(format!(
+                        invalid(format!(
                             "invalid filter '{key}={value}': stars takes a number"
                         ))
                     })?;
@@ -144,7 +145,7 @@ impl HitFilter {
                         "true" => true,
                         "false" => false,
                         _ => {
-                            return Err(Error::usage(format!(
+                            return Err(invalid(format!(
                                 "invalid filter '{key}={value}': {key} takes true or false"
                             )));
                         }
@@ -155,14 +156,14 @@ impl HitFilter {
                         &mut f.automated
                     };
                     if slot.is_some_and(|old| old != b) {
-                        return Err(Error::usage(format!(
+                        return Err(invalid(format!(
                             "invalid filter '{key}': give it true or false, not both"
                         )));
                     }
                     *slot = Some(b);
                 }
                 _ => {
-                    return Err(Error::usage(format!(
+                    return Err(invalid(format!(
                         "invalid filter '{key}': search filters are stars, is-official and is-automated"
                     )));
                 }
@@ -184,7 +185,12 @@ impl HitFilter {
     }
 }
 
-/// `KEY=VALUE` → (lowercased trimmed key, trimmed value), as docker reads `--filter`.
+fn invalid(message: String) -> Error {
+    Error::new(crate::error::ErrorKind::InvalidFilter, message)
+}
+
+/// `KEY=VALUE` → (lowercased trimmed key, trimmed value), as docker reads `--filter`; a
+/// value without `=` is a usage error, as docker's flag parsing says.
 pub fn split_filter(raw: &str) -> Result<(String, &str)> {
     let Some((key, value)) = raw.split_once('=') else {
         return Err(Error::usage(format!(
@@ -262,9 +268,12 @@ mod tests {
         assert!(!f.matches(&hit("a", 0, false, true)));
         let f = HitFilter::parse(&["is-automated=false".into()]).unwrap();
         assert!(f.matches(&hit("a", 0, false, true)));
-        for bad in ["foo=x", "stars=x", "is-official=maybe", "nokey"] {
+        // What docker's daemon refuses exits 1; a value without `=` is docker's flag error.
+        for bad in ["foo=x", "stars=x", "is-official=maybe"] {
             let e = HitFilter::parse(&[bad.into()]).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+            assert_eq!(e.exit_code(), 1, "{bad}: {e}");
         }
+        let e = HitFilter::parse(&["nokey".into()]).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
     }
 }

@@ -26,9 +26,10 @@ pub fn parse_tag_filters(filters: &[String]) -> Result<Vec<String>> {
     for raw in filters {
         let (key, value) = super::docker::split_filter(raw)?;
         if key != "tag" {
-            return Err(Error::usage(format!(
-                "invalid filter '{key}': with --tags the one filter is tag=GLOB"
-            )));
+            return Err(Error::new(
+                crate::error::ErrorKind::InvalidFilter,
+                format!("invalid filter '{key}': with --tags the one filter is tag=GLOB"),
+            ));
         }
         globs.push(value.to_owned());
     }
