@@ -18,27 +18,10 @@ use img_core::Digest;
 use img_core::oci::Platform;
 use img_core::oci::media_type::{Compression, DOCKER_MANIFEST, OCI_MANIFEST};
 use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_image};
-use img_core::testing::{Fixture, push_image};
+use img_core::testing::{Fixture, push_image, stdout_of};
 use serde_json::{Value, json};
 
 const REPO: &str = "test/same";
-
-/// Runs `cmd`, asserting success, and returns its stdout.
-fn ok(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "running {:?} (is its package installed?): {e}",
-            cmd.get_program()
-        )
-    });
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
 
 /// Pushes the one image as `REPO:tag` with `flavor`'s media types (the fixture's own
 /// helper; both flavors write the same config bytes for gzip layers).
@@ -64,7 +47,7 @@ fn served(f: &Fixture, tag: &str, accept: &str) -> (Value, String) {
     let dir = tempfile::tempdir().unwrap();
     let headers = dir.path().join("headers");
     let url = format!("http://{}/v2/{REPO}/manifests/{tag}", f.registry.addr());
-    let bytes = ok(Command::new("curl").args([
+    let bytes = stdout_of(Command::new("curl").args([
         "--silent",
         "--fail",
         "--header",

@@ -20,6 +20,7 @@ use crate::record::{RowRecord, Target};
 use crate::reference::Reference;
 use crate::store::Store;
 
+use super::filters;
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
@@ -138,35 +139,23 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     let mut dangling: Vec<bool> = Vec::new();
     for f in filters {
         // docker trims and lower-cases the key and trims the value.
-        let Some((key, value)) = f.split_once('=') else {
-            return Err(Error::usage(format!(
-                "bad format of filter {f:?}: expected KEY=VALUE"
-            )));
-        };
-        let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
+        let (key, value) = filters::split(f)?;
         match key.as_str() {
             "dangling" => dangling.push(match value.to_ascii_lowercase().as_str() {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => {
-                    return Err(invalid_filter(
+                    return Err(filters::invalid(
                         &format!("dangling={value}"),
                         "dangling takes true or false",
                     ));
                 }
             }),
             "reference" => filter.reference.push(value.to_owned()),
-            "label" => {
-                let (k, v) = match value.split_once('=') {
-                    Some((k, v)) => (k, Some(v.to_owned())),
-                    None => (value, None),
-                };
-                if k.is_empty() {
-                    return Err(invalid_filter(f, "label takes KEY or KEY=VALUE"));
-                }
-                filter.labels.push((k.to_owned(), v));
-            }
+            "label" => filter.labels.push(
+                filters::label(value)
+                    .ok_or_else(|| filters::invalid(f, "label takes KEY or KEY=VALUE"))?,
+            ),
             "before" | "since" => {
                 let created =
                     created_of(index, value).map_err(|e| e.context(format!("filter {f:?}")))?;
@@ -180,12 +169,12 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
             }
             "until" => {
                 let until = parse_until(value, jiff::Timestamp::now())
-                    .ok_or_else(|| invalid_filter(f, "until takes a duration (10m, 24h) or a time (2024-07-22, 2024-07-22T10:00:00Z, unix seconds)"))?;
+                    .ok_or_else(|| filters::invalid(f, "until takes a duration (10m, 24h) or a time (2024-07-22, 2024-07-22T10:00:00Z, unix seconds)"))?;
                 // Images created before the time, as `before` keeps them.
                 filter.before = Some(filter.before.map_or(until, |b| b.min(until)));
             }
             _ => {
-                return Err(invalid_filter(
+                return Err(filters::invalid(
                     &key,
                     &format!("valid filters are {}", FILTER_KEYS.join(", ")),
                 ));
@@ -210,15 +199,6 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
 /// the default table, which has its own DIGEST column).
 fn is_table(format: &str) -> bool {
     format.starts_with("table ")
-}
-
-/// docker's `Invalid filter 'KEY'` (the daemon's answer, so exit status 1), with what
-/// would be valid.
-fn invalid_filter(what: &str, hint: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidFilter,
-        format!("invalid filter '{what}': {hint}"),
-    )
 }
 
 /// `CreatedAt` as docker writes it: Go's `time.Time.String()` in the local time zone

@@ -62,10 +62,9 @@ pub struct SearchOptions {
 impl SearchOptions {
     /// Warnings to print before searching (docker prints the same about `is-automated`).
     pub fn warnings(&self) -> Vec<String> {
-        let automated = self
-            .filters
-            .iter()
-            .any(|f| docker::split_filter(f).is_ok_and(|(k, _)| k == "is-automated") && !self.tags);
+        let automated = self.filters.iter().any(|f| {
+            super::filters::split(f).is_ok_and(|(k, _)| k == "is-automated") && !self.tags
+        });
         if automated {
             vec![
                 "warning: the \"is-automated\" filter is deprecated, and \"is-automated=true\" matches nothing (as in docker 25 and later)".to_owned(),

@@ -33,6 +33,6 @@ pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;
 pub use images::{TestImage, big_image, image_with_layers, standard_set};
 pub use registry::{TestRegistry, TestRegistryBuilder, TokenAuthConfig};
-pub use run::{Run, on_terminal, run};
+pub use run::{Run, on_terminal, run, stdout_of};
 pub use seed::push_image;
 pub use verify::verify_store;

@@ -80,6 +80,25 @@ impl Run {
     }
 }
 
+/// Runs a program a test leans on (curl, skopeo, podman), asserting it succeeded, and
+/// returns its stdout.
+#[track_caller]
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "running {:?} (is its package installed?): {e}",
+            cmd.get_program()
+        )
+    });
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// Runs `cmd` with `input` on stdin (stdin closed when `None`), capturing stdout and stderr.
 #[track_caller]
 pub fn run(cmd: &mut Command, input: Option<&str>) -> Run {

@@ -7,6 +7,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::ListFilter;
+use crate::ops::filters;
 use crate::ops::ls::parse_until;
 
 /// The filter keys `img-rm --prune` knows, as docker's prune accepts them.
@@ -32,13 +33,7 @@ pub fn parse_prune_filters(filters: &[String]) -> Result<ListFilter> {
     let mut until: Option<&str> = None;
     for f in filters {
         // docker's CLI trims and lower-cases the key and trims the value.
-        let Some((key, value)) = f.split_once('=') else {
-            return Err(Error::usage(format!(
-                "bad format of filter {f:?}: expected KEY=VALUE"
-            )));
-        };
-        let key = key.trim().to_ascii_lowercase();
-        let value = value.trim();
+        let (key, value) = filters::split(f)?;
         match key.as_str() {
             "until" => {
                 // The daemon's filters are sets: the same value twice is one filter.
@@ -50,27 +45,22 @@ pub fn parse_prune_filters(filters: &[String]) -> Result<ListFilter> {
                 }
                 until = Some(value);
                 let time = parse_until(value, jiff::Timestamp::now())
-                    .ok_or_else(|| invalid_filter(f, "until takes a duration (24h) or a time"))?;
+                    .ok_or_else(|| filters::invalid(f, "until takes a duration (24h) or a time"))?;
                 filter.before = Some(time);
             }
             "label" | "label!" => {
-                let (k, v) = match value.split_once('=') {
-                    Some((k, v)) => (k, Some(v.to_owned())),
-                    None => (value, None),
-                };
-                if k.is_empty() {
-                    return Err(invalid_filter(f, &format!("{key} takes KEY or KEY=VALUE")));
-                }
+                let label = filters::label(value)
+                    .ok_or_else(|| filters::invalid(f, &format!("{key} takes KEY or KEY=VALUE")))?;
                 let labels = if key == "label" {
                     &mut filter.labels
                 } else {
                     &mut filter.labels_not
                 };
-                labels.push((k.to_owned(), v));
+                labels.push(label);
             }
             "dangling" => dangling.push(value),
             other => {
-                return Err(invalid_filter(
+                return Err(filters::invalid(
                     other,
                     &format!("prune takes {}", PRUNE_FILTER_KEYS.join(", ")),
                 ));
@@ -94,19 +84,10 @@ fn dangling_only(values: &[&str]) -> Result<bool> {
         return Ok(true);
     }
     let shown: Vec<String> = values.iter().map(|v| format!("dangling={v}")).collect();
-    Err(invalid_filter(
+    Err(filters::invalid(
         &shown.join(", "),
         "dangling takes true, false, 1 or 0",
     ))
-}
-
-/// docker's `Invalid filter 'KEY'` (the daemon's answer, so exit status 1), in the words
-/// img-ls uses for its own filters.
-fn invalid_filter(what: &str, hint: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidFilter,
-        format!("invalid filter '{what}': {hint}"),
-    )
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::ops::filters;
 use crate::output::Column;
 use crate::output::width::char_width;
 use crate::record::SearchRecord;
@@ -130,13 +131,11 @@ impl HitFilter {
     pub fn parse(filters: &[String]) -> Result<HitFilter> {
         let mut f = HitFilter::default();
         for raw in filters {
-            let (key, value) = split_filter(raw)?;
+            let (key, value) = filters::split(raw)?;
             match key.as_str() {
                 "stars" => {
                     let n: i64 = value.parse().map_err(|_| {
-                        invalid(format!(
-                            "invalid filter '{key}={value}': stars takes a number"
-                        ))
+                        filters::invalid(&format!("{key}={value}"), "stars takes a number")
                     })?;
                     f.stars = f.stars.max(n.max(0) as u64);
                 }
@@ -145,9 +144,10 @@ impl HitFilter {
                         "true" => true,
                         "false" => false,
                         _ => {
-                            return Err(invalid(format!(
-                                "invalid filter '{key}={value}': {key} takes true or false"
-                            )));
+                            return Err(filters::invalid(
+                                &format!("{key}={value}"),
+                                &format!("{key} takes true or false"),
+                            ));
                         }
                     };
                     let slot = if key == "is-official" {
@@ -156,16 +156,15 @@ impl HitFilter {
                         &mut f.automated
                     };
                     if slot.is_some_and(|old| old != b) {
-                        return Err(invalid(format!(
-                            "invalid filter '{key}': give it true or false, not both"
-                        )));
+                        return Err(filters::invalid(&key, "give it true or false, not both"));
                     }
                     *slot = Some(b);
                 }
                 _ => {
-                    return Err(invalid(format!(
-                        "invalid filter '{key}': search filters are stars, is-official and is-automated"
-                    )));
+                    return Err(filters::invalid(
+                        &key,
+                        "search filters are stars, is-official and is-automated",
+                    ));
                 }
             }
         }
@@ -183,21 +182,6 @@ impl HitFilter {
             && self.official.is_none_or(|o| o == hit.is_official)
             && self.automated != Some(true)
     }
-}
-
-fn invalid(message: String) -> Error {
-    Error::new(crate::error::ErrorKind::InvalidFilter, message)
-}
-
-/// `KEY=VALUE` → (lowercased trimmed key, trimmed value), as docker reads `--filter`; a
-/// value without `=` is a usage error, as docker's flag parsing says.
-pub fn split_filter(raw: &str) -> Result<(String, &str)> {
-    let Some((key, value)) = raw.split_once('=') else {
-        return Err(Error::usage(format!(
-            "bad format of filter {raw:?}: expected KEY=VALUE"
-        )));
-    };
-    Ok((key.trim().to_ascii_lowercase(), value.trim()))
 }
 
 #[cfg(test)]

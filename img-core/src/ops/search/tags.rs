@@ -24,11 +24,11 @@ pub const COLUMNS: [Column; 3] = [
 pub fn parse_tag_filters(filters: &[String]) -> Result<Vec<String>> {
     let mut globs = Vec::new();
     for raw in filters {
-        let (key, value) = super::docker::split_filter(raw)?;
+        let (key, value) = crate::ops::filters::split(raw)?;
         if key != "tag" {
-            return Err(Error::new(
-                crate::error::ErrorKind::InvalidFilter,
-                format!("invalid filter '{key}': with --tags the one filter is tag=GLOB"),
+            return Err(crate::ops::filters::invalid(
+                &key,
+                "with --tags the one filter is tag=GLOB",
             ));
         }
         globs.push(value.to_owned());
