@@ -212,6 +212,11 @@ fn filters_one_by_one_and_combined() {
     assert_eq!(names(f, &["-f", "dangling=true"]), ["<none>:<none>"]);
     assert_eq!(names(f, &["--filter=dangling=true"]), ["<none>:<none>"]);
     assert_eq!(names(f, &["-f", "dangling=false"]).len(), 4);
+    // Both: `true` wins, as docker 20.10's daemon reads them.
+    assert_eq!(
+        names(f, &["-f", "dangling=false", "-f", "dangling=true"]),
+        ["<none>:<none>"]
+    );
     let dangling_ids = stdout(f, &["-q", "-f", "dangling=true"]);
     assert_eq!(dangling_ids.trim(), short(&s.oci.id));
 
@@ -441,10 +446,11 @@ fn bad_input_is_one_line_and_the_right_exit_status() {
         1,
         "invalid filter 'until=yesterday'",
     );
+    // Values are the daemon's exact words: docker 20.10 says `Invalid filter 'dangling=[TRUE]'`.
     fails(
-        &["-f", "dangling=true", "-f", "dangling=false"],
-        2,
-        "conflicting",
+        &["-f", "dangling=TRUE"],
+        1,
+        "invalid filter 'dangling=TRUE'",
     );
     fails(&["-f", "reference=[a"], 2, "malformed pattern");
     fails(

@@ -132,8 +132,11 @@ pub fn list(index: &Index, options: &LsOptions) -> Result<Vec<ImageRow>> {
 
 /// Parses docker's `-f KEY=VALUE` filters: `dangling=true|false`, `reference=PATTERN`,
 /// `before=IMAGE`, `since=IMAGE` (resolved as every tool resolves images),
-/// `label=KEY[=VALUE]`. A malformed or unknown filter, or a conflicting `dangling`, is a
-/// usage error; an image that `before`/`since` names and the store lacks is `NotFound`.
+/// `label=KEY[=VALUE]`, `until=TIME`. A filter without `=` is a usage error; an unknown
+/// key or a bad value is docker's invalid filter (exit 1); an image that `before`/`since`
+/// names and the store lacks is `NotFound`. `dangling` reads as docker 20.10's daemon
+/// reads it: `true` and `false` exactly (and `1`, `0`, which docker 28's daemon takes),
+/// and `true` wins when both are given.
 pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
     let mut filter = ListFilter::default();
     let mut dangling: Vec<bool> = Vec::new();
@@ -141,7 +144,7 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
         // docker trims and lower-cases the key and trims the value.
         let (key, value) = filters::split(f)?;
         match key.as_str() {
-            "dangling" => dangling.push(match value.to_ascii_lowercase().as_str() {
+            "dangling" => dangling.push(match value {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => {
@@ -181,15 +184,8 @@ pub fn parse_filters(index: &Index, filters: &[String]) -> Result<ListFilter> {
             }
         }
     }
-    dangling.dedup();
-    match dangling[..] {
-        [] => {}
-        [d] => filter.dangling = Some(d),
-        _ => {
-            return Err(Error::usage(
-                "conflicting filters dangling=true and dangling=false",
-            ));
-        }
+    if !dangling.is_empty() {
+        filter.dangling = Some(dangling.contains(&true));
     }
     filter.check()?;
     Ok(filter)

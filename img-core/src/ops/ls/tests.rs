@@ -199,12 +199,18 @@ fn bad_filters_are_invalid_filters_naming_the_problem() {
     assert_eq!(err("label=").kind(), ErrorKind::InvalidFilter);
     assert_eq!(err("until=soon").kind(), ErrorKind::InvalidFilter);
     assert_eq!(err("reference=[a").kind(), ErrorKind::Usage);
-    let e = parse_filters(
+    // Both given: `true` wins, as in docker 20.10's daemon; values are exact words.
+    let both = parse_filters(
         store.index(),
-        &["dangling=true".into(), "dangling=false".into()],
+        &[
+            "dangling=false".into(),
+            "dangling=true".into(),
+            "dangling=false".into(),
+        ],
     )
-    .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Usage);
+    .unwrap();
+    assert_eq!(both.dangling, Some(true));
+    assert_eq!(err("dangling=TRUE").kind(), ErrorKind::InvalidFilter);
     let e = err("before=nothere:1");
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(
