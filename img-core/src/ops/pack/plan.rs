@@ -1,18 +1,21 @@
 //! From what an archive holds to the images a load records: index.json's descriptors
 //! (names from `io.containerd.image.name`, else a full `org.opencontainers.image.ref.name`)
-//! and manifest.json's entries (a manifest synthesised for legacy images, DiffIDs checked),
+//! and manifest.json's entries (a manifest synthesised for legacy images, DiffIDs checked,
+//! a compressed `layer.tar` by the digest of the tar it inflates to),
 //! the two joined by config digest. Every check happens here, before anything is committed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 
 use serde::Deserialize;
 
 use crate::archive::Contents;
+use crate::archive::compression::decompress;
 use crate::archive::layout::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, INDEX_JSON, MANIFEST_JSON, ManifestEntry,
     REPOSITORIES,
 };
-use crate::digest::Digest;
+use crate::digest::{Digest, Hasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::NewImage;
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
@@ -376,6 +379,20 @@ impl Planner<'_, '_> {
                     ),
                 ));
             }
+            if mt != media_type::OCI_LAYER_TAR {
+                // A compressed layer.tar: its DiffID names the tar inside, so that is what
+                // must hash right; otherwise an image whose files differ from what its
+                // config promises would load, and only fail (or not) when unpacked.
+                let inner = self.uncompressed_digest(&digest, diff_id, path)?;
+                if &inner != diff_id {
+                    return Err(Error::new(
+                        ErrorKind::DigestMismatch,
+                        format!(
+                            "its layer {path:?} decompresses to a tar that hashes to {inner}, but the config's DiffID is {diff_id}"
+                        ),
+                    ));
+                }
+            }
             blobs.insert(digest.clone(), mt.to_owned());
             layers.push(Descriptor {
                 media_type: mt.to_owned(),
@@ -403,6 +420,34 @@ impl Planner<'_, '_> {
         p.synthesized
             .push((media_type::OCI_MANIFEST.to_owned(), bytes));
         Ok(p)
+    }
+
+    /// The digest (in the DiffID's algorithm) of a staged compressed layer's uncompressed
+    /// bytes. Streamed: a layer may be gigabytes, so it is inflated a buffer at a time and
+    /// never held whole; the bomb guard of [`decompress`] stops a layer that inflates
+    /// without end, which would otherwise only cost time, not disk, but time unbounded.
+    fn uncompressed_digest(&self, digest: &Digest, diff_id: &Digest, path: &str) -> Result<Digest> {
+        let staged = self.contents.blobs.get(digest).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("its layer {path:?} is not in the archive"),
+            )
+        })?;
+        let doing = || format!("decompressing its layer {path:?}");
+        let file = std::fs::File::open(staged.path()).map_err(|e| Error::io(e, doing()))?;
+        let (mut inflated, _) = decompress(std::io::BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| e.context(doing()))?;
+        let mut hasher = Hasher::new(diff_id.algorithm());
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match inflated.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(e, doing())),
+            }
+        }
+        Ok(hasher.finish())
     }
 
     /// A legacy layer's size and media type, from its first bytes.
