@@ -2,14 +2,15 @@
 //! `layer.tar`, any entry of an archive being loaded). The bytes go to a locked file of
 //! their own in `ingest/`, hashed as they are written; the result stays there, invisible,
 //! until the caller has checked everything it loads and commits it under the digest it
-//! hashes to. Dropped uncommitted, the file is removed: a failed load leaves nothing.
+//! hashes to. Dropped uncommitted, the file is removed: a failed load leaves nothing. A
+//! staged compressed blob can also be hashed as it inflates (a legacy layer's DiffID).
 //!
 //! A commit follows the store's rules: it takes the digest's ingest lock (so it never races
 //! a pull of the same blob), then the GC lock shared, renames into `blobs/`, fsyncs the
 //! directory, and only then inserts the row.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -270,6 +271,32 @@ impl Staged<'_> {
         &self.partial
     }
 
+    /// The digest, in `algorithm`, of the bytes this compressed blob inflates to (a legacy
+    /// `layer.tar`'s DiffID). Streamed under the bomb guard of
+    /// [`decompress`](crate::archive::compression::decompress), never held whole; the
+    /// hashing runs on a thread of its own from the start, so inflating the next chunk
+    /// overlaps hashing the last one (together they cost about what the slower does).
+    pub fn inflated_digest(&self, algorithm: Algorithm) -> Result<Digest> {
+        let file = File::open(&self.partial)
+            .map_err(|e| Error::io(e, format!("opening {}", self.partial.display())))?;
+        let (mut inflated, _) =
+            crate::archive::compression::decompress(io::BufReader::with_capacity(1 << 20, file))?;
+        let mut hashing = Hashing::Inline(Hasher::new(algorithm));
+        hashing.move_to_thread();
+        let mut buf = vec![0u8; 1 << 20];
+        // Errors carry no context of ours: the caller knows what this blob is to the user
+        // (an archive path), which the staged file's name is not.
+        loop {
+            match inflated.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hashing.update(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(hashing.finish()?.finish())
+    }
+
     /// Makes the blob visible: fsync, rename into `blobs/`, fsync the directory, row. A
     /// blob the store already has intact is left as it is and the staged copy removed; a
     /// damaged one is replaced.
@@ -394,6 +421,31 @@ mod tests {
         let staged = w.finish().unwrap();
         assert_eq!(staged.digest(), &Digest::sha256_of(&data));
         assert_eq!(staged.size(), data.len() as u64);
+    }
+
+    #[test]
+    fn inflated_digest_hashes_what_a_compressed_blob_inflates_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..6_000_000u32).map(|i| (i % 253) as u8).collect();
+        let zst = zstd::encode_all(&data[..], 1).unwrap();
+        let mut w = store.import(Algorithm::Sha256, u64::MAX).unwrap();
+        w.write_all(&zst).unwrap();
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.digest(), &Digest::sha256_of(&zst));
+        assert_eq!(
+            staged.inflated_digest(Algorithm::Sha256).unwrap(),
+            Digest::sha256_of(&data)
+        );
+        // Cut short, the stream fails rather than hashing what it has.
+        let mut w = store.import(Algorithm::Sha256, u64::MAX).unwrap();
+        w.write_all(&zst[..zst.len() / 2]).unwrap();
+        assert!(
+            w.finish()
+                .unwrap()
+                .inflated_digest(Algorithm::Sha256)
+                .is_err()
+        );
     }
 
     #[test]

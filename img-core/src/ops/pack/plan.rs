@@ -5,17 +5,15 @@
 //! the two joined by config digest. Every check happens here, before anything is committed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 
 use serde::Deserialize;
 
 use crate::archive::Contents;
-use crate::archive::compression::decompress;
 use crate::archive::layout::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, INDEX_JSON, MANIFEST_JSON, ManifestEntry,
     REPOSITORIES,
 };
-use crate::digest::{Digest, Hasher};
+use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::NewImage;
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
@@ -424,8 +422,8 @@ impl Planner<'_, '_> {
 
     /// The digest (in the DiffID's algorithm) of a staged compressed layer's uncompressed
     /// bytes. Streamed: a layer may be gigabytes, so it is inflated a buffer at a time and
-    /// never held whole; the bomb guard of [`decompress`] stops a layer that inflates
-    /// without end, which would otherwise only cost time, not disk, but time unbounded.
+    /// never held whole, under the bomb guard, which stops a layer that inflates without
+    /// end (it would cost no disk, but time without bound).
     fn uncompressed_digest(&self, digest: &Digest, diff_id: &Digest, path: &str) -> Result<Digest> {
         let staged = self.contents.blobs.get(digest).ok_or_else(|| {
             Error::new(
@@ -433,21 +431,9 @@ impl Planner<'_, '_> {
                 format!("its layer {path:?} is not in the archive"),
             )
         })?;
-        let doing = || format!("decompressing its layer {path:?}");
-        let file = std::fs::File::open(staged.path()).map_err(|e| Error::io(e, doing()))?;
-        let (mut inflated, _) = decompress(std::io::BufReader::with_capacity(1 << 20, file))
-            .map_err(|e| e.context(doing()))?;
-        let mut hasher = Hasher::new(diff_id.algorithm());
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            match inflated.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(e, doing())),
-            }
-        }
-        Ok(hasher.finish())
+        staged
+            .inflated_digest(diff_id.algorithm())
+            .map_err(|e| e.context(format!("decompressing its layer {path:?}")))
     }
 
     /// A legacy layer's size and media type, from its first bytes.
