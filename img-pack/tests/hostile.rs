@@ -400,3 +400,108 @@ fn a_gzip_bomb_is_refused_before_it_fills_the_disk() {
         &["decompression bomb", &format!("blobs/sha256/{}", d.hex())],
     );
 }
+
+/// `layer` compressed as a legacy `layer.tar` may be: gzip or zstd.
+fn compress(layer: &[u8], codec: &str) -> Vec<u8> {
+    match codec {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(layer).unwrap();
+            e.finish().unwrap()
+        }
+        "zstd" => zstd::encode_all(layer, 3).unwrap(),
+        other => panic!("no codec {other}"),
+    }
+}
+
+/// A legacy archive whose `layer.tar` is `layer_tar` (compressed) and whose config's
+/// DiffID is `diff_id`.
+fn legacy_with(layer_tar: &[u8], diff_id: &Digest) -> Vec<u8> {
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{diff_id}"]}}}}"#
+    );
+    let mut t = Tar::new();
+    t.file("c.json", config.as_bytes());
+    t.file("a/layer.tar", layer_tar);
+    t.file("manifest.json", &manifest_json("c.json", "a/layer.tar"));
+    t.finish()
+}
+
+#[test]
+fn a_compressed_layer_tar_must_inflate_to_its_diff_id() {
+    let p = parts();
+    let right = Digest::sha256_of(&p.layer);
+    let mut flipped = p.layer.clone();
+    flipped[0] ^= 1;
+    let wrong = Digest::sha256_of(&flipped);
+    for codec in ["gzip", "zstd"] {
+        let compressed = compress(&p.layer, codec);
+        // The compressed bytes' own digest is not the DiffID: only inflating tells.
+        assert_ne!(Digest::sha256_of(&compressed), right);
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = fresh_root(dir.path(), "store");
+        let file = dir.path().join("ok.tar");
+        std::fs::write(&file, legacy_with(&compressed, &right)).unwrap();
+        let r = run(&root, &["load", "-i", file.to_str().unwrap()], None)
+            .success()
+            .record();
+        assert_eq!(r.repo_tags, ["evil:1"], "{codec}");
+        // Kept as it came, compressed, under the compressed bytes' digest.
+        let store = img_core::Store::open(&root).unwrap();
+        assert_eq!(
+            store.read_blob(&Digest::sha256_of(&compressed)).unwrap(),
+            compressed,
+            "{codec}"
+        );
+        img_core::testing::verify_store(&root);
+
+        refused(
+            &format!("{codec} diff id"),
+            &legacy_with(&compressed, &wrong),
+            &[
+                "\"a/layer.tar\" decompresses to a tar that hashes to",
+                &right.to_string(),
+                &format!("the config's DiffID is {wrong}"),
+            ],
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_compressed_layer_tar_is_refused() {
+    let p = parts();
+    let right = Digest::sha256_of(&p.layer);
+    for codec in ["gzip", "zstd"] {
+        let compressed = compress(&p.layer, codec);
+        // Cut short: the magic says compressed, the stream ends before its end.
+        let cut = &compressed[..compressed.len() - 8];
+        refused(
+            &format!("{codec} cut"),
+            &legacy_with(cut, &right),
+            &["decompressing its layer \"a/layer.tar\""],
+        );
+    }
+}
+
+#[test]
+fn a_compressed_layer_tar_bomb_is_cut_off() {
+    // 1.25 GiB of zeros in gzip members of 64 MiB (about 65 KB each): past the guard's
+    // floor at a ratio far above its limit, so hashing stops instead of running on.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let member = e.finish().unwrap();
+    let mut bomb = Vec::new();
+    for _ in 0..20 {
+        bomb.extend_from_slice(&member);
+    }
+    assert!(bomb.len() < 4 << 20, "{}", bomb.len());
+    refused(
+        "layer bomb",
+        &legacy_with(&bomb, &Digest::sha256_of(&parts().layer)),
+        &[
+            "decompressing its layer \"a/layer.tar\"",
+            "decompression bomb",
+        ],
+    );
+}

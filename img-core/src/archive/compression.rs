@@ -120,7 +120,7 @@ impl Read for BombGuard<'_> {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "the archive inflated {} compressed bytes to more than {}: refusing what looks like a decompression bomb",
+                    "{} compressed bytes inflated to more than {}: refusing what looks like a decompression bomb",
                     consumed, self.produced
                 ),
             ));

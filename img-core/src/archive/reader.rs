@@ -61,6 +61,8 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
     // Sizes that descriptors met so far declare: a later entry may not exceed them.
     let mut declared: HashMap<Digest, u64> = HashMap::new();
     let mut buf = vec![0u8; COPY_BUF];
+    // One lock for every blob staged, not one each: see `ImportSession`.
+    let mut session = store.import_session()?;
     let mut archive = tar::Archive::new(inflated);
     let entries = archive.entries().map_err(|e| read_error(e, None))?;
     // What the tar reader fails on before it yields an entry (a bad header, a sparse map)
@@ -145,7 +147,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
             return Err(too_big_doc(size).context(format!("entry {shown:?}")));
         }
         let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
-        let mut w = store.import(algorithm, size)?;
+        let mut w = session.import(algorithm, size)?;
         let copied = copy(&mut entry, &mut w, &mut buf).map_err(|e| read_error(e, Some(&shown)))?;
         if copied != size {
             return Err(truncated(&shown, copied, size));
@@ -186,6 +188,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
 pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
     let mut contents = Contents::default();
     let mut buf = vec![0u8; COPY_BUF];
+    let mut session = store.import_session()?;
     for name in [INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES] {
         let path = dir.join(name);
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
@@ -215,7 +218,7 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
             }
             let mut file = std::fs::File::open(&path)
                 .map_err(|e| Error::io(e, format!("opening {name:?}")))?;
-            let mut w = store.import(digest.algorithm(), meta.len())?;
+            let mut w = session.import(digest.algorithm(), meta.len())?;
             copy(&mut file, &mut w, &mut buf)
                 .map_err(|e| Error::io(e, format!("reading {name:?}")))?;
             let staged = w.finish()?;

@@ -217,8 +217,8 @@ fn algorithm_dirs(root: &Path) -> Result<Vec<std::path::PathBuf>> {
         .collect())
 }
 
-/// Removes partials nobody holds that are older than `max_age`, and lock files left
-/// without a partial.
+/// Removes partials nobody holds (their own lock, or their import session's) that are
+/// older than `max_age`, and lock files left without a partial.
 fn remove_stale_ingests(root: &Path, max_age: Duration) -> Result<(u64, u64)> {
     let dir = root.join(INGEST_DIR);
     let now = SystemTime::now();
@@ -237,7 +237,9 @@ fn remove_stale_ingests(root: &Path, max_age: Duration) -> Result<(u64, u64)> {
             }
             continue;
         }
-        let Some(lock) = LockFile::try_exclusive(&dir.join(format!("{name}.lock")))? else {
+        // A session's partials share their session's lock (see `ImportSession`).
+        let guard = dir.join(super::import::guard_lock_name(name));
+        let Some(lock) = LockFile::try_exclusive(&guard)? else {
             continue; // somebody is writing it
         };
         let modified = std::fs::metadata(&path)

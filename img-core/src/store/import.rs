@@ -1,16 +1,19 @@
 //! Imports: blobs whose digest is known only once their last byte is in (a legacy archive's
-//! `layer.tar`, any entry of an archive being loaded). The bytes go to a locked file of
-//! their own in `ingest/`, hashed as they are written; the result stays there, invisible,
+//! `layer.tar`, any entry of an archive being loaded). The bytes go to a file of their own
+//! in `ingest/`, guarded by their session's one lock (an archive's blobs share it), hashed
+//! as they are written; the result stays there, invisible,
 //! until the caller has checked everything it loads and commits it under the digest it
-//! hashes to. Dropped uncommitted, the file is removed: a failed load leaves nothing.
+//! hashes to. Dropped uncommitted, the file is removed: a failed load leaves nothing. A
+//! staged compressed blob can also be hashed as it inflates (a legacy layer's DiffID).
 //!
 //! A commit follows the store's rules: it takes the digest's ingest lock (so it never races
 //! a pull of the same blob), then the GC lock shared, renames into `blobs/`, fsyncs the
 //! directory, and only then inserts the row.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::lock::{LockFile, Mode};
@@ -30,7 +33,7 @@ pub struct ImportWriter<'s> {
     store: &'s Store,
     file: File,
     partial: PathBuf,
-    lock: Option<LockFile>,
+    guard: Option<Arc<SessionLock>>,
     hasher: Hashing,
     size: u64,
     limit: u64,
@@ -43,24 +46,89 @@ pub struct ImportWriter<'s> {
 pub struct Staged<'s> {
     store: &'s Store,
     partial: PathBuf,
-    lock: Option<LockFile>,
+    guard: Option<Arc<SessionLock>>,
     digest: Digest,
     size: u64,
 }
 
+/// A set of imports guarded by one lock: a load stages every blob of its archive until it
+/// commits, and a lock file (an open descriptor) for each would make an archive of more
+/// blobs than the open-file limit (often 1024) unloadable. So a session holds one lock,
+/// `ingest/<session>.lock`, and names its partials `ingest/<session>.<n>`; GC reads a
+/// partial's name up to its first dot as the session whose lock guards it (see
+/// [`guard_lock_name`]). The lock lives as long as the session or any of its writers or
+/// staged blobs, and goes with the last of them, after their partials; a killed load's
+/// lock dies with it, and GC then removes its partials as it does any unheld ones.
+pub struct ImportSession<'s> {
+    store: &'s Store,
+    name: String,
+    guard: Arc<SessionLock>,
+    next: u64,
+}
+
+/// The held lock of a session; dropped with the last import of the session, it removes
+/// its lock file while still holding it (so GC never sees a partial of the session beside
+/// an unheld lock while the session lives).
+struct SessionLock(Option<LockFile>);
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        if let Some(lock) = self.0.take() {
+            let _ = lock.remove();
+        }
+    }
+}
+
+/// The name of the lock file that guards the ingest partial `partial`: `<session>.lock`
+/// for a session's `<session>.<n>`, else `<partial>.lock` (a pull's `sha256-<hex>`).
+pub(crate) fn guard_lock_name(partial: &str) -> String {
+    match partial.split_once('.') {
+        Some((session, _)) => format!("{session}.lock"),
+        None => format!("{partial}.lock"),
+    }
+}
+
 impl Store {
-    /// Starts importing a blob hashed with `algorithm`, of at most `limit` bytes.
-    pub fn import(&self, algorithm: Algorithm, limit: u64) -> Result<ImportWriter<'_>> {
+    /// Starts a session of imports that share one lock (an archive's many blobs).
+    pub fn import_session(&self) -> Result<ImportSession<'_>> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
+        // The time as well as the pid: a pid reused after a kill must not adopt the dead
+        // session's leftovers (they would then live as long as the new session).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let name = format!(
-            "import-{}-{}",
+            "import-{}-{}-{nanos}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let dir = self.root.join(INGEST_DIR);
-        // The lock first: GC leaves alone a partial whose `<name>.lock` somebody holds.
+        // The lock before any partial: GC leaves alone a partial whose guard is held.
         let lock = LockFile::acquire(&dir.join(format!("{name}.lock")), Mode::Exclusive)?;
-        let partial = dir.join(&name);
+        Ok(ImportSession {
+            store: self,
+            name,
+            guard: Arc::new(SessionLock(Some(lock))),
+            next: 0,
+        })
+    }
+
+    /// Starts importing a blob hashed with `algorithm`, of at most `limit` bytes, in a
+    /// session of its own.
+    pub fn import(&self, algorithm: Algorithm, limit: u64) -> Result<ImportWriter<'_>> {
+        self.import_session()?.import(algorithm, limit)
+    }
+}
+
+impl<'s> ImportSession<'s> {
+    /// Starts importing a blob hashed with `algorithm`, of at most `limit` bytes.
+    pub fn import(&mut self, algorithm: Algorithm, limit: u64) -> Result<ImportWriter<'s>> {
+        let partial = self
+            .store
+            .root
+            .join(INGEST_DIR)
+            .join(format!("{}.{}", self.name, self.next));
+        self.next += 1;
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -68,16 +136,25 @@ impl Store {
             .open(&partial)
             .map_err(|e| Error::io(e, format!("creating {}", partial.display())))?;
         Ok(ImportWriter {
-            store: self,
+            store: self.store,
             file,
             partial,
-            lock: Some(lock),
+            guard: Some(self.guard.clone()),
             hasher: Hashing::Inline(Hasher::new(algorithm)),
             size: 0,
             limit,
             unsynced: 0,
             flushing: None,
         })
+    }
+}
+
+impl std::fmt::Debug for ImportSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportSession")
+            .field("name", &self.name)
+            .field("next", &self.next)
+            .finish()
     }
 }
 
@@ -103,7 +180,7 @@ impl<'s> ImportWriter<'s> {
         Ok(Staged {
             store: self.store,
             partial: std::mem::take(&mut self.partial),
-            lock: self.lock.take(),
+            guard: self.guard.take(),
             digest: hasher.finish(),
             size: self.size,
         })
@@ -250,7 +327,7 @@ impl Drop for ImportWriter<'_> {
     fn drop(&mut self) {
         let _ = self.wait_flush();
         let _ = std::mem::replace(&mut self.hasher, Hashing::Done).finish();
-        discard(&self.partial, self.lock.take());
+        discard(&self.partial, self.guard.take());
     }
 }
 
@@ -268,6 +345,32 @@ impl Staged<'_> {
     /// Where the bytes are until committed, for reading them back (a config, a manifest).
     pub fn path(&self) -> &Path {
         &self.partial
+    }
+
+    /// The digest, in `algorithm`, of the bytes this compressed blob inflates to (a legacy
+    /// `layer.tar`'s DiffID). Streamed under the bomb guard of
+    /// [`decompress`](crate::archive::compression::decompress), never held whole; the
+    /// hashing runs on a thread of its own from the start, so inflating the next chunk
+    /// overlaps hashing the last one (together they cost about what the slower does).
+    pub fn inflated_digest(&self, algorithm: Algorithm) -> Result<Digest> {
+        let file = File::open(&self.partial)
+            .map_err(|e| Error::io(e, format!("opening {}", self.partial.display())))?;
+        let (mut inflated, _) =
+            crate::archive::compression::decompress(io::BufReader::with_capacity(1 << 20, file))?;
+        let mut hashing = Hashing::Inline(Hasher::new(algorithm));
+        hashing.move_to_thread();
+        let mut buf = vec![0u8; 1 << 20];
+        // Errors carry no context of ours: the caller knows what this blob is to the user
+        // (an archive path), which the staged file's name is not.
+        loop {
+            match inflated.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => hashing.update(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(hashing.finish()?.finish())
     }
 
     /// Makes the blob visible: fsync, rename into `blobs/`, fsync the directory, row. A
@@ -309,7 +412,7 @@ impl Staged<'_> {
 impl Drop for Staged<'_> {
     fn drop(&mut self) {
         // Committed: the partial was renamed away, and removing the name is a no-op.
-        discard(&self.partial, self.lock.take());
+        discard(&self.partial, self.guard.take());
     }
 }
 
@@ -331,15 +434,14 @@ impl std::fmt::Debug for ImportWriter<'_> {
     }
 }
 
-/// Removes an uncommitted partial, then its lock file (still holding the lock, so that
-/// GC never sees the partial without a held lock).
-fn discard(partial: &Path, lock: Option<LockFile>) {
+/// Removes an uncommitted partial, then lets go of its session's lock (the last one out
+/// removes the lock file): never the other way round, so that GC never sees the partial
+/// without a held lock.
+fn discard(partial: &Path, guard: Option<Arc<SessionLock>>) {
     if !partial.as_os_str().is_empty() {
         let _ = std::fs::remove_file(partial);
     }
-    if let Some(lock) = lock {
-        let _ = lock.remove();
-    }
+    drop(guard);
 }
 
 #[cfg(test)]
@@ -394,6 +496,86 @@ mod tests {
         let staged = w.finish().unwrap();
         assert_eq!(staged.digest(), &Digest::sha256_of(&data));
         assert_eq!(staged.size(), data.len() as u64);
+    }
+
+    #[test]
+    fn inflated_digest_hashes_what_a_compressed_blob_inflates_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..6_000_000u32).map(|i| (i % 253) as u8).collect();
+        let zst = zstd::encode_all(&data[..], 1).unwrap();
+        let mut w = store.import(Algorithm::Sha256, u64::MAX).unwrap();
+        w.write_all(&zst).unwrap();
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.digest(), &Digest::sha256_of(&zst));
+        assert_eq!(
+            staged.inflated_digest(Algorithm::Sha256).unwrap(),
+            Digest::sha256_of(&data)
+        );
+        // Cut short, the stream fails rather than hashing what it has.
+        let mut w = store.import(Algorithm::Sha256, u64::MAX).unwrap();
+        w.write_all(&zst[..zst.len() / 2]).unwrap();
+        assert!(
+            w.finish()
+                .unwrap()
+                .inflated_digest(Algorithm::Sha256)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_session_guards_all_its_partials_with_one_lock_that_goes_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let ingest = dir.path().join(INGEST_DIR);
+        let mut session = store.import_session().unwrap();
+        let mut staged = Vec::new();
+        for i in 0..5u8 {
+            let mut w = session.import(Algorithm::Sha256, 100).unwrap();
+            w.write_all(&[i; 10]).unwrap();
+            staged.push(w.finish().unwrap());
+        }
+        let writing = session.import(Algorithm::Sha256, 100).unwrap();
+        drop(session);
+        let names = |dir: &Path| -> Vec<String> {
+            files_in(dir)
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        let files = names(&ingest);
+        assert_eq!(files.iter().filter(|n| n.ends_with(".lock")).count(), 1);
+        assert_eq!(files.len(), 7, "{files:?}");
+        // `img-rm --prune`'s collection takes every partial nobody holds: none of these.
+        let report = store.gc_with(&crate::store::GcOptions::prune()).unwrap();
+        assert_eq!(report.ingests_removed, 0);
+        assert_eq!(names(&ingest), files);
+
+        staged.remove(0).commit("application/octet-stream").unwrap();
+        drop(writing);
+        assert!(names(&ingest).iter().any(|n| n.ends_with(".lock")));
+        drop(staged);
+        assert_eq!(names(&ingest), Vec::<String>::new());
+        assert_eq!(
+            store.read_blob(&Digest::sha256_of(&[0; 10])).unwrap(),
+            [0; 10]
+        );
+    }
+
+    #[test]
+    fn a_dead_sessions_partials_and_lock_are_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let ingest = dir.path().join(INGEST_DIR);
+        // What a killed load leaves: partials, and the lock file nobody holds any more.
+        for n in ["import-1-2-3.0", "import-1-2-3.1", "import-1-2-3.lock"] {
+            std::fs::write(ingest.join(n), b"partial").unwrap();
+        }
+        assert_eq!(guard_lock_name("import-1-2-3.1"), "import-1-2-3.lock");
+        assert_eq!(guard_lock_name("sha256-ab"), "sha256-ab.lock");
+        let report = store.gc_with(&crate::store::GcOptions::prune()).unwrap();
+        assert_eq!(report.ingests_removed, 2);
+        assert!(files_in(&ingest).is_empty(), "{:?}", files_in(&ingest));
     }
 
     #[test]

@@ -59,7 +59,7 @@ use crate::index::{ImageInfo, Index, LeaseRow};
 
 pub use gc::{GcOptions, GcReport};
 pub use identity::STORE_ID_FILE;
-pub use import::{ImportWriter, Staged};
+pub use import::{ImportSession, ImportWriter, Staged};
 pub use ingest::{Check, Ingest, IngestWriter};
 pub use lease::Lease;
 pub use rebuild::RebuildReport;

@@ -14,7 +14,22 @@ pub const PACK: &str = env!("CARGO_BIN_EXE_img-pack");
 /// A command running img-pack on the store at `root`, with config and home inside `root`'s
 /// parent so that nothing of the machine's leaks in.
 pub fn pack(root: &Path) -> Command {
-    let mut cmd = Command::new(PACK);
+    with_store_env(Command::new(PACK), root)
+}
+
+/// Like [`pack`], but img-pack runs with at most `nofile` open files (`ulimit -n` in a
+/// shell that then execs it), as on a machine with a low limit.
+pub fn pack_with_nofile(root: &Path, nofile: u32) -> Command {
+    let mut sh = Command::new("sh");
+    sh.args([
+        "-c",
+        &format!("ulimit -n {nofile} && exec \"$0\" \"$@\""),
+        PACK,
+    ]);
+    with_store_env(sh, root)
+}
+
+fn with_store_env(mut cmd: Command, root: &Path) -> Command {
     let home = root.with_extension("home");
     cmd.env("IMG_ROOT", root)
         .env("IMG_CONFIG", home.join("img-config.json"))
@@ -38,7 +53,8 @@ pub fn run(root: &Path, args: &[&str], stdin: Option<&Path>) -> Run {
     }
 }
 
-fn run_with(mut cmd: Command, stdin: Stdio) -> Run {
+/// Runs `cmd` (an img-pack command) with `stdin`, capturing its output.
+pub fn run_with(mut cmd: Command, stdin: Stdio) -> Run {
     let out = cmd
         .stdin(stdin)
         .stdout(Stdio::piped())

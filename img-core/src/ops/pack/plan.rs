@@ -1,6 +1,7 @@
 //! From what an archive holds to the images a load records: index.json's descriptors
 //! (names from `io.containerd.image.name`, else a full `org.opencontainers.image.ref.name`)
-//! and manifest.json's entries (a manifest synthesised for legacy images, DiffIDs checked),
+//! and manifest.json's entries (a manifest synthesised for legacy images, DiffIDs checked,
+//! a compressed `layer.tar` by the digest of the tar it inflates to),
 //! the two joined by config digest. Every check happens here, before anything is committed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -376,6 +377,20 @@ impl Planner<'_, '_> {
                     ),
                 ));
             }
+            if mt != media_type::OCI_LAYER_TAR {
+                // A compressed layer.tar: its DiffID names the tar inside, so that is what
+                // must hash right; otherwise an image whose files differ from what its
+                // config promises would load, and only fail (or not) when unpacked.
+                let inner = self.uncompressed_digest(&digest, diff_id, path)?;
+                if &inner != diff_id {
+                    return Err(Error::new(
+                        ErrorKind::DigestMismatch,
+                        format!(
+                            "its layer {path:?} decompresses to a tar that hashes to {inner}, but the config's DiffID is {diff_id}"
+                        ),
+                    ));
+                }
+            }
             blobs.insert(digest.clone(), mt.to_owned());
             layers.push(Descriptor {
                 media_type: mt.to_owned(),
@@ -403,6 +418,22 @@ impl Planner<'_, '_> {
         p.synthesized
             .push((media_type::OCI_MANIFEST.to_owned(), bytes));
         Ok(p)
+    }
+
+    /// The digest (in the DiffID's algorithm) of a staged compressed layer's uncompressed
+    /// bytes. Streamed: a layer may be gigabytes, so it is inflated a buffer at a time and
+    /// never held whole, under the bomb guard, which stops a layer that inflates without
+    /// end (it would cost no disk, but time without bound).
+    fn uncompressed_digest(&self, digest: &Digest, diff_id: &Digest, path: &str) -> Result<Digest> {
+        let staged = self.contents.blobs.get(digest).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("its layer {path:?} is not in the archive"),
+            )
+        })?;
+        staged
+            .inflated_digest(diff_id.algorithm())
+            .map_err(|e| e.context(format!("decompressing its layer {path:?}")))
     }
 
     /// A legacy layer's size and media type, from its first bytes.
