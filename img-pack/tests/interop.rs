@@ -13,7 +13,7 @@ use common::{fresh_root, run};
 use img_core::digest::Digest;
 use img_core::oci::Platform;
 use img_core::record::ImageRecord;
-use img_core::testing::{Fixture, TestDockerd, verify_store};
+use img_core::testing::{Fixture, TestDockerd, stdout_of, verify_store};
 
 const ALPINE: &str = "test/alpine-like:latest";
 const OCI: &str = "test/oci-zstd:1";
@@ -36,20 +36,9 @@ fn docker_cli(daemon: &TestDockerd, args: &[&str]) -> Command {
     cmd
 }
 
+/// A program's stdout as text (it must succeed).
 fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "running {:?} (is its package installed?): {e}",
-            cmd.get_program()
-        )
-    });
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&stdout_of(cmd)).into_owned()
 }
 
 /// podman on a store of its own under `dir`.
