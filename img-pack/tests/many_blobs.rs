@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{fresh_root, pack, pack_with_nofile, run_with};
+use common::{add_file, fresh_root, pack, pack_with_nofile, run_with};
 use img_core::digest::Digest;
 
 /// How many layers the big archive has: well past [`NOFILE`].
@@ -21,25 +21,16 @@ const NOFILE: u32 = 128;
 /// layers, each a tar of one distinct file.
 fn many_layers(layers: usize) -> Vec<u8> {
     let mut archive = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_path(name).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        archive.append(&h, data).unwrap();
-    };
+    let mut add = |name: &str, data: &[u8]| add_file(&mut archive, name, data);
     let mut diff_ids = Vec::new();
     let mut paths = Vec::new();
     for i in 0..layers {
         let mut layer = tar::Builder::new(Vec::new());
-        let body = format!("layer {i}\n");
-        let mut h = tar::Header::new_ustar();
-        h.set_path(format!("file-{i}")).unwrap();
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        layer.append(&h, body.as_bytes()).unwrap();
+        add_file(
+            &mut layer,
+            &format!("file-{i}"),
+            format!("layer {i}\n").as_bytes(),
+        );
         let layer = layer.into_inner().unwrap();
         diff_ids.push(format!("\"{}\"", Digest::sha256_of(&layer)));
         let path = format!("{i}/layer.tar");

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{doc, entries, fresh_root, run, save_to_vec};
+use common::{add_file, doc, entries, fresh_root, run, save_to_vec};
 use img_core::digest::Digest;
 use img_core::oci::{Platform, media_type};
 use img_core::testing::{Fixture, verify_store};
@@ -625,14 +625,7 @@ fn an_index_nested_in_an_index_loads_as_the_inner_index_image() {
     .unwrap();
     let wd = Digest::sha256_of(&wrapper);
     let mut out = tar::Builder::new(Vec::new());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_ustar();
-        h.set_path(name).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        out.append(&h, data).unwrap();
-    };
+    let mut add = |name: &str, data: &[u8]| add_file(&mut out, name, data);
     for (name, kind, data) in entries(&archive) {
         if kind == b'0' && name.starts_with("blobs/") {
             add(&name, &data);

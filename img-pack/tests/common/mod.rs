@@ -8,6 +8,16 @@ use std::process::{Command, Stdio};
 use img_core::Store;
 use img_core::testing::Run;
 
+/// Appends a regular file `name` holding `data` to a tar being built.
+pub fn add_file(tar: &mut tar::Builder<Vec<u8>>, name: &str, data: &[u8]) {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).unwrap();
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append(&h, data).unwrap();
+}
+
 /// The binary under test.
 pub const PACK: &str = env!("CARGO_BIN_EXE_img-pack");
 
