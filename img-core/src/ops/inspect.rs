@@ -145,7 +145,8 @@ pub fn repo_tags(image: &ImageInfo) -> Result<Vec<String>> {
         .collect()
 }
 
-fn repo_digests(image: &ImageInfo) -> Result<Vec<String>> {
+/// Familiar `name@digest` forms of the image's repository digests.
+pub fn repo_digests(image: &ImageInfo) -> Result<Vec<String>> {
     image
         .repo_digests
         .iter()

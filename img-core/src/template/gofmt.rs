@@ -115,18 +115,7 @@ fn print_at(v: &Value, out: &mut String, depth: usize) {
     }
     if let (Some(ty), Value::Object(o)) = (typed::type_name(v), v) {
         if typed::is_map(v) && !typed::is_nil(v) {
-            let mut keys: Vec<&String> = typed::fields(o).map(|(k, _)| k).collect();
-            keys.sort();
-            out.push_str("map[");
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(k);
-                out.push(':');
-                print_at(&o[k], out, depth + 1);
-            }
-            out.push(']');
+            print_map(typed::fields(o), out, depth);
         } else if typed::is_nil(v) {
             out.push_str(if ty.starts_with("[]") {
                 "[]"
@@ -170,21 +159,28 @@ fn print_at(v: &Value, out: &mut String, depth: usize) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push_str("map[");
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(k);
-                out.push(':');
-                print_at(&map[k], out, depth + 1);
-            }
-            out.push(']');
-        }
+        Value::Object(map) => print_map(map.iter(), out, depth),
     }
+}
+
+/// Go's `map[k1:v1 k2:v2]`, keys sorted as fmt sorts them.
+fn print_map<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut String,
+    depth: usize,
+) {
+    let mut entries: Vec<_> = entries.collect();
+    entries.sort_by_key(|(k, _)| *k);
+    out.push_str("map[");
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(k);
+        out.push(':');
+        print_at(v, out, depth + 1);
+    }
+    out.push(']');
 }
 
 /// [`print_value`] into a new string.

@@ -8,7 +8,7 @@
 //! It is a fault injector in front of the real registry, never a registry of its own.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -89,8 +89,9 @@ type Plan = dyn Fn(&str, &str, usize) -> Fault + Send + Sync;
 
 /// A running proxy; stopped when dropped.
 pub struct FaultProxy {
-    addr: String,
+    server: super::http::Server,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
+    /// Ends the connections held open or flooded (the server stops accepting by itself).
     stop: Arc<AtomicBool>,
 }
 
@@ -102,35 +103,19 @@ impl FaultProxy {
         upstream: &str,
         plan: impl Fn(&str, &str, usize) -> Fault + Send + Sync + 'static,
     ) -> io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?.to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let plan: Arc<Plan> = Arc::new(plan);
         let upstream = upstream.to_owned();
-        {
-            let seen = seen.clone();
-            let stop = stop.clone();
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let (seen, plan, upstream) = (seen.clone(), plan.clone(), upstream.clone());
-                    let stop = stop.clone();
-                    thread::spawn(move || {
-                        let _ = serve(conn, &upstream, &*plan, &seen, &stop);
-                    });
-                }
-            });
-        }
-        Ok(FaultProxy { addr, seen, stop })
+        let server = {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            super::http::Server::start(move |conn| serve(conn, &upstream, &plan, &seen, &stop))?
+        };
+        Ok(FaultProxy { server, seen, stop })
     }
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> &str {
-        &self.addr
+        self.server.addr()
     }
 
     /// Every request seen so far.
@@ -142,8 +127,6 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect(&self.addr);
     }
 }
 

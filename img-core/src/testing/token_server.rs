@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -67,10 +66,9 @@ pub struct TokenRequest {
 
 /// A running token server; stopped when dropped.
 pub struct TokenServer {
-    addr: String,
+    server: super::http::Server,
     cert_pem: String,
     requests: Arc<Mutex<Vec<TokenRequest>>>,
-    stop: Arc<AtomicBool>,
 }
 
 struct Shared {
@@ -95,14 +93,7 @@ impl TokenServer {
                         format!("loading the token signing key: {e}"),
                     )
                 })?;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| Error::io(e, "starting the token server"))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::io(e, "starting the token server"))?
-            .to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             options,
             key,
@@ -111,32 +102,18 @@ impl TokenServer {
             serial: AtomicU64::new(0),
             requests: requests.clone(),
         });
-        {
-            let stop = stop.clone();
-            thread::spawn(move || {
-                for conn in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let shared = shared.clone();
-                    thread::spawn(move || {
-                        let _ = serve(conn, &shared);
-                    });
-                }
-            });
-        }
+        let server = super::http::Server::start(move |conn| serve(conn, &shared))
+            .map_err(|e| Error::io(e, "starting the token server"))?;
         Ok(TokenServer {
-            addr,
+            server,
             cert_pem: signing.cert_pem,
             requests,
-            stop,
         })
     }
 
     /// The realm URL for the registry's config.
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("http://{}/token", self.server.addr())
     }
 
     /// The certificate to put in the registry's `rootcertbundle`.
@@ -162,13 +139,6 @@ impl TokenServer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
     }
 }
 

@@ -116,27 +116,13 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
                 format!("image {} vanished after loading it", p.image.id),
             )
         })?;
-        let familiar = |(name, tag): &(String, String)| -> Result<String> {
-            Ok(Reference::parse_normalized_name(name)?
-                .with_tag(tag)?
-                .familiar())
-        };
-        let repo_digests = info
-            .repo_digests
-            .iter()
-            .map(|(name, d)| {
-                Ok(Reference::parse_normalized_name(name)?
-                    .with_digest(d.clone())
-                    .familiar())
-            })
-            .collect::<Result<Vec<_>>>()?;
         images.push(Loaded {
             record: ImageRecord {
                 id: info.id.clone(),
                 reference: p.names.first().cloned(),
                 digest: p.image.target.clone(),
-                repo_tags: info.tags.iter().map(familiar).collect::<Result<_>>()?,
-                repo_digests,
+                repo_tags: crate::ops::inspect::repo_tags(&info)?,
+                repo_digests: crate::ops::inspect::repo_digests(&info)?,
                 platform: info.platform.clone(),
                 size: info.size,
                 downloaded: None,
