@@ -186,13 +186,16 @@ pub fn erase(path: &Path, keys: &[String]) -> Result<Erased> {
     }
     let mut file = ConfigFile::lock(path).map_err(|e| e.context(doing()))?;
     let mut removed = false;
+    // As docker: a key the helper cannot erase is only an error when no key could be
+    // erased at all (most of the keys tried are legacy forms nobody stored).
+    let mut failed = None;
     for key in keys {
         if let Some(helper) = file.helper_for(key) {
             let out = call_helper(&helper, "erase", key, key.as_bytes())?;
             if out.status.success() {
                 removed = true;
-            } else if !helper_found_nothing(&out) {
-                return Err(helper_failed(&helper, "erase", key, &out, ""));
+            } else if !helper_found_nothing(&out) && failed.is_none() {
+                failed = Some(helper_failed(&helper, "erase", key, &out, ""));
             }
         }
     }
@@ -212,6 +215,9 @@ pub fn erase(path: &Path, keys: &[String]) -> Result<Erased> {
     }
     if changed {
         file.write().map_err(|e| e.context(doing()))?;
+    }
+    if let Some(e) = failed.filter(|_| !removed) {
+        return Err(e);
     }
     Ok(if removed {
         Erased::Removed

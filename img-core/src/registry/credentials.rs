@@ -291,7 +291,10 @@ pub(crate) fn helper_program(name: &str) -> String {
 
 /// Whether a helper's failed answer is the protocol's "nothing stored".
 pub(crate) fn helper_found_nothing(out: &std::process::Output) -> bool {
-    String::from_utf8_lossy(&out.stdout).contains("credentials not found")
+    // The protocol's words, and pass's (docker-credential-pass says the entry "is not
+    // in the password store" when erasing one it never had).
+    let said = String::from_utf8_lossy(&out.stdout);
+    said.contains("credentials not found") || said.contains("is not in the password store")
 }
 
 /// Asks `docker-credential-<name> get` for `server`'s credentials.
