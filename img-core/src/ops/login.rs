@@ -150,23 +150,25 @@ pub fn login(opts: &LoginOptions, config: &Config, input: &mut dyn Input) -> Res
     // docker tries what is stored before asking, when it was given neither name nor
     // password. A stored login that cannot be read is the same as none: ask.
     let stored = credentials::lookup_in(&path, &domain).ok().flatten();
-    if username.is_none() && password.is_none() && !opts.password_stdin {
-        if let Some(creds) = stored.as_ref().filter(|c| usable(c)) {
-            let mut line = "Authenticating with existing credentials...".to_owned();
-            if let Some(user) = creds.username() {
-                line.push_str(&format!(" [Username: {user}]"));
+    if username.is_none()
+        && password.is_none()
+        && !opts.password_stdin
+        && let Some(creds) = stored.as_ref().filter(|c| usable(c))
+    {
+        let mut line = "Authenticating with existing credentials...".to_owned();
+        if let Some(user) = creds.username() {
+            line.push_str(&format!(" [Username: {user}]"));
+        }
+        eprintln!("{line}");
+        match check(&key, creds, config, opts.security) {
+            Ok(()) => {
+                let saved = credential_store::save(&path, &key, creds)?;
+                return Ok(LoggedIn { key, saved });
             }
-            eprintln!("{line}");
-            match check(&key, creds, config, opts.security) {
-                Ok(()) => {
-                    let saved = credential_store::save(&path, &key, creds)?;
-                    return Ok(LoggedIn { key, saved });
-                }
-                Err(e) if e.kind() == ErrorKind::Unauthorized => {
-                    eprintln!("Stored credentials invalid or expired");
-                }
-                Err(e) => eprintln!("Login did not succeed, error: {e}"),
+            Err(e) if e.kind() == ErrorKind::Unauthorized => {
+                eprintln!("Stored credentials invalid or expired");
             }
+            Err(e) => eprintln!("Login did not succeed, error: {e}"),
         }
     }
 
