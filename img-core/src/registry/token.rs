@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::client::Body;
 use super::credentials::Credentials;
+use super::http::Body;
 use super::stall::{StallReader, Watchdog};
 use super::transport::{
     Exchange, Origin, answered_by, answering_origin, encode_query_value, execute,
