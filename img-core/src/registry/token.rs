@@ -192,7 +192,7 @@ pub(crate) fn fetch_token(
     )
     .take(MAX_TOKEN_RESPONSE)
     .read_to_end(&mut body)
-    .map_err(|e| Error::io(e, "reading the answer").context(doing()))?;
+    .map_err(|e| Error::network_io(e, "reading the answer").context(doing()))?;
     match status {
         200 => parse_token_response(&body).map_err(|e| e.context(doing())),
         401 | 403 => Err(Error::new(
