@@ -275,6 +275,11 @@ pub fn targets(
 /// what `--format json|TEMPLATE` asks for.
 pub struct RecordWriter {
     output: Option<crate::output::Output<io::Stdout>>,
+    /// Whether the output is a template, which sees every key of [`RecordWriter::keys`].
+    template: bool,
+    /// The keys of the record table (DESIGN's records, docs/records.md) a template may
+    /// use; a record without one (no `Ref` for an untagged load) shows it as `""`.
+    keys: &'static [&'static str],
 }
 
 impl RecordWriter {
@@ -292,8 +297,19 @@ impl RecordWriter {
             None => Some(Format::Json),
         };
         Ok(RecordWriter {
+            template: matches!(format, Some(Format::Template(_))),
             output: format.map(|f| Output::new(f, &[], io::stdout())),
+            keys: &[],
         })
+    }
+
+    /// Every key of the printed records' table ([`crate::record::ImageRecord::KEYS`]):
+    /// a template sees each of them, `""` when a record leaves it out, so that
+    /// `{{.Ref}}` prints an empty line for an untagged image rather than failing. JSON
+    /// stays as the record is (no `Ref` means the reader matches what comes next).
+    pub fn keys(mut self, keys: &'static [&'static str]) -> RecordWriter {
+        self.keys = keys;
+        self
     }
 
     /// Whether records are printed (JSON or a template) rather than docker's lines.
@@ -303,8 +319,16 @@ impl RecordWriter {
 
     /// Prints `record` (in the requested format; as JSON when there is none).
     pub fn record(&mut self, record: &impl serde::Serialize) -> Result<()> {
-        let value = serde_json::to_value(record)
+        let mut value = serde_json::to_value(record)
             .map_err(|e| Error::new(ErrorKind::Io, format!("encoding a record: {e}")))?;
+        if self.template
+            && let serde_json::Value::Object(map) = &mut value
+        {
+            for key in self.keys {
+                map.entry(*key)
+                    .or_insert_with(|| serde_json::Value::String(String::new()));
+            }
+        }
         match &mut self.output {
             Some(o) => o.write(&value),
             None => self.line(&value.to_string()),

@@ -154,7 +154,8 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     // Progress of the archive read, on a terminal, unless -q (docker's meaning of it).
     let bar = (!args.quiet && cli::stderr_is_terminal()).then(progress_bar);
     let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let store = cli::open_store(root.as_deref())?;
     let options = LoadOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
@@ -199,6 +200,26 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     for w in &report.warnings {
         eprintln!("img-pack: warning: {w}");
     }
+    // The images are in the store whatever happens now: a template that fails on one
+    // (`{{index .RepoTags 1}}`) must not read as a failed load.
+    let loaded = report.images.len();
+    print_loaded(out, &report).map_err(|e| {
+        if cli::is_broken_pipe(&e) {
+            return e;
+        }
+        Error::new(
+            ErrorKind::Template,
+            format!("loaded {loaded} images; printing records failed: {e}"),
+        )
+    })?;
+    Ok(cli::EXIT_OK)
+}
+
+/// What a load prints: docker's lines, or a record an image.
+fn print_loaded(
+    mut out: cli::RecordWriter,
+    report: &img_core::ops::pack::LoadReport,
+) -> Result<()> {
     for image in &report.images {
         for (tag, old) in &image.moved {
             let line = format!(
@@ -221,6 +242,5 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
             }
         }
     }
-    out.finish()?;
-    Ok(cli::EXIT_OK)
+    out.finish()
 }

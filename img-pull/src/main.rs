@@ -77,7 +77,8 @@ fn run(args: Args) -> Result<i32> {
     let written = !args.names.is_empty();
     let store = cli::open_store(args.root.as_deref())?;
     let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let mut failures = Failures::new("img-pull");
     for (label, target) in targets {
         let reference = match target {

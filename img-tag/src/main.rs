@@ -56,10 +56,12 @@ fn run(args: Args) -> Result<i32> {
         Some(s) => Target::parse(s)?,
         None => one_from_stdin()?,
     };
+    // The format is checked before anything is tagged.
+    let terminal = cli::stdout_is_terminal();
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let store = cli::open_store(args.root.as_deref())?;
     let record = tag(&store, &source, &target, &TagOptions::default())?;
-    let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     // docker tag prints nothing; a pipe gets the record so the next tool acts on the tag.
     if !terminal || out.has_format() {
         out.record(&record)?;
