@@ -221,6 +221,23 @@ impl Hasher {
     }
 }
 
+impl Hasher {
+    /// The digest of everything `reader` yields, read in 1 MiB pieces (layers are large).
+    pub fn digest_reader(algorithm: Algorithm, mut reader: impl Read) -> std::io::Result<Digest> {
+        let mut hasher = Hasher::new(algorithm);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(hasher.finish()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+        }
+    }
+}
+
 fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -6,7 +6,8 @@
 //! - [`digest`] — strictly parsed digests, hashing, verifying readers and writers.
 //! - [`reference`](mod@reference) — the distribution reference grammar and docker's normalisation.
 //! - [`oci`] — media types, descriptors, manifests, indexes and image configs.
-//! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC.
+//! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC,
+//!   and `Store::check` (the fsck the tests and the stress run share).
 //! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL).
 //! - [`registry`] — the registry client (the only module speaking HTTP): fetch and push.
 //! - [`archive`] — image tar archives: reading, writing, compression, entry safety.

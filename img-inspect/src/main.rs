@@ -6,7 +6,8 @@ use std::io::Write;
 use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
+use img_core::ops::Template;
 use img_core::ops::inspect::{
     InspectOptions, inspect, inspect_typed, inspect_value, resolved_target, to_docker_json,
     to_docker_json_compact,
@@ -14,7 +15,6 @@ use img_core::ops::inspect::{
 use img_core::ops::resolve::resolve;
 use img_core::ops::verify::verify;
 use img_core::output::Format;
-use img_core::template::Template;
 
 const TOOL: &str = "img-inspect";
 

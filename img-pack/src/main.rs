@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use argh::FromArgs;
 use img_core::cli;
 use img_core::error::{Error, ErrorKind, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
 use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load, save};
 
 /// Save images to a tar archive, or load one (docker save / docker load).

@@ -3,7 +3,7 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
 use img_core::ops::progress::{NoProgress, PullProgress, TerminalProgress};
 use img_core::ops::pull::{PullOptions, Pulled, pull};
 use img_core::record::Target;

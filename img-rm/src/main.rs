@@ -3,7 +3,9 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{PruneOptions, Remover, RmOptions, parse_prune_filters, prune_at};
+use img_core::ops::rm::{
+    PruneOptions, Remover, RmOptions, parse_prune_filters, prune_at, rebuild_index_at,
+};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
@@ -88,27 +90,12 @@ fn run(args: Args) -> Result<i32> {
             ));
         }
         let root = img_core::settings::store_root(args.root.as_deref())?;
-        let report = img_core::store::Store::rebuild_index(&root)?;
-        for id in &report.images {
+        let rebuilt = rebuild_index_at(&root)?;
+        for id in &rebuilt.images {
             print(&mut out, &RemovalRecord::Restored(id.clone()), lines)?;
         }
         out.finish()?;
-        let mut summary = format!(
-            "img-rm: rebuilt the index of {}: {} images from {} blobs, untagged: tag the ones to keep with img-tag, since img-rm --prune removes untagged images",
-            root.display(),
-            report.images.len(),
-            report.blobs
-        );
-        if !report.damaged.is_empty() {
-            summary.push_str(&format!(
-                "; {} damaged blob files left out (img-rm --prune removes them)",
-                report.damaged.len()
-            ));
-        }
-        if let Some(lost) = &report.lost_index {
-            summary.push_str(&format!("; the lost index is kept as {}", lost.display()));
-        }
-        eprintln!("{summary}");
+        eprintln!("img-rm: {}", rebuilt.summary);
         return Ok(cli::EXIT_OK);
     }
     if args.prune {

@@ -20,7 +20,7 @@ use crate::record::{RowRecord, Target};
 use crate::reference::Reference;
 use crate::store::Store;
 
-use super::filters;
+use super::filters::{self, parse_until};
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
@@ -489,6 +489,3 @@ fn familiar_name(full: &str) -> String {
 
 #[cfg(test)]
 mod tests;
-mod until;
-
-pub use until::parse_until;

@@ -12,3 +12,7 @@ pub mod rm;
 pub mod search;
 pub mod tag;
 pub mod verify;
+
+// What a tool's main names besides the verbs: a `--platform` value and a `-f` template.
+pub use crate::oci::Platform;
+pub use crate::template::Template;

@@ -38,6 +38,7 @@
 //!   [`Store::has_blob`]: the protection is a row written in a transaction that GC's mark
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
+mod check;
 mod gc;
 mod identity;
 mod import;
@@ -57,6 +58,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
+pub use check::CheckReport;
 pub use gc::{GcOptions, GcReport};
 pub use identity::STORE_ID_FILE;
 pub use import::{ImportSession, ImportWriter, Staged};
