@@ -10,14 +10,13 @@ use img_core::record::Target;
 use img_core::settings::Config;
 
 /// Pull images from a registry into the local store (docker pull).
-///
-/// With no NAME and a piped stdin, pulls the images named by the records or lines read
-/// there (`img-search alpine | img-pull`). On a terminal it prints docker's lines; in a
-/// pipe one JSON record an image: Id, Ref, Digest, RepoTags, RepoDigests, Platform,
-/// Size (bytes the image's blobs take in the store, compressed), Downloaded and Reused.
 #[derive(FromArgs)]
 #[argh(
-    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives up and is retried; a registry that sends nothing for IMG_STALL_BUDGET (default four of those) fails the pull, naming it."
+    example = "img-pull alpine:3.20\nimg-search --tags --registry 127.0.0.1:5000 app | img-pull",
+    note = "Input: with no NAME and a piped stdin, pulls the images named by the records\n  or lines read there; an empty stdin pulls nothing (exit 0).",
+    note = "Output: docker's lines on a terminal; in a pipe one JSON image record an\n  image: Id, Ref, Digest, RepoTags, RepoDigests, Platform, Size, Downloaded,\n  Reused (bytes). --format templates see every key (\"\" where a record has\n  none).",
+    note = "Differences from docker: Size is the bytes the image's blobs take in the\n  store, compressed (docker shows them unpacked); a pull resumes after an\n  interruption.",
+    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives\n  up and is retried; a registry that sends nothing for IMG_STALL_BUDGET\n  (default four of those) fails the pull, naming it. Credentials:\n  REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json (~/.docker/config.json)."
 )]
 struct Args {
     /// download every tagged image in the repository
