@@ -132,6 +132,22 @@ pub struct ImageRecord {
     pub reused: Option<u64>,
 }
 
+impl ImageRecord {
+    /// Every key an image record may have, in its order: what `--format` templates of
+    /// img-pull, img-tag and img-pack load see (`""` for one a record leaves out).
+    pub const KEYS: &'static [&'static str] = &[
+        "Id",
+        "Ref",
+        "Digest",
+        "RepoTags",
+        "RepoDigests",
+        "Platform",
+        "Size",
+        "Downloaded",
+        "Reused",
+    ];
+}
+
 /// One row of img-ls, with docker's keys and docker's string renderings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowRecord {
