@@ -402,14 +402,7 @@ impl Planner<'_, '_> {
                 artifact_type: None,
             });
         }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
-            config: config_desc,
-            layers,
-            subject: None,
-            annotations: BTreeMap::new(),
-        };
+        let manifest = Manifest::for_legacy_image(config_desc, layers);
         let bytes = serde_json::to_vec(&manifest)
             .map_err(|e| invalid(format!("encoding a manifest: {e}")))?;
         let top = Descriptor::of(media_type::OCI_MANIFEST, &bytes);
