@@ -39,10 +39,12 @@
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
 mod check;
+mod fill;
 mod gc;
 mod identity;
 mod import;
 mod ingest;
+mod layers;
 mod lease;
 mod lock;
 mod rebuild;
@@ -111,10 +113,12 @@ impl Store {
             builder.create(&dir).map_err(|e| Error::io(e, doing()))?;
         }
         identity::check(root, &index, &blobs, true)?;
-        Ok(Store {
+        let store = Store {
             root: root.to_owned(),
             index,
-        })
+        };
+        store.fill_index().map_err(|e| e.context(doing()))?;
+        Ok(store)
     }
 
     /// Opens the store at `root` for reading only (img-ls, img-inspect): nothing is created
@@ -154,6 +158,12 @@ impl Store {
             other => other.map_err(|e| e.context(doing()))?,
         };
         identity::check(root, &index, &blobs, false)?;
+        // An index upgraded to schema 4 whose fill is due: a user who may write the store
+        // fills it, so that what is listed is what is pinned.
+        if writable && allow_immutable && index.fill_is_pending()? {
+            drop(index);
+            return Store::open(root);
+        }
         Ok(Store {
             root: root.to_owned(),
             index,
