@@ -340,7 +340,9 @@ fn all_tags_prints_the_name_only_reference_and_refuses_a_tag() {
     let repository = img_core::Reference::parse_normalized_name(&name).unwrap();
     let shown = f.on_terminal(BIN, &["-a", &name]);
     assert!(!shown.contains("Using default tag"), "{shown}");
-    let lines: Vec<&str> = shown.lines().filter(|l| !l.trim().is_empty()).collect();
+    // What the terminal shows, less the display's cursor moves (a line may start with one).
+    let plain = strip_csi(&shown);
+    let lines: Vec<&str> = plain.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(
         lines.last(),
         Some(&repository.to_string().as_str()),
@@ -576,4 +578,23 @@ fn two_pulls_of_the_same_image_at_once_both_succeed_into_one_store() {
         1
     );
     verify_store(&f.root());
+}
+
+/// `text` without its CSI escape sequences (`ESC [ … final byte`).
+fn strip_csi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
