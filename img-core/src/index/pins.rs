@@ -65,15 +65,25 @@ impl Index {
         })
     }
 
-    /// Runs the fill of schema 4, if it is due, in one `BEGIN IMMEDIATE` transaction
-    /// (two processes opening an upgraded store at once fill it once): `compute` says, for
-    /// each image, what the store's manifests and configs say (`None`: they could not be
-    /// read, and the image keeps everything it pinned); then every image is re-pinned.
-    /// Returns whether it ran.
+    /// Runs the fill of schema 4, if it is due: `compute` says, for each image, what the
+    /// store's manifests and configs say (`None`: they could not be read, and the image
+    /// keeps everything it pinned); then every image is re-pinned in one `BEGIN IMMEDIATE`
+    /// transaction (two processes opening an upgraded store at once fill it once).
+    /// `compute` reads through this index, so it runs before that transaction, outside
+    /// the connection's lock (inside it, its first query waited on itself for ever); an
+    /// image removed meanwhile is skipped. Returns whether it ran.
     pub(crate) fn fill_pending(
         &self,
         mut compute: impl FnMut(&PendingImage) -> Option<Filled>,
     ) -> Result<bool> {
+        let pending = self.read(|tx| self.pending_images(tx))?;
+        let computed: Vec<(PendingImage, Option<Filled>)> = pending
+            .into_iter()
+            .map(|image| {
+                let filled = compute(&image);
+                (image, filled)
+            })
+            .collect();
         self.write(|tx| {
             let e = |e| self.err(e);
             let due = tx
@@ -83,9 +93,16 @@ impl Index {
             if due.is_none() {
                 return Ok(false);
             }
-            for image in self.pending_images(tx)? {
+            for (image, filled) in computed {
                 let id = image.id.to_string();
-                let Some(filled) = compute(&image) else {
+                let exists = tx
+                    .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
+                    .optional()
+                    .map_err(e)?;
+                if exists.is_none() {
+                    continue;
+                }
+                let Some(filled) = filled else {
                     // Its documents could not be read: it keeps all it pinned, as its
                     // target's closure (keeping a blob is always safe).
                     keep_all(tx, &id, &image.target).map_err(e)?;
