@@ -86,6 +86,19 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
                 store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
             }
         }
+        // What the archive carries that the store holds already is stored nothing new,
+        // but a copy there that no longer hashes right (a damaged blob) is replaced by
+        // the archive's verified one: commit re-hashes the stored copy and keeps it when
+        // it is whole. Only digests the store has: a layer the store holds in another
+        // compression is never stored again.
+        let carried: Vec<Digest> = contents.blobs.keys().cloned().collect();
+        for d in carried {
+            if let Some(row) = store.index().blob(&d)?
+                && let Some(staged) = contents.blobs.remove(&d)
+            {
+                staged.commit(&row.media_type)?;
+            }
+        }
         // Tags moving from other images, as docker reports them.
         let mut moved_all = Vec::new();
         for p in &planned {
