@@ -27,7 +27,7 @@ enum Command {
     Load(LoadArgs),
 }
 
-/// Save one or more images to a tar archive (streamed to stdout by default).
+/// Save images to a tar archive, streamed to stdout by default (docker save).
 #[derive(FromArgs)]
 #[argh(
     example = "img-pack save -o app.tar app:1 app:2\nimg-ls -f reference='app/*' | img-pack save -o app.tar",
@@ -47,7 +47,7 @@ struct SaveArgs {
     images: Vec<String>,
 }
 
-/// Load images from a tar archive or an OCI layout directory (from stdin by default).
+/// Load images from a tar archive or OCI layout, stdin by default (docker load).
 #[derive(FromArgs)]
 #[argh(
     example = "img-pack load -i app.tar\ndocker save app:1 | img-pack load",
