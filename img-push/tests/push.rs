@@ -196,3 +196,36 @@ fn a_digest_or_a_tag_with_all_tags_is_a_usage_error() {
     tags.sort();
     assert_eq!(tags, ["1", "2"]);
 }
+
+#[test]
+fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let target = f.reference("me/damaged:1");
+    tag(&f, ALPINE, &target);
+    let store = f.store().unwrap();
+    let layer = &f
+        .image(ALPINE)
+        .blobs
+        .iter()
+        .max_by_key(|(d, _)| d.size)
+        .unwrap()
+        .0;
+    let path = store.blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let mode = std::fs::metadata(&path).unwrap().permissions();
+    let mut writable = mode.clone();
+    #[allow(clippy::permissions_set_readonly_false)]
+    writable.set_readonly(false);
+    std::fs::set_permissions(&path, writable).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::set_permissions(&path, mode).unwrap();
+    let r = push(&f, &[&target], None).failure(1, 1);
+    assert!(r.stderr.contains("img-pull --verify"), "{}", r.stderr);
+    assert!(r.stderr.contains(&layer.digest.to_string()), "{}", r.stderr);
+    let client = f.registry.client().unwrap();
+    assert!(!client.blob_exists("me/damaged", &layer.digest).unwrap());
+    assert!(client.head_manifest("me/damaged", "1").unwrap().is_none());
+}
