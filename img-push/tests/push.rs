@@ -229,3 +229,61 @@ fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
     assert!(!client.blob_exists("me/damaged", &layer.digest).unwrap());
     assert!(client.head_manifest("me/damaged", "1").unwrap().is_none());
 }
+
+#[test]
+fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
+    use base64::Engine;
+    use img_core::testing::TestRegistry;
+    use img_core::testing::registry::TokenAuthConfig;
+    use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let server = TokenServer::start(TokenServerOptions {
+        users: [("carol".to_owned(), "T0ken-Pa55".to_owned())].into(),
+        anonymous_pull: true,
+        ..TokenServerOptions::default()
+    })
+    .unwrap();
+    let bundle = f.dir().join("token-signer.pem");
+    std::fs::write(&bundle, server.cert_pem()).unwrap();
+    let registry = TestRegistry::builder()
+        .token_auth(TokenAuthConfig {
+            realm: server.realm(),
+            service: SERVICE.to_owned(),
+            issuer: ISSUER.to_owned(),
+            root_cert_bundle: bundle,
+        })
+        .start()
+        .unwrap();
+    let target = format!("{}/team/app:1", registry.addr());
+    tag(&f, ALPINE, &target);
+    // Anonymous: a pull-only token, and the registry refuses the upload.
+    let r = push(&f, &[&target], None).failure(1, 1);
+    assert!(r.stderr.contains("img-push: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with(": denied: requested access to the resource is denied\n"),
+        "{}",
+        r.stderr
+    );
+    // With the user's credentials: a `pull,push` token, and the push lands.
+    let docker = f.dir().join("home/.docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("carol:T0ken-Pa55");
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({"auths": {registry.addr(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Digest"], pulled.digest.to_string());
+    let scopes: Vec<String> = server
+        .requests()
+        .iter()
+        .flat_map(|r| r.scopes.clone())
+        .collect();
+    assert!(
+        scopes.iter().any(|s| s == "repository:team/app:pull,push"),
+        "{scopes:?}"
+    );
+}

@@ -105,7 +105,8 @@ pub fn push(
             options,
             progress,
         }
-        .run()?;
+        .run()
+        .map_err(refusal)?;
         progress.pushed(&pushed.tag, &pushed.record.image.digest, pushed.size);
         out.push(pushed);
     }
@@ -128,6 +129,18 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
     tags.sort();
     tags.dedup();
     Ok(tags)
+}
+
+/// A registry refusing the push, in docker's words (whether it said 401 after the token
+/// it gave, or 403): the registry's own phrasing varies and says nothing more.
+fn refusal(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
+            ErrorKind::Denied,
+            "denied: requested access to the resource is denied",
+        ),
+        _ => e,
+    }
 }
 
 /// docker's refusal for a name the store does not have.
