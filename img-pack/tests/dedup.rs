@@ -54,7 +54,11 @@ fn loading_dockers_save_of_an_image_the_store_has_stores_no_layer_again() {
         let fx = fixture();
         let pushed = real_images::push(&image, &fx.registry, "real/app:1").unwrap();
         let pulled = fx.pull("real/app:1").unwrap().record;
-        assert_eq!(pulled.id, image.id, "{}: a docker push keeps the config", image.name);
+        assert_eq!(
+            pulled.id, image.id,
+            "{}: a docker push keeps the config",
+            image.name
+        );
         let size = size_of(&fx, &pulled.id);
         let bytes = blobs_bytes(&fx.root());
         for round in 0..2 {
@@ -64,9 +68,20 @@ fn loading_dockers_save_of_an_image_the_store_has_stores_no_layer_again() {
             assert_eq!(loaded.digest, pushed, "{} round {round}", image.name);
             assert_eq!(size_of(&fx, &image.id), size, "{}: SIZE", image.name);
             assert_eq!(blobs_bytes(&fx.root()), bytes, "{}: blobs/", image.name);
-            let info = fx.store().unwrap().index().image(&image.id).unwrap().unwrap();
+            let info = fx
+                .store()
+                .unwrap()
+                .index()
+                .image(&image.id)
+                .unwrap()
+                .unwrap();
             assert_eq!(info.target, pushed, "{}", image.name);
-            assert_eq!(info.repo_digests.len(), 1, "{}: RepoDigests kept", image.name);
+            assert_eq!(
+                info.repo_digests.len(),
+                1,
+                "{}: RepoDigests kept",
+                image.name
+            );
             assert_eq!(info.repo_digests[0].1, pushed, "{}", image.name);
             assert_eq!(info.tags.len(), 2, "{}: pulled and loaded tags", image.name);
         }
@@ -88,7 +103,11 @@ fn a_pull_after_a_load_repoints_the_image_and_prune_frees_the_uncompressed_copie
         assert_eq!(pulled.id, image.id, "{}", image.name);
         let store = fx.store().unwrap();
         let info = store.index().image(&image.id).unwrap().unwrap();
-        assert_eq!(info.target, pushed, "{}: re-pointed at the pull", image.name);
+        assert_eq!(
+            info.target, pushed,
+            "{}: re-pointed at the pull",
+            image.name
+        );
         // What it pins is the pull's closure alone: the manifest, config, gzip layers.
         let pins = store.index().image_blobs(&image.id).unwrap();
         assert!(!pins.contains(&synthesized), "{}: {pins:?}", image.name);
@@ -103,7 +122,10 @@ fn a_pull_after_a_load_repoints_the_image_and_prune_frees_the_uncompressed_copie
         // The loaded tag follows the image to the pulled manifest.
         let tag = img_core::Reference::parse_normalized(&image.tag).unwrap();
         assert_eq!(
-            store.index().tag_target(&tag.name(), tag.tag().unwrap()).unwrap(),
+            store
+                .index()
+                .tag_target(&tag.name(), tag.tag().unwrap())
+                .unwrap(),
             None,
             "{}",
             image.name
@@ -135,7 +157,10 @@ fn a_legacy_layer_the_store_holds_in_another_compression_is_named_not_stored_onc
         .iter()
         .map(|l| store.index().diff_ids_of(l).unwrap())
         .collect();
-    assert!(claims.iter().all(|c| c.len() == 1 && !c[0].1), "a pull's claims are unverified: {claims:?}");
+    assert!(
+        claims.iter().all(|c| c.len() == 1 && !c[0].1),
+        "a pull's claims are unverified: {claims:?}"
+    );
     // A hostile claim: layer j's blob claims layer i's DiffID, and is tried first (the
     // candidates are tried by digest).
     let (i, j) = (0..layers.len())
@@ -165,11 +190,16 @@ fn a_legacy_layer_the_store_holds_in_another_compression_is_named_not_stored_onc
         .iter()
         .map(|l| Digest::parse(l["digest"].as_str().unwrap()).unwrap())
         .collect();
-    assert_eq!(named, layers, "the synthesised manifest names the stored zstd layers");
-    assert!(synthesized["layers"][0]["mediaType"]
-        .as_str()
-        .unwrap()
-        .ends_with("+zstd"));
+    assert_eq!(
+        named, layers,
+        "the synthesised manifest names the stored zstd layers"
+    );
+    assert!(
+        synthesized["layers"][0]["mediaType"]
+            .as_str()
+            .unwrap()
+            .ends_with("+zstd")
+    );
     // Only the config and the manifest were stored.
     let config = store.index().blob(&image.id).unwrap().unwrap().size;
     let doc = store.index().blob(&loaded.digest).unwrap().unwrap().size;
@@ -193,7 +223,12 @@ fn a_pull_never_restores_a_repo_digest() {
     let pulled = fx.pull("real/app:1").unwrap().record;
     let saved = fx.dir().join("d.tar");
     let mut cmd = fx.command(PACK);
-    cmd.args(["save", "-o", saved.to_str().unwrap(), &fx.reference("real/app:1")]);
+    cmd.args([
+        "save",
+        "-o",
+        saved.to_str().unwrap(),
+        &fx.reference("real/app:1"),
+    ]);
     run_with(cmd, Stdio::null()).success();
     let store = fx.store().unwrap();
     store
@@ -206,8 +241,14 @@ fn a_pull_never_restores_a_repo_digest() {
     assert!(loaded.repo_digests.is_empty(), "{loaded:?}");
     let again = fx.pull("real/app:1").unwrap();
     let want = format!("{}@{pushed}", fx.reference("real/app"));
-    assert_eq!(again.record.repo_digests, [want.clone()]);
-    let info = fx.store().unwrap().index().image(&pulled.id).unwrap().unwrap();
+    assert_eq!(again.record.repo_digests, std::slice::from_ref(&want));
+    let info = fx
+        .store()
+        .unwrap()
+        .index()
+        .image(&pulled.id)
+        .unwrap()
+        .unwrap();
     assert_eq!(info.repo_digests.len(), 1);
     assert_eq!(info.size, pulled.size, "SIZE unchanged");
     verify_store(&fx.root());

@@ -7,6 +7,7 @@ pub mod ls;
 pub mod pack;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod rm;
 pub mod search;
