@@ -3,6 +3,7 @@
 
 pub mod filters;
 pub mod inspect;
+pub mod login;
 pub mod ls;
 pub mod pack;
 pub mod progress;
