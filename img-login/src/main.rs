@@ -6,8 +6,8 @@ use std::io::Write;
 use argh::FromArgs;
 use img_core::cli;
 use img_core::error::{Error, Result};
+use img_core::ops::login::Saved;
 use img_core::ops::login::{LoginOptions, Stdin, login, logout, unencrypted_warning};
-use img_core::registry::credential_store::Saved;
 use img_core::settings::Config;
 
 /// Log in to a registry (docker login), or out of it with --logout (docker logout).

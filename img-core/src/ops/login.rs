@@ -31,8 +31,10 @@ mod prompt;
 pub use prompt::Stdin;
 
 use crate::error::{Error, ErrorKind, Result};
+/// Where a login was stored, as `img-login` reports it.
+pub use crate::registry::credential_store::Saved;
 use crate::registry::credential_store::{
-    self, Erased, Saved, convert_to_hostname, logout_keys, server_key,
+    self, Erased, convert_to_hostname, logout_keys, server_key,
 };
 use crate::registry::credentials::{self, DOCKER_HUB_KEY};
 use crate::registry::{Credentials, DOCKER_HUB_HOST, RegistryClient, Security, options_for};
@@ -155,20 +157,22 @@ pub fn login(opts: &LoginOptions, config: &Config, input: &mut dyn Input) -> Res
         && !opts.password_stdin
         && let Some(creds) = stored.as_ref().filter(|c| usable(c))
     {
-        let mut line = "Authenticating with existing credentials...".to_owned();
-        if let Some(user) = creds.username() {
-            line.push_str(&format!(" [Username: {user}]"));
-        }
-        eprintln!("{line}");
-        match check(&key, creds, config, opts.security) {
-            Ok(()) => {
-                let saved = credential_store::save(&path, &key, creds)?;
-                return Ok(LoggedIn { key, saved });
+        {
+            let mut line = "Authenticating with existing credentials...".to_owned();
+            if let Some(user) = creds.username() {
+                line.push_str(&format!(" [Username: {user}]"));
             }
-            Err(e) if e.kind() == ErrorKind::Unauthorized => {
-                eprintln!("Stored credentials invalid or expired");
+            eprintln!("{line}");
+            match check(&key, creds, config, opts.security) {
+                Ok(()) => {
+                    let saved = credential_store::save(&path, &key, creds)?;
+                    return Ok(LoggedIn { key, saved });
+                }
+                Err(e) if e.kind() == ErrorKind::Unauthorized => {
+                    eprintln!("Stored credentials invalid or expired");
+                }
+                Err(e) => eprintln!("Login did not succeed, error: {e}"),
             }
-            Err(e) => eprintln!("Login did not succeed, error: {e}"),
         }
     }
 

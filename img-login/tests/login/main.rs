@@ -35,12 +35,8 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
 }
 
-impl Default for Sandbox {
-    fn default() -> Sandbox {
-        Sandbox::new()
-    }
-}
-
+// Each test makes its own with new(): a Default would hide the temp dir it creates.
+#[allow(clippy::new_without_default)]
 impl Sandbox {
     pub fn new() -> Sandbox {
         let dir = tempfile::tempdir().expect("creating a temp dir");
