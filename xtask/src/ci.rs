@@ -16,6 +16,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("docker.io", "dockerd"),
     // img-inspect's Descriptor test reads the registry's own bytes with it.
     ("curl", "curl"),
+    // img-login's tests store credentials through a real helper: docker-credential-pass
+    // over pass and GnuPG.
+    ("golang-docker-credential-helpers", "docker-credential-pass"),
+    ("pass", "pass"),
+    ("gnupg", "gpg"),
     // The real test images: a root filesystem of busybox and its applets.
     ("busybox-static", "busybox"),
 ];
@@ -42,6 +47,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
         "img-search",
         "docker_parity::img_search_prints_what_docker_search_prints",
+        "dockerd",
+    ),
+    (
+        "img-login",
+        "docker::docker_pulls_with_what_img_login_stored_and_writes_what_img_login_writes",
         "dockerd",
     ),
     (
