@@ -74,18 +74,39 @@ impl Index {
         &self,
         mut compute: impl FnMut(&PendingImage) -> Option<Filled>,
     ) -> Result<bool> {
+        let pending = self.read(|tx| {
+            if !fill_due(tx).map_err(|e| self.err(e))? {
+                return Ok(None);
+            }
+            self.pending_images(tx).map(Some)
+        })?;
+        let Some(pending) = pending else {
+            return Ok(false);
+        };
+        // Computed outside any transaction (it reads the index); applied only by the
+        // process whose write transaction still finds the fill due.
+        let computed: Vec<(PendingImage, Option<Filled>)> = pending
+            .into_iter()
+            .map(|image| {
+                let filled = compute(&image);
+                (image, filled)
+            })
+            .collect();
         self.write(|tx| {
             let e = |e| self.err(e);
-            let due = tx
-                .query_row("SELECT 1 FROM meta WHERE key = 'fill'", [], |_| Ok(()))
-                .optional()
-                .map_err(e)?;
-            if due.is_none() {
+            if !fill_due(tx).map_err(e)? {
                 return Ok(false);
             }
-            for image in self.pending_images(tx)? {
+            for (image, filled) in computed {
                 let id = image.id.to_string();
-                let Some(filled) = compute(&image) else {
+                let exists = tx
+                    .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
+                    .optional()
+                    .map_err(e)?;
+                if exists.is_none() {
+                    continue;
+                }
+                let Some(filled) = filled else {
                     // Its documents could not be read: it keeps all it pinned, as its
                     // target's closure (keeping a blob is always safe).
                     keep_all(tx, &id, &image.target).map_err(e)?;
@@ -213,6 +234,13 @@ impl Index {
             Ok(out)
         })
     }
+}
+
+fn fill_due(tx: &Transaction<'_>) -> rusqlite::Result<bool> {
+    Ok(tx
+        .query_row("SELECT 1 FROM meta WHERE key = 'fill'", [], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 pub(super) fn is_synthesized(tx: &Transaction<'_>, digest: &str) -> rusqlite::Result<bool> {

@@ -199,13 +199,25 @@ impl Planner<'_, '_> {
     /// only), or a manifest of it (a classic image over it, storing nothing).
     fn held_by_store(&self, id: &Digest, config: &ImageConfig) -> Result<Option<Planned>> {
         if let Some((target, mt)) = self.store.image(id)? {
-            let p = planned(id.clone(), &Descriptor::of(&mt, b""), config, BTreeMap::new(), vec![]);
+            let p = planned(
+                id.clone(),
+                &Descriptor::of(&mt, b""),
+                config,
+                BTreeMap::new(),
+                vec![],
+            );
             return Ok(Some(existing(p, target, mt)));
         }
         let Some((manifest, blobs)) = self.store.manifest_of(id)? else {
             return Ok(None);
         };
-        let mut p = planned(id.clone(), &manifest, config, blobs.into_iter().collect(), vec![]);
+        let mut p = planned(
+            id.clone(),
+            &manifest,
+            config,
+            blobs.into_iter().collect(),
+            vec![],
+        );
         p.existing_blobs = true;
         Ok(Some(p))
     }
