@@ -346,3 +346,49 @@ fn a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space() {
     drop(store);
     verify_store(&fx.root());
 }
+
+#[test]
+fn a_config_of_an_all_platforms_image_loads_as_a_classic_image_storing_nothing() {
+    let fx = fixture();
+    let multi = fx.pull_all_platforms("test/multi:latest").unwrap().record;
+    let image = fx.image("test/multi");
+    assert_eq!(&multi.id, image.digest(), "ID = the index digest");
+    // A legacy archive (docker's save) of one platform: its config and layers.
+    let (child, bytes) = &image.manifests[0];
+    let manifest: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let blob = |d: &str| -> Vec<u8> {
+        let d = Digest::parse(d).unwrap();
+        image.blobs.iter().find(|(x, _)| x.digest == d).unwrap().1.clone()
+    };
+    let config = Digest::parse(manifest["config"]["digest"].as_str().unwrap()).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut layers = Vec::new();
+    for (n, l) in manifest["layers"].as_array().unwrap().iter().enumerate() {
+        let path = format!("{n}/layer.tar");
+        common::add_file(&mut tar, &path, &blob(l["digest"].as_str().unwrap()));
+        layers.push(path);
+    }
+    let config_path = format!("{}.json", config.hex());
+    common::add_file(&mut tar, &config_path, &blob(&config.to_string()));
+    let entries = serde_json::json!([{"Config": config_path, "RepoTags": ["child:1"], "Layers": layers}]);
+    common::add_file(&mut tar, "manifest.json", entries.to_string().as_bytes());
+    let archive = fx.dir().join("child.tar");
+    std::fs::write(&archive, tar.into_inner().unwrap()).unwrap();
+    let bytes_before = blobs_bytes(&fx.root());
+
+    let loaded = load(&fx, &archive);
+    assert_eq!(loaded.id, config, "a classic image: ID = the config digest");
+    assert_eq!(loaded.digest, child.digest, "its target is the platform manifest the store has");
+    assert_eq!(blobs_bytes(&fx.root()), bytes_before, "nothing stored");
+    let store = fx.store().unwrap();
+    assert!(store.index().image(&multi.id).unwrap().is_some(), "the index image stays");
+    let info = store.index().image(&config).unwrap().unwrap();
+    assert_eq!(info.target, child.digest);
+    assert_eq!(info.tags, [("docker.io/library/child".to_owned(), "1".to_owned())]);
+    // Loading it again adds nothing either.
+    drop(store);
+    let again = load(&fx, &archive);
+    assert_eq!((again.id, again.digest, again.size), (config, child.digest.clone(), info.size));
+    assert_eq!(blobs_bytes(&fx.root()), bytes_before);
+    verify_store(&fx.root());
+}
