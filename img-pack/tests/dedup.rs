@@ -241,7 +241,7 @@ fn a_pull_never_restores_a_repo_digest() {
     assert!(loaded.repo_digests.is_empty(), "{loaded:?}");
     let again = fx.pull("real/app:1").unwrap();
     let want = format!("{}@{pushed}", fx.reference("real/app"));
-    assert_eq!(again.record.repo_digests, [want.clone()]);
+    assert_eq!(again.record.repo_digests, [want]);
     let info = fx
         .store()
         .unwrap()
@@ -358,7 +358,13 @@ fn a_config_of_an_all_platforms_image_loads_as_a_classic_image_storing_nothing()
     let manifest: serde_json::Value = serde_json::from_slice(bytes).unwrap();
     let blob = |d: &str| -> Vec<u8> {
         let d = Digest::parse(d).unwrap();
-        image.blobs.iter().find(|(x, _)| x.digest == d).unwrap().1.clone()
+        image
+            .blobs
+            .iter()
+            .find(|(x, _)| x.digest == d)
+            .unwrap()
+            .1
+            .clone()
     };
     let config = Digest::parse(manifest["config"]["digest"].as_str().unwrap()).unwrap();
     let mut tar = tar::Builder::new(Vec::new());
@@ -370,7 +376,8 @@ fn a_config_of_an_all_platforms_image_loads_as_a_classic_image_storing_nothing()
     }
     let config_path = format!("{}.json", config.hex());
     common::add_file(&mut tar, &config_path, &blob(&config.to_string()));
-    let entries = serde_json::json!([{"Config": config_path, "RepoTags": ["child:1"], "Layers": layers}]);
+    let entries =
+        serde_json::json!([{"Config": config_path, "RepoTags": ["child:1"], "Layers": layers}]);
     common::add_file(&mut tar, "manifest.json", entries.to_string().as_bytes());
     let archive = fx.dir().join("child.tar");
     std::fs::write(&archive, tar.into_inner().unwrap()).unwrap();
@@ -378,17 +385,29 @@ fn a_config_of_an_all_platforms_image_loads_as_a_classic_image_storing_nothing()
 
     let loaded = load(&fx, &archive);
     assert_eq!(loaded.id, config, "a classic image: ID = the config digest");
-    assert_eq!(loaded.digest, child.digest, "its target is the platform manifest the store has");
+    assert_eq!(
+        loaded.digest, child.digest,
+        "its target is the platform manifest the store has"
+    );
     assert_eq!(blobs_bytes(&fx.root()), bytes_before, "nothing stored");
     let store = fx.store().unwrap();
-    assert!(store.index().image(&multi.id).unwrap().is_some(), "the index image stays");
+    assert!(
+        store.index().image(&multi.id).unwrap().is_some(),
+        "the index image stays"
+    );
     let info = store.index().image(&config).unwrap().unwrap();
     assert_eq!(info.target, child.digest);
-    assert_eq!(info.tags, [("docker.io/library/child".to_owned(), "1".to_owned())]);
+    assert_eq!(
+        info.tags,
+        [("docker.io/library/child".to_owned(), "1".to_owned())]
+    );
     // Loading it again adds nothing either.
     drop(store);
     let again = load(&fx, &archive);
-    assert_eq!((again.id, again.digest, again.size), (config, child.digest.clone(), info.size));
+    assert_eq!(
+        (again.id, again.digest, again.size),
+        (config, child.digest.clone(), info.size)
+    );
     assert_eq!(blobs_bytes(&fx.root()), bytes_before);
     verify_store(&fx.root());
 }

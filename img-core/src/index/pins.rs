@@ -380,7 +380,11 @@ mod tests {
         // A synthesised manifest over uncompressed layers, recorded for the same config.
         index.mark_synthesized(&[d("tar manifest")]).unwrap();
         index
-            .put_image(&image("tar manifest", "tar layer", &[("docker.io/x/app", "2")]))
+            .put_image(&image(
+                "tar manifest",
+                "tar layer",
+                &[("docker.io/x/app", "2")],
+            ))
             .unwrap();
         let pins = index.image_blobs(&d("config")).unwrap();
         assert!(pins.contains(&d("tar layer")) && pins.contains(&d("gzip layer")));
@@ -398,8 +402,21 @@ mod tests {
         other.id = d("other config");
         other.blobs = vec![d("other layer")];
         index.put_image(&other).unwrap();
-        assert!(index.image_blobs(&d("config")).unwrap().contains(&d("gzip layer")));
-        index.remove_repo_digest("docker.io/x/app", &d("gzip manifest")).unwrap();
-        assert!(index.image_blobs(&d("config")).unwrap().contains(&d("gzip layer")), "its own target stays");
+        assert!(
+            index
+                .image_blobs(&d("config"))
+                .unwrap()
+                .contains(&d("gzip layer"))
+        );
+        index
+            .remove_repo_digest("docker.io/x/app", &d("gzip manifest"))
+            .unwrap();
+        assert!(
+            index
+                .image_blobs(&d("config"))
+                .unwrap()
+                .contains(&d("gzip layer")),
+            "its own target stays"
+        );
     }
 }
