@@ -74,7 +74,19 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
     lease.protect_all(&all)?;
     let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
         for p in &planned {
-            if p.existing || p.existing_blobs {
+            if p.existing {
+                // Tags only; but a blob of the image that the archive carries is
+                // committed, which repairs a damaged copy (an intact one is kept as it is).
+                for d in store.index().image_blobs(&p.image.id)? {
+                    if let Some(staged) = contents.blobs.remove(&d)
+                        && let Some(row) = store.index().blob(&d)?
+                    {
+                        staged.commit(&row.media_type)?;
+                    }
+                }
+                continue;
+            }
+            if p.existing_blobs {
                 continue;
             }
             for (d, mt) in &p.blobs {
