@@ -65,26 +65,18 @@ impl Index {
         })
     }
 
-    /// Runs the fill of schema 4, if it is due, in one `BEGIN IMMEDIATE` transaction
-    /// (two processes opening an upgraded store at once fill it once): `compute` says, for
-    /// each image, what the store's manifests and configs say (`None`: they could not be
-    /// read, and the image keeps everything it pinned); then every image is re-pinned.
-    /// Returns whether it ran.
+    /// Runs the fill of schema 4, if it is due: `compute` says, for each image, what the
+    /// store's manifests and configs say (`None`: they could not be read, and the image
+    /// keeps everything it pinned); then every image is re-pinned in one `BEGIN IMMEDIATE`
+    /// transaction (two processes opening an upgraded store at once fill it once).
+    /// `compute` reads through this index, so it runs before that transaction, outside
+    /// the connection's lock (inside it, its first query waited on itself for ever); an
+    /// image removed meanwhile is skipped. Returns whether it ran.
     pub(crate) fn fill_pending(
         &self,
         mut compute: impl FnMut(&PendingImage) -> Option<Filled>,
     ) -> Result<bool> {
-        let pending = self.read(|tx| {
-            if !fill_due(tx).map_err(|e| self.err(e))? {
-                return Ok(None);
-            }
-            self.pending_images(tx).map(Some)
-        })?;
-        let Some(pending) = pending else {
-            return Ok(false);
-        };
-        // Computed outside any transaction (it reads the index); applied only by the
-        // process whose write transaction still finds the fill due.
+        let pending = self.read(|tx| self.pending_images(tx))?;
         let computed: Vec<(PendingImage, Option<Filled>)> = pending
             .into_iter()
             .map(|image| {
@@ -94,7 +86,11 @@ impl Index {
             .collect();
         self.write(|tx| {
             let e = |e| self.err(e);
-            if !fill_due(tx).map_err(e)? {
+            let due = tx
+                .query_row("SELECT 1 FROM meta WHERE key = 'fill'", [], |_| Ok(()))
+                .optional()
+                .map_err(e)?;
+            if due.is_none() {
                 return Ok(false);
             }
             for (image, filled) in computed {
@@ -236,13 +232,6 @@ impl Index {
     }
 }
 
-fn fill_due(tx: &Transaction<'_>) -> rusqlite::Result<bool> {
-    Ok(tx
-        .query_row("SELECT 1 FROM meta WHERE key = 'fill'", [], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
 pub(super) fn is_synthesized(tx: &Transaction<'_>, digest: &str) -> rusqlite::Result<bool> {
     Ok(tx
         .query_row(
@@ -335,88 +324,4 @@ pub(super) fn repin(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
         [id],
     )?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::super::{Index, NewImage};
-    use crate::Digest;
-
-    fn d(s: &str) -> Digest {
-        Digest::sha256_of(s.as_bytes())
-    }
-
-    fn image(target: &str, layer: &str, tags: &[(&str, &str)]) -> NewImage {
-        NewImage {
-            id: d("config"),
-            target: d(target),
-            target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
-            created: None,
-            platform: "linux/amd64".into(),
-            blobs: vec![d("config"), d(layer)],
-            labels: BTreeMap::new(),
-            tags: tags
-                .iter()
-                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
-                .collect(),
-            repo_digests: vec![],
-        }
-    }
-
-    fn open() -> (tempfile::TempDir, Index) {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::open(&dir.path().join("index.db")).unwrap();
-        (dir, index)
-    }
-
-    #[test]
-    fn recording_an_image_again_pins_its_roots_not_the_sum_of_what_it_was_recorded_with() {
-        let (_dir, index) = open();
-        let mut pulled = image("gzip manifest", "gzip layer", &[("docker.io/x/app", "1")]);
-        pulled.repo_digests = vec![("docker.io/x/app".into(), d("gzip manifest"))];
-        index.put_image(&pulled).unwrap();
-        // A synthesised manifest over uncompressed layers, recorded for the same config.
-        index.mark_synthesized(&[d("tar manifest")]).unwrap();
-        index
-            .put_image(&image(
-                "tar manifest",
-                "tar layer",
-                &[("docker.io/x/app", "2")],
-            ))
-            .unwrap();
-        let pins = index.image_blobs(&d("config")).unwrap();
-        assert!(pins.contains(&d("tar layer")) && pins.contains(&d("gzip layer")));
-        // The loaded tag follows the image; the pulled one keeps its manifest.
-        assert_eq!(index.tag_target("docker.io/x/app", "2").unwrap(), None);
-        // A pull re-points it: what only the synthesised manifest used goes.
-        index.put_image(&pulled).unwrap();
-        let mut pins = index.image_blobs(&d("config")).unwrap();
-        pins.sort();
-        let mut want = vec![d("config"), d("gzip layer"), d("gzip manifest")];
-        want.sort();
-        assert_eq!(pins, want);
-        // Moving the pulled tag (with its manifest) away leaves the repo digest's closure.
-        let mut other = image("other manifest", "other layer", &[("docker.io/x/app", "1")]);
-        other.id = d("other config");
-        other.blobs = vec![d("other layer")];
-        index.put_image(&other).unwrap();
-        assert!(
-            index
-                .image_blobs(&d("config"))
-                .unwrap()
-                .contains(&d("gzip layer"))
-        );
-        index
-            .remove_repo_digest("docker.io/x/app", &d("gzip manifest"))
-            .unwrap();
-        assert!(
-            index
-                .image_blobs(&d("config"))
-                .unwrap()
-                .contains(&d("gzip layer")),
-            "its own target stays"
-        );
-    }
 }

@@ -3,10 +3,12 @@
 
 pub mod filters;
 pub mod inspect;
+pub mod login;
 pub mod ls;
 pub mod pack;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod rm;
 pub mod search;

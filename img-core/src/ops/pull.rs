@@ -99,9 +99,8 @@ pub fn pull(
     let endpoints = endpoints(reference.domain(), config, security)?;
     if options.all_tags {
         if reference.digest().is_some() {
-            return Err(Error::usage(
-                "--all-tags takes a repository name without a digest",
-            ));
+            // docker's words.
+            return Err(Error::usage("tag can't be used with --all-tags/-a"));
         }
         let repo = reference.repository();
         let tags = first_answer(&endpoints, |client| client.tags(repo.path()))?;

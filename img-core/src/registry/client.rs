@@ -235,16 +235,13 @@ impl RegistryClient {
             // Only the registry's own challenge is answered, never one from where a
             // redirect led.
             let from_registry = answering_origin(&resp).as_ref() == Some(&origin);
-            if resp.status().as_u16() == 401
-                && same_origin
-                && from_registry
-                && !answered
-                && req.body.replayable()
-            {
+            if resp.status().as_u16() == 401 && same_origin && from_registry {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()
                     .and_then(Challenge::parse);
-                if let Some(challenge) = &challenge
+                if !answered
+                    && req.body.replayable()
+                    && let Some(challenge) = &challenge
                     && self.answer(challenge, &req.scope)?
                 {
                     let _ = read_error_body(resp.into_body());
@@ -252,8 +249,21 @@ impl RegistryClient {
                     continue;
                 }
                 // Refused for good: say whether our credentials were wrong or missing,
-                // rather than the registry's bare "authentication required".
-                if let Some(e) = self.basic_refusal(challenge.as_ref()) {
+                // rather than the registry's bare "authentication required" — also when
+                // the refusal is the answer to the retry that sent them (the first
+                // request a command makes, such as img-search's catalog).
+                if let Some(e) = self.basic_refusal(challenge.as_ref(), auth.is_some()) {
+                    let _ = read_error_body(resp.into_body());
+                    return Err(e);
+                }
+            }
+            if resp.status().as_u16() == 401 && same_origin && from_registry && answered {
+                // The credentials were sent in answer to the challenge and refused again:
+                // the same words as when they were refused at once (a login's check).
+                let challenge = header(&resp, "www-authenticate")
+                    .as_deref()
+                    .and_then(Challenge::parse);
+                if let Some(e) = self.basic_refusal(challenge.as_ref(), true) {
                     let _ = read_error_body(resp.into_body());
                     return Err(e);
                 }
@@ -369,8 +379,13 @@ impl RegistryClient {
 
     /// Why a Basic challenge we cannot answer (again) ends the request: the stored
     /// credentials were refused, or there are none. Names the user, never the secret.
-    fn basic_refusal(&self, challenge: Option<&Challenge>) -> Option<Error> {
+    /// `sent` says whether this request carried an Authorization: stored credentials never
+    /// sent (a body that cannot be replayed) were not refused.
+    fn basic_refusal(&self, challenge: Option<&Challenge>, sent: bool) -> Option<Error> {
         if !matches!(challenge, Some(Challenge::Basic { .. })) {
+            return None;
+        }
+        if self.options.credentials.is_some() && !sent {
             return None;
         }
         let message = match self.options.credentials.as_ref() {

@@ -28,6 +28,7 @@
 mod auth;
 mod catalog;
 mod client;
+pub mod credential_store;
 pub mod credentials;
 mod endpoint;
 mod error;

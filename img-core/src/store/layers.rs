@@ -46,7 +46,7 @@ impl Store {
     fn inflated_digest(&self, digest: &Digest, diff_id: &Digest) -> Result<Digest> {
         let file = self.open_blob(digest)?;
         let (inflated, _) =
-            crate::archive::compression::decompress(BufReader::with_capacity(1 << 20, file))?;
+            crate::compression::decompress(BufReader::with_capacity(1 << 20, file))?;
         Hasher::digest_reader(diff_id.algorithm(), inflated)
             .map_err(|e| Error::io(e, format!("inflating layer {digest}")))
     }

@@ -74,19 +74,7 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
     lease.protect_all(&all)?;
     let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
         for p in &planned {
-            if p.existing {
-                // Tags only; but a blob of the image that the archive carries is
-                // committed, which repairs a damaged copy (an intact one is kept as it is).
-                for d in store.index().image_blobs(&p.image.id)? {
-                    if let Some(staged) = contents.blobs.remove(&d)
-                        && let Some(row) = store.index().blob(&d)?
-                    {
-                        staged.commit(&row.media_type)?;
-                    }
-                }
-                continue;
-            }
-            if p.existing_blobs {
+            if p.existing || p.existing_blobs {
                 continue;
             }
             for (d, mt) in &p.blobs {
@@ -96,6 +84,19 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
             }
             for (mt, bytes) in &p.synthesized {
                 store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
+            }
+        }
+        // What the archive carries that the store holds already is stored nothing new,
+        // but a copy there that no longer hashes right (a damaged blob) is replaced by
+        // the archive's verified one: commit re-hashes the stored copy and keeps it when
+        // it is whole. Only digests the store has: a layer the store holds in another
+        // compression is never stored again.
+        let carried: Vec<Digest> = contents.blobs.keys().cloned().collect();
+        for d in carried {
+            if let Some(row) = store.index().blob(&d)?
+                && let Some(staged) = contents.blobs.remove(&d)
+            {
+                staged.commit(&row.media_type)?;
             }
         }
         // Tags moving from other images, as docker reports them.

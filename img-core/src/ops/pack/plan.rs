@@ -540,10 +540,10 @@ impl Planner<'_, '_> {
         let n = std::fs::File::open(staged.path())
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
             .map_err(|e| Error::io(e, format!("reading back layer {path:?}")))?;
-        let mt = match crate::archive::compression::sniff(&head[..n]) {
-            crate::archive::compression::Outer::Gzip => media_type::OCI_LAYER_GZIP,
-            crate::archive::compression::Outer::Zstd => media_type::OCI_LAYER_ZSTD,
-            crate::archive::compression::Outer::None => media_type::OCI_LAYER_TAR,
+        let mt = match crate::compression::sniff(&head[..n]) {
+            crate::compression::Outer::Gzip => media_type::OCI_LAYER_GZIP,
+            crate::compression::Outer::Zstd => media_type::OCI_LAYER_ZSTD,
+            crate::compression::Outer::None => media_type::OCI_LAYER_TAR,
             other => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
