@@ -99,6 +99,31 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "an_image_podman_built_loads_and_pulls_as_podman_made_it",
         "podman build (chroot isolation)",
     ),
+    (
+        "img-pack",
+        "loading_dockers_save_of_an_image_the_store_has_stores_no_layer_again",
+        "dockerd and podman build",
+    ),
+    (
+        "img-pack",
+        "a_pull_after_a_load_repoints_the_image_and_prune_frees_the_uncompressed_copies",
+        "dockerd and podman build",
+    ),
+    (
+        "img-pack",
+        "a_legacy_layer_the_store_holds_in_another_compression_is_named_not_stored_once_verified",
+        "podman build (chroot isolation)",
+    ),
+    (
+        "img-pack",
+        "a_pull_never_restores_a_repo_digest",
+        "podman build (chroot isolation)",
+    ),
+    (
+        "img-pack",
+        "a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space",
+        "podman build (chroot isolation)",
+    ),
 ];
 
 /// Packages only the root tests need: a non-root run does not ask for them.
