@@ -96,7 +96,12 @@ impl Failures {
     /// Reports that `item` failed with `err`.
     pub fn report(&mut self, item: &str, err: &Error) {
         self.count += 1;
-        eprintln!("{}: {:?}: {err}", self.tool, item);
+        eprintln!(
+            "{}: {}: {}",
+            self.tool,
+            crate::quote::quote(item),
+            crate::quote::escape_message(&err.to_string())
+        );
     }
 
     /// How many items failed.
@@ -157,7 +162,9 @@ pub fn main<T: argh::FromArgs>(
                     EXIT_OK
                 }
                 Err(()) => {
-                    eprintln!("{tool}: {}", early.output.trim_end());
+                    // The output names the argument as given, which may hold any bytes.
+                    let output = crate::quote::escape_message(early.output.trim_end());
+                    eprintln!("{tool}: {output}");
                     eprintln!("Run '{tool} --help' for more information.");
                     EXIT_USAGE
                 }
@@ -169,7 +176,10 @@ pub fn main<T: argh::FromArgs>(
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => EXIT_OK,
         Err(err) => {
-            eprintln!("{tool}: {err}");
+            eprintln!(
+                "{tool}: {}",
+                crate::quote::escape_message(&err.to_string())
+            );
             err.exit_code()
         }
     };

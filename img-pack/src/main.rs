@@ -197,7 +197,7 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     }
     let report = report.map_err(|e| e.context(what))?;
     for w in &report.warnings {
-        eprintln!("img-pack: warning: {w}");
+        eprintln!("img-pack: warning: {}", img_core::quote::escape_message(w));
     }
     for image in &report.images {
         for (tag, old) in &image.moved {

@@ -8,6 +8,7 @@ use std::io::Read;
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
+use crate::quote::{EXCERPT_BYTES, escape_excerpt};
 
 /// How much of an error body we read: envelopes are small, and a proxy's HTML page
 /// should not be read whole.
@@ -108,31 +109,32 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
 /// `manifest unknown`, or the code when the message is empty; a short string detail is
 /// appended since it is often what says what went wrong (`unknown blob`).
 fn describe_entry(e: &RegistryErrorEntry) -> String {
+    // A registry's words, shown as text: escaped, and cut to a line's worth.
     let mut s = if e.message.is_empty() {
-        e.code.to_lowercase().replace('_', " ")
+        escape_excerpt(e.code.to_lowercase().replace('_', " "), MESSAGE_BYTES)
     } else {
-        e.message.clone()
+        escape_excerpt(&e.message, MESSAGE_BYTES)
     };
     if let Some(serde_json::Value::String(d)) = &e.detail
         && !d.is_empty()
         && d.len() < 200
-        && !s.contains(d.as_str())
+        && !e.message.contains(d.as_str())
     {
         s.push_str(": ");
-        s.push_str(d);
+        s.push_str(&escape_excerpt(d, MESSAGE_BYTES));
     }
     s
 }
+
+/// How much of a registry's message or detail is shown.
+const MESSAGE_BYTES: usize = 200;
 
 /// A short, single-line hint of a non-envelope body (a proxy's "Bad Gateway" text).
 fn body_hint(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let line = text.lines().map(str::trim).find(|l| !l.is_empty());
     match line {
-        Some(l) if !l.starts_with('<') => {
-            let short: String = l.chars().take(120).collect();
-            format!(": {short}")
-        }
+        Some(l) if !l.starts_with('<') => format!(": {}", escape_excerpt(l, EXCERPT_BYTES)),
         _ => String::new(),
     }
 }

@@ -39,6 +39,17 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// The hit as a terminal may show it: the registry's name and description with every
+    /// control or non-printable character escaped ([`crate::quote::escape`]), after the
+    /// description's line breaks became spaces as docker makes them.
+    pub fn escaped(self) -> Hit {
+        Hit {
+            name: crate::quote::escape(&self.name),
+            description: crate::quote::escape(description(&self.description, false)),
+            ..self
+        }
+    }
+
     /// The record docker's `--format json` prints (and img-search prints in a pipe).
     pub fn record(&self, trunc: bool) -> SearchRecord {
         SearchRecord {
