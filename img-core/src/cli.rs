@@ -176,10 +176,7 @@ pub fn main<T: argh::FromArgs>(
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => EXIT_OK,
         Err(err) => {
-            eprintln!(
-                "{tool}: {}",
-                crate::quote::escape_message(&err.to_string())
-            );
+            eprintln!("{tool}: {}", crate::quote::escape_message(&err.to_string()));
             err.exit_code()
         }
     };

@@ -179,15 +179,30 @@ mod tests {
         for (input, go) in [
             (&b"plain"[..], r#""plain""#),
             (b"a\"b\\c", r#""a\"b\\c""#),
-            (b"\x1b]0;pwned\x07\x1b[31mRED", r#""\x1b]0;pwned\a\x1b[31mRED""#),
-            (b"\x00\x01\x7f\t\n\r\x0b\x0c\x08", r#""\x00\x01\x7f\t\n\r\v\f\b""#),
+            (
+                b"\x1b]0;pwned\x07\x1b[31mRED",
+                r#""\x1b]0;pwned\a\x1b[31mRED""#,
+            ),
+            (
+                b"\x00\x01\x7f\t\n\r\x0b\x0c\x08",
+                r#""\x00\x01\x7f\t\n\r\v\f\b""#,
+            ),
             ("中文 é ü 😀".as_bytes(), "\"中文 é ü 😀\""),
             ("\u{85}\u{9b}".as_bytes(), r#""\u0085\u009b""#),
-            ("a\u{202e}b\u{2066}\u{200f}".as_bytes(), r#""a\u202eb\u2066\u200f""#),
-            ("\u{a0}\u{2028}\u{feff}\u{200b}".as_bytes(), r#""\u00a0\u2028\ufeff\u200b""#),
+            (
+                "a\u{202e}b\u{2066}\u{200f}".as_bytes(),
+                r#""a\u202eb\u2066\u200f""#,
+            ),
+            (
+                "\u{a0}\u{2028}\u{feff}\u{200b}".as_bytes(),
+                r#""\u00a0\u2028\ufeff\u200b""#,
+            ),
             (b"\xff\xfe ok \xc3", r#""\xff\xfe ok \xc3""#),
             ("\u{e0001}".as_bytes(), r#""\U000e0001""#),
-            ("e\u{301} नमस्ते ❤\u{fe0f}".as_bytes(), "\"e\u{301} नमस्ते ❤\u{fe0f}\""),
+            (
+                "e\u{301} नमस्ते ❤\u{fe0f}".as_bytes(),
+                "\"e\u{301} नमस्ते ❤\u{fe0f}\"",
+            ),
         ] {
             assert_eq!(quote(input), go, "{input:?}");
         }
@@ -207,7 +222,10 @@ mod tests {
         assert_eq!(excerpt(&long), format!("\"{}\"...", "x".repeat(63)));
         let bin = [0x7fu8, b'E', b'L', b'F'].repeat(40);
         let e = excerpt(&bin);
-        assert!(e.starts_with(r#""\x7fELF\x7fELF"#) && e.ends_with("\"..."), "{e}");
+        assert!(
+            e.starts_with(r#""\x7fELF\x7fELF"#) && e.ends_with("\"..."),
+            "{e}"
+        );
         assert_eq!(excerpt("short"), "\"short\"");
         assert_eq!(escape_excerpt("ab\x1bcd", 3), "ab\\x1b...");
         assert!(!excerpt(&bin).bytes().any(|b| b < 0x20 || b == 0x7f));

@@ -78,7 +78,10 @@ fn run(args: Args) -> Result<i32> {
         insecure: args.insecure,
     };
     for warning in options.warnings() {
-        eprintln!("img-search: {}", img_core::quote::escape_message(&warning.to_string()));
+        eprintln!(
+            "img-search: {}",
+            img_core::quote::escape_message(&warning.to_string())
+        );
     }
     let config = Config::load()?;
     let mut out = BufWriter::new(io::stdout().lock());
