@@ -24,6 +24,8 @@ pub const EXIT_USAGE: i32 = 2;
 /// - `-aq` → `-a`, `-q`; a value-taking short flag inside a group takes the rest of the
 ///   group as its value (`-fjson` → `-f`, `json`), as Go's pflag does
 ///
+/// - `-h` → `--help`, alone or in a group, as docker has it
+///
 /// `value_shorts` lists the short flags that take a value. Everything after `--` is left
 /// alone, as are negative numbers and a lone `-` (stdin).
 pub fn split_args(args: &[String], value_shorts: &[char]) -> Vec<String> {
@@ -60,6 +62,11 @@ pub fn split_args(args: &[String], value_shorts: &[char]) -> Vec<String> {
             continue;
         }
         for (i, c) in group.char_indices() {
+            // docker's -h: no tool has another -h, and argh knows only --help.
+            if c == 'h' {
+                out.push("--help".to_owned());
+                continue;
+            }
             out.push(format!("-{c}"));
             if value_shorts.contains(&c) {
                 let value = &group[i + c.len_utf8()..];
@@ -140,11 +147,49 @@ pub fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
 
+/// The docker CLI whose output the tools follow (`--version` names it).
+pub const DOCKER_VERSION: &str = "28.2.2";
+
+/// The docker command `tool` mirrors, for `--version`.
+fn docker_command(tool: &str) -> &'static str {
+    match tool {
+        "img-pull" => "docker pull",
+        "img-push" => "docker push",
+        "img-search" => "docker search",
+        "img-ls" => "docker images",
+        "img-inspect" => "docker image inspect",
+        "img-rm" => "docker rmi and docker image prune",
+        "img-pack" => "docker save and docker load",
+        "img-tag" => "docker tag",
+        "img-login" => "docker login and docker logout",
+        _ => "docker",
+    }
+}
+
+/// What `TOOL --version` prints: the img version, and the docker version whose output
+/// the tool follows.
+pub fn version_line(tool: &str) -> String {
+    format!(
+        "{tool} version {} (img), output as docker {DOCKER_VERSION}'s {}",
+        env!("CARGO_PKG_VERSION"),
+        docker_command(tool)
+    )
+}
+
+/// argh's help with docker's `-h` beside `--help` (the splitter turns `-h` into it; the
+/// word `help` still works, as argh has it) and the `--version` every tool has.
+fn help_text(output: &str) -> String {
+    const ARGH: &str = "  --help, help      display usage information";
+    let ours = "  -h, --help        display usage information\n  --version         print the img version and the docker version followed";
+    output.trim_end().replace(ARGH, ours)
+}
+
 /// Parses the command line into `T` (after [`split_args`]) and runs `body`, turning its
 /// outcome into the process exit status. `body` returns the exit code it wants (from
 /// [`Failures::exit_code`], usually) or an error for the whole command.
 ///
-/// `--help` prints to stdout and exits 0; a usage error prints argh's message and exits 2.
+/// `--help` (or `-h`) prints to stdout and exits 0, as does `--version`; a usage error
+/// prints argh's message and exits 2.
 pub fn main<T: argh::FromArgs>(
     tool: &'static str,
     value_shorts: &[char],
@@ -152,13 +197,17 @@ pub fn main<T: argh::FromArgs>(
 ) -> ! {
     let raw: Vec<String> = std::env::args().skip(1).collect();
     let args = split_args(&raw, value_shorts);
+    if wants_version(&args) {
+        let _ = writeln!(io::stdout(), "{}", version_line(tool));
+        std::process::exit(EXIT_OK);
+    }
     let strs: Vec<&str> = args.iter().map(String::as_str).collect();
     let parsed = match T::from_args(&[tool], &strs) {
         Ok(parsed) => parsed,
         Err(early) => {
             let code = match early.status {
                 Ok(()) => {
-                    let _ = writeln!(io::stdout(), "{}", early.output.trim_end());
+                    let _ = writeln!(io::stdout(), "{}", help_text(&early.output));
                     EXIT_OK
                 }
                 Err(()) => {
@@ -188,6 +237,14 @@ pub fn main<T: argh::FromArgs>(
         std::process::exit(EXIT_FAILURE);
     }
     std::process::exit(code)
+}
+
+/// Whether `--version` is among the flags (before any `--`), wherever it stands, as
+/// argh does `--help`.
+fn wants_version(args: &[String]) -> bool {
+    args.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--version")
 }
 
 /// What a tool acts on: its arguments, or with none and a non-terminal stdin, the records
@@ -225,6 +282,11 @@ pub fn targets(
 /// what `--format json|TEMPLATE` asks for.
 pub struct RecordWriter {
     output: Option<crate::output::Output<io::Stdout>>,
+    /// Whether the output is a template, which sees every key of [`RecordWriter::keys`].
+    template: bool,
+    /// The keys of the record table (DESIGN's records, docs/records.md) a template may
+    /// use; a record without one (no `Ref` for an untagged load) shows it as `""`.
+    keys: &'static [&'static str],
 }
 
 impl RecordWriter {
@@ -242,8 +304,19 @@ impl RecordWriter {
             None => Some(Format::Json),
         };
         Ok(RecordWriter {
+            template: matches!(format, Some(Format::Template(_))),
             output: format.map(|f| Output::new(f, &[], io::stdout())),
+            keys: &[],
         })
+    }
+
+    /// Every key of the printed records' table ([`crate::record::ImageRecord::KEYS`]):
+    /// a template sees each of them, `""` when a record leaves it out, so that
+    /// `{{.Ref}}` prints an empty line for an untagged image rather than failing. JSON
+    /// stays as the record is (no `Ref` means the reader matches what comes next).
+    pub fn keys(mut self, keys: &'static [&'static str]) -> RecordWriter {
+        self.keys = keys;
+        self
     }
 
     /// Whether records are printed (JSON or a template) rather than docker's lines.
@@ -253,8 +326,16 @@ impl RecordWriter {
 
     /// Prints `record` (in the requested format; as JSON when there is none).
     pub fn record(&mut self, record: &impl serde::Serialize) -> Result<()> {
-        let value = serde_json::to_value(record)
+        let mut value = serde_json::to_value(record)
             .map_err(|e| Error::new(ErrorKind::Io, format!("encoding a record: {e}")))?;
+        if self.template
+            && let serde_json::Value::Object(map) = &mut value
+        {
+            for key in self.keys {
+                map.entry(*key)
+                    .or_insert_with(|| serde_json::Value::String(String::new()));
+            }
+        }
         match &mut self.output {
             Some(o) => o.write(&value),
             None => self.line(&value.to_string()),
@@ -332,6 +413,27 @@ mod tests {
             ["-f", "--format=x", "alpine", "-", "-1"]
         );
         assert_eq!(split(&["--", "-aq", "--x=y"], &[]), ["--", "-aq", "--x=y"]);
+    }
+
+    #[test]
+    fn dash_h_is_help_alone_and_in_groups() {
+        assert_eq!(split(&["-h"], &['f']), ["--help"]);
+        assert_eq!(split(&["-ah"], &['f']), ["-a", "--help"]);
+        // A value that happens to be h stays a value.
+        assert_eq!(split(&["-fh", "-f", "-h"], &['f']), ["-f", "h", "-f", "-h"]);
+        assert_eq!(split(&["--", "-h"], &[]), ["--", "-h"]);
+    }
+
+    #[test]
+    fn version_is_seen_before_double_dash_only() {
+        let v = |a: &[&str]| wants_version(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(v(&["--version"]));
+        assert!(v(&["load", "--version"]));
+        assert!(!v(&["--", "--version"]));
+        assert!(!v(&["-v"]));
+        let line = version_line("img-ls");
+        assert!(line.starts_with("img-ls version "), "{line}");
+        assert!(line.contains("docker 28.2.2's docker images"), "{line}");
     }
 
     #[test]

@@ -221,6 +221,83 @@ impl Hasher {
     }
 }
 
+impl Hasher {
+    /// The digest of everything `reader` yields, read in 1 MiB pieces (layers are large).
+    pub fn digest_reader(algorithm: Algorithm, mut reader: impl Read) -> std::io::Result<Digest> {
+        let mut hasher = Hasher::new(algorithm);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(hasher.finish()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+        }
+    }
+}
+
+/// Hashes and counts what is read through it, whatever it is (for a check that reads a
+/// blob once and wants both its digest and its size; [`VerifyingReader`] when the
+/// expected digest is known up front).
+pub struct HashingReader<R> {
+    inner: R,
+    hasher: Hasher,
+    count: u64,
+}
+
+impl<R> HashingReader<R> {
+    /// Reads through `inner` into `hasher`.
+    pub fn new(inner: R, hasher: Hasher) -> Self {
+        HashingReader {
+            inner,
+            hasher,
+            count: 0,
+        }
+    }
+
+    /// The bytes read so far and their digest.
+    pub fn finish(self) -> (u64, Digest) {
+        (self.count, self.hasher.finish())
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// A sink that hashes what is written to it (`io::copy` of a stream into a digest).
+pub struct HashingWriter(Hasher);
+
+impl HashingWriter {
+    /// Writes into `hasher`.
+    pub fn new(hasher: Hasher) -> Self {
+        HashingWriter(hasher)
+    }
+
+    /// The digest of everything written.
+    pub fn finish(self) -> Digest {
+        self.0.finish()
+    }
+}
+
+impl Write for HashingWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

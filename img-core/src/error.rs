@@ -122,13 +122,25 @@ impl Error {
             std::io::ErrorKind::ConnectionRefused
             | std::io::ErrorKind::ConnectionReset
             | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::TimedOut
-            | std::io::ErrorKind::UnexpectedEof => ErrorKind::Network,
+            | std::io::ErrorKind::TimedOut => ErrorKind::Network,
+            // A file that ends early is a local problem (a truncated archive, a damaged
+            // blob), not a network one: `network_io` is for streams from a peer.
             _ => ErrorKind::Io,
         };
         let mut e = Error::new(kind, io_message(&err));
         e.io_kind = Some(err.kind());
         e.context(doing)
+    }
+
+    /// An I/O error while reading from a peer (a registry's answer, a blob's body): one
+    /// that ends early was cut off, so it is a [`ErrorKind::Network`] error, retried as one.
+    pub fn network_io(err: std::io::Error, doing: impl Into<String>) -> Error {
+        let cut = err.kind() == std::io::ErrorKind::UnexpectedEof;
+        let mut e = Error::io(err, doing);
+        if cut {
+            e.kind = ErrorKind::Network;
+        }
+        e
     }
 
     /// Wraps the error in one more layer of context (the outer operation).
@@ -212,6 +224,30 @@ impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a local file that ends early (a truncated archive read with
+    /// `read_exact`) was a `Network` error, as if a registry had cut the connection.
+    #[test]
+    fn unexpected_eof_on_a_local_file_is_an_io_error_not_network() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("short.tar");
+        std::fs::write(&path, b"too short").unwrap();
+        let mut buf = [0u8; 512];
+        let err = std::fs::File::open(&path)
+            .unwrap()
+            .read_exact(&mut buf)
+            .unwrap_err();
+        let e = Error::io(err, "reading short.tar");
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.io_kind(), Some(std::io::ErrorKind::UnexpectedEof));
+        // From a peer, the same kind of error is a cut connection.
+        let cut = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(
+            Error::network_io(cut, "receiving the blob").kind(),
+            ErrorKind::Network
+        );
+    }
 
     #[test]
     fn context_reads_outermost_first() {

@@ -6,10 +6,13 @@
 //! - [`digest`] — strictly parsed digests, hashing, verifying readers and writers.
 //! - [`reference`](mod@reference) — the distribution reference grammar and docker's normalisation.
 //! - [`oci`] — media types, descriptors, manifests, indexes and image configs.
-//! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC.
+//! - [`compression`] — gzip, zstd, xz and bzip2 streams told by magic or media type, under
+//!   one decompression-bomb guard.
+//! - [`store`] — the content-addressed blob directory: ingest, commit, locks, leases, GC,
+//!   and `Store::check` (the fsck the tests and the stress run share).
 //! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL).
 //! - [`registry`] — the registry client (the only module speaking HTTP): fetch and push.
-//! - [`archive`] — image tar archives: reading, writing, compression, entry safety.
+//! - [`archive`] — image tar archives: reading, writing, entry safety.
 //! - [`record`] — the JSON records the tools print, and the one reader of records on stdin.
 //! - [`template`] — Go's text/template, as docker's `--format` uses it.
 //! - [`output`] — `--format table|json|TEMPLATE`: aligned tables, JSON Lines, templates.
@@ -23,6 +26,7 @@
 
 pub mod archive;
 pub mod cli;
+pub mod compression;
 pub mod digest;
 pub mod error;
 pub mod index;

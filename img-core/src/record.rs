@@ -132,6 +132,40 @@ pub struct ImageRecord {
     pub reused: Option<u64>,
 }
 
+impl ImageRecord {
+    /// Every key an image record may have, in its order: what `--format` templates of
+    /// img-pull, img-tag and img-pack load see (`""` for one a record leaves out).
+    pub const KEYS: &'static [&'static str] = &[
+        "Id",
+        "Ref",
+        "Digest",
+        "RepoTags",
+        "RepoDigests",
+        "Platform",
+        "Size",
+        "Downloaded",
+        "Reused",
+    ];
+}
+
+/// What img-push prints for each pushed tag: the image record (`Ref` the pushed tag,
+/// `Digest` what the registry now names by it) and the bytes by how they got there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRecord {
+    /// The image's record.
+    #[serde(flatten)]
+    pub image: ImageRecord,
+    /// Bytes uploaded.
+    #[serde(rename = "Pushed")]
+    pub pushed: u64,
+    /// Bytes linked from another repository of the registry (a cross-repository mount).
+    #[serde(rename = "Mounted")]
+    pub mounted: u64,
+    /// Bytes the repository had already.
+    #[serde(rename = "Existing")]
+    pub existing: u64,
+}
+
 /// One row of img-ls, with docker's keys and docker's string renderings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowRecord {

@@ -6,7 +6,8 @@ use std::io::Write;
 use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
+use img_core::ops::Template;
 use img_core::ops::inspect::{
     InspectOptions, inspect, inspect_typed, inspect_value, resolved_target, to_docker_json,
     to_docker_json_compact,
@@ -14,25 +15,17 @@ use img_core::ops::inspect::{
 use img_core::ops::resolve::resolve;
 use img_core::ops::verify::verify;
 use img_core::output::Format;
-use img_core::template::Template;
 
 const TOOL: &str = "img-inspect";
 
 /// Display detailed information on images (docker image inspect).
-///
-/// Prints docker's image inspect objects as an indented JSON array, on a terminal and in
-/// a pipe alike, unless --format gives a Go template ({{.RootFS.Type}}, {{json .Config}},
-/// {{index .Config.Labels "x"}}, …), which is run once per image. Size is the bytes the
-/// image's blobs take in the store, compressed. For a multi-platform image (pulled with
-/// --all-platforms) the config shown is --platform's, else the host's, and Manifests
-/// lists every platform of the index. With no IMAGE and a piped stdin, inspects the
-/// images named by the records or lines read there (img-ls -q | img-inspect).
-///
-/// --verify re-hashes every blob of each image (index, manifests, config, layers) and
-/// checks the layers' DiffIDs against the config; it prints one line per image on a
-/// terminal (one JSON record in a pipe, or --format json|TEMPLATE) and exits 1 when
-/// anything is wrong: img-ls -a -q | img-inspect --verify checks the whole store.
 #[derive(FromArgs)]
+#[argh(
+    example = "img-inspect -f '{{{{.RootFS.Type}}}}' alpine\nimg-ls -q | img-inspect\nimg-ls -a -q | img-inspect --verify",
+    note = "Output: docker's image inspect objects as an indented JSON array, on a\n  terminal and in a pipe alike (an empty stdin prints []), unless --format\n  gives a Go template ({{{{.RootFS.Type}}}}, {{{{json .Config}}}}, {{{{index\n  .Config.Labels \"x\"}}}}), run once per image. For a multi-platform image\n  (pulled with --all-platforms) the config shown is --platform's, else the\n  host's, and Manifests lists every platform of the index.",
+    note = "--verify re-hashes every blob of each image (index, manifests, config, layers)\n  and checks the layers' DiffIDs against the config: one line an image on a\n  terminal, one JSON record in a pipe (or --format json|TEMPLATE); exit 1 when\n  anything is wrong.",
+    note = "Differences from docker: Size is the bytes the image's blobs take in the\n  store, compressed (docker shows them unpacked)."
+)]
 struct Args {
     /// format the output using a Go template, or json (the default)
     #[argh(option, short = 'f')]

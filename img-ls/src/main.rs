@@ -7,24 +7,14 @@ use img_core::cli;
 use img_core::error::Result;
 use img_core::ops::ls::{LsOptions, ls};
 
-/// List the images in the local store (docker images).
-///
-/// One row a tag, newest first; untagged images show as <none>. Columns: REPOSITORY, TAG,
-/// (DIGEST with --digests), IMAGE ID, CREATED, SIZE — the bytes the image's blobs take in
-/// the store, compressed layers as stored (docker shows the uncompressed size). On a
-/// terminal a table; in a pipe one JSON record a row (ID, Repository, Tag, Digest,
-/// CreatedAt, CreatedSince, Size, Containers, SharedSize, UniqueSize, VirtualSize), the
-/// keys --format templates use.
-///
-/// Filters (-f KEY=VALUE, repeatable; the same key: any matches, except label, which
-/// must all match, as docker does; different keys: all must match): dangling=true|false,
-/// reference=PATTERN (matched against the full and short name, with and without :tag;
-/// '*' stays within a path component, '**' crosses '/'), before=IMAGE, since=IMAGE,
-/// until=DURATION|TIME (created before: 24h, 2024-07-22, 2024-07-22T10:00:00Z, unix
-/// seconds), label=KEY[=VALUE]. dangling=false keeps untagged images that still have a
-/// repository digest, as docker does. An unknown filter or a bad value exits 1 (docker's
-/// daemon says "Invalid filter"). CreatedAt is in the local time zone (TZ).
+/// List the images in the local store, one row a tag, newest first (docker images).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-ls -f dangling=true -q | img-rm\nimg-ls --format 'table {{{{.Repository}}}}\\t{{{{.Tag}}}}\\t{{{{.Size}}}}'",
+    note = "Output: on a terminal a table REPOSITORY, TAG, (DIGEST with --digests), IMAGE\n  ID, CREATED, SIZE; untagged images show as <none>. In a pipe one JSON record\n  a row, in the record's order: ID, Repository, Tag, Digest, CreatedAt,\n  CreatedSince, Size, then Containers, SharedSize, UniqueSize, VirtualSize,\n  the keys templates use. --format json prints docker's bytes: keys sorted,\n  <>& escaped, Digest <none> unless --digests. CreatedAt is in the local time\n  zone (TZ).",
+    note = "Filters (-f KEY=VALUE, repeatable; the same key: any matches, except label,\n  which must all match; different keys: all must match): dangling=true|false,\n  reference=PATTERN (full and short name, with and without :tag; '*' within a\n  path component, '**' across '/'), before=IMAGE, since=IMAGE,\n  until=DURATION|TIME (24h, 2024-07-22, 2024-07-22T10:00:00Z, unix seconds),\n  label=KEY[=VALUE]. dangling=false keeps untagged images that still have a\n  repository digest, as docker does. An unknown filter or a bad value exits 1\n  (docker's daemon says \"Invalid filter\").",
+    note = "Differences from docker: SIZE is the bytes the image's blobs take in the\n  store, compressed layers as stored (docker shows the unpacked size); -q\n  prints each ID once."
+)]
 struct Args {
     /// show all images (accepted for docker's sake: the store has no intermediate images)
     #[argh(switch, short = 'a')]

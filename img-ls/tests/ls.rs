@@ -362,13 +362,30 @@ fn templates_and_custom_tables() {
     assert_eq!(
         out,
         format!(
-            "IMAGE ID       CREATED AT                      VIRTUAL SIZE\n{}   2020-05-01 00:00:00 +0000 UTC   0B\n",
+            "IMAGE ID       CREATED AT                      SIZE\n{}   2020-05-01 00:00:00 +0000 UTC   0B\n",
             short(&s.old)
         )
     );
     let json = stdout(f, &["--format", "json", "old/app"]);
     let r: RowRecord = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(r.repository, "old/app");
+    // Issue 14: an explicit --format json is docker's: sorted keys, Go's escapes, and
+    // Digest <none> unless --digests; the piped default is the record, in its order.
+    let id = short(&s.old);
+    assert_eq!(
+        json,
+        format!(
+            "{{\"Containers\":\"N/A\",\"CreatedAt\":\"2020-05-01 00:00:00 +0000 UTC\",\"CreatedSince\":\"{}\",\"Digest\":\"\\u003cnone\\u003e\",\"ID\":\"{id}\",\"Repository\":\"old/app\",\"SharedSize\":\"N/A\",\"Size\":\"0B\",\"Tag\":\"1\",\"UniqueSize\":\"N/A\",\"VirtualSize\":\"0B\"}}\n",
+            r.created_since
+        )
+    );
+    let piped = stdout(f, &["old/app"]);
+    assert!(
+        piped.starts_with(&format!(
+            "{{\"ID\":\"{id}\",\"Repository\":\"old/app\",\"Tag\":\"1\",\"Digest\":\"<none>\","
+        )),
+        "{piped}"
+    );
 
     // A template naming a key rows lack fails in one line, exit 1.
     let run = ls(f, &["--format", "{{.Nope}}"]).failure(1, 1);

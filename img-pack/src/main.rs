@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use argh::FromArgs;
 use img_core::cli;
 use img_core::error::{Error, ErrorKind, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
 use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load, save};
 
 /// Save images to a tar archive, or load one (docker save / docker load).
 #[derive(FromArgs)]
+#[argh(note = "img-pack save --help and img-pack load --help say more.")]
 struct Args {
     /// the store (default: IMG_ROOT, else $XDG_DATA_HOME/img)
     #[argh(option)]
@@ -26,14 +27,13 @@ enum Command {
     Load(LoadArgs),
 }
 
-/// Save one or more images to a tar archive (streamed to stdout by default).
-///
-/// `img-pack save [-o FILE] [--platform P] IMAGE...`, or the images as records or lines
-/// on stdin (`img-ls -f reference='app/*' | img-pack save -o app.tar`). The archive is in
-/// docker 25's format — an OCI layout plus manifest.json — so docker (old and new), podman,
-/// skopeo and containerd load it; layers are written as stored. Every image is resolved
-/// before a byte is written. The same images always give the same bytes.
+/// Save images to a tar archive, streamed to stdout by default (docker save).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-pack save -o app.tar app:1 app:2\nimg-ls -f reference='app/*' | img-pack save -o app.tar",
+    note = "Input: IMAGE arguments, or the images as records or lines on stdin. Every\n  image is resolved before a byte is written; an empty stdin writes no archive\n  and exits 1.",
+    note = "The archive is in docker 25's format (an OCI layout plus manifest.json), so\n  docker (old and new), podman, skopeo and containerd load it; layers are\n  written as stored (compressed, where docker writes them unpacked). The same\n  images always give the same bytes."
+)]
 #[argh(subcommand, name = "save")]
 struct SaveArgs {
     /// write to a file instead of stdout (written beside it, renamed when complete)
@@ -47,14 +47,13 @@ struct SaveArgs {
     images: Vec<String>,
 }
 
-/// Load images from a tar archive or an OCI layout directory (from stdin by default).
-///
-/// Reads img-pack's and docker's archives (25+ and legacy), podman's, skopeo's
-/// (docker-archive and oci-archive) and OCI layouts, gzip, zstd, xz or bzip2 compressed or
-/// not. An archive loads whole or not at all. On a terminal it prints docker's lines
-/// (`Loaded image: app:1`); in a pipe, one image record a line: Id, Ref, Digest, RepoTags,
-/// RepoDigests, Platform, Size (bytes the image's blobs take in the store, compressed).
+/// Load images from a tar archive or OCI layout, stdin by default (docker load).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-pack load -i app.tar\ndocker save app:1 | img-pack load",
+    note = "Reads img-pack's and docker's archives (25+ and legacy), podman's, skopeo's\n  (docker-archive and oci-archive) and OCI layouts, gzip, zstd, xz or bzip2\n  compressed or not. An archive loads whole or not at all.",
+    note = "Output: docker's lines on a terminal (Loaded image: app:1); in a pipe one\n  image record a line: Id, Ref (absent for an untagged image), Digest,\n  RepoTags, RepoDigests, Platform, Size (bytes the image's blobs take in the\n  store, compressed). Templates see every key (\"\" where a record has none); a\n  template that fails after the load says the images are loaded."
+)]
 #[argh(subcommand, name = "load")]
 struct LoadArgs {
     /// read from a tar archive file or an OCI layout directory instead of stdin
@@ -96,6 +95,14 @@ fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
     let mut targets = Vec::new();
     for (label, t) in cli::targets(&args.images, "IMAGE")? {
         targets.push(t.map_err(|e| e.context(format!("{label:?}")))?);
+    }
+    // The one exception to "nothing to act on is nothing done": an archive of nothing is
+    // no archive anyone wants, and a pipeline that found no image should hear of it.
+    if targets.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "no image to save: stdin held no image records or names, so no archive was written",
+        ));
     }
     let store = cli::open_store(root.as_deref())?;
     let bar = cli::stderr_is_terminal().then(progress_bar);
@@ -154,7 +161,8 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     // Progress of the archive read, on a terminal, unless -q (docker's meaning of it).
     let bar = (!args.quiet && cli::stderr_is_terminal()).then(progress_bar);
     let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let store = cli::open_store(root.as_deref())?;
     let options = LoadOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
@@ -199,6 +207,26 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     for w in &report.warnings {
         eprintln!("img-pack: warning: {}", img_core::quote::escape_message(w));
     }
+    // The images are in the store whatever happens now: a template that fails on one
+    // (`{{index .RepoTags 1}}`) must not read as a failed load.
+    let loaded = report.images.len();
+    print_loaded(out, &report).map_err(|e| {
+        if cli::is_broken_pipe(&e) {
+            return e;
+        }
+        Error::new(
+            ErrorKind::Template,
+            format!("loaded {loaded} images; printing records failed: {e}"),
+        )
+    })?;
+    Ok(cli::EXIT_OK)
+}
+
+/// What a load prints: docker's lines, or a record an image.
+fn print_loaded(
+    mut out: cli::RecordWriter,
+    report: &img_core::ops::pack::LoadReport,
+) -> Result<()> {
     for image in &report.images {
         for (tag, old) in &image.moved {
             let line = format!(
@@ -221,6 +249,5 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
             }
         }
     }
-    out.finish()?;
-    Ok(cli::EXIT_OK)
+    out.finish()
 }

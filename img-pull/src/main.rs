@@ -3,21 +3,20 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
-use img_core::oci::Platform;
+use img_core::ops::Platform;
 use img_core::ops::progress::{NoProgress, PullProgress, TerminalProgress};
 use img_core::ops::pull::{PullOptions, Pulled, pull};
 use img_core::record::Target;
 use img_core::settings::Config;
 
 /// Pull images from a registry into the local store (docker pull).
-///
-/// With no NAME and a piped stdin, pulls the images named by the records or lines read
-/// there (`img-search alpine | img-pull`). On a terminal it prints docker's lines; in a
-/// pipe one JSON record an image: Id, Ref, Digest, RepoTags, RepoDigests, Platform,
-/// Size (bytes the image's blobs take in the store, compressed), Downloaded and Reused.
 #[derive(FromArgs)]
 #[argh(
-    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives up and is retried; a registry that sends nothing for IMG_STALL_BUDGET (default four of those) fails the pull, naming it."
+    example = "img-pull alpine:3.20\nimg-search --tags --registry 127.0.0.1:5000 app | img-pull",
+    note = "Input: with no NAME and a piped stdin, pulls the images named by the records\n  or lines read there; an empty stdin pulls nothing (exit 0).",
+    note = "Output: docker's lines on a terminal; in a pipe one JSON image record an\n  image: Id, Ref, Digest, RepoTags, RepoDigests, Platform, Size, Downloaded,\n  Reused (bytes). --format templates see every key (\"\" where a record has\n  none).",
+    note = "Differences from docker: Size is the bytes the image's blobs take in the\n  store, compressed (docker shows them unpacked); a pull resumes after an\n  interruption.",
+    note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives\n  up and is retried; a registry that sends nothing for IMG_STALL_BUDGET\n  (default four of those) fails the pull, naming it. Credentials:\n  REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json (~/.docker/config.json)."
 )]
 struct Args {
     /// download every tagged image in the repository
@@ -73,9 +72,12 @@ fn run(args: Args) -> Result<i32> {
         verify: args.verify,
     };
     let targets = cli::targets(&args.names, "an image name")?;
+    // What the user wrote (not a record read from stdin, whose Ref always has a tag).
+    let written = !args.names.is_empty();
     let store = cli::open_store(args.root.as_deref())?;
     let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let mut failures = Failures::new("img-pull");
     for (label, target) in targets {
         let reference = match target {
@@ -99,8 +101,13 @@ fn run(args: Args) -> Result<i32> {
                 continue;
             }
         };
+        if args.all_tags && written && names_tag_or_digest(&label) {
+            failures.report(&label, &Error::usage(ALL_TAGS_TAKE_A_NAME));
+            continue;
+        }
         let bars = (cli::stderr_is_terminal() && !args.quiet).then(TerminalProgress::new);
         if let Some(b) = &bars
+            && !args.all_tags
             && !names_tag_or_digest(&label)
         {
             b.default_tag();
@@ -114,6 +121,9 @@ fn run(args: Args) -> Result<i32> {
             b.finish();
         }
         match result {
+            Ok(pulled) if args.all_tags => {
+                print_all_tags(&mut out, &reference, &pulled, args.quiet, terminal)?
+            }
             Ok(pulled) => {
                 for p in pulled {
                     print(&mut out, &p, args.quiet, terminal)?;
@@ -125,6 +135,9 @@ fn run(args: Args) -> Result<i32> {
     out.finish()?;
     Ok(failures.exit_code())
 }
+
+/// docker's refusal of `-a NAME:TAG` (and of `-a NAME@DIGEST`).
+const ALL_TAGS_TAKE_A_NAME: &str = "tag can't be used with --all-tags/-a";
 
 /// Whether the user wrote a tag or a digest (docker says `Using default tag: latest` when
 /// neither was given).
@@ -150,4 +163,32 @@ fn print(out: &mut cli::RecordWriter, p: &Pulled, quiet: bool, terminal: bool) -
         return out.line(&full);
     }
     out.record(&p.record)
+}
+
+/// `-a`'s output, as docker 28 prints it: a `Digest:` line a tag, then one `Status:` for
+/// the repository and its name-only reference (`docker.io/library/alpine`); with -q only
+/// that reference. In a pipe (or with --format), one record a tag, each with its tag.
+fn print_all_tags(
+    out: &mut cli::RecordWriter,
+    reference: &img_core::Reference,
+    pulled: &[Pulled],
+    quiet: bool,
+    terminal: bool,
+) -> Result<()> {
+    let repository = reference.repository();
+    if !quiet && (out.has_format() || !terminal) {
+        return pulled.iter().try_for_each(|p| out.record(&p.record));
+    }
+    if !quiet {
+        for p in pulled {
+            out.line(&format!("Digest: {}", p.record.digest))?;
+        }
+        let familiar = repository.familiar();
+        if pulled.iter().all(|p| p.up_to_date) {
+            out.line(&format!("Status: Image is up to date for {familiar}"))?;
+        } else {
+            out.line(&format!("Status: Downloaded newer image for {familiar}"))?;
+        }
+    }
+    out.line(&repository.to_string())
 }

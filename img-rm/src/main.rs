@@ -3,43 +3,20 @@
 use argh::FromArgs;
 use img_core::cli::{self, Failures, RecordWriter};
 use img_core::error::{Error, Result};
-use img_core::ops::rm::{PruneOptions, Remover, RmOptions, parse_prune_filters, prune_at};
+use img_core::ops::rm::{
+    PruneOptions, Remover, RmOptions, parse_prune_filters, prune_at, rebuild_index_at,
+};
 use img_core::output::human_size_with_precision;
 use img_core::record::RemovalRecord;
 
 /// Remove images from the store (docker rmi), or prune it (docker image prune).
-///
-/// An IMAGE is a name[:tag], a name@digest, an image ID or a unique ID prefix; with none
-/// and a piped stdin, the records or lines read there (`img-ls -q -f dangling=true | img-rm`).
-/// A tag, or a record naming one (an img-ls row, a pull record), removes that tag; the
-/// image is deleted once no tag or digest reference names it (a repository's digest
-/// references go with its last tag, as in docker). An ID removes the image with its only
-/// reference; an image several references name is refused unless -f. An image a running
-/// img command holds (a pull, a save) is refused unless -f; forced, its blobs stay until
-/// that command ends.
-///
-/// Deleted images' blobs that nothing else uses are removed at the end (one garbage
-/// collection), unless --no-prune. --prune removes every dangling (untagged) image not in
-/// use, orphan blobs and every partial download no running command holds, and reports
-/// the space reclaimed; it asks no confirmation. It works on a full disk: what needs no
-/// index write goes first. --prune -a removes every image no running img command holds,
-/// tagged or not (docker image prune -a): it asks docker's "Are you sure you want to
-/// continue? [y/N]" on a terminal, and without one needs -f. --filter narrows what
-/// --prune removes, as docker image prune's does: until=24h|2024-07-22 (created before),
-/// label=KEY[=VALUE] (all must match), label!=KEY[=VALUE] (an image matching all of them
-/// is kept); dangling=false prunes tagged images too, as -a (any false value wins over
-/// dangling=true, as in docker's daemon).
-///
-/// --rebuild-index makes a new index for a store whose index is lost (deleted, emptied,
-/// or another store's): every image whose manifest, config and layers are in the store
-/// comes back untagged, under its ID ({"Restored": "sha256:…"}); tag them again with
-/// img-tag. The lost index is kept beside it as index.db.lost-TIME.
-///
-/// On a terminal it prints docker's lines (`Untagged: alpine:3.20`, `Deleted: sha256:…`);
-/// in a pipe one JSON record a line: {"Untagged": …}, {"Deleted": …}, and for --prune a
-/// last {"SpaceReclaimed": bytes}. A failed IMAGE is reported and the others still done
-/// (exit 1).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-rm alpine:3.20\nimg-ls -q -f dangling=true | img-rm\nimg-rm --prune --filter until=24h",
+    note = "Output: docker's lines on a terminal (Untagged: alpine:3.20, Deleted:\n  sha256:…); in a pipe one JSON record a line: {{\"Untagged\": …}}, {{\"Deleted\":\n  …}}, and for --prune a last {{\"SpaceReclaimed\": bytes}}. A failed IMAGE is\n  reported and the others still done (exit 1); an empty stdin removes nothing\n  (exit 0).",
+    note = "What goes: a tag removes that tag; the image is deleted once no tag or digest\n  reference names it (a repository's digest references go with its last tag,\n  as in docker). An ID removes the image with its only reference; one several\n  references name is refused unless -f, as is one a running img command holds\n  (forced, its blobs stay until that command ends). Blobs nothing else uses go\n  at the end, unless --no-prune.",
+    note = "--prune removes every dangling image not in use, orphan blobs and every\n  partial download no running command holds, without asking, and works on a\n  full disk. -a removes tagged images too: it asks docker's question on a\n  terminal and needs -f without one. --filter: until=, label=, label!=,\n  dangling=false (as -a), as docker image prune's. --rebuild-index makes a new\n  index for a store whose index is lost: images come back untagged\n  ({{\"Restored\": \"sha256:…\"}}); the lost index is kept beside it."
+)]
 struct Args {
     /// remove images in use or referenced in several repositories, with all their tags
     #[argh(switch, short = 'f')]
@@ -88,27 +65,12 @@ fn run(args: Args) -> Result<i32> {
             ));
         }
         let root = img_core::settings::store_root(args.root.as_deref())?;
-        let report = img_core::store::Store::rebuild_index(&root)?;
-        for id in &report.images {
+        let rebuilt = rebuild_index_at(&root)?;
+        for id in &rebuilt.images {
             print(&mut out, &RemovalRecord::Restored(id.clone()), lines)?;
         }
         out.finish()?;
-        let mut summary = format!(
-            "img-rm: rebuilt the index of {}: {} images from {} blobs, untagged: tag the ones to keep with img-tag, since img-rm --prune removes untagged images",
-            root.display(),
-            report.images.len(),
-            report.blobs
-        );
-        if !report.damaged.is_empty() {
-            summary.push_str(&format!(
-                "; {} damaged blob files left out (img-rm --prune removes them)",
-                report.damaged.len()
-            ));
-        }
-        if let Some(lost) = &report.lost_index {
-            summary.push_str(&format!("; the lost index is kept as {}", lost.display()));
-        }
-        eprintln!("{summary}");
+        eprintln!("img-rm: {}", rebuilt.summary);
         return Ok(cli::EXIT_OK);
     }
     if args.prune {

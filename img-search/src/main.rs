@@ -10,26 +10,13 @@ use img_core::ops::search::{SearchOptions, search};
 use img_core::settings::Config;
 
 /// Search Docker Hub for images (docker search), or a registry's catalog and tags.
-///
-/// img-search TERM asks Docker Hub's index (the config's "hub-index"); HOST[:PORT]/TERM
-/// asks that registry's /v1/search, as docker does, and its catalog when it has none.
-/// Output as docker 28 prints it: a table NAME DESCRIPTION STARS OFFICIAL on a terminal,
-/// descriptions cut to 45 columns unless --no-trunc; in a pipe one JSON record a result
-/// (Description, IsOfficial, Name, StarCount, all strings, as docker's --format json), so
-/// that `img-search php | img-pull` pulls what the names name.
-///
-/// --registry HOST [TERM] lists HOST's catalog (all pages), TERM matching as a substring,
-/// or as a glob when it holds * or ? ('*' within a path component, '**' across '/');
-/// names are HOST/repository.
-///
-/// --tags NAME lists the tags of NAME in version order (v1.2.10 < v1.9.0 < v1.10.0, other
-/// tags after, in byte order); --filter tag=GLOB keeps matching tags (repeatable), and
-/// --digests adds each tag's manifest digest (HEAD requests, "jobs" at a time). Records:
-/// Name (HOST/repository:tag), Tag, Digest; on a terminal a table NAME TAG DIGEST.
-///
-/// Filters: stars=N (at least N stars), is-official=true|false, is-automated=true|false
-/// (deprecated: true matches nothing, as in docker 25 and later); tag=GLOB with --tags.
 #[derive(FromArgs)]
+#[argh(
+    example = "img-search --limit 5 alpine\nimg-search --registry 127.0.0.1:5000 'team/*'\nimg-search --tags 127.0.0.1:5000/team/app --filter 'tag=v1.*'",
+    note = "Where it asks: TERM goes to Docker Hub's index (the config's \"hub-index\");\n  HOST[:PORT]/TERM to that registry's /v1/search, as docker does, and to its\n  catalog when it has none. --registry HOST [TERM] lists HOST's catalog (all\n  pages), TERM a substring, or a glob when it holds * or ? ('*' within a path\n  component, '**' across '/'). --tags NAME lists NAME's tags in version order\n  (v1.2.10 < v1.9.0 < v1.10.0, other tags after, in byte order); --digests\n  adds each tag's manifest digest.",
+    note = "Output, as docker 28 prints it: a table NAME DESCRIPTION STARS OFFICIAL on a\n  terminal, descriptions cut to 45 columns unless --no-trunc; in a pipe one\n  JSON record a result: Description, IsOfficial, Name, StarCount (all strings,\n  as docker's --format json). Catalog names are HOST/repository. Tag records:\n  Name (HOST/repository:tag), Tag, Digest; on a terminal a table NAME TAG\n  DIGEST. Piped into img-pull, a repository record pulls its :latest, which\n  fails where there is none: pipe --tags records to pull tags that exist.",
+    note = "Filters: stars=N (at least N stars), is-official=true|false,\n  is-automated=true|false (deprecated: true matches nothing, as in docker 25\n  and later); tag=GLOB with --tags (repeatable)."
+)]
 struct Args {
     /// most results (default 25, at most 100; with --tags: all unless given)
     #[argh(option)]

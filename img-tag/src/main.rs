@@ -7,17 +7,12 @@ use img_core::ops::tag::{TagOptions, parse_target, tag};
 use img_core::record::Target;
 
 /// Create a tag TARGET that refers to SOURCE (docker tag).
-///
-/// `img-tag SOURCE TARGET`, or `img-tag TARGET` with exactly one image record or name on
-/// stdin (`img-pull alpine | img-tag mine/alpine:1`). SOURCE is a name[:tag], a
-/// name@digest, an image ID or a unique ID prefix; TARGET a name[:tag] (`:latest` when
-/// none), never a digest. An existing TARGET tag moves to this image; the image it named
-/// stays, untagged if that was its last tag.
-///
-/// On a terminal it prints nothing, as docker tag does. In a pipe (or with --format) it
-/// prints the image's record, with Ref the new tag: Id, Ref, Digest, RepoTags, RepoDigests,
-/// Platform, Size (bytes the image's blobs take in the store, compressed).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-tag alpine:3.20 mine/alpine:1\nimg-pull alpine | img-tag mine/alpine:1",
+    note = "SOURCE is a name[:tag], a name@digest, an image ID or a unique ID prefix;\n  TARGET a name[:tag] (:latest when none), never a digest. img-tag TARGET\n  takes exactly one image record or name from stdin (none there is an error:\n  TARGET needs a source). An existing TARGET tag moves to this image; the\n  image it named stays, untagged if that was its last tag.",
+    note = "Output: nothing on a terminal, as docker tag. In a pipe (or with --format) the\n  image's record, Ref the new tag: Id, Ref, Digest, RepoTags, RepoDigests,\n  Platform, Size (bytes the image's blobs take in the store, compressed, where\n  docker shows them unpacked). Templates see every key of the image record."
+)]
 struct Args {
     /// output: json, or a Go template (default: nothing on a terminal, JSON in a pipe)
     #[argh(option)]
@@ -56,10 +51,12 @@ fn run(args: Args) -> Result<i32> {
         Some(s) => Target::parse(s)?,
         None => one_from_stdin()?,
     };
+    // The format is checked before anything is tagged.
+    let terminal = cli::stdout_is_terminal();
+    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
+        .keys(img_core::record::ImageRecord::KEYS);
     let store = cli::open_store(args.root.as_deref())?;
     let record = tag(&store, &source, &target, &TagOptions::default())?;
-    let terminal = cli::stdout_is_terminal();
-    let mut out = cli::RecordWriter::new(args.format.as_deref(), terminal)?;
     // docker tag prints nothing; a pipe gets the record so the next tool acts on the tag.
     if !terminal || out.has_format() {
         out.record(&record)?;

@@ -62,6 +62,37 @@ fn source_target_adds_a_tag_and_prints_the_record_with_the_new_ref() {
     assert_eq!(run.stdout, "docker.io/mine/z:2 4\n", "{}", run.stderr);
 }
 
+/// Issue 14 (bug 6's rule for every image record): a template sees every key of the
+/// record table, "" for those a tag's record leaves out (Downloaded, Reused); a template
+/// that does not parse is refused before anything is tagged.
+#[test]
+fn tag_format_sees_every_record_key_and_is_parsed_before_tagging() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let source = f.reference(ALPINE);
+    let r = tag(
+        &f,
+        &[
+            "--format",
+            "[{{.Downloaded}}] [{{.Reused}}] {{.Platform}}",
+            &source,
+            "mine/k:1",
+        ],
+        None,
+    )
+    .success();
+    assert!(r.stdout.starts_with("[] [] linux/"), "{}", r.stdout);
+    tag(&f, &["--format", "{{.Ref", &source, "mine/k:2"], None).failure(1, 1);
+    let index = f.store().unwrap();
+    assert!(
+        index
+            .index()
+            .image_by_tag("docker.io/mine/k", "2")
+            .unwrap()
+            .is_none()
+    );
+}
+
 #[test]
 fn an_existing_tag_moves_and_the_image_it_left_stays_dangling() {
     let f = fixture();

@@ -16,6 +16,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("docker.io", "dockerd"),
     // img-inspect's Descriptor test reads the registry's own bytes with it.
     ("curl", "curl"),
+    // The real test images: a root filesystem of busybox and its applets.
+    ("busybox-static", "busybox"),
 ];
 
 /// Tests that need root, as (package, test path, what needs it): a dockerd (it runs only
@@ -76,6 +78,16 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "img-pack",
         "what_podman_and_skopeo_write_loads_with_their_config_digests_and_tags",
         "podman with a private --root",
+    ),
+    (
+        "img-pack",
+        "a_root_filesystem_imported_by_docker_loads_and_pulls_as_docker_made_it",
+        "dockerd",
+    ),
+    (
+        "img-pack",
+        "an_image_podman_built_loads_and_pulls_as_podman_made_it",
+        "podman build (chroot isolation)",
     ),
 ];
 

@@ -9,6 +9,7 @@ mod ci;
 mod demo;
 mod registry;
 mod stress;
+mod tidy;
 mod util;
 
 /// The img project's automation.

@@ -3,11 +3,12 @@
 //! - [`layout`] — the documents besides the blobs: `manifest.json`, `index.json`,
 //!   `repositories`, `oci-layout`, and blob paths.
 //! - [`writer`] — a reproducible tar stream (fixed times, owners and modes).
-//! - [`compression`] — the outer compression told by magic bytes, and the bomb guard.
 //! - [`safety`] — what an entry may be: names and links inside the archive, no devices.
 //! - [`reader`] — reading a tar stream or an OCI layout directory into staged blobs.
+//!
+//! Compression (outer and per layer, with the bomb guard) is [`crate::compression`]'s,
+//! below the store, which inflates legacy layers to check their DiffIDs.
 
-pub mod compression;
 pub mod layout;
 pub mod reader;
 pub mod safety;

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
-use super::compression::{Outer, decompress};
 use super::layout::{self, INDEX_JSON, MANIFEST_JSON, OCI_LAYOUT, REPOSITORIES};
 use super::safety::{self, EntryKind, MAX_LINK_HOPS};
+use crate::compression::{Outer, decompress};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::{Document, MAX_MANIFEST_SIZE};

@@ -230,6 +230,7 @@ impl Index {
                     });
                 }
             }
+            super::layers::forget_swept(tx).map_err(|e| self.err(e))?;
             Ok((garbage, dead))
         })
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{OptionalExtension, Transaction, params, params_from_iter, types::Value};
 
 use super::filter::nanos;
-use super::{Index, now, parse_digest, to_u64};
+use super::{Index, now, parse_digest, pins, to_u64};
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -24,8 +24,9 @@ pub struct NewImage {
     pub created: Option<String>,
     /// The platform, `os/arch[/variant]`.
     pub platform: String,
-    /// Every blob the image pins besides its target and ID (which are pinned anyway):
-    /// config, layers, and for an index its child manifests and their blobs.
+    /// What the target brings besides itself and the ID (which are pinned anyway): its
+    /// config and layers, and for an index its child manifests and their blobs (a
+    /// one-platform pull adds the index it picked from).
     pub blobs: Vec<Digest>,
     /// The config's labels.
     pub labels: BTreeMap<String, String>,
@@ -64,10 +65,14 @@ const IMAGE_COLUMNS: &str = "i.id, i.target_digest, i.target_media_type, i.creat
      i.platform, i.last_tag_time, i.created_ns";
 
 impl Index {
-    /// Records an image in one transaction: its row, the blobs it pins, its labels, and its
-    /// tags and repo digests (a tag naming another image moves here; the other image stays,
-    /// untagged). Recording an image again adds to what it pins and updates the rest. The
-    /// size is computed from the blob rows, so record an image after committing its blobs.
+    /// Records an image in one transaction: its row, its target's closure, its labels, and
+    /// its tags and repo digests (a tag naming another image moves here; the other image
+    /// stays, untagged). Recording an image again points it at the new target; it then
+    /// pins exactly the closure of its target, its tags' targets and its repo digests (see
+    /// pins.rs), never the sum of what it was recorded with. A tag recorded for a
+    /// synthesised target follows the image (target NULL), and when an image moves off a
+    /// synthesised target its tags for it follow too. The size is computed from the blob
+    /// rows, so record an image after committing its blobs.
     pub fn put_image(&self, image: &NewImage) -> Result<ImageInfo> {
         let id = image.id.to_string();
         self.write(|tx| {
@@ -96,6 +101,25 @@ impl Index {
             .and_then(|c| c.parse::<jiff::Timestamp>().ok())
             .map(nanos);
         let e = |e| self.err(e);
+        let old_target: Option<String> = tx
+            .query_row(
+                "SELECT target_digest FROM images WHERE id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?;
+        let new_target = image.target.to_string();
+        if let Some(old) = old_target.filter(|old| *old != new_target)
+            && pins::is_synthesized(tx, &old).map_err(e)?
+        {
+            tx.execute(
+                "UPDATE tags SET target_digest = NULL, target_media_type = NULL
+                 WHERE image_id = ?1 AND target_digest = ?2",
+                params![id, old],
+            )
+            .map_err(e)?;
+        }
         tx.execute(
             "INSERT INTO images (id, target_digest, target_media_type, created, created_ns,
                                      size, platform, added_at)
@@ -117,17 +141,9 @@ impl Index {
             ],
         )
         .map_err(e)?;
-        {
-            let mut pin = tx
-                .prepare_cached(
-                    "INSERT INTO image_blobs (image_id, digest) VALUES (?1, ?2)
-                         ON CONFLICT DO NOTHING",
-                )
-                .map_err(e)?;
-            for d in [&image.id, &image.target].into_iter().chain(&image.blobs) {
-                pin.execute(params![id, d.to_string()]).map_err(e)?;
-            }
-        }
+        let mut closure = image.blobs.clone();
+        closure.push(image.id.clone());
+        pins::put_root(tx, &id, &image.target, &closure).map_err(e)?;
         tx.execute("DELETE FROM labels WHERE image_id = ?1", [&id])
             .map_err(e)?;
         for (k, v) in &image.labels {
@@ -137,27 +153,96 @@ impl Index {
             )
             .map_err(e)?;
         }
-        let target = (image.target.to_string(), image.target_media_type.as_str());
+        let synthesized = pins::is_synthesized(tx, &new_target).map_err(e)?;
+        let target =
+            (!synthesized).then_some((new_target.as_str(), image.target_media_type.as_str()));
+        let mut losers = Vec::new();
         for (name, tag) in &image.tags {
-            self.tag_in(tx, &id, name, tag, Some((&target.0, target.1)))?;
+            losers.extend(self.tag_in(tx, &id, name, tag, target)?);
         }
         for (name, digest) in &image.repo_digests {
-            tx.execute(
-                "INSERT INTO repo_digests (name, digest, image_id) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (name, digest) DO UPDATE SET image_id = excluded.image_id",
-                params![name, digest.to_string(), id],
-            )
-            .map_err(e)?;
+            losers.extend(self.repo_digest_in(tx, &id, name, digest)?);
         }
+        pins::repin(tx, &id).map_err(e)?;
+        losers.sort();
+        losers.dedup();
+        for other in losers {
+            pins::repin(tx, &other).map_err(e)?;
+        }
+        Ok(())
+    }
+
+    /// Records `name@digest` for image `id` (an up-to-date pull restores it, as docker
+    /// adds it back on every pull), moving it from any other image.
+    pub fn add_repo_digest(&self, id: &Digest, name: &str, digest: &Digest) -> Result<()> {
+        let id = id.to_string();
+        self.write(|tx| {
+            let exists = tx
+                .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if exists.is_none() {
+                return Err(no_such_image(&id));
+            }
+            let loser = self.repo_digest_in(tx, &id, name, digest)?;
+            pins::repin(tx, &id).map_err(|e| self.err(e))?;
+            if let Some(other) = loser {
+                pins::repin(tx, &other).map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Points `name:tag` at image `id` with the target the existing image has (a load of
+    /// an image the store holds: its tags only), for each pair, in one transaction with
+    /// the images of `images` (recorded first, in order).
+    pub fn put_images_and_tags(
+        &self,
+        images: &[NewImage],
+        tags: &[(Digest, Vec<(String, String)>)],
+    ) -> Result<()> {
+        self.write(|tx| {
+            images.iter().try_for_each(|image| self.put_in(tx, image))?;
+            for (id, pairs) in tags {
+                let id = id.to_string();
+                let mut losers = Vec::new();
+                for (name, tag) in pairs {
+                    losers.extend(self.tag_in(tx, &id, name, tag, None)?);
+                }
+                for other in losers {
+                    pins::repin(tx, &other).map_err(|e| self.err(e))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Records `name@digest` for image `id`; returns the image it named before, if another.
+    fn repo_digest_in(
+        &self,
+        tx: &Transaction<'_>,
+        id: &str,
+        name: &str,
+        digest: &Digest,
+    ) -> Result<Option<String>> {
+        let e = |e| self.err(e);
+        let digest = digest.clone();
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT image_id FROM repo_digests WHERE name = ?1 AND digest = ?2",
+                params![name, digest.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(e)?;
         tx.execute(
-            "UPDATE images SET size = (
-                     SELECT COALESCE(SUM(b.size), 0) FROM image_blobs ib
-                     JOIN blobs b ON b.digest = ib.digest WHERE ib.image_id = ?1)
-                 WHERE id = ?1",
-            [&id],
+            "INSERT INTO repo_digests (name, digest, image_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name, digest) DO UPDATE SET image_id = excluded.image_id",
+            params![name, digest.to_string(), id],
         )
         .map_err(e)?;
-        Ok(())
+        pins::ensure_root(tx, id, &digest).map_err(e)?;
+        Ok(before.filter(|b| b != id))
     }
 
     /// Points `name:tag` at image `id`, moving it from any other image.
@@ -171,7 +256,10 @@ impl Index {
             if exists.is_none() {
                 return Err(no_such_image(&id));
             }
-            self.tag_in(tx, &id, name, tag, None)
+            if let Some(other) = self.tag_in(tx, &id, name, tag, None)? {
+                pins::repin(tx, &other).map_err(|e| self.err(e))?;
+            }
+            Ok(())
         })
     }
 
@@ -195,7 +283,8 @@ impl Index {
     }
 
     /// Records `name:tag` for image `id`; `target` is the manifest the tag resolved to
-    /// (`None`: the image's own target).
+    /// (`None`: the image's own target). Returns the image the tag moved from, if another
+    /// (which the caller re-pins: a tag's target is one of its roots).
     fn tag_in(
         &self,
         tx: &Transaction<'_>,
@@ -203,7 +292,15 @@ impl Index {
         name: &str,
         tag: &str,
         target: Option<(&str, &str)>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT image_id FROM tags WHERE name = ?1 AND tag = ?2",
+                [name, tag],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
         let t = now();
         let (td, tm) = target.unzip();
         tx.execute(
@@ -228,7 +325,7 @@ impl Index {
             params![id, t],
         )
         .map_err(|e| self.err(e))?;
-        Ok(())
+        Ok(before.filter(|b| b != id))
     }
 
     /// Removes the tag `name:tag` and returns the image it named.
@@ -242,6 +339,9 @@ impl Index {
                 )
                 .optional()
                 .map_err(|e| self.err(e))?;
+            if let Some(id) = &id {
+                pins::repin(tx, id).map_err(|e| self.err(e))?;
+            }
             match id {
                 Some(id) => parse_digest(&id),
                 None => Err(Error::new(
@@ -263,6 +363,9 @@ impl Index {
                 )
                 .optional()
                 .map_err(|e| self.err(e))?;
+            if let Some(id) = &id {
+                pins::repin(tx, id).map_err(|e| self.err(e))?;
+            }
             match id {
                 Some(id) => parse_digest(&id),
                 None => Err(Error::new(

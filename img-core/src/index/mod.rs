@@ -23,7 +23,10 @@
 //! | `labels` | image → config label key and value |
 //! | `leases` | one per lease: id, purpose, pid, creation time |
 //! | `lease_blobs` | lease → digests it pins |
-//! | `meta` (migration 2) | `store-id`: the identity the store's `blobs/` carries too |
+//! | `meta` (migration 2) | `store-id`: the identity the store's `blobs/` carries too; `fill` while the fill of migration 4 is due |
+//! | `image_roots` (migration 4) | image → each root (target, tag target, repo digest) → the blobs it brings; `image_blobs` is derived from it (pins.rs) |
+//! | `layer_diff_ids` (migration 4) | layer blob → the DiffID a config claims for it, and whether img verified it (layers.rs) |
+//! | `synthesized` (migration 4) | the manifests img wrote itself for legacy archives |
 //!
 //! A store that this user cannot write is opened with [`Index::open_read_only`]: reading
 //! commands work on a system-wide store that users may only read.
@@ -31,7 +34,9 @@
 mod blobs;
 mod filter;
 mod images;
+mod layers;
 mod list;
+mod pins;
 mod remove;
 mod schema;
 
@@ -46,7 +51,9 @@ use crate::error::{Error, ErrorKind, Result};
 pub use blobs::{BlobRow, LeaseRow};
 pub use filter::ListFilter;
 pub use images::{ImageInfo, NewImage};
+pub use layers::LayerDiffId;
 pub use list::ImageRow;
+pub(crate) use pins::{Filled, PendingImage};
 pub use remove::{DeleteImage, RemovedReferences};
 pub use schema::SCHEMA_VERSION;
 

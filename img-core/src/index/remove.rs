@@ -102,6 +102,9 @@ impl Index {
                 tx.execute("DELETE FROM images WHERE id = ?1", [&id])
                     .map_err(e)?;
                 removed.deleted = true;
+            } else {
+                // What it pins is the closure of the references it has left.
+                super::pins::repin(tx, &id).map_err(e)?;
             }
             Ok(Some(removed))
         })?;

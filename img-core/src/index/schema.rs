@@ -99,6 +99,36 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE tags ADD COLUMN target_digest TEXT;
     ALTER TABLE tags ADD COLUMN target_media_type TEXT;
     "#,
+    // 4: what an image pins is derived, never accumulated (see pins.rs): `image_roots`
+    // holds the closure of each root (its target, its tags' targets, its repo digests),
+    // and `image_blobs` is recomputed from the roots it has now. `layer_diff_ids` records
+    // the DiffID a config claims for each layer blob (a load trusts only a verified one),
+    // `synthesized` the manifests img wrote itself for legacy archives. The fill of
+    // existing images reads their manifests and configs, so it is Rust code (store/fill.rs)
+    // that runs when a writer next opens the store: the `fill` row says it is due.
+    r#"
+    CREATE TABLE image_roots (
+        image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        root     TEXT NOT NULL,
+        digest   TEXT NOT NULL,
+        PRIMARY KEY (image_id, root, digest)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE layer_diff_ids (
+        digest   TEXT NOT NULL,
+        diff_id  TEXT NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (digest, diff_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX layer_diff_ids_diff_id ON layer_diff_ids(diff_id);
+
+    CREATE TABLE synthesized (
+        digest TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+
+    INSERT INTO meta (key, value) VALUES ('fill', '4')
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    "#,
 ];
 
 /// The version recorded in the file.

@@ -33,4 +33,39 @@ impl Manifest {
     pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
         std::iter::once(&self.config).chain(self.layers.iter())
     }
+
+    /// The OCI manifest img writes for an image of a legacy archive (docker's
+    /// manifest.json, which has none): `config` (an OCI config descriptor) and `layers`.
+    pub fn for_legacy_image(config: Descriptor, layers: Vec<Descriptor>) -> Manifest {
+        Manifest {
+            schema_version: 2,
+            media_type: Some(super::media_type::OCI_MANIFEST.to_owned()),
+            config,
+            layers,
+            subject: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    /// Whether `bytes` are, byte for byte, a manifest [`Manifest::for_legacy_image`] made
+    /// and img encoded: how an index upgraded to schema 4 recognises the manifests img
+    /// synthesised before it marked them. A registry's manifest equal to it byte for
+    /// byte would be the same document, so nothing is mistaken.
+    pub fn is_legacy_synthesis(bytes: &[u8]) -> bool {
+        let Ok(m) = serde_json::from_slice::<Manifest>(bytes) else {
+            return false;
+        };
+        let plain = |d: &Descriptor| d.annotations.is_empty() && d.platform.is_none();
+        m.media_type.as_deref() == Some(super::media_type::OCI_MANIFEST)
+            && m.config.media_type == super::media_type::OCI_CONFIG
+            && plain(&m.config)
+            && m.layers.iter().all(plain)
+            && m.subject.is_none()
+            && m.annotations.is_empty()
+            && serde_json::to_vec(&Manifest::for_legacy_image(
+                m.config.clone(),
+                m.layers.clone(),
+            ))
+            .is_ok_and(|again| again == bytes)
+    }
 }

@@ -2,6 +2,10 @@
 //! (img-ls, `img-rm --prune`, img-search): the split, the label form, and the error for a
 //! filter docker's daemon refuses.
 
+mod until;
+
+pub use until::parse_until;
+
 use crate::error::{Error, ErrorKind, Result};
 
 /// `KEY=VALUE` → (lowercased trimmed key, trimmed value), as docker's CLI reads `--filter`;

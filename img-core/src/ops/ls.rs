@@ -20,7 +20,7 @@ use crate::record::{RowRecord, Target};
 use crate::reference::Reference;
 use crate::store::Store;
 
-use super::filters;
+use super::filters::{self, parse_until};
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
@@ -64,7 +64,8 @@ const OTHER_HEADERS: [Column; 5] = [
     Column::new("Containers", "CONTAINERS"),
     Column::new("SharedSize", "SHARED SIZE"),
     Column::new("UniqueSize", "UNIQUE SIZE"),
-    Column::new("VirtualSize", "VIRTUAL SIZE"),
+    // docker heads it SIZE too (its header table maps VirtualSize to SizeHeader).
+    Column::new("VirtualSize", "SIZE"),
 ];
 
 /// Lists the store as `options` ask and prints the rows to `out` (`-q`: the IDs, one a
@@ -96,6 +97,20 @@ pub fn ls(
         .copied()
         .collect();
     let mut formatter = RowFormatter::new(options.no_trunc);
+    // An explicit `--format json` is docker's bytes; the piped default is the record.
+    if let Format::Json = format
+        && options.format.is_some()
+    {
+        for row in &rows {
+            let record = formatter.record(row);
+            let extra = formatter.extra(row);
+            let line = docker_json_row(&record, &extra, options.digests)?;
+            out.write_all(line.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| Error::io(e, "writing output"))?;
+        }
+        return out.flush().map_err(|e| Error::io(e, "writing output"));
+    }
     // JSON Lines straight from the rows (the bulk of a pipe's output), without building a
     // JSON value a row; tables and templates take values.
     if let Format::Json = format {
@@ -362,6 +377,48 @@ impl<'a> JsonRow<'a> {
     }
 }
 
+/// A row as `docker images --format json` prints it, byte for byte: docker marshals a
+/// map of every key its template context has, so the keys are sorted and `<`, `>` and `&`
+/// are escaped (`\u003cnone\u003e`), as Go's `json.Marshal` does; `Digest` is `<none>`
+/// unless `--digests`, since docker fills it only then.
+fn docker_json_row(r: &RowRecord, extra: &Extra, digests: bool) -> Result<String> {
+    let digest = if digests { r.digest.as_str() } else { NONE };
+    let row: std::collections::BTreeMap<&str, &str> = [
+        ("Containers", "N/A"),
+        ("CreatedAt", r.created_at.as_str()),
+        ("CreatedSince", r.created_since.as_str()),
+        ("Digest", digest),
+        ("ID", r.id.as_str()),
+        ("Repository", r.repository.as_str()),
+        ("SharedSize", "N/A"),
+        ("Size", r.size.as_str()),
+        ("Tag", r.tag.as_str()),
+        ("UniqueSize", "N/A"),
+        ("VirtualSize", extra.virtual_size.as_str()),
+    ]
+    .into_iter()
+    .collect();
+    let text = serde_json::to_string(&row).map_err(json_error)?;
+    Ok(go_marshal_escapes(&text))
+}
+
+/// What Go's `json.Marshal` escapes beyond serde_json: `<`, `>`, `&` (HTML escaping) and
+/// U+2028, U+2029. None of them is JSON syntax, so each one is inside a string.
+fn go_marshal_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn json_error(e: serde_json::Error) -> Error {
     match e.io_error_kind() {
         Some(kind) => Error::io(std::io::Error::from(kind), "writing output"),
@@ -489,6 +546,3 @@ fn familiar_name(full: &str) -> String {
 
 #[cfg(test)]
 mod tests;
-mod until;
-
-pub use until::parse_until;

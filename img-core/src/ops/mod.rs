@@ -3,12 +3,18 @@
 
 pub mod filters;
 pub mod inspect;
+pub mod login;
 pub mod ls;
 pub mod pack;
 pub mod progress;
 pub mod pull;
+pub mod push;
 pub mod resolve;
 pub mod rm;
 pub mod search;
 pub mod tag;
 pub mod verify;
+
+// What a tool's main names besides the verbs: a `--platform` value and a `-f` template.
+pub use crate::oci::Platform;
+pub use crate::template::Template;

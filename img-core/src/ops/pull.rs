@@ -10,12 +10,18 @@
 //! Layers download in parallel into `ingest/`; an interrupted pull keeps its partials and
 //! the next one resumes them with `Range`. A lease pins everything the pull has committed
 //! until the image row exists, so a concurrent `img-rm --prune` cannot sweep it.
+//!
+//! Recording the image points it at the manifest pulled: an image loaded from a legacy
+//! archive (its target a manifest img synthesised) is re-pointed, its loaded tags follow,
+//! and what only the synthesised manifest used is no longer pinned (index/pins.rs). An
+//! up-to-date pull records the repo digest the reference resolved to, as docker does.
+//! The DiffIDs the config claims are recorded, unverified, for loads to match layers by.
 
 use std::collections::BTreeMap;
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{ImageInfo, NewImage};
+use crate::index::{ImageInfo, LayerDiffId, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
 use crate::record::ImageRecord;
 use crate::reference::Reference;
@@ -93,9 +99,8 @@ pub fn pull(
     let endpoints = endpoints(reference.domain(), config, security)?;
     if options.all_tags {
         if reference.digest().is_some() {
-            return Err(Error::usage(
-                "--all-tags takes a repository name without a digest",
-            ));
+            // docker's words.
+            return Err(Error::usage("tag can't be used with --all-tags/-a"));
         }
         let repo = reference.repository();
         let tags = first_answer(&endpoints, |client| client.tags(repo.path()))?;
@@ -206,13 +211,23 @@ fn up_to_date(
     let had_tag = reference
         .tag()
         .is_none_or(|t| image.tags.iter().any(|(n, tg)| *n == name && tg == t));
-    // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else.
+    // Re-recording moves the tag here if it pointed elsewhere and refreshes nothing else
+    // but the repo digest, which docker adds back on every pull (a load, or an img-rm of
+    // it, leaves an image without one).
     if let Some(tag) = reference.tag() {
         match store.index().tag(&image.id, &reference.name(), tag) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         }
+    }
+    match store
+        .index()
+        .add_repo_digest(&image.id, &reference.name(), resolved)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
     }
     let Some(info) = store.index().image(&image.id)? else {
         return Ok(None);
@@ -561,6 +576,19 @@ impl<'a> Puller<'a> {
                 ),
             ));
         }
+        // What the config claims its layers inflate to, unverified (a pull does not
+        // inflate them): a later load of the same image checks before relying on it.
+        let claims: Vec<LayerDiffId> = m
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(l, diff_id)| LayerDiffId {
+                digest: l.digest.clone(),
+                diff_id: diff_id.clone(),
+                verified: false,
+            })
+            .collect();
+        self.store.index().put_diff_ids(&claims)?;
         Ok((
             Fetched {
                 manifest_digest: manifest_digest.clone(),

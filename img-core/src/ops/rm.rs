@@ -326,6 +326,40 @@ pub fn prune_at(root: &std::path::Path, prune: &PruneOptions) -> Result<Pruned> 
     prune_after(&store, prune, early)
 }
 
+/// `img-rm --rebuild-index`: what was restored from the blobs of a store whose index was
+/// lost, and the one line of advice img-rm prints after the restored IDs.
+pub struct Rebuilt {
+    /// The restored images, by ID.
+    pub images: Vec<Digest>,
+    /// What to tell the user: counts, that the images are untagged, what to do next.
+    pub summary: String,
+}
+
+/// Rebuilds the index of the store at `root` ([`Store::rebuild_index`]) and words what it
+/// did: the images come back untagged, so the advice is to tag before a prune.
+pub fn rebuild_index_at(root: &std::path::Path) -> Result<Rebuilt> {
+    let report = Store::rebuild_index(root)?;
+    let mut summary = format!(
+        "rebuilt the index of {}: {} images from {} blobs, untagged: tag the ones to keep with img-tag, since img-rm --prune removes untagged images",
+        root.display(),
+        report.images.len(),
+        report.blobs
+    );
+    if !report.damaged.is_empty() {
+        summary.push_str(&format!(
+            "; {} damaged blob files left out (img-rm --prune removes them)",
+            report.damaged.len()
+        ));
+    }
+    if let Some(lost) = &report.lost_index {
+        summary.push_str(&format!("; the lost index is kept as {}", lost.display()));
+    }
+    Ok(Rebuilt {
+        images: report.images,
+        summary,
+    })
+}
+
 fn prune_after(store: &Store, prune: &PruneOptions, reclaimed: GcReport) -> Result<Pruned> {
     let options = GcOptions::prune();
     let mut early = store.reclaim_unindexed(&options)?;

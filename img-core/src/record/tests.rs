@@ -47,6 +47,23 @@ fn image_record() -> ImageRecord {
 }
 
 #[test]
+fn image_record_keys_are_every_key_it_can_have_in_order() {
+    let full = ImageRecord {
+        downloaded: Some(1),
+        reused: Some(2),
+        ..image_record()
+    };
+    let value = serde_json::to_value(&full).unwrap();
+    let keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ImageRecord::KEYS);
+}
+
+#[test]
 fn image_record_has_dockers_keys_and_skips_pull_counts() {
     let json = serde_json::to_string(&image_record()).unwrap();
     assert_eq!(

@@ -1,21 +1,18 @@
 //! The client for one registry: its agent, the scheme it settled on, the Authorization it
 //! earned, and the one `send` every request of the fetch, list and push code goes through.
 
-use std::io::Read;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::auth::{Challenge, Scope};
 use super::credentials::Credentials;
-use super::error::{is_certificate_error, read_error_body, status_error};
+use super::error::{is_certificate_error, read_error_body};
+use super::http::{Request, Response, Target, expect, header};
 use super::options::{ClientOptions, SchemePolicy, build_agent};
 use super::retry;
 use super::stall::{StallReader, Watchdog, is_stall};
 use super::token::{TokenCache, fetch_token};
 use super::transport::{Exchange, Origin, answered_by, answering_origin, execute};
 use crate::error::{Error, ErrorKind, Result};
-
-/// A response with its body still unread.
-pub(crate) type Response = ureq::http::Response<ureq::Body>;
 
 /// A client for one registry host (`host[:port]`), safe to share between threads.
 ///
@@ -52,58 +49,6 @@ struct AuthState {
     /// The token realm and service, once a Bearer challenge named them: later scopes get
     /// their token before the request instead of after a 401.
     bearer: Option<(String, Option<String>)>,
-}
-
-/// A request body: replayable ones may be sent again after an authentication challenge.
-pub(crate) enum Body<'a> {
-    /// No body.
-    Empty,
-    /// Bytes in memory (a manifest).
-    Bytes(&'a [u8]),
-    /// A stream of exactly this many bytes (a blob or a chunk of one).
-    Stream(&'a mut dyn Read, u64),
-}
-
-impl Body<'_> {
-    fn replayable(&self) -> bool {
-        !matches!(self, Body::Stream(..))
-    }
-}
-
-/// Where a request goes: a path on this registry, or a URL the registry gave us.
-pub(crate) enum Target {
-    /// `/v2/…`, put on the registry's base URL.
-    Path(String),
-    /// An absolute URL (an upload `Location`, a `Link`).
-    Url(String),
-}
-
-/// One request as the fetch, list and push code describe it.
-pub(crate) struct Request<'a> {
-    pub method: &'static str,
-    pub target: Target,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: Body<'a>,
-    pub scope: Scope,
-}
-
-impl<'a> Request<'a> {
-    /// A body-less request to a path on this registry.
-    pub fn new(method: &'static str, path: String, scope: Scope) -> Request<'a> {
-        Request {
-            method,
-            target: Target::Path(path),
-            headers: Vec::new(),
-            body: Body::Empty,
-            scope,
-        }
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Request<'a> {
-        self.headers.push((name, value.into()));
-        self
-    }
 }
 
 impl RegistryClient {
@@ -290,16 +235,13 @@ impl RegistryClient {
             // Only the registry's own challenge is answered, never one from where a
             // redirect led.
             let from_registry = answering_origin(&resp).as_ref() == Some(&origin);
-            if resp.status().as_u16() == 401
-                && same_origin
-                && from_registry
-                && !answered
-                && req.body.replayable()
-            {
+            if resp.status().as_u16() == 401 && same_origin && from_registry {
                 let challenge = header(&resp, "www-authenticate")
                     .as_deref()
                     .and_then(Challenge::parse);
-                if let Some(challenge) = &challenge
+                if !answered
+                    && req.body.replayable()
+                    && let Some(challenge) = &challenge
                     && self.answer(challenge, &req.scope)?
                 {
                     let _ = read_error_body(resp.into_body());
@@ -307,8 +249,21 @@ impl RegistryClient {
                     continue;
                 }
                 // Refused for good: say whether our credentials were wrong or missing,
-                // rather than the registry's bare "authentication required".
-                if let Some(e) = self.basic_refusal(challenge.as_ref()) {
+                // rather than the registry's bare "authentication required" — also when
+                // the refusal is the answer to the retry that sent them (the first
+                // request a command makes, such as img-search's catalog).
+                if let Some(e) = self.basic_refusal(challenge.as_ref(), auth.is_some()) {
+                    let _ = read_error_body(resp.into_body());
+                    return Err(e);
+                }
+            }
+            if resp.status().as_u16() == 401 && same_origin && from_registry && answered {
+                // The credentials were sent in answer to the challenge and refused again:
+                // the same words as when they were refused at once (a login's check).
+                let challenge = header(&resp, "www-authenticate")
+                    .as_deref()
+                    .and_then(Challenge::parse);
+                if let Some(e) = self.basic_refusal(challenge.as_ref(), true) {
                     let _ = read_error_body(resp.into_body());
                     return Err(e);
                 }
@@ -424,8 +379,13 @@ impl RegistryClient {
 
     /// Why a Basic challenge we cannot answer (again) ends the request: the stored
     /// credentials were refused, or there are none. Names the user, never the secret.
-    fn basic_refusal(&self, challenge: Option<&Challenge>) -> Option<Error> {
+    /// `sent` says whether this request carried an Authorization: stored credentials never
+    /// sent (a body that cannot be replayed) were not refused.
+    fn basic_refusal(&self, challenge: Option<&Challenge>, sent: bool) -> Option<Error> {
         if !matches!(challenge, Some(Challenge::Basic { .. })) {
+            return None;
+        }
+        if self.options.credentials.is_some() && !sent {
             return None;
         }
         let message = match self.options.credentials.as_ref() {
@@ -503,24 +463,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // The guarded state stays consistent at every await-free point: a panic elsewhere
     // while holding it leaves nothing half-written worth refusing.
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A response header as a string, if present and printable.
-pub(crate) fn header(resp: &Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Passes a response whose status is in `ok`; anything else becomes the registry's error.
-pub(crate) fn expect(resp: Response, ok: &[u16]) -> Result<Response> {
-    let status = resp.status().as_u16();
-    if ok.contains(&status) {
-        Ok(resp)
-    } else {
-        Err(status_error(status, &read_error_body(resp.into_body())))
-    }
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// The key docker uses for Docker Hub in `auths`.
-const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+/// The key docker uses for Docker Hub in `auths` (and hands its credential helpers).
+pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 
 /// A user's credentials for one registry.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,6 +107,15 @@ pub fn lookup(domain: &str) -> Result<Option<Credentials>> {
     Ok(None)
 }
 
+/// The credentials stored for `domain` in the one file `path` (missing: none), as
+/// [`lookup`] reads them there; img-login's "existing credentials".
+pub fn lookup_in(path: &Path, domain: &str) -> Result<Option<Credentials>> {
+    match read_auth_file(path)? {
+        Some(file) => from_file(&file, domain, path),
+        None => Ok(None),
+    }
+}
+
 /// The candidate files, in order.
 fn auth_files() -> Result<Vec<PathBuf>> {
     if let Some(p) = env("REGISTRY_AUTH_FILE") {
@@ -130,7 +139,7 @@ fn auth_files() -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn env(name: &str) -> Option<String> {
+pub(crate) fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -236,15 +245,22 @@ struct HelperAnswer {
     secret: String,
 }
 
-/// Asks `docker-credential-<name> get` for `server`'s credentials.
-fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>> {
+/// Runs `docker-credential-<name> <action>` with `input` on stdin, as docker's helper
+/// protocol says (`get` and `erase` take the server, `store` a JSON object). The output
+/// is returned whatever the exit status: "credentials not found" is an answer.
+pub(crate) fn call_helper(
+    name: &str,
+    action: &str,
+    server: &str,
+    input: &[u8],
+) -> Result<std::process::Output> {
     if name.is_empty() || name.contains(['/', '\\']) {
         return Err(Error::new(
             ErrorKind::Usage,
             format!("invalid credential helper name {name:?}"),
         ));
     }
-    let program = format!("docker-credential-{name}");
+    let program = helper_program(name);
     let fail = |why: String| {
         Error::new(
             ErrorKind::Unauthorized,
@@ -252,7 +268,7 @@ fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>> {
         )
     };
     let mut child = Command::new(&program)
-        .arg("get")
+        .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -260,16 +276,42 @@ fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>> {
         .map_err(|e| fail(format!("cannot run it: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
-            .write_all(server.as_bytes())
+            .write_all(input)
             .map_err(|e| fail(format!("writing to it: {e}")))?;
     }
-    let out = child
+    child
         .wait_with_output()
-        .map_err(|e| fail(format!("waiting for it: {e}")))?;
+        .map_err(|e| fail(format!("waiting for it: {e}")))
+}
+
+/// `docker-credential-<name>`.
+pub(crate) fn helper_program(name: &str) -> String {
+    format!("docker-credential-{name}")
+}
+
+/// Whether a helper's failed answer is the protocol's "nothing stored".
+pub(crate) fn helper_found_nothing(out: &std::process::Output) -> bool {
+    // The protocol's words, and pass's (docker-credential-pass says the entry "is not
+    // in the password store" when erasing one it never had).
+    let said = String::from_utf8_lossy(&out.stdout);
+    said.contains("credentials not found") || said.contains("is not in the password store")
+}
+
+/// Asks `docker-credential-<name> get` for `server`'s credentials.
+fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>> {
+    let out = call_helper(name, "get", server, server.as_bytes())?;
+    let fail = |why: String| {
+        Error::new(
+            ErrorKind::Unauthorized,
+            format!(
+                "credential helper {} for {server}: {why}",
+                helper_program(name)
+            ),
+        )
+    };
     if !out.status.success() {
-        let stdout = String::from_utf8_lossy(&out.stdout);
         // The helper protocol's way of saying "nothing stored": go anonymous.
-        if stdout.contains("credentials not found") {
+        if helper_found_nothing(&out) {
             return Ok(None);
         }
         return Err(fail(format!("it exited with {}", out.status)));

@@ -4,7 +4,8 @@
 use std::io::Read;
 
 use super::auth::Scope;
-use super::client::{RegistryClient, Request, expect, header};
+use super::client::RegistryClient;
+use super::http::{Request, expect, header};
 use super::paths::{ManifestRef, check_repository, display_ref};
 use super::retry;
 use crate::digest::Digest;
@@ -255,7 +256,7 @@ fn too_large(len: u64) -> Error {
 }
 
 /// The `Docker-Content-Digest` header, parsed strictly (it may end up in a URL).
-fn announced_digest(resp: &super::client::Response) -> Result<Option<Digest>> {
+fn announced_digest(resp: &super::http::Response) -> Result<Option<Digest>> {
     match header(resp, "docker-content-digest") {
         None => Ok(None),
         Some(v) => Digest::parse(v.trim())

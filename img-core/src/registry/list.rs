@@ -7,7 +7,8 @@ use std::io::Read;
 use serde::Deserialize;
 
 use super::auth::Scope;
-use super::client::{RegistryClient, Request, Target, expect, header};
+use super::client::RegistryClient;
+use super::http::{Request, Target, expect, header};
 use super::paths::{check_repository, resolve_location};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -110,7 +111,7 @@ impl RegistryClient {
                 method: "GET",
                 target,
                 headers: vec![("accept", "application/json".to_owned())],
-                body: super::client::Body::Empty,
+                body: super::http::Body::Empty,
                 scope: scope.clone(),
             };
             let resp = expect(self.send(req)?, &[200])?;

@@ -13,6 +13,10 @@
 //! given up on (the `stall` module): 30 s a read, two minutes a host, settable with
 //! `IMG_STALL_TIMEOUT` and `IMG_STALL_BUDGET`.
 //!
+//! Imports run one way, from the top down: `client` (auth state, retries) → `token` (the
+//! bearer dance) → `transport` (one exchange, redirects) → `http` (the shared vocabulary:
+//! `Request`, `Body`, `Response`, `header`, `expect`).
+//!
 //! ```no_run
 //! use img_core::registry::{ClientOptions, RegistryClient};
 //! # fn main() -> img_core::Result<()> {
@@ -24,10 +28,12 @@
 mod auth;
 mod catalog;
 mod client;
+pub mod credential_store;
 pub mod credentials;
 mod endpoint;
 mod error;
 mod fetch;
+mod http;
 mod list;
 mod options;
 mod paths;

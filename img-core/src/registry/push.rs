@@ -4,7 +4,8 @@
 use std::io::Read;
 
 use super::auth::Scope;
-use super::client::{Body, RegistryClient, Request, Response, Target, expect, header};
+use super::client::RegistryClient;
+use super::http::{Body, Request, Response, Target, expect, header};
 use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
 use crate::digest::{Digest, VerifyingReader};
 use crate::error::{Error, ErrorKind, Result};

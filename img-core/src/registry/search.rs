@@ -10,8 +10,9 @@ use std::io::Read;
 use serde::Deserialize;
 
 use super::auth::Scope;
-use super::client::{RegistryClient, Request, expect, header};
+use super::client::RegistryClient;
 use super::error::read_error_body;
+use super::http::{Request, expect, header};
 use super::transport::encode_query_value;
 use crate::error::{Error, ErrorKind, Result};
 

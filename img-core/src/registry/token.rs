@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::client::Body;
 use super::credentials::Credentials;
+use super::http::Body;
 use super::stall::{StallReader, Watchdog};
 use super::transport::{
     Exchange, Origin, answered_by, answering_origin, encode_query_value, execute,
@@ -192,7 +192,7 @@ pub(crate) fn fetch_token(
     )
     .take(MAX_TOKEN_RESPONSE)
     .read_to_end(&mut body)
-    .map_err(|e| Error::io(e, "reading the answer").context(doing()))?;
+    .map_err(|e| Error::network_io(e, "reading the answer").context(doing()))?;
     match status {
         200 => parse_token_response(&body).map_err(|e| e.context(doing())),
         401 | 403 => Err(Error::new(

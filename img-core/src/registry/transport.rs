@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use ureq::SendBody;
 
-use super::client::{Body, Response, header};
 use super::error::{read_error_body, transport_error};
+use super::http::{Body, Response, header};
 use super::paths::resolve_location;
 use super::stall::{Watchdog, is_timeout};
 use crate::error::{Error, ErrorKind, Result};

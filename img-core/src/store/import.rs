@@ -349,14 +349,14 @@ impl Staged<'_> {
 
     /// The digest, in `algorithm`, of the bytes this compressed blob inflates to (a legacy
     /// `layer.tar`'s DiffID). Streamed under the bomb guard of
-    /// [`decompress`](crate::archive::compression::decompress), never held whole; the
+    /// [`decompress`](crate::compression::decompress), never held whole; the
     /// hashing runs on a thread of its own from the start, so inflating the next chunk
     /// overlaps hashing the last one (together they cost about what the slower does).
     pub fn inflated_digest(&self, algorithm: Algorithm) -> Result<Digest> {
         let file = File::open(&self.partial)
             .map_err(|e| Error::io(e, format!("opening {}", self.partial.display())))?;
         let (mut inflated, _) =
-            crate::archive::compression::decompress(io::BufReader::with_capacity(1 << 20, file))?;
+            crate::compression::decompress(io::BufReader::with_capacity(1 << 20, file))?;
         let mut hashing = Hashing::Inline(Hasher::new(algorithm));
         hashing.move_to_thread();
         let mut buf = vec![0u8; 1 << 20];

@@ -38,10 +38,13 @@
 //!   [`Store::has_blob`]: the protection is a row written in a transaction that GC's mark
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
+mod check;
+mod fill;
 mod gc;
 mod identity;
 mod import;
 mod ingest;
+mod layers;
 mod lease;
 mod lock;
 mod rebuild;
@@ -57,6 +60,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
+pub use check::CheckReport;
 pub use gc::{GcOptions, GcReport};
 pub use identity::STORE_ID_FILE;
 pub use import::{ImportSession, ImportWriter, Staged};
@@ -109,10 +113,12 @@ impl Store {
             builder.create(&dir).map_err(|e| Error::io(e, doing()))?;
         }
         identity::check(root, &index, &blobs, true)?;
-        Ok(Store {
+        let store = Store {
             root: root.to_owned(),
             index,
-        })
+        };
+        store.fill_index().map_err(|e| e.context(doing()))?;
+        Ok(store)
     }
 
     /// Opens the store at `root` for reading only (img-ls, img-inspect): nothing is created
@@ -152,6 +158,12 @@ impl Store {
             other => other.map_err(|e| e.context(doing()))?,
         };
         identity::check(root, &index, &blobs, false)?;
+        // An index upgraded to schema 4 whose fill is due: a user who may write the store
+        // fills it, so that what is listed is what is pinned.
+        if writable && allow_immutable && index.fill_is_pending()? {
+            drop(index);
+            return Store::open(root);
+        }
         Ok(Store {
             root: root.to_owned(),
             index,

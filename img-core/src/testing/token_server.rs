@@ -214,7 +214,9 @@ fn answer(
                 return denied("malformed basic credentials");
             };
             if shared.options.users.get(u).map(String::as_str) != Some(p) {
-                return denied("invalid username or password");
+                // Recorded with the user it named, so a test sees whose login was refused.
+                let (status, body, _, granted) = denied("invalid username or password");
+                return (status, body, Some(u.to_owned()), granted);
             }
             Some(u.to_owned())
         }

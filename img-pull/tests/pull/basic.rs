@@ -330,6 +330,70 @@ fn all_tags_pulls_every_tag_of_the_repository() {
     assert!(run.stderr.contains("--all-tags"), "{}", run.stderr);
 }
 
+/// Regression (issue 14, bug 5): `img-pull -a REPO` said `Using default tag: latest` and
+/// ended with a tagged name where docker 28 prints the name-only reference; `-a NAME:TAG`
+/// was pulled instead of refused with docker's words.
+#[test]
+fn all_tags_prints_the_name_only_reference_and_refuses_a_tag() {
+    let f = fixture();
+    let name = f.reference("test/alpine-like");
+    let repository = img_core::Reference::parse_normalized_name(&name).unwrap();
+    let shown = f.on_terminal(BIN, &["-a", &name]);
+    assert!(!shown.contains("Using default tag"), "{shown}");
+    // What the terminal shows, less the display's cursor moves (a line may start with one).
+    let plain = strip_csi(&shown);
+    let lines: Vec<&str> = plain.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines.last(),
+        Some(&repository.to_string().as_str()),
+        "{shown}"
+    );
+    let status: Vec<&&str> = lines.iter().filter(|l| l.starts_with("Status:")).collect();
+    assert_eq!(
+        status,
+        [&format!(
+            "Status: Downloaded newer image for {}",
+            repository.familiar()
+        )
+        .as_str()],
+        "one Status line, for the repository: {shown}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("Digest: sha256:")),
+        "{shown}"
+    );
+    // Again: up to date, said once.
+    let shown = f.on_terminal(BIN, &["-a", &name]);
+    assert!(
+        shown.contains(&format!(
+            "Status: Image is up to date for {}\n",
+            repository.familiar()
+        )),
+        "{shown}"
+    );
+
+    // -q: the name-only reference alone, as docker -a -q prints it.
+    let run = pull_in(&f, &["-a", "-q", &name]).success();
+    assert_eq!(run.stdout, format!("{repository}\n"));
+
+    // A tag (or a digest) with -a is refused, nothing pulled.
+    let tagged = format!("{name}:latest");
+    let run = pull_in(&f, &["-a", &tagged]).failure(1, 1);
+    assert_eq!(
+        run.stderr.trim_end(),
+        format!("img-pull: {tagged:?}: tag can't be used with --all-tags/-a")
+    );
+    assert_eq!(run.stdout, "");
+    let digested = format!("{name}@{}", f.image("test/alpine-like").digest());
+    let run = pull_in(&f, &["-a", &digested]).failure(1, 1);
+    assert!(
+        run.stderr
+            .ends_with(": tag can't be used with --all-tags/-a\n"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn several_names_with_one_bad_pull_the_others_and_exit_1() {
     let f = fixture();
@@ -514,4 +578,23 @@ fn two_pulls_of_the_same_image_at_once_both_succeed_into_one_store() {
         1
     );
     verify_store(&f.root());
+}
+
+/// `text` without its CSI escape sequences (`ESC [ … final byte`).
+fn strip_csi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -11,6 +11,7 @@ use std::process::Command;
 
 use img_core::testing::{Run, run};
 
+mod auth;
 mod catalog;
 mod docker_parity;
 mod dockerd;

@@ -12,7 +12,9 @@ use img_core::testing::tls::TestCa;
 use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
 use img_core::testing::{TestRegistry, TokenAuthConfig, push_image, standard_set, write_htpasswd};
 
-use super::{Ctx, Outcome, Row, Sandbox, TOOL_LIMIT, base64_lite, run_for};
+use base64::Engine as _;
+
+use super::{Ctx, Outcome, Row, Sandbox, TOOL_LIMIT, run_for};
 
 const USER: &str = "stress";
 const PASSWORD: &str = "S3cret-Stress-Pw0rd";
@@ -133,7 +135,7 @@ fn basic_tls(ctx: &Ctx) -> Result<Row, String> {
     let secrets = vec![
         PASSWORD.to_owned(),
         WRONG.to_owned(),
-        base64_lite::encode(&format!("{USER}:{PASSWORD}")),
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}")),
     ];
     let reference = format!("{}/{}", tls.addr(), image.reference());
 
@@ -285,7 +287,7 @@ fn token(ctx: &Ctx) -> Result<Row, String> {
 
     let mut secrets = vec![
         PASSWORD.to_owned(),
-        base64_lite::encode(&format!("{USER}:{PASSWORD}")),
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}")),
     ];
     for req in recorder.seen().iter().chain(front.seen().iter()) {
         if let Some(t) = req

@@ -3,15 +3,21 @@
 //! blobs under a lease, synthesised manifests, and every image in one index transaction.
 //! Whatever fails before the commit leaves the store's images and blobs as they were, and
 //! the staged files are removed as they drop.
+//!
+//! An image the store has already loads as its tags only, and a layer the store holds in
+//! another compression is not stored again (plan.rs): loading an image again never
+//! changes its size. The record's `Digest` is then the target the store has.
 
 use std::io::BufRead;
 use std::path::Path;
 
-use super::plan::{StoreLookup, plan};
+use super::plan::{StoreLookup, StoredManifest, plan};
 use super::{LoadOptions, wanted_platform};
 use crate::archive::{read_dir, read_tar};
 use crate::digest::Digest;
 use crate::error::Result;
+use crate::oci::media_type::{self, Compression};
+use crate::oci::{Descriptor, Document};
 use crate::record::ImageRecord;
 use crate::reference::Reference;
 use crate::store::{Lease, Store};
@@ -68,6 +74,9 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
     lease.protect_all(&all)?;
     let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
         for p in &planned {
+            if p.existing || p.existing_blobs {
+                continue;
+            }
             for (d, mt) in &p.blobs {
                 if let Some(staged) = contents.blobs.remove(d) {
                     staged.commit(mt)?;
@@ -75,6 +84,19 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
             }
             for (mt, bytes) in &p.synthesized {
                 store.put_blob(mt, bytes, &Digest::sha256_of(bytes))?;
+            }
+        }
+        // What the archive carries that the store holds already is stored nothing new,
+        // but a copy there that no longer hashes right (a damaged blob) is replaced by
+        // the archive's verified one: commit re-hashes the stored copy and keeps it when
+        // it is whole. Only digests the store has: a layer the store holds in another
+        // compression is never stored again.
+        let carried: Vec<Digest> = contents.blobs.keys().cloned().collect();
+        for d in carried {
+            if let Some(row) = store.index().blob(&d)?
+                && let Some(staged) = contents.blobs.remove(&d)
+            {
+                staged.commit(&row.media_type)?;
             }
         }
         // Tags moving from other images, as docker reports them.
@@ -91,8 +113,27 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
             }
             moved_all.push(moved);
         }
-        let news: Vec<_> = planned.iter().map(|p| p.image.clone()).collect();
-        store.index().put_images(&news)?;
+        // Facts about the blobs first (all committed now, and pinned): what the layers
+        // inflate to, which manifests img wrote; then the images, in one transaction.
+        let claims: Vec<_> = planned.iter().flat_map(|p| p.layers.clone()).collect();
+        store.index().put_diff_ids(&claims)?;
+        let synthesized: Vec<Digest> = planned
+            .iter()
+            .filter(|p| !p.existing && !p.synthesized.is_empty())
+            .map(|p| p.image.target.clone())
+            .collect();
+        store.index().mark_synthesized(&synthesized)?;
+        let news: Vec<_> = planned
+            .iter()
+            .filter(|p| !p.existing)
+            .map(|p| p.image.clone())
+            .collect();
+        let tags_only: Vec<_> = planned
+            .iter()
+            .filter(|p| p.existing)
+            .map(|p| (p.image.id.clone(), p.image.tags.clone()))
+            .collect();
+        store.index().put_images_and_tags(&news, &tags_only)?;
         Ok(moved_all)
     })();
     let moved_all = match committed {
@@ -148,5 +189,68 @@ impl StoreLookup for Lookup<'_, '_> {
 
     fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
         self.store.read_blob(digest)
+    }
+
+    fn image(&self, id: &Digest) -> Result<Option<(Digest, String)>> {
+        let Some(info) = self.store.index().image(id)? else {
+            return Ok(None);
+        };
+        let blobs = self.store.index().image_blobs(id)?;
+        self.lease.protect_all(&blobs.iter().collect::<Vec<_>>())?;
+        for d in &blobs {
+            if !self.store.has_blob(d)? {
+                // Damaged: loaded as a new image, which brings back what is missing.
+                return Ok(None);
+            }
+        }
+        Ok(Some((info.target, info.target_media_type)))
+    }
+
+    fn manifest_of(&self, config: &Digest) -> Result<Option<StoredManifest>> {
+        for (digest, mt) in self.store.index().manifests_beside(config)? {
+            self.lease.protect(&digest)?;
+            let Ok(bytes) = self.store.read_blob(&digest) else {
+                continue;
+            };
+            let Ok(Document::Manifest(m)) = Document::parse(Some(&mt), &bytes) else {
+                continue;
+            };
+            if &m.config.digest != config {
+                continue;
+            }
+            let mut blobs = vec![(digest.clone(), mt.clone())];
+            let mut whole = true;
+            for b in m.blobs() {
+                self.lease.protect(&b.digest)?;
+                whole &= self.store.has_blob(&b.digest)?;
+                blobs.push((b.digest.clone(), b.media_type.clone()));
+            }
+            if whole {
+                return Ok(Some((Descriptor::of(&mt, &bytes), blobs)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn layer(&self, diff_id: &Digest) -> Result<Option<Descriptor>> {
+        let Some(row) = self.store.layer_with_diff_id(diff_id, self.lease)? else {
+            return Ok(None);
+        };
+        // The synthesised manifest is OCI: the stored blob under the OCI name of its
+        // compression.
+        let media_type = match media_type::layer_compression(&row.media_type) {
+            Some(Compression::Gzip) => media_type::OCI_LAYER_GZIP,
+            Some(Compression::Zstd) => media_type::OCI_LAYER_ZSTD,
+            Some(Compression::None) | None => media_type::OCI_LAYER_TAR,
+        };
+        Ok(Some(Descriptor {
+            media_type: media_type.to_owned(),
+            digest: row.digest,
+            size: row.size,
+            urls: Vec::new(),
+            annotations: Default::default(),
+            platform: None,
+            artifact_type: None,
+        }))
     }
 }

@@ -3,6 +3,15 @@
 //! and manifest.json's entries (a manifest synthesised for legacy images, DiffIDs checked,
 //! a compressed `layer.tar` by the digest of the tar it inflates to),
 //! the two joined by config digest. Every check happens here, before anything is committed.
+//!
+//! Nothing the store holds is stored again. An image whose ID the store has already (its
+//! config, or the index of a multi-platform image) loads as its tags only: its target,
+//! pins and size stay. A config the store has a manifest of (a platform of an
+//! `--all-platforms` image) becomes a classic image over that manifest, storing nothing.
+//! A legacy archive's layer the store holds in another compression (docker saves layers
+//! uncompressed; a pull keeps them compressed) is matched by DiffID against a stored blob
+//! whose DiffID img verified (see store/layers.rs), and the manifest img synthesises
+//! names that blob instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +24,7 @@ use crate::archive::layout::{
 };
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::NewImage;
+use crate::index::{LayerDiffId, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
 use crate::reference::Reference;
 
@@ -29,6 +38,13 @@ pub(super) struct Planned {
     pub blobs: BTreeMap<Digest, String>,
     /// Documents we wrote for it (a legacy image's manifest): media type and bytes.
     pub synthesized: Vec<(String, Vec<u8>)>,
+    /// The image is in the store already: the load records its tags only.
+    pub existing: bool,
+    /// Every blob it needs is in the store already (a manifest of its config is): the
+    /// load records the image and commits nothing.
+    pub existing_blobs: bool,
+    /// What its configs say its layer blobs inflate to, and whether that was checked.
+    pub layers: Vec<LayerDiffId>,
     /// The config digests it covers (to join manifest.json's entries to it).
     configs: BTreeSet<Digest>,
 }
@@ -39,7 +55,18 @@ pub(super) trait StoreLookup {
     fn has(&self, digest: &Digest) -> Result<bool>;
     /// The bytes of a document the store has.
     fn read(&self, digest: &Digest) -> Result<Vec<u8>>;
+    /// The target (and its media type) of image `id` when the store has it whole; pins
+    /// its blobs first.
+    fn image(&self, id: &Digest) -> Result<Option<(Digest, String)>>;
+    /// A manifest the store has whole for `config` (a platform of a multi-platform
+    /// image), with its blobs; pinned first.
+    fn manifest_of(&self, config: &Digest) -> Result<Option<StoredManifest>>;
+    /// A stored layer blob verified to inflate to `diff_id`, as a descriptor; pinned first.
+    fn layer(&self, diff_id: &Digest) -> Result<Option<Descriptor>>;
 }
+
+/// A manifest the store has, with every blob it names (and their media types).
+pub(super) type StoredManifest = (Descriptor, Vec<(Digest, String)>);
 
 #[derive(Deserialize)]
 struct IndexJson {
@@ -63,6 +90,7 @@ pub(super) fn plan(
             let names = names_of(&d, warn);
             let planned = p
                 .of_descriptor(&d, wanted)
+                .and_then(|planned| p.settle(planned))
                 .map_err(|e| e.context(format!("index.json: {}", d.digest)))?;
             merge(&mut images, planned, names);
         }
@@ -88,6 +116,7 @@ pub(super) fn plan(
             }
             let planned = p
                 .of_entry(entry)
+                .and_then(|planned| p.settle(planned))
                 .map_err(|e| e.context(format!("manifest.json: image {i}")))?;
             merge(&mut images, planned, names);
         }
@@ -155,6 +184,44 @@ struct Planner<'a, 's> {
 }
 
 impl Planner<'_, '_> {
+    /// `planned` as tags only, when the store has its image whole already.
+    fn settle(&self, planned: Planned) -> Result<Planned> {
+        if planned.existing {
+            return Ok(planned);
+        }
+        match self.store.image(&planned.image.id)? {
+            Some((target, mt)) => Ok(existing(planned, target, mt)),
+            None => Ok(planned),
+        }
+    }
+
+    /// What the store holds of the image of config `id` already: the image itself (tags
+    /// only), or a manifest of it (a classic image over it, storing nothing).
+    fn held_by_store(&self, id: &Digest, config: &ImageConfig) -> Result<Option<Planned>> {
+        if let Some((target, mt)) = self.store.image(id)? {
+            let p = planned(
+                id.clone(),
+                &Descriptor::of(&mt, b""),
+                config,
+                BTreeMap::new(),
+                vec![],
+            );
+            return Ok(Some(existing(p, target, mt)));
+        }
+        let Some((manifest, blobs)) = self.store.manifest_of(id)? else {
+            return Ok(None);
+        };
+        let mut p = planned(
+            id.clone(),
+            &manifest,
+            config,
+            blobs.into_iter().collect(),
+            vec![],
+        );
+        p.existing_blobs = true;
+        Ok(Some(p))
+    }
+
     /// The digest of what an archive path holds (a `blobs/…` path names it itself).
     fn path_digest(&self, path: &str) -> Option<Digest> {
         let clean = crate::archive::safety::entry_name(std::path::Path::new(path)).ok()?;
@@ -227,7 +294,9 @@ impl Planner<'_, '_> {
     fn one_manifest(&self, d: &Descriptor, m: &Manifest) -> Result<Planned> {
         let (config, mut blobs) = self.manifest_blobs(m)?;
         blobs.insert(d.digest.clone(), d.media_type.clone());
-        Ok(planned(m.config.digest.clone(), d, &config, blobs, vec![]))
+        let mut p = planned(m.config.digest.clone(), d, &config, blobs, vec![]);
+        p.layers = claims(m, &config);
+        Ok(p)
     }
 
     /// A manifest's config and layers, checked; foreign layers the archive lacks stay
@@ -311,18 +380,24 @@ impl Planner<'_, '_> {
         if complete.len() < children.len() {
             let (c, m, config, mut blobs) = complete.swap_remove(shown);
             blobs.insert(c.digest.clone(), c.media_type.clone());
-            return Ok(planned(m.config.digest.clone(), c, &config, blobs, vec![]));
+            let mut p = planned(m.config.digest.clone(), c, &config, blobs, vec![]);
+            p.layers = claims(&m, &config);
+            return Ok(p);
         }
         let mut all = BTreeMap::new();
         all.insert(d.digest.clone(), d.media_type.clone());
         let mut configs = Vec::new();
-        for (c, m, _, blobs) in &complete {
+        let mut layers = Vec::new();
+        for (c, m, config, blobs) in &complete {
             all.insert(c.digest.clone(), c.media_type.clone());
             all.extend(blobs.clone());
             configs.push(m.config.digest.clone());
+            layers.extend(claims(m, config));
         }
         let (_, _, config, _) = &complete[shown];
-        Ok(planned(d.digest.clone(), d, config, all, configs))
+        let mut p = planned(d.digest.clone(), d, config, all, configs);
+        p.layers = layers;
+        Ok(p)
     }
 
     /// A manifest.json entry: its config and layers by path, a manifest synthesised.
@@ -347,7 +422,11 @@ impl Planner<'_, '_> {
                 entry.layers.len()
             )));
         }
+        if let Some(p) = self.held_by_store(&config_digest, &config)? {
+            return Ok(p);
+        }
         let mut blobs = BTreeMap::new();
+        let mut claims = Vec::new();
         let config_desc = Descriptor::of(media_type::OCI_CONFIG, &config_bytes);
         blobs.insert(config_digest.clone(), media_type::OCI_CONFIG.to_owned());
         let mut layers = Vec::new();
@@ -391,6 +470,25 @@ impl Planner<'_, '_> {
                     ));
                 }
             }
+            // The same layer stored in another compression (pulled): named instead of
+            // storing a second copy, once the store's copy is known to inflate to it.
+            if !self.store.has(&digest)?
+                && let Some(stored) = self.store.layer(diff_id)?
+            {
+                blobs.insert(stored.digest.clone(), stored.media_type.clone());
+                claims.push(LayerDiffId {
+                    digest: stored.digest.clone(),
+                    diff_id: diff_id.clone(),
+                    verified: true,
+                });
+                layers.push(stored);
+                continue;
+            }
+            claims.push(LayerDiffId {
+                digest: digest.clone(),
+                diff_id: diff_id.clone(),
+                verified: true,
+            });
             blobs.insert(digest.clone(), mt.to_owned());
             layers.push(Descriptor {
                 media_type: mt.to_owned(),
@@ -402,14 +500,7 @@ impl Planner<'_, '_> {
                 artifact_type: None,
             });
         }
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(media_type::OCI_MANIFEST.to_owned()),
-            config: config_desc,
-            layers,
-            subject: None,
-            annotations: BTreeMap::new(),
-        };
+        let manifest = Manifest::for_legacy_image(config_desc, layers);
         let bytes = serde_json::to_vec(&manifest)
             .map_err(|e| invalid(format!("encoding a manifest: {e}")))?;
         let top = Descriptor::of(media_type::OCI_MANIFEST, &bytes);
@@ -417,6 +508,7 @@ impl Planner<'_, '_> {
         let mut p = planned(config_digest, &top, &config, blobs, vec![]);
         p.synthesized
             .push((media_type::OCI_MANIFEST.to_owned(), bytes));
+        p.layers = claims;
         Ok(p)
     }
 
@@ -448,10 +540,10 @@ impl Planner<'_, '_> {
         let n = std::fs::File::open(staged.path())
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
             .map_err(|e| Error::io(e, format!("reading back layer {path:?}")))?;
-        let mt = match crate::archive::compression::sniff(&head[..n]) {
-            crate::archive::compression::Outer::Gzip => media_type::OCI_LAYER_GZIP,
-            crate::archive::compression::Outer::Zstd => media_type::OCI_LAYER_ZSTD,
-            crate::archive::compression::Outer::None => media_type::OCI_LAYER_TAR,
+        let mt = match crate::compression::sniff(&head[..n]) {
+            crate::compression::Outer::Gzip => media_type::OCI_LAYER_GZIP,
+            crate::compression::Outer::Zstd => media_type::OCI_LAYER_ZSTD,
+            crate::compression::Outer::None => media_type::OCI_LAYER_TAR,
             other => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
@@ -463,6 +555,31 @@ impl Planner<'_, '_> {
         };
         Ok((staged.size(), mt))
     }
+}
+
+/// `planned` turned into a load of its tags only onto the image the store has.
+fn existing(mut planned: Planned, target: Digest, target_media_type: String) -> Planned {
+    planned.image.target = target;
+    planned.image.target_media_type = target_media_type;
+    planned.blobs.clear();
+    planned.synthesized.clear();
+    planned.layers.clear();
+    planned.existing = true;
+    planned
+}
+
+/// What a manifest's config claims its layers inflate to (checked only for a layer that
+/// is the tar itself).
+fn claims(m: &Manifest, config: &ImageConfig) -> Vec<LayerDiffId> {
+    m.layers
+        .iter()
+        .zip(&config.rootfs.diff_ids)
+        .map(|(l, diff_id)| LayerDiffId {
+            digest: l.digest.clone(),
+            diff_id: diff_id.clone(),
+            verified: &l.digest == diff_id,
+        })
+        .collect()
 }
 
 fn planned(
@@ -501,6 +618,9 @@ fn planned(
         names: Vec::new(),
         blobs,
         synthesized: Vec::new(),
+        existing: false,
+        existing_blobs: false,
+        layers: Vec::new(),
         configs,
     }
 }

@@ -169,7 +169,7 @@ fn cut_off(e: std::io::Error, offset: u64, size: u64) -> Error {
             | std::io::ErrorKind::ConnectionAborted
     ) || e.to_string().contains("Peer disconnected");
     if closed {
-        return Error::io(
+        return Error::network_io(
             std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
                 format!("the registry closed the connection after {offset} of {size} bytes"),
@@ -177,7 +177,7 @@ fn cut_off(e: std::io::Error, offset: u64, size: u64) -> Error {
             "receiving the blob",
         );
     }
-    Error::io(e, "receiving the blob")
+    Error::network_io(e, "receiving the blob")
 }
 
 /// Whether a failed blob transfer may succeed if tried again.

@@ -8,7 +8,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::ListFilter;
 use crate::ops::filters;
-use crate::ops::ls::parse_until;
+use crate::ops::filters::parse_until;
 
 /// The filter keys `img-rm --prune` knows, as docker's prune accepts them.
 pub const PRUNE_FILTER_KEYS: &[&str] = &["dangling", "label", "label!", "until"];

@@ -1,13 +1,15 @@
-//! The outer compression of an archive, told by its magic bytes as docker load does
-//! (gzip, zstd, xz, bzip2, or none), and a guard against decompression bombs: past
-//! [`BOMB_FLOOR`] inflated bytes, a stream that inflates more than [`BOMB_RATIO`] times is
-//! cut off before it can fill the disk.
+//! Decompression for everyone below the verbs: an archive's outer compression told by its
+//! magic bytes as docker load does (gzip, zstd, xz, bzip2, or none), a layer inflated as
+//! its media type declares ([`decompress_layer`]), and one guard against decompression
+//! bombs on both: past [`BOMB_FLOOR`] inflated bytes, a stream that inflates more than
+//! [`BOMB_RATIO`] times is cut off before it can fill the disk or spin for hours.
 
 use std::cell::Cell;
 use std::io::{self, BufRead, Read};
 use std::rc::Rc;
 
 use crate::error::{Error, Result};
+use crate::oci::media_type::Compression;
 
 /// Inflated bytes below which any ratio is fine.
 pub const BOMB_FLOOR: u64 = 1 << 30;
@@ -51,8 +53,27 @@ pub fn decompress<'a, R: BufRead + 'a>(mut input: R) -> Result<(Box<dyn Read + '
         .fill_buf()
         .map_err(|e| Error::io(e, "reading the archive"))?;
     let outer = sniff(prefix);
+    Ok((inflate(input, outer)?, outer))
+}
+
+/// A layer's content (its tar stream, which its DiffID names) from its stored bytes,
+/// inflated as its media type declares, under the bomb guard. Bytes after a compressed
+/// stream's end are left unread in `input`.
+pub fn decompress_layer<'a, R: BufRead + 'a>(
+    input: R,
+    compression: Compression,
+) -> Result<Box<dyn Read + 'a>> {
+    let outer = match compression {
+        Compression::None => Outer::None,
+        Compression::Gzip => Outer::Gzip,
+        Compression::Zstd => Outer::Zstd,
+    };
+    inflate(input, outer)
+}
+
+fn inflate<'a, R: BufRead + 'a>(input: R, outer: Outer) -> Result<Box<dyn Read + 'a>> {
     if outer == Outer::None {
-        return Ok((Box::new(input), outer));
+        return Ok(Box::new(input));
     }
     let consumed = Rc::new(Cell::new(0u64));
     let counted = Counting {
@@ -67,16 +88,13 @@ pub fn decompress<'a, R: BufRead + 'a>(mut input: R) -> Result<(Box<dyn Read + '
         ),
         Outer::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(counted)),
         Outer::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(counted)),
-        Outer::None => return Ok((Box::new(counted), outer)),
+        Outer::None => Box::new(counted),
     };
-    Ok((
-        Box::new(BombGuard {
-            inner: inflated,
-            consumed,
-            produced: 0,
-        }),
-        outer,
-    ))
+    Ok(Box::new(BombGuard {
+        inner: inflated,
+        consumed,
+        produced: 0,
+    }))
 }
 
 /// Counts the compressed bytes the decoder consumes.

@@ -1,0 +1,500 @@
+//! `img-push`: docker push — send an image of the store to the registry its name points
+//! at, exactly as stored (the same manifest bytes, so the registry's digest is the
+//! image's), and record `repo@digest` among its RepoDigests.
+//!
+//! Order is what keeps a registry consistent whatever happens: every blob first (HEAD,
+//! then the missing ones uploaded in parallel, re-hashed as they stream), the config last
+//! of the blobs, platform manifests by digest before their index, and the tag last of
+//! all, so an interrupted push never leaves a tag naming a manifest whose blobs are
+//! missing. A lease pins the image's blobs for the whole push (a concurrent prune cannot
+//! take one from under the upload).
+
+use std::io::Read;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::digest::Digest;
+use crate::error::{Error, ErrorKind, Result};
+use crate::index::{ImageInfo, NewImage};
+use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
+use crate::record::PushRecord;
+use crate::reference::{DEFAULT_TAG, Reference};
+use crate::registry::{BlobPush, RegistryClient, Security, endpoints};
+use crate::settings::Config;
+use crate::store::Store;
+
+pub mod progress;
+
+pub use progress::{LayerEvent, NoPushProgress, PushProgress};
+
+/// Attempts at one blob: a PUT failing with 5xx or a cut connection starts a new upload
+/// session, this many times in all.
+const BLOB_ATTEMPTS: u32 = 3;
+
+/// How to push.
+#[derive(Debug, Clone, Default)]
+pub struct PushOptions {
+    /// Push only this platform of a multi-platform image (the tag names its manifest).
+    pub platform: Option<Platform>,
+    /// Push every tag of the repository that the store has.
+    pub all_tags: bool,
+    /// Parallel blob uploads (at least 1).
+    pub jobs: usize,
+    /// Plain HTTP and unverified TLS allowed for this command.
+    pub insecure: bool,
+}
+
+/// One pushed tag.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// The record img-push prints in a pipe.
+    pub record: PushRecord,
+    /// The tag pushed (`latest`).
+    pub tag: String,
+    /// The size of the manifest (or index) the tag names, as docker's last line says.
+    pub size: u64,
+}
+
+/// Pushes `reference` (every tag of its repository in the store with `all_tags`).
+pub fn push(
+    store: &Store,
+    reference: &Reference,
+    options: &PushOptions,
+    config: &Config,
+    progress: &dyn PushProgress,
+) -> Result<Vec<Pushed>> {
+    if reference.digest().is_some() {
+        return Err(Error::usage(format!(
+            "cannot push a digest reference ({}): push NAME[:TAG]",
+            reference.familiar()
+        )));
+    }
+    let security = Security {
+        insecure: options.insecure,
+    };
+    // Mirrors serve pulls only: a push goes to the registry itself.
+    let client = endpoints(reference.domain(), config, security)?
+        .into_iter()
+        .find(|e| !e.mirror)
+        .map(|e| e.client)
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, "no registry to push to"))?;
+    let references = if options.all_tags {
+        if reference.tag().is_some() {
+            return Err(Error::usage("tag can't be used with --all-tags/-a"));
+        }
+        let tags = store_tags(store, &reference.name())?;
+        if tags.is_empty() {
+            return Err(not_local(reference));
+        }
+        tags.iter()
+            .map(|t| reference.repository().with_tag(t))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        vec![match reference.tag() {
+            Some(_) => reference.clone(),
+            None => reference.repository().with_tag(DEFAULT_TAG)?,
+        }]
+    };
+    progress.repository(reference);
+    let mut out = Vec::new();
+    for r in &references {
+        let pushed = Pusher {
+            store,
+            client: &client,
+            reference: r,
+            options,
+            progress,
+        }
+        .run()
+        .map_err(refusal)?;
+        progress.pushed(&pushed.tag, &pushed.record.image.digest, pushed.size);
+        out.push(pushed);
+    }
+    Ok(out)
+}
+
+/// The tags of repository `name` (full) in the store, sorted.
+fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
+    let filter = crate::index::ListFilter {
+        reference: vec![name.to_owned()],
+        ..Default::default()
+    };
+    let mut tags: Vec<String> = store
+        .index()
+        .list_images(&filter)?
+        .into_iter()
+        .filter(|row| row.repository.as_deref() == Some(name))
+        .filter_map(|row| row.tag)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    Ok(tags)
+}
+
+/// A registry refusing the push, in docker's words (whether it said 401 after the token
+/// it gave, or 403): the registry's own phrasing varies and says nothing more.
+fn refusal(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
+            ErrorKind::Denied,
+            "denied: requested access to the resource is denied",
+        ),
+        _ => e,
+    }
+}
+
+/// docker's refusal for a name the store does not have.
+fn not_local(reference: &Reference) -> Error {
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "An image does not exist locally with the tag: {}",
+            reference.familiar_name()
+        ),
+    )
+}
+
+/// Bytes by how they reached the registry.
+#[derive(Debug, Clone, Copy, Default)]
+struct Totals {
+    pushed: u64,
+    mounted: u64,
+    existing: u64,
+}
+
+/// One tag's push.
+struct Pusher<'a> {
+    store: &'a Store,
+    client: &'a RegistryClient,
+    reference: &'a Reference,
+    options: &'a PushOptions,
+    progress: &'a dyn PushProgress,
+}
+
+impl Pusher<'_> {
+    fn run(&self) -> Result<Pushed> {
+        let name = self.reference.name();
+        let tag = self.reference.tag().unwrap_or(DEFAULT_TAG).to_owned();
+        let image = self
+            .store
+            .index()
+            .image_by_tag(&name, &tag)?
+            .ok_or_else(|| not_local(self.reference))?;
+        let lease = self
+            .store
+            .lease(&format!("pushing {}", self.reference.familiar()))?;
+        let blobs = self.store.index().image_blobs(&image.id)?;
+        let mut pinned: Vec<&Digest> = blobs.iter().collect();
+        pinned.extend([&image.id, &image.target]);
+        lease.protect_all(&pinned)?;
+        let repo = self.reference.path();
+        let bytes = self.read(&image.target)?;
+        let mut totals = Totals::default();
+        let (digest, media_type, bytes) =
+            match Document::parse(Some(&image.target_media_type), &bytes)? {
+                Document::Manifest(m) => {
+                    if let Some(p) = &self.options.platform
+                        && !Platform::parse(&image.platform).is_ok_and(|have| p.matches(&have))
+                    {
+                        return Err(Error::new(
+                            ErrorKind::NotFound,
+                            format!(
+                                "image {} is {}, not {p}: it has no other platform to push",
+                                self.reference.familiar(),
+                                image.platform
+                            ),
+                        ));
+                    }
+                    self.push_manifest_blobs(&m, &mut totals)?;
+                    (image.target.clone(), image.target_media_type.clone(), bytes)
+                }
+                Document::Index(index) => {
+                    if let Some(p) = &self.options.platform {
+                        let entry = index.select(p).ok_or_else(|| {
+                            Error::new(
+                                ErrorKind::NotFound,
+                                format!(
+                                    "image {} has no manifest for platform {p}",
+                                    self.reference.familiar()
+                                ),
+                            )
+                        })?;
+                        let child = self.child(entry)?.ok_or_else(|| {
+                            missing_child(self.reference, entry, "is not in the store")
+                        })?;
+                        self.push_manifest_blobs(&child.0, &mut totals)?;
+                        (entry.digest.clone(), entry.media_type.clone(), child.1)
+                    } else {
+                        for entry in &index.manifests {
+                            match self.child(entry)? {
+                                Some((m, child_bytes)) => {
+                                    self.push_manifest_blobs(&m, &mut totals)?;
+                                    self.client.put_manifest(
+                                        repo,
+                                        &entry.digest.to_string(),
+                                        &entry.media_type,
+                                        &child_bytes,
+                                    )?;
+                                }
+                                // docker 28's rule: a child the store lacks is fine when the
+                                // repository already has it.
+                                None => {
+                                    if self
+                                        .client
+                                        .head_manifest(repo, &entry.digest.to_string())?
+                                        .is_none()
+                                    {
+                                        return Err(missing_child(
+                                            self.reference,
+                                            entry,
+                                            "is not available locally or in the remote repository",
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                        (image.target.clone(), image.target_media_type.clone(), bytes)
+                    }
+                }
+            };
+        // The tag last of all: everything it names is in the registry now.
+        let pushed = self.client.put_manifest(repo, &tag, &media_type, &bytes)?;
+        if pushed != digest {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!("pushed {digest}, the registry stored {pushed}"),
+            ));
+        }
+        let info = self.record_repo_digest(&image, &blobs, &digest)?;
+        lease.release()?;
+        let mut record = super::pull::record(self.reference, &digest, &info, 0, 0)?;
+        record.downloaded = None;
+        record.reused = None;
+        Ok(Pushed {
+            record: PushRecord {
+                image: record,
+                pushed: totals.pushed,
+                mounted: totals.mounted,
+                existing: totals.existing,
+            },
+            tag,
+            size: bytes.len() as u64,
+        })
+    }
+
+    /// A blob of the image, which the lease pins: gone only if the store was damaged.
+    fn read(&self, digest: &Digest) -> Result<Vec<u8>> {
+        self.store.read_blob(digest).map_err(|e| {
+            e.context(format!(
+                "reading {digest} of {}: repair it with img-pull --verify",
+                self.reference.familiar()
+            ))
+        })
+    }
+
+    /// A child manifest of an index, when the store has it.
+    fn child(&self, entry: &Descriptor) -> Result<Option<(Manifest, Vec<u8>)>> {
+        if !self.store.has_blob(&entry.digest)? {
+            return Ok(None);
+        }
+        let bytes = self.read(&entry.digest)?;
+        match Document::parse(Some(&entry.media_type), &bytes)? {
+            Document::Manifest(m) => Ok(Some((*m, bytes))),
+            Document::Index(_) => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("manifest {} is an index inside an index", entry.digest),
+            )),
+        }
+    }
+
+    /// `repo@digest` among the image's RepoDigests, as docker records after a push: the
+    /// image recorded again with nothing else changed.
+    fn record_repo_digest(
+        &self,
+        image: &ImageInfo,
+        blobs: &[Digest],
+        digest: &Digest,
+    ) -> Result<ImageInfo> {
+        self.store.index().put_image(&NewImage {
+            id: image.id.clone(),
+            target: image.target.clone(),
+            target_media_type: image.target_media_type.clone(),
+            created: image.created.clone(),
+            platform: image.platform.clone(),
+            blobs: blobs.to_vec(),
+            labels: image.labels.clone(),
+            tags: Vec::new(),
+            repo_digests: vec![(self.reference.name(), digest.clone())],
+        })
+    }
+
+    /// A manifest's layers (in parallel, `jobs` at once) and then its config.
+    fn push_manifest_blobs(&self, m: &Manifest, totals: &mut Totals) -> Result<()> {
+        let diff_ids = self
+            .read(&m.config.digest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
+            .map(|c| c.rootfs.diff_ids)
+            .unwrap_or_default();
+        let layers: Vec<(&Descriptor, Option<&Digest>)> = m
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l, diff_ids.get(i)))
+            .collect();
+        for (l, diff_id) in &layers {
+            self.progress.layer(l, *diff_id, LayerEvent::Preparing);
+        }
+        let queue = Mutex::new(layers.iter().rev().collect::<Vec<_>>());
+        let failed = AtomicBool::new(false);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        let sum = Mutex::new(Totals::default());
+        let jobs = self.options.jobs.max(1).min(layers.len().max(1));
+        // Rows past the first `jobs` wait, as docker's do.
+        for (l, diff_id) in layers.iter().skip(jobs) {
+            self.progress.layer(l, *diff_id, LayerEvent::Waiting);
+        }
+        std::thread::scope(|s| {
+            for _ in 0..jobs {
+                s.spawn(|| {
+                    loop {
+                        if failed.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let next = lock(&queue).pop();
+                        let Some((desc, diff_id)) = next else { return };
+                        match self.push_blob(desc, *diff_id) {
+                            Ok(t) => {
+                                let mut s = lock(&sum);
+                                s.pushed += t.pushed;
+                                s.mounted += t.mounted;
+                                s.existing += t.existing;
+                            }
+                            Err(e) => {
+                                failed.store(true, Ordering::SeqCst);
+                                lock(&first_error).get_or_insert(e);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = lock(&first_error).take() {
+            return Err(e);
+        }
+        let config = self.push_blob(&m.config, None)?;
+        let s = *lock(&sum);
+        totals.pushed += s.pushed + config.pushed;
+        totals.mounted += s.mounted + config.mounted;
+        totals.existing += s.existing + config.existing;
+        Ok(())
+    }
+
+    /// One blob: nothing when the repository has it, else streamed from the store and
+    /// re-hashed on the way; a failed upload is retried from a new session.
+    fn push_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
+        let repo = self.reference.path();
+        if self.client.blob_exists(repo, &desc.digest)? {
+            self.progress.layer(desc, diff_id, LayerEvent::Exists);
+            return Ok(Totals {
+                existing: desc.size,
+                ..Totals::default()
+            });
+        }
+        let mut attempt = 1;
+        loop {
+            let file = self.store.open_blob(&desc.digest)?;
+            let reader = Counting {
+                inner: file,
+                seen: |n| self.progress.layer(desc, diff_id, LayerEvent::Progress(n)),
+            };
+            match self.client.push_blob(repo, desc, None, reader) {
+                Ok(BlobPush::Uploaded) => {
+                    self.progress.layer(desc, diff_id, LayerEvent::Pushed);
+                    return Ok(Totals {
+                        pushed: desc.size,
+                        ..Totals::default()
+                    });
+                }
+                Ok(BlobPush::Mounted) => {
+                    self.progress
+                        .layer(desc, diff_id, LayerEvent::Mounted(String::new()));
+                    return Ok(Totals {
+                        mounted: desc.size,
+                        ..Totals::default()
+                    });
+                }
+                Err(e)
+                    if e.kind() == ErrorKind::DigestMismatch || e.kind() == ErrorKind::TooLarge =>
+                {
+                    return Err(e.context(format!(
+                        "blob {} of {} in the store does not match its digest: the upload was \
+                         abandoned; repair the image with img-pull --verify",
+                        desc.digest,
+                        self.reference.familiar()
+                    )));
+                }
+                Err(e) if attempt < BLOB_ATTEMPTS && retryable(&e) => {
+                    crate::notice::say(&format!(
+                        "retrying the upload of {} (attempt {} of {BLOB_ATTEMPTS}): {e}",
+                        desc.digest.short(),
+                        attempt + 1
+                    ));
+                    self.progress.layer(desc, diff_id, LayerEvent::Retrying);
+                    std::thread::sleep(crate::registry::backoff(attempt - 1));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The refusal for an index child the push cannot send.
+fn missing_child(reference: &Reference, entry: &Descriptor, why: &str) -> Error {
+    let platform = entry
+        .platform
+        .as_ref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "manifest {}{platform} of {} {why}: pull it with img-pull --all-platforms, or push \
+             one platform with --platform",
+            entry.digest,
+            reference.familiar()
+        ),
+    )
+}
+
+/// Whether an upload may succeed from a new session: the registry failed (5xx) or the
+/// connection broke; a refusal (4xx) will not change.
+fn retryable(e: &Error) -> bool {
+    match e.kind() {
+        ErrorKind::Network => true,
+        ErrorKind::Registry => e.to_string().contains("HTTP 5"),
+        _ => false,
+    }
+}
+
+/// A reader reporting how many bytes went through it.
+struct Counting<R, F> {
+    inner: R,
+    seen: F,
+}
+
+impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            (self.seen)(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

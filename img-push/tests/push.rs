@@ -1,0 +1,289 @@
+//! img-push run as a binary on stores filled by real pulls from a real registry: what goes
+//! up is what the store holds (same digest), a re-push sends nothing, RepoDigests gain the
+//! pushed repository, pipes of records, multi-platform indexes, and docker's refusals.
+
+use img_core::testing::{Fixture, Run};
+
+const ALPINE: &str = "test/alpine-like:latest";
+const MULTI: &str = "test/multi:latest";
+
+fn push(f: &Fixture, args: &[&str], input: Option<&str>) -> Run {
+    f.run(env!("CARGO_BIN_EXE_img-push"), args, input)
+}
+
+fn fixture() -> Fixture {
+    Fixture::new().expect("starting the test registry (needs the docker-registry package)")
+}
+
+/// Tags the store's image `from` (a fixture name) as `to` (a full reference).
+fn tag(f: &Fixture, from: &str, to: &str) {
+    let store = f.store().unwrap();
+    let r = img_core::Reference::parse_normalized(&f.reference(from)).unwrap();
+    let image = store
+        .index()
+        .image_by_tag(&r.name(), r.tag().unwrap())
+        .unwrap()
+        .unwrap();
+    let to = img_core::Reference::parse_normalized(to).unwrap();
+    store
+        .index()
+        .tag(&image.id, &to.name(), to.tag().unwrap_or("latest"))
+        .unwrap();
+}
+
+#[test]
+fn a_pushed_image_has_the_stores_digest_and_a_repush_sends_nothing() {
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let target = f.reference("me/app:1");
+    tag(&f, ALPINE, &target);
+    let r = push(&f, &[&target], None).success();
+    let rec = r.json();
+    assert_eq!(rec["Digest"], pulled.digest.to_string(), "{}", r.stdout);
+    assert_eq!(rec["Id"], pulled.id.to_string());
+    assert_eq!(rec["Ref"], format!("{target}"));
+    // A new repository of the same registry: every blob went up.
+    let size = rec["Size"].as_u64().unwrap();
+    assert!(rec["Pushed"].as_u64().unwrap() > 0, "{rec}");
+    assert_eq!(rec["Existing"], 0);
+    assert_eq!(rec["Mounted"], 0);
+    assert!(rec["Pushed"].as_u64().unwrap() <= size);
+    let digests: Vec<String> = serde_json::from_value(rec["RepoDigests"].clone()).unwrap();
+    assert!(
+        digests.contains(&format!("{}/me/app@{}", f.registry.addr(), pulled.digest)),
+        "{digests:?}"
+    );
+    // The registry holds the store's bytes.
+    let store = f.store().unwrap();
+    let client = f.registry.client().unwrap();
+    let (bytes, _, _) = client.get_manifest("me/app", "1").unwrap();
+    assert_eq!(bytes, store.read_blob(&pulled.digest).unwrap());
+    // skopeo reads it back as the same image.
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, bytes);
+    // Again: only HEADs and the manifest.
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Pushed"], 0, "{rec}");
+    assert_eq!(
+        rec["Existing"].as_u64().unwrap(),
+        rec["Size"].as_u64().unwrap() - bytes.len() as u64
+    );
+}
+
+#[test]
+fn records_on_stdin_push_their_ref_and_an_id_alone_is_a_per_item_error() {
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let target = f.reference("me/piped:2");
+    tag(&f, ALPINE, &target);
+    let record = serde_json::json!({"Id": pulled.id, "Ref": target, "Digest": pulled.digest,
+        "RepoTags": [], "RepoDigests": [], "Platform": "linux/amd64", "Size": 1});
+    let short = &pulled.id.hex()[..8];
+    let input = format!("{record}\n{short}\n{}\n", f.reference("me/absent"));
+    let r = push(&f, &[], Some(&input)).failure(1, 2);
+    let recs = r.records::<serde_json::Value>();
+    assert_eq!(recs.len(), 1, "{}", r.stdout);
+    assert_eq!(recs[0]["Digest"], pulled.digest.to_string());
+    assert!(
+        r.stderr.contains(&format!(
+            "img-push: \"{short}\": an image ID names no repository; tag it first"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "An image does not exist locally with the tag: {}",
+            f.reference("me/absent")
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        f.registry
+            .client()
+            .unwrap()
+            .head_manifest("me/absent", "latest")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn an_all_platforms_image_pushes_every_manifest_then_the_index_byte_identical() {
+    let f = fixture();
+    let pulled = f.pull_all_platforms(MULTI).unwrap().record;
+    let target = f.reference("me/multi:3");
+    tag(&f, MULTI, &target);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Digest"], pulled.digest.to_string());
+    let store = f.store().unwrap();
+    let client = f.registry.client().unwrap();
+    let (bytes, _, _) = client.get_manifest("me/multi", "3").unwrap();
+    assert_eq!(bytes, store.read_blob(&pulled.digest).unwrap());
+    for child in &f.image(MULTI).manifests {
+        let (b, _, _) = client
+            .get_manifest("me/multi", &child.0.digest.to_string())
+            .unwrap();
+        assert_eq!(b, child.1);
+    }
+}
+
+#[test]
+fn an_index_naming_platforms_the_store_lacks_is_refused_unless_one_is_chosen() {
+    let f = fixture();
+    let pulled = f.pull(MULTI).unwrap().record;
+    // A one-platform pull: the tag names the platform manifest, which is what goes up.
+    let target = f.reference("me/one:1");
+    tag(&f, MULTI, &target);
+    let rec = push(&f, &[&target], None).success().json();
+    let image = f
+        .store()
+        .unwrap()
+        .index()
+        .image(&pulled.id)
+        .unwrap()
+        .unwrap();
+    assert_ne!(image.target, pulled.digest, "the pull resolved an index");
+    assert_eq!(rec["Digest"], image.target.to_string());
+    assert_eq!(rec["Platform"], "linux/amd64");
+    // --platform naming another one is refused.
+    let r = push(&f, &["--platform", "linux/arm64", &target], None).failure(1, 1);
+    assert!(r.stderr.contains("not linux/arm64"), "{}", r.stderr);
+}
+
+#[test]
+fn a_digest_or_a_tag_with_all_tags_is_a_usage_error() {
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let r = push(
+        &f,
+        &[&format!(
+            "{}@{}",
+            f.reference("test/alpine-like"),
+            pulled.digest
+        )],
+        None,
+    );
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("cannot push a digest reference"),
+        "{}",
+        r.stderr
+    );
+    let r = push(&f, &["-a", &f.reference(ALPINE)], None);
+    assert!(
+        r.stderr.contains("tag can't be used with --all-tags/-a"),
+        "{}",
+        r.stderr
+    );
+    // -a pushes every tag of the repository.
+    tag(&f, ALPINE, &f.reference("me/all:1"));
+    tag(&f, ALPINE, &f.reference("me/all:2"));
+    let r = push(&f, &["-a", &f.reference("me/all")], None).success();
+    let recs = r.records::<serde_json::Value>();
+    assert_eq!(recs.len(), 2, "{}", r.stdout);
+    let mut tags = f.registry.client().unwrap().tags("me/all").unwrap();
+    tags.sort();
+    assert_eq!(tags, ["1", "2"]);
+}
+
+#[test]
+fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let target = f.reference("me/damaged:1");
+    tag(&f, ALPINE, &target);
+    let store = f.store().unwrap();
+    let layer = &f
+        .image(ALPINE)
+        .blobs
+        .iter()
+        .max_by_key(|(d, _)| d.size)
+        .unwrap()
+        .0;
+    let path = store.blob_path(&layer.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let mode = std::fs::metadata(&path).unwrap().permissions();
+    let mut writable = mode.clone();
+    #[allow(clippy::permissions_set_readonly_false)]
+    writable.set_readonly(false);
+    std::fs::set_permissions(&path, writable).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::set_permissions(&path, mode).unwrap();
+    let r = push(&f, &[&target], None).failure(1, 1);
+    assert!(r.stderr.contains("img-pull --verify"), "{}", r.stderr);
+    assert!(r.stderr.contains(&layer.digest.to_string()), "{}", r.stderr);
+    let client = f.registry.client().unwrap();
+    assert!(!client.blob_exists("me/damaged", &layer.digest).unwrap());
+    assert!(client.head_manifest("me/damaged", "1").unwrap().is_none());
+}
+
+#[test]
+fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
+    use base64::Engine;
+    use img_core::testing::TestRegistry;
+    use img_core::testing::registry::TokenAuthConfig;
+    use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let server = TokenServer::start(TokenServerOptions {
+        users: [("carol".to_owned(), "T0ken-Pa55".to_owned())].into(),
+        anonymous_pull: true,
+        ..TokenServerOptions::default()
+    })
+    .unwrap();
+    let bundle = f.dir().join("token-signer.pem");
+    std::fs::write(&bundle, server.cert_pem()).unwrap();
+    let registry = TestRegistry::builder()
+        .token_auth(TokenAuthConfig {
+            realm: server.realm(),
+            service: SERVICE.to_owned(),
+            issuer: ISSUER.to_owned(),
+            root_cert_bundle: bundle,
+        })
+        .start()
+        .unwrap();
+    let target = format!("{}/team/app:1", registry.addr());
+    tag(&f, ALPINE, &target);
+    // Anonymous: a pull-only token, and the registry refuses the upload.
+    let r = push(&f, &[&target], None).failure(1, 1);
+    assert!(r.stderr.contains("img-push: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with(": denied: requested access to the resource is denied\n"),
+        "{}",
+        r.stderr
+    );
+    // With the user's credentials: a `pull,push` token, and the push lands.
+    let docker = f.dir().join("home/.docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("carol:T0ken-Pa55");
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({"auths": {registry.addr(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Digest"], pulled.digest.to_string());
+    let scopes: Vec<String> = server
+        .requests()
+        .iter()
+        .flat_map(|r| r.scopes.clone())
+        .collect();
+    assert!(
+        scopes.iter().any(|s| s == "repository:team/app:pull,push"),
+        "{scopes:?}"
+    );
+}
