@@ -89,6 +89,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "an_image_podman_built_loads_and_pulls_as_podman_made_it",
         "podman build (chroot isolation)",
     ),
+    (
+        "img-pack",
+        "the_load_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
 ];
 
 /// Packages only the root tests need: a non-root run does not ask for them.

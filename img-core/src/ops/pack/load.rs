@@ -87,17 +87,23 @@ pub fn load_with_progress(
     let shown = layers_to_show(store, &planned, &contents)?;
     progress.layers(&shown.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
     let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
+        // The layers the display shows first, in their images' order, as docker loads
+        // them; then everything else.
+        for (i, (d, _)) in shown.iter().enumerate() {
+            let mt = planned.iter().find_map(|p| p.blobs.get(d));
+            if let (Some(mt), Some(staged)) = (mt, contents.blobs.remove(d)) {
+                let size = staged.size();
+                staged.commit(mt)?;
+                progress.layer(i, size);
+            }
+        }
         for p in &planned {
             if p.existing || p.existing_blobs {
                 continue;
             }
             for (d, mt) in &p.blobs {
                 if let Some(staged) = contents.blobs.remove(d) {
-                    let size = staged.size();
                     staged.commit(mt)?;
-                    if let Some(i) = shown.iter().position(|(s, _)| s == d) {
-                        progress.layer(i, size);
-                    }
                 }
             }
             for (mt, bytes) in &p.synthesized {
