@@ -236,6 +236,21 @@ mod tests {
         assert_eq!(description("a\nb\rc\td", false), "a b c d");
     }
 
+    /// Issue 14: a registry's description reached the terminal raw.
+    #[test]
+    fn a_registrys_cells_are_escaped_for_a_terminal() {
+        let hit = Hit {
+            name: "evil\x1b]0;t\x07".to_owned(),
+            description: "中文 \x1b[31mred\nline \u{202e}".to_owned(),
+            star_count: 1,
+            is_official: false,
+            is_automated: false,
+        }
+        .escaped();
+        assert_eq!(hit.name, r"evil\x1b]0;t\a");
+        assert_eq!(hit.description, r"中文 \x1b[31mred line \u202e");
+    }
+
     #[test]
     fn records_and_template_values_are_dockers() {
         let h = hit("php", 7, true, false);
