@@ -126,6 +126,12 @@ impl Failures {
     }
 }
 
+/// Prints `line` on stderr with any control character in it escaped (a warning that
+/// names something from outside: [`crate::quote::escape_message`]).
+pub fn warn(line: &str) {
+    eprintln!("{}", crate::quote::escape_message(line));
+}
+
 /// Whether `err` means stdout was closed under us (`| head`): not a failure.
 pub fn is_broken_pipe(err: &Error) -> bool {
     err.io_kind() == Some(io::ErrorKind::BrokenPipe)

@@ -191,7 +191,7 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     };
     let report = report.map_err(|e| e.context(what))?;
     for w in &report.warnings {
-        eprintln!("img-pack: warning: {}", img_core::quote::escape_message(w));
+        cli::warn(&format!("img-pack: warning: {w}"));
     }
     // The images are in the store whatever happens now: a template that fails on one
     // (`{{index .RepoTags 1}}`) must not read as a failed load.

@@ -65,10 +65,7 @@ fn run(args: Args) -> Result<i32> {
         insecure: args.insecure,
     };
     for warning in options.warnings() {
-        eprintln!(
-            "img-search: {}",
-            img_core::quote::escape_message(&warning.to_string())
-        );
+        cli::warn(&format!("img-search: {warning}"));
     }
     let config = Config::load()?;
     let mut out = BufWriter::new(io::stdout().lock());
