@@ -241,7 +241,7 @@ fn a_pull_never_restores_a_repo_digest() {
     assert!(loaded.repo_digests.is_empty(), "{loaded:?}");
     let again = fx.pull("real/app:1").unwrap();
     let want = format!("{}@{pushed}", fx.reference("real/app"));
-    assert_eq!(again.record.repo_digests, std::slice::from_ref(&want));
+    assert_eq!(again.record.repo_digests, [want]);
     let info = fx
         .store()
         .unwrap()
@@ -251,5 +251,163 @@ fn a_pull_never_restores_a_repo_digest() {
         .unwrap();
     assert_eq!(info.repo_digests.len(), 1);
     assert_eq!(info.size, pulled.size, "SIZE unchanged");
+    verify_store(&fx.root());
+}
+
+/// Runs `sql` on the store's index with the sqlite3 tool.
+fn sqlite(root: &Path, sql: &str) {
+    let out = std::process::Command::new("sqlite3")
+        .arg(root.join("index.db"))
+        .arg(sql)
+        .output()
+        .expect("running sqlite3 (the sqlite3 package)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space() {
+    let image = real_images::podman_build().unwrap_or_else(|e| panic!("podman build: {e}"));
+    let fx = fixture();
+    let pushed = real_images::push(&image, &fx.registry, "real/app:1").unwrap();
+    // The blobs the old code left: the uncompressed layers and the manifest it synthesised.
+    let loaded = load(&fx, &image.docker_archive);
+    let pulled = fx.pull("real/app:1").unwrap().record;
+    let store = fx.store().unwrap();
+    let synthesized: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&loaded.digest).unwrap()).unwrap();
+    drop(store);
+    let mut pins = vec![loaded.digest.to_string()];
+    for l in synthesized["layers"].as_array().unwrap() {
+        pins.push(l["digest"].as_str().unwrap().to_owned());
+    }
+    // The rows the old code wrote for `img-pull D; img-pack load d.tar` (the load
+    // re-pointed the image at its manifest, and its pins were the sum of both), in an
+    // index of schema 3.
+    let (id, s, oci) = (
+        &image.id,
+        &loaded.digest,
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    let tag = img_core::Reference::parse_normalized(&image.tag).unwrap();
+    let mut sql = format!(
+        "UPDATE images SET target_digest = '{s}', target_media_type = '{oci}' WHERE id = '{id}';
+         UPDATE tags SET target_digest = '{s}', target_media_type = '{oci}'
+           WHERE name = '{}' AND tag = '{}';",
+        tag.name(),
+        tag.tag().unwrap()
+    );
+    for p in &pins {
+        sql += &format!("INSERT OR IGNORE INTO image_blobs VALUES ('{id}', '{p}');");
+    }
+    sql += &format!(
+        "UPDATE images SET size = (SELECT SUM(b.size) FROM image_blobs ib JOIN blobs b
+           ON b.digest = ib.digest WHERE ib.image_id = '{id}') WHERE id = '{id}';
+         DROP TABLE image_roots; DROP TABLE layer_diff_ids; DROP TABLE synthesized;
+         DELETE FROM meta WHERE key = 'fill'; PRAGMA user_version = 3;"
+    );
+    sqlite(&fx.root(), &sql);
+    let doubled = blobs_bytes(&fx.root());
+    assert!(
+        doubled > 2 * pulled.size,
+        "the store was doubled: {doubled} vs {}",
+        pulled.size
+    );
+
+    let store = fx.store().unwrap();
+    assert_eq!(
+        store.index().user_version().unwrap(),
+        img_core::index::SCHEMA_VERSION
+    );
+    let info = store.index().image(id).unwrap().unwrap();
+    assert_eq!(info.target, pushed, "re-pointed at the manifest pulled");
+    assert_eq!(info.size, pulled.size, "SIZE back to the pulled image's");
+    assert_eq!(
+        store
+            .index()
+            .tag_target(&tag.name(), tag.tag().unwrap())
+            .unwrap(),
+        None
+    );
+    assert!(store.index().is_synthesized(s).unwrap());
+    let report = store.gc_with(&GcOptions::prune()).unwrap();
+    assert_eq!(report.bytes_reclaimed, doubled - pulled.size, "{report:?}");
+    assert_eq!(blobs_bytes(&fx.root()), pulled.size);
+    // The layers' DiffIDs were filled from the configs, unverified.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(&pushed).unwrap()).unwrap();
+    let first = Digest::parse(manifest["layers"][0]["digest"].as_str().unwrap()).unwrap();
+    let claims = store.index().diff_ids_of(&first).unwrap();
+    assert_eq!(claims.len(), 1);
+    assert!(!claims[0].1, "filled by the migration: unverified");
+    drop(store);
+    verify_store(&fx.root());
+}
+
+#[test]
+fn a_config_of_an_all_platforms_image_loads_as_a_classic_image_storing_nothing() {
+    let fx = fixture();
+    let multi = fx.pull_all_platforms("test/multi:latest").unwrap().record;
+    let image = fx.image("test/multi");
+    assert_eq!(&multi.id, image.digest(), "ID = the index digest");
+    // A legacy archive (docker's save) of one platform: its config and layers.
+    let (child, bytes) = &image.manifests[0];
+    let manifest: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let blob = |d: &str| -> Vec<u8> {
+        let d = Digest::parse(d).unwrap();
+        image
+            .blobs
+            .iter()
+            .find(|(x, _)| x.digest == d)
+            .unwrap()
+            .1
+            .clone()
+    };
+    let config = Digest::parse(manifest["config"]["digest"].as_str().unwrap()).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut layers = Vec::new();
+    for (n, l) in manifest["layers"].as_array().unwrap().iter().enumerate() {
+        let path = format!("{n}/layer.tar");
+        common::add_file(&mut tar, &path, &blob(l["digest"].as_str().unwrap()));
+        layers.push(path);
+    }
+    let config_path = format!("{}.json", config.hex());
+    common::add_file(&mut tar, &config_path, &blob(&config.to_string()));
+    let entries =
+        serde_json::json!([{"Config": config_path, "RepoTags": ["child:1"], "Layers": layers}]);
+    common::add_file(&mut tar, "manifest.json", entries.to_string().as_bytes());
+    let archive = fx.dir().join("child.tar");
+    std::fs::write(&archive, tar.into_inner().unwrap()).unwrap();
+    let bytes_before = blobs_bytes(&fx.root());
+
+    let loaded = load(&fx, &archive);
+    assert_eq!(loaded.id, config, "a classic image: ID = the config digest");
+    assert_eq!(
+        loaded.digest, child.digest,
+        "its target is the platform manifest the store has"
+    );
+    assert_eq!(blobs_bytes(&fx.root()), bytes_before, "nothing stored");
+    let store = fx.store().unwrap();
+    assert!(
+        store.index().image(&multi.id).unwrap().is_some(),
+        "the index image stays"
+    );
+    let info = store.index().image(&config).unwrap().unwrap();
+    assert_eq!(info.target, child.digest);
+    assert_eq!(
+        info.tags,
+        [("docker.io/library/child".to_owned(), "1".to_owned())]
+    );
+    // Loading it again adds nothing either.
+    drop(store);
+    let again = load(&fx, &archive);
+    assert_eq!(
+        (again.id, again.digest, again.size),
+        (config, child.digest.clone(), info.size)
+    );
+    assert_eq!(blobs_bytes(&fx.root()), bytes_before);
     verify_store(&fx.root());
 }

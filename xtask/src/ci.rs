@@ -16,6 +16,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("docker.io", "dockerd"),
     // img-inspect's Descriptor test reads the registry's own bytes with it.
     ("curl", "curl"),
+    // img-login's tests store credentials through a real helper: docker-credential-pass
+    // over pass and GnuPG.
+    ("golang-docker-credential-helpers", "docker-credential-pass"),
+    ("pass", "pass"),
+    ("gnupg", "gpg"),
     // The real test images: a root filesystem of busybox and its applets.
     ("busybox-static", "busybox"),
 ];
@@ -42,6 +47,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
         "img-search",
         "docker_parity::img_search_prints_what_docker_search_prints",
+        "dockerd",
+    ),
+    (
+        "img-login",
+        "docker::docker_pulls_with_what_img_login_stored_and_writes_what_img_login_writes",
         "dockerd",
     ),
     (
@@ -87,6 +97,31 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
         "img-pack",
         "an_image_podman_built_loads_and_pulls_as_podman_made_it",
+        "podman build (chroot isolation)",
+    ),
+    (
+        "img-pack",
+        "loading_dockers_save_of_an_image_the_store_has_stores_no_layer_again",
+        "dockerd and podman build",
+    ),
+    (
+        "img-pack",
+        "a_pull_after_a_load_repoints_the_image_and_prune_frees_the_uncompressed_copies",
+        "dockerd and podman build",
+    ),
+    (
+        "img-pack",
+        "a_legacy_layer_the_store_holds_in_another_compression_is_named_not_stored_once_verified",
+        "podman build (chroot isolation)",
+    ),
+    (
+        "img-pack",
+        "a_pull_never_restores_a_repo_digest",
+        "podman build (chroot isolation)",
+    ),
+    (
+        "img-pack",
+        "a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space",
         "podman build (chroot isolation)",
     ),
     (

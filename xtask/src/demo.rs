@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use img_core::testing::{TestRegistry, push_image, standard_set};
+use std::collections::BTreeMap;
+
+use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+use img_core::testing::{TestRegistry, TokenAuthConfig, push_image, standard_set};
 
 use crate::ci::ensure_packages;
 use crate::util::{project_root, run, target_dir};
@@ -19,6 +22,7 @@ const TOOLS: &[&str] = &[
     "img-tag",
     "img-rm",
     "img-pack",
+    "img-login",
 ];
 
 /// One step: a shell command line, and whether it is expected to fail (bad input shown
@@ -56,6 +60,31 @@ pub fn demo() -> Result<(), String> {
         println!("#   pushed {r}/{}", image.reference());
     }
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+
+    // A second registry that wants a login: token auth, its token server knowing one user.
+    let (user, password) = ("demo", "demo-Pa55word");
+    let tokens = TokenServer::start(TokenServerOptions {
+        users: BTreeMap::from([(user.to_owned(), password.to_owned())]),
+        ..TokenServerOptions::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let bundle = work.path().join("token-signer.pem");
+    std::fs::write(&bundle, tokens.cert_pem()).map_err(|e| e.to_string())?;
+    let auth_registry = TestRegistry::builder()
+        .token_auth(TokenAuthConfig {
+            realm: tokens.realm(),
+            service: SERVICE.to_owned(),
+            issuer: ISSUER.to_owned(),
+            root_cert_bundle: bundle,
+        })
+        .start()
+        .map_err(|e| e.to_string())?;
+    let a = auth_registry.addr();
+    let pusher = auth_registry
+        .client_as(user, password)
+        .map_err(|e| e.to_string())?;
+    push_image(&pusher, &standard_set().remove(0)).map_err(|e| e.to_string())?;
+    println!("# a registry with token auth on {a} (user {user}), holding test/alpine-like");
     let store = work.path().join("store");
 
     let steps = vec![
@@ -93,6 +122,15 @@ pub fn demo() -> Result<(), String> {
         ok(format!("img-rm {r}/test/oci-zstd:1")),
         ok("img-pack load -i \"$IMG_ROOT/../images.tar\" | img-inspect -f '{{.Id}} {{.RepoTags}}'"),
         ok("img-rm --prune"),
+        Step {
+            line: format!("img-pull {a}/test/alpine-like   # wants a login"),
+            fails: true,
+        },
+        ok(format!(
+            "printf '%s\\n' '{password}' | img-login -u {user} --password-stdin {a}"
+        )),
+        ok(format!("img-pull -q {a}/test/alpine-like")),
+        ok(format!("img-login --logout {a}")),
         Step {
             line: format!("img-pull {r}/test/no-such-image"),
             fails: true,

@@ -325,3 +325,87 @@ pub(super) fn repin(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::{Index, NewImage};
+    use crate::Digest;
+
+    fn d(s: &str) -> Digest {
+        Digest::sha256_of(s.as_bytes())
+    }
+
+    fn image(target: &str, layer: &str, tags: &[(&str, &str)]) -> NewImage {
+        NewImage {
+            id: d("config"),
+            target: d(target),
+            target_media_type: crate::oci::media_type::OCI_MANIFEST.into(),
+            created: None,
+            platform: "linux/amd64".into(),
+            blobs: vec![d("config"), d(layer)],
+            labels: BTreeMap::new(),
+            tags: tags
+                .iter()
+                .map(|(n, t)| ((*n).to_owned(), (*t).to_owned()))
+                .collect(),
+            repo_digests: vec![],
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.db")).unwrap();
+        (dir, index)
+    }
+
+    #[test]
+    fn recording_an_image_again_pins_its_roots_not_the_sum_of_what_it_was_recorded_with() {
+        let (_dir, index) = open();
+        let mut pulled = image("gzip manifest", "gzip layer", &[("docker.io/x/app", "1")]);
+        pulled.repo_digests = vec![("docker.io/x/app".into(), d("gzip manifest"))];
+        index.put_image(&pulled).unwrap();
+        // A synthesised manifest over uncompressed layers, recorded for the same config.
+        index.mark_synthesized(&[d("tar manifest")]).unwrap();
+        index
+            .put_image(&image(
+                "tar manifest",
+                "tar layer",
+                &[("docker.io/x/app", "2")],
+            ))
+            .unwrap();
+        let pins = index.image_blobs(&d("config")).unwrap();
+        assert!(pins.contains(&d("tar layer")) && pins.contains(&d("gzip layer")));
+        // The loaded tag follows the image; the pulled one keeps its manifest.
+        assert_eq!(index.tag_target("docker.io/x/app", "2").unwrap(), None);
+        // A pull re-points it: what only the synthesised manifest used goes.
+        index.put_image(&pulled).unwrap();
+        let mut pins = index.image_blobs(&d("config")).unwrap();
+        pins.sort();
+        let mut want = vec![d("config"), d("gzip layer"), d("gzip manifest")];
+        want.sort();
+        assert_eq!(pins, want);
+        // Moving the pulled tag (with its manifest) away leaves the repo digest's closure.
+        let mut other = image("other manifest", "other layer", &[("docker.io/x/app", "1")]);
+        other.id = d("other config");
+        other.blobs = vec![d("other layer")];
+        index.put_image(&other).unwrap();
+        assert!(
+            index
+                .image_blobs(&d("config"))
+                .unwrap()
+                .contains(&d("gzip layer"))
+        );
+        index
+            .remove_repo_digest("docker.io/x/app", &d("gzip manifest"))
+            .unwrap();
+        assert!(
+            index
+                .image_blobs(&d("config"))
+                .unwrap()
+                .contains(&d("gzip layer")),
+            "its own target stays"
+        );
+    }
+}
