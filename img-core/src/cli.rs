@@ -103,7 +103,12 @@ impl Failures {
     /// Reports that `item` failed with `err`.
     pub fn report(&mut self, item: &str, err: &Error) {
         self.count += 1;
-        eprintln!("{}: {:?}: {err}", self.tool, item);
+        eprintln!(
+            "{}: {}: {}",
+            self.tool,
+            crate::quote::quote(item),
+            crate::quote::escape_message(&err.to_string())
+        );
     }
 
     /// How many items failed.
@@ -119,6 +124,12 @@ impl Failures {
             EXIT_FAILURE
         }
     }
+}
+
+/// Prints `line` on stderr with any control character in it escaped (a warning that
+/// names something from outside: [`crate::quote::escape_message`]).
+pub fn warn(line: &str) {
+    eprintln!("{}", crate::quote::escape_message(line));
 }
 
 /// Whether `err` means stdout was closed under us (`| head`): not a failure.
@@ -206,7 +217,9 @@ pub fn main<T: argh::FromArgs>(
                     EXIT_OK
                 }
                 Err(()) => {
-                    eprintln!("{tool}: {}", early.output.trim_end());
+                    // The output names the argument as given, which may hold any bytes.
+                    let output = crate::quote::escape_message(early.output.trim_end());
+                    eprintln!("{tool}: {output}");
                     eprintln!("Run '{tool} --help' for more information.");
                     EXIT_USAGE
                 }
@@ -218,7 +231,7 @@ pub fn main<T: argh::FromArgs>(
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => EXIT_OK,
         Err(err) => {
-            eprintln!("{tool}: {err}");
+            eprintln!("{tool}: {}", crate::quote::escape_message(&err.to_string()));
             err.exit_code()
         }
     };

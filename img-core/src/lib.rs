@@ -16,6 +16,7 @@
 //! - [`record`] — the JSON records the tools print, and the one reader of records on stdin.
 //! - [`template`] — Go's text/template, as docker's `--format` uses it.
 //! - [`output`] — `--format table|json|TEMPLATE`: aligned tables, JSON Lines, templates.
+//! - [`quote`] — outside text made safe for a terminal (Go's `%q`), and excerpts of it.
 //! - [`notice`] — what a command says on stderr while it works, past any display.
 //! - [`settings`] — where the store and the config file live, and what the config says.
 //! - [`ops`] — one file a verb: what each tool does, as a function and an options struct.
@@ -35,6 +36,7 @@ pub mod ops;
 pub mod output;
 #[cfg(test)]
 mod proptest_config;
+pub mod quote;
 pub mod record;
 pub mod reference;
 pub mod registry;

@@ -15,7 +15,7 @@ static SINK: Mutex<Option<Sink>> = Mutex::new(None);
 
 /// Says `message` on stderr as `TOOL: message`, through the display when one is drawing.
 pub fn say(message: &str) {
-    let line = format!("{}: {message}", tool());
+    let line = format!("{}: {}", tool(), crate::quote::escape_message(message));
     let sink = SINK.lock().unwrap_or_else(|p| p.into_inner());
     match sink.as_ref() {
         Some(sink) => sink(&line),

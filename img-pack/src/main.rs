@@ -7,7 +7,8 @@ use argh::FromArgs;
 use img_core::cli;
 use img_core::error::{Error, ErrorKind, Result};
 use img_core::ops::Platform;
-use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load, save};
+use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load_with_progress, save};
+use img_core::ops::progress::{self, Counted, LoadDisplay, LoadProgress, NoProgress};
 
 /// Save images to a tar archive, or load one (docker save / docker load).
 #[derive(FromArgs)]
@@ -132,21 +133,6 @@ fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
     Ok(cli::EXIT_OK)
 }
 
-/// `input` counted into `bar`, when there is one.
-fn with_progress<'a>(
-    bar: Option<&indicatif::ProgressBar>,
-    input: Box<dyn std::io::BufRead + 'a>,
-    len: u64,
-) -> Box<dyn std::io::BufRead + 'a> {
-    match bar {
-        Some(b) => {
-            b.set_length(len);
-            Box::new(b.wrap_read(input))
-        }
-        None => input,
-    }
-}
-
 fn progress_bar() -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(0);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -158,8 +144,6 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
-    // Progress of the archive read, on a terminal, unless -q (docker's meaning of it).
-    let bar = (!args.quiet && cli::stderr_is_terminal()).then(progress_bar);
     let terminal = cli::stdout_is_terminal();
     let out = cli::RecordWriter::new(args.format.as_deref(), terminal)?
         .keys(img_core::record::ImageRecord::KEYS);
@@ -167,45 +151,47 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
     let options = LoadOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
     };
+    let stdin = std::io::stdin();
+    if args.input.is_none() && stdin.is_terminal() {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
+        ));
+    }
+    // docker load's display on a terminal, unless -q (docker's meaning of it).
+    let total = match &args.input {
+        Some(path) => std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len()),
+        None => progress::stdin_size(),
+    };
+    let display = (!args.quiet && cli::stderr_is_terminal()).then(|| LoadDisplay::new(total));
+    let shown: &dyn LoadProgress = match &display {
+        Some(d) => d,
+        None => &NoProgress,
+    };
     let report = match &args.input {
-        Some(path) if path.is_dir() => load(&store, Source::Dir(path), &options),
+        Some(path) if path.is_dir() => {
+            load_with_progress(&store, Source::Dir(path), &options, shown)
+        }
         Some(path) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| Error::io(e, format!("opening {}", path.display())))?;
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let input = with_progress(
-                bar.as_ref(),
-                Box::new(BufReader::with_capacity(1 << 20, file)),
-                len,
-            );
-            load(&store, Source::Stream(input), &options)
+            load_with_progress(&store, stream(file, shown), &options, shown)
         }
-        None => {
-            let stdin = std::io::stdin();
-            if stdin.is_terminal() {
-                return Err(Error::new(
-                    ErrorKind::Usage,
-                    "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
-                ));
-            }
-            let input = with_progress(
-                bar.as_ref(),
-                Box::new(BufReader::with_capacity(1 << 20, stdin.lock())),
-                0,
-            );
-            load(&store, Source::Stream(input), &options)
-        }
+        None => load_with_progress(&store, stream(stdin.lock(), shown), &options, shown),
     };
+    if let Some(d) = &display {
+        d.finish();
+    }
     let what = match &args.input {
         Some(p) => format!("loading {:?}", p.display().to_string()),
         None => "loading stdin".to_owned(),
     };
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
     let report = report.map_err(|e| e.context(what))?;
     for w in &report.warnings {
-        eprintln!("img-pack: warning: {w}");
+        cli::warn(&format!("img-pack: warning: {w}"));
     }
     // The images are in the store whatever happens now: a template that fails on one
     // (`{{index .RepoTags 1}}`) must not read as a failed load.
@@ -220,6 +206,14 @@ fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {
         )
     })?;
     Ok(cli::EXIT_OK)
+}
+
+/// An archive stream, its bytes counted into the display.
+fn stream<'a>(input: impl std::io::Read + 'a, shown: &'a dyn LoadProgress) -> Source<'a> {
+    Source::Stream(Box::new(Counted::new(
+        BufReader::with_capacity(1 << 20, input),
+        shown,
+    )))
 }
 
 /// What a load prints: docker's lines, or a record an image.

@@ -505,3 +505,94 @@ fn a_compressed_layer_tar_bomb_is_cut_off() {
         ],
     );
 }
+
+/// Whether `stderr` holds anything that could drive a terminal: a control byte other than
+/// `\n` and `\t`, DEL, a C1 control or a bidi override.
+fn drives_a_terminal(stderr: &str) -> bool {
+    stderr.chars().any(|c| {
+        (c < ' ' && c != '\n' && c != '\t')
+            || ('\u{7f}'..='\u{9f}').contains(&c)
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+    })
+}
+
+/// Bug 3 of issue 14: `img-pack load` of a file starting with `\e]0;pwned\a\e[31mRED` set
+/// the terminal's title and colour (the tar reader quoted the header bytes raw), and an ELF
+/// file printed binary. Every byte from the archive is quoted Go's way; a file that is not
+/// a tar says so, with an escaped excerpt of its start.
+#[test]
+fn input_bytes_never_reach_the_terminal_raw() {
+    let mut title = b"\x1b]0;pwned\x07\x1b[31mRED".to_vec();
+    title.extend(std::iter::repeat_n(b'x', 600));
+    let mut elf =
+        b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00".to_vec();
+    elf.extend((0..=255u8).cycle().take(2000));
+    // A header whose size field holds an escape sequence and invalid UTF-8, checksum right.
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..5].copy_from_slice(b"a.txt");
+    h.as_old_mut()
+        .size
+        .copy_from_slice(b"\x1b]0;pwn\x07\xff\xfe\x00\x00");
+    let mut numeric = Tar::new();
+    numeric.header(h, b"");
+    // An entry whose name is an escape sequence, C1 controls and invalid UTF-8.
+    let mut h = tar::Header::new_gnu();
+    let name = b"\x1b[2J\xc2\x9b\xe2\x80\xae\xff/../../x";
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    h.set_size(0);
+    let mut named = Tar::new();
+    named.header(h, b"");
+    // A symlink pointing outside, by a target made of escapes.
+    let mut link = Tar::new();
+    link.entry("l", tar::EntryType::Symlink, "/\x1b[31mroot", b"");
+    let cases: [(&str, Vec<u8>, &[&str]); 5] = [
+        (
+            "a title-setting escape sequence",
+            title,
+            &[
+                r#"not a tar archive (starts with "\x1b]0;pwned\a\x1b[31mREDxxx"#,
+                r#"xxx"..."#,
+            ],
+        ),
+        (
+            "an ELF binary",
+            elf,
+            &[r#"not a tar archive (starts with "\x7fELF\x02\x01\x01\x00"#],
+        ),
+        (
+            "a numeric field of escapes",
+            numeric.finish(),
+            &[r"\x1b]0;pwn"],
+        ),
+        (
+            "a name of escapes",
+            named.finish(),
+            &[r#"entry "\x1b[2J\u009b\u202e\xff/../../x""#],
+        ),
+        (
+            "a link target of escapes",
+            link.finish(),
+            &[r#"it links to "/\x1b[31mroot""#],
+        ),
+    ];
+    for (what, archive, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let root = fresh_root(dir.path(), "store");
+        let file = dir.path().join("hostile.tar");
+        std::fs::write(&file, &archive).unwrap();
+        let r = run(&root, &["load", "-i", file.to_str().unwrap()], None).failure(1, 1);
+        assert!(!drives_a_terminal(&r.stderr), "{what}: {:?}", r.stderr);
+        for w in want {
+            assert!(r.stderr.contains(w), "{what}: {w} not in {}", r.stderr);
+        }
+        assert!(!r.stderr.contains("truncated"), "{what}: {}", r.stderr);
+        assert_untouched(&root);
+        // On stdin, the same.
+        let r = run(&root, &["load"], Some(&file)).failure(1, 1);
+        assert!(
+            !drives_a_terminal(&r.stderr),
+            "{what} on stdin: {:?}",
+            r.stderr
+        );
+    }
+}

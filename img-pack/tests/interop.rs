@@ -372,3 +372,42 @@ fn what_podman_and_skopeo_write_loads_with_their_config_digests_and_tags() {
         verify_store(&root);
     }
 }
+
+/// Issue 14: on a terminal `img-pack load` drew one bar and erased it, where docker prints
+/// a `<12 hex of the DiffID>: Loading layer [====>]  12.3MB/45.6MB` line a layer, which
+/// stays. The real images (a root filesystem `docker import`ed, a five-layer `podman
+/// build`) load on a 200-column pseudo-terminal to the same final screen as `docker load`
+/// of the same archive shows; loaded again, both show only the `Loaded image` line.
+#[test]
+fn the_load_display_is_dockers_on_a_terminal() {
+    use img_core::testing::{on_terminal, real_images};
+    let daemon = dockerd();
+    let images = [
+        real_images::docker_import().unwrap_or_else(|e| panic!("{e}")),
+        real_images::podman_build().unwrap_or_else(|e| panic!("{e}")),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let root = fresh_root(dir.path(), "store");
+    for image in &images {
+        let archive = image.docker_archive.to_str().unwrap();
+        for time in ["first", "again"] {
+            let docker = common::screen(&on_terminal(&common::wide(
+                &docker_cli(&daemon, &["load", "-i", archive]),
+                None,
+            )));
+            let img = common::screen(&on_terminal(&common::wide(
+                common::pack(&root).args(["load", "-i", archive]),
+                None,
+            )));
+            assert_eq!(img, docker, "{} loaded {time}", image.name);
+            let layer_lines = docker
+                .iter()
+                .filter(|l| l.contains(": Loading layer ["))
+                .count();
+            match time {
+                "first" => assert!(layer_lines >= 1, "{docker:?}"),
+                _ => assert_eq!(layer_lines, 0, "{docker:?}"),
+            }
+        }
+    }
+}

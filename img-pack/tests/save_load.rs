@@ -318,7 +318,7 @@ fn save_refuses_a_terminal_and_load_refuses_a_terminal_stdin() {
 #[test]
 fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     let f = fixture();
-    f.pull(ALPINE).unwrap();
+    let alpine = f.pull(ALPINE).unwrap().record;
     let oci = f.pull(OCI).unwrap().record;
     let store = f.store().unwrap();
     let tar = f.dir().join("a.tar");
@@ -329,17 +329,22 @@ fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     )
     .success();
     let other = fresh_root(f.dir(), "other");
-    // A progress bar while reading, cleared before docker's line.
+    // docker load's lines: one a layer stored, staying, then the Loaded line.
+    let shown = img_core::testing::on_terminal(&common::wide(
+        common::pack(&other).args(["load", "-i", tar.to_str().unwrap()]),
+        None,
+    ));
+    let (diff_ids, sizes) = common::layers_of(&store, &alpine.digest);
+    let mut want = common::loading_lines(&diff_ids, &sizes);
+    want.push(format!("Loaded image: {}", f.reference(ALPINE)));
+    assert_eq!(common::screen(&shown), want, "{shown:?}");
+    // Loaded again: every layer is there, so no layer line, as docker prints none.
     let shown = img_core::testing::on_terminal(common::pack(&other).args([
         "load",
         "-i",
         tar.to_str().unwrap(),
     ]));
-    let (bar, lines) = shown
-        .rsplit_once("\u{1b}[2K")
-        .expect("a progress bar, cleared");
-    assert!(bar.contains("KiB"), "{bar:?}");
-    assert_eq!(lines, format!("Loaded image: {}\n", f.reference(ALPINE)));
+    assert_eq!(shown, format!("Loaded image: {}\n", f.reference(ALPINE)));
     // -q: no bar, the lines alone.
     let shown = img_core::testing::on_terminal(common::pack(&other).args([
         "load",
@@ -681,4 +686,68 @@ fn loading_again_repairs_a_damaged_blob_the_archive_carries() {
     );
     assert!(img_core::ops::verify::verify(&store, &info).unwrap().ok);
     verify_store(&f.root());
+}
+
+/// Issue 14, bug 4: `img-pack load < file` on a terminal drew `187.00 MiB/0 B`. From a
+/// pipe that pauses (so the reading line is drawn) it shows the bytes read and a rate but
+/// no total; from a redirected file, the file's size; never a 0 total; and the line is
+/// gone from the final screen, which holds docker's lines.
+#[test]
+fn load_from_stdin_on_a_terminal_never_shows_a_zero_total() {
+    let f = fixture();
+    let big = f.pull("test/big:latest").unwrap().record;
+    let tar = f.dir().join("big.tar");
+    run(
+        &f.root(),
+        &[
+            "save",
+            "-o",
+            tar.to_str().unwrap(),
+            &f.reference("test/big:latest"),
+        ],
+        None,
+    )
+    .success();
+    let len = std::fs::metadata(&tar).unwrap().len();
+    let (diff_ids, sizes) = common::layers_of(&f.store().unwrap(), &big.digest);
+    let mut want = common::loading_lines(&diff_ids, &sizes);
+    want.push(format!("Loaded image: {}", f.reference("test/big:latest")));
+    let path = tar.to_str().unwrap();
+    for (what, stdin) in [
+        (
+            "a pipe",
+            format!("(head -c 100000 '{path}'; sleep 0.5; tail -c +100001 '{path}') |"),
+        ),
+        ("a redirected file", format!("< '{path}'")),
+    ] {
+        let store = fresh_root(f.dir(), &format!("store-{}", what.len()));
+        let shown = img_core::testing::on_terminal(&common::wide(
+            common::pack(&store).arg("load"),
+            Some(&stdin),
+        ));
+        assert_eq!(common::screen(&shown), want, "{what}: {shown:?}");
+        let frames: Vec<&str> = shown
+            .split("\r\x1b[2K")
+            .filter(|f| f.starts_with("Reading archive"))
+            .collect();
+        for frame in &frames {
+            assert!(!frame.contains("/0B"), "{what}: {frame:?}");
+            match what {
+                "a pipe" => assert!(
+                    frame.ends_with("/s") && frame.matches('/').count() == 1,
+                    "{what}: bytes and a rate, no total: {frame:?}"
+                ),
+                _ => assert!(
+                    frame.contains(&format!("/{}  ", common::docker_human_size(len))),
+                    "{what}: the file's size: {frame:?}"
+                ),
+            }
+        }
+        if what == "a pipe" {
+            assert!(
+                !frames.is_empty(),
+                "a paused pipe draws the reading line: {shown:?}"
+            );
+        }
+    }
 }

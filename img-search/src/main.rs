@@ -65,7 +65,7 @@ fn run(args: Args) -> Result<i32> {
         insecure: args.insecure,
     };
     for warning in options.warnings() {
-        eprintln!("img-search: {warning}");
+        cli::warn(&format!("img-search: {warning}"));
     }
     let config = Config::load()?;
     let mut out = BufWriter::new(io::stdout().lock());

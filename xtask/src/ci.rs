@@ -124,6 +124,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space",
         "podman build (chroot isolation)",
     ),
+    (
+        "img-pack",
+        "the_load_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
 ];
 
 /// Packages only the root tests need: a non-root run does not ask for them.

@@ -14,6 +14,7 @@ use crate::compression::{Outer, decompress};
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::{Document, MAX_MANIFEST_SIZE};
+use crate::quote::{escape, excerpt, quote};
 use crate::store::{Staged, Store};
 
 /// Size of the copy buffer: big reads keep a load near the disk's speed.
@@ -53,6 +54,7 @@ impl Contents<'_> {
 /// Reads a tar stream (compression detected) from `input`.
 pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'s>> {
     let (inflated, outer) = decompress(input)?;
+    let inflated = tar_start(inflated)?;
     let mut contents = Contents {
         outer: Some(outer),
         ..Contents::default()
@@ -72,15 +74,19 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
         let mut entry = entry.map_err(|e| {
             let err = read_error(e, None);
             match &previous {
-                Some(p) => err.context(format!("the entry after {p:?}")),
+                Some(p) => err.context(format!("the entry after {p}")),
                 None => err.context("the first entry"),
             }
         })?;
         let raw = entry.path().map_err(|e| read_error(e, None))?.into_owned();
-        let shown = raw.display().to_string();
+        // The name as the archive has it, escaped: it may hold any bytes.
+        let shown = {
+            use std::os::unix::ffi::OsStrExt;
+            quote(raw.as_os_str().as_bytes())
+        };
         previous = Some(shown.clone());
         let bad = |why: String| {
-            Error::new(ErrorKind::InvalidDocument, why).context(format!("entry {shown:?}"))
+            Error::new(ErrorKind::InvalidDocument, why).context(format!("entry {shown}"))
         };
         let name = safety::entry_name(&raw).map_err(bad)?;
         let header_size = entry.header().entry_size().unwrap_or(0);
@@ -107,7 +113,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
         let size = entry.size();
         if is_document(&name) {
             if size > MAX_MANIFEST_SIZE {
-                return Err(too_big_doc(size).context(format!("entry {shown:?}")));
+                return Err(too_big_doc(size).context(format!("entry {shown}")));
             }
             let mut bytes = Vec::with_capacity(size as usize);
             (&mut entry)
@@ -144,7 +150,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
             )));
         }
         if name.ends_with(".json") && size > MAX_MANIFEST_SIZE {
-            return Err(too_big_doc(size).context(format!("entry {shown:?}")));
+            return Err(too_big_doc(size).context(format!("entry {shown}")));
         }
         let algorithm = named.as_ref().map_or(Algorithm::Sha256, Digest::algorithm);
         let mut w = session.import(algorithm, size)?;
@@ -154,7 +160,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
         }
         let staged = w
             .finish()
-            .map_err(|e| e.context(format!("entry {shown:?}")))?;
+            .map_err(|e| e.context(format!("entry {shown}")))?;
         let digest = staged.digest().clone();
         if let Some(d) = &named
             && *d != digest
@@ -163,7 +169,7 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
                 ErrorKind::DigestMismatch,
                 format!("its content hashes to {digest}, not the {d} its name says"),
             )
-            .context(format!("entry {shown:?}")));
+            .context(format!("entry {shown}")));
         }
         if let Some(old) = contents.files.get(&name)
             && *old != digest
@@ -180,6 +186,47 @@ pub fn read_tar<'s, R: BufRead>(store: &'s Store, input: R) -> Result<Contents<'
     }
     resolve_links(&mut contents.files, &links)?;
     Ok(contents)
+}
+
+/// `inflated` from its first byte, once its first 512-byte block is known to be a tar
+/// header (or the zero block that ends an empty archive): anything else is not a tar
+/// archive, said with an escaped excerpt of how it starts rather than as a broken entry.
+fn tar_start<'a>(mut inflated: Box<dyn Read + 'a>) -> Result<Box<dyn Read + 'a>> {
+    let mut head = Vec::with_capacity(512);
+    (&mut inflated)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| read_error(e, None).context("the first entry"))?;
+    let is_tar = head.is_empty()
+        || (head.len() == 512 && (head.iter().all(|&b| b == 0) || checksum_ok(&head)));
+    if !is_tar {
+        return Err(Error::new(
+            ErrorKind::InvalidDocument,
+            format!("not a tar archive (starts with {})", excerpt(&head)),
+        ));
+    }
+    Ok(Box::new(std::io::Cursor::new(head).chain(inflated)))
+}
+
+/// Whether a header block's checksum field (octal, at 148..156) matches the sum of its
+/// bytes with that field counted as spaces, unsigned or signed as tar readers accept.
+fn checksum_ok(block: &[u8]) -> bool {
+    let field = &block[148..156];
+    let text: String = field
+        .iter()
+        .map(|&b| b as char)
+        .filter(|c| !matches!(c, ' ' | '\0'))
+        .collect();
+    let Ok(want) = i64::from_str_radix(&text, 8) else {
+        return false;
+    };
+    let (mut unsigned, mut signed) = (0i64, 0i64);
+    for (i, &b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { b };
+        unsigned += i64::from(b);
+        signed += i64::from(b as i8);
+    }
+    want == unsigned || want == signed
 }
 
 /// Reads an OCI image layout directory (`skopeo copy … oci:DIR`, umoci): its documents and
@@ -335,7 +382,8 @@ fn read_error(e: std::io::Error, entry: Option<&str>) -> Error {
         std::io::ErrorKind::InvalidData => ErrorKind::TooLarge,
         _ => ErrorKind::InvalidDocument,
     };
-    let mut msg = e.to_string().to_lowercase();
+    // The tar reader quotes header bytes raw ("numeric field did not have utf-8 text: …").
+    let mut msg = escape(e.to_string().to_lowercase());
     if e.kind() == std::io::ErrorKind::UnexpectedEof || msg.contains("failed to read entire block")
     {
         msg = "the archive is truncated".to_owned();
@@ -344,7 +392,7 @@ fn read_error(e: std::io::Error, entry: Option<&str>) -> Error {
     }
     let err = Error::new(kind, msg);
     match entry {
-        Some(n) => err.context(format!("entry {n:?}")),
+        Some(n) => err.context(format!("entry {n}")),
         None => err,
     }
 }
@@ -354,7 +402,7 @@ fn truncated(entry: &str, got: u64, want: u64) -> Error {
         ErrorKind::InvalidDocument,
         format!("the archive is truncated: {got} of the entry's {want} bytes are there"),
     )
-    .context(format!("entry {entry:?}"))
+    .context(format!("entry {entry}"))
 }
 
 fn too_big_doc(size: u64) -> Error {

@@ -49,7 +49,7 @@ pub fn link_target(name: &str, target: &Path) -> Result<String, String> {
     if target.is_absolute() {
         return Err(format!(
             "it links to {}, outside the archive",
-            target.display()
+            shown(target)
         ));
     }
     let mut parts: Vec<&str> = name.split('/').collect();
@@ -65,14 +65,14 @@ pub fn link_target(name: &str, target: &Path) -> Result<String, String> {
                 if parts.pop().is_none() {
                     return Err(format!(
                         "it links to {}, outside the archive",
-                        target.display()
+                        shown(target)
                     ));
                 }
             }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(format!(
                     "it links to {}, outside the archive",
-                    target.display()
+                    shown(target)
                 ));
             }
         }
@@ -81,6 +81,12 @@ pub fn link_target(name: &str, target: &Path) -> Result<String, String> {
         return Err("it links to the archive's top".to_owned());
     }
     Ok(parts.join("/"))
+}
+
+/// A link target as the archive has it, escaped: it may hold any bytes.
+fn shown(target: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    crate::quote::quote(target.as_os_str().as_bytes())
 }
 
 /// Classifies a tar entry type, refusing what an image archive never holds.
@@ -96,8 +102,8 @@ pub fn kind(entry_type: tar::EntryType) -> Result<EntryKind, String> {
         T::Fifo => Err("it is a FIFO".to_owned()),
         T::GNUSparse => Err("it is a sparse file, which an image archive never holds".to_owned()),
         other => Err(format!(
-            "it has entry type {:?}, which img does not read",
-            other.as_byte() as char
+            "it has entry type {}, which img does not read",
+            crate::quote::quote([other.as_byte()])
         )),
     }
 }

@@ -10,7 +10,7 @@ mod load;
 mod plan;
 mod save;
 
-pub use load::{LoadReport, Loaded, Source, load};
+pub use load::{LoadReport, Loaded, Source, load, load_with_progress};
 pub use save::save;
 
 use crate::error::Result;

@@ -133,6 +133,13 @@ pub fn search(
         }
     };
     let trunc = !options.no_trunc;
+    // What a registry says reaches a person's terminal escaped (a pipe gets it as sent):
+    // a description or a name could otherwise set the title, colours or the cursor.
+    let hits = if stdout_is_terminal && !matches!(format, Format::Json) {
+        hits.into_iter().map(Hit::escaped).collect()
+    } else {
+        hits
+    };
     let mut output = Output::new(format.clone(), &docker::COLUMNS, out);
     for hit in &hits {
         let value = match format {

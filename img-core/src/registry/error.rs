@@ -8,6 +8,7 @@ use std::io::Read;
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
+use crate::quote::{EXCERPT_BYTES, escape_excerpt};
 
 /// How much of an error body we read: envelopes are small, and a proxy's HTML page
 /// should not be read whole.
@@ -108,31 +109,35 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
 /// `manifest unknown`, or the code when the message is empty; a short string detail is
 /// appended since it is often what says what went wrong (`unknown blob`).
 fn describe_entry(e: &RegistryErrorEntry) -> String {
+    // A registry's words, shown as text: escaped, and cut to a line's worth.
     let mut s = if e.message.is_empty() {
-        e.code.to_lowercase().replace('_', " ")
+        escape_excerpt(e.code.to_lowercase().replace('_', " "), MESSAGE_BYTES)
     } else {
-        e.message.clone()
+        escape_excerpt(&e.message, MESSAGE_BYTES)
     };
     if let Some(serde_json::Value::String(d)) = &e.detail
         && !d.is_empty()
         && d.len() < 200
-        && !s.contains(d.as_str())
+        && !e.message.contains(d.as_str())
     {
         s.push_str(": ");
-        s.push_str(d);
+        s.push_str(&escape_excerpt(d, MESSAGE_BYTES));
     }
     s
 }
 
+/// How much of a registry's message or detail is shown.
+const MESSAGE_BYTES: usize = 200;
+
 /// A short, single-line hint of a non-envelope body (a proxy's "Bad Gateway" text).
 fn body_hint(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    // The first line with text, from the bytes: invalid UTF-8 is shown escaped, not lost.
+    let line = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.trim_ascii())
+        .find(|l| !l.is_empty());
     match line {
-        Some(l) if !l.starts_with('<') => {
-            let short: String = l.chars().take(120).collect();
-            format!(": {short}")
-        }
+        Some(l) if !l.starts_with(b"<") => format!(": {}", escape_excerpt(l, EXCERPT_BYTES)),
         _ => String::new(),
     }
 }
@@ -294,6 +299,17 @@ mod tests {
         let e = status_error(502, b"Bad Gateway\n");
         assert_eq!(e.kind(), ErrorKind::Registry);
         assert_eq!(e.to_string(), "registry answered HTTP 502: Bad Gateway");
+        // Issue 14: a body's control bytes and invalid UTF-8 reach a message escaped.
+        let e = status_error(502, b"\x1b]0;pwned\x07 bad \xff gateway");
+        assert_eq!(
+            e.to_string(),
+            r"registry answered HTTP 502: \x1b]0;pwned\a bad \xff gateway"
+        );
+        let body = "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"no \\u001b[31mway\"}]}";
+        assert_eq!(
+            status_error(403, body.as_bytes()).to_string(),
+            r"no \x1b[31mway"
+        );
         let e = status_error(503, b"<html><body>down</body></html>");
         assert_eq!(e.to_string(), "registry answered HTTP 503");
         assert_eq!(status_error(404, b"").kind(), ErrorKind::NotFound);

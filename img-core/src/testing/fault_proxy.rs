@@ -35,6 +35,16 @@ pub enum Fault {
     Slow(Duration),
     /// Answer `307 Temporary Redirect` to this base URL + the request's path.
     RedirectTo(String),
+    /// Answer this error status with this body (a registry's error envelope, or a proxy's
+    /// page), without asking the registry: what a client prints of a body it did not write.
+    Refuse {
+        /// The status sent.
+        status: u16,
+        /// The `Content-Type` sent.
+        content_type: String,
+        /// The body.
+        body: Vec<u8>,
+    },
     /// Read the request, then send nothing at all (a server that never sends headers).
     Silent,
     /// Forward the headers and this many bytes of the body, then send nothing more.
@@ -186,6 +196,21 @@ fn serve(
                 "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\n{retry}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             )?;
+            return Ok(());
+        }
+        Fault::Refuse {
+            status,
+            content_type,
+            body,
+        } => {
+            write!(
+                client_w,
+                "HTTP/1.1 {status} Refused\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
+            if method != "HEAD" {
+                client_w.write_all(body)?;
+            }
             return Ok(());
         }
         Fault::Silent => {

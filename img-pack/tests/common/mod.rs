@@ -163,3 +163,99 @@ pub fn fixtures() -> PathBuf {
     );
     dir
 }
+
+/// The final screen of a terminal transcript (from `on_terminal`, its `\r\n` turned into
+/// `\n`), as a terminal of 200 columns shows it: its lines, without the empty ones at the
+/// bottom.
+pub fn screen(transcript: &str) -> Vec<String> {
+    let mut parser = vt100::Parser::new(60, 200, 0);
+    parser.process(transcript.replace('\n', "\r\n").as_bytes());
+    let mut lines: Vec<String> = parser
+        .screen()
+        .contents()
+        .lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// `<12 hex>: Loading layer [=====>]  SIZE/SIZE` for each DiffID of the image config
+/// `config` whose layer is in `sizes` (archive bytes, by DiffID), as docker's final screen
+/// shows a load on a terminal wider than 110 columns.
+pub fn loading_lines(diff_ids: &[img_core::Digest], sizes: &[u64]) -> Vec<String> {
+    diff_ids
+        .iter()
+        .zip(sizes)
+        .map(|(d, &n)| {
+            let size = docker_human_size(n);
+            format!(
+                "{}: Loading layer [{}>] {:>8}/{size}",
+                d.short(),
+                "=".repeat(50),
+                size
+            )
+        })
+        .collect()
+}
+
+/// The DiffIDs of the image whose manifest is `manifest` in `store`, and the sizes of its
+/// layer blobs.
+pub fn layers_of(store: &Store, manifest: &img_core::Digest) -> (Vec<img_core::Digest>, Vec<u64>) {
+    let m: img_core::oci::Manifest =
+        serde_json::from_slice(&store.read_blob(manifest).unwrap()).unwrap();
+    let c: img_core::oci::ImageConfig =
+        serde_json::from_slice(&store.read_blob(&m.config.digest).unwrap()).unwrap();
+    (
+        c.rootfs.diff_ids.clone(),
+        m.layers.iter().map(|l| l.size).collect(),
+    )
+}
+
+/// docker's `units.HumanSize`: decimal units, four significant digits (`%.4g`), written
+/// here apart from img's own so the test checks it.
+pub fn docker_human_size(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let (mut v, mut u) = (n as f64, 0);
+    while v >= 1000.0 && u < units.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    let int_digits = if v < 10.0 {
+        1
+    } else if v < 100.0 {
+        2
+    } else {
+        3
+    };
+    let mut s = format!("{:.*}", 4 - int_digits, v);
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_owned();
+    }
+    format!("{s}{}", units[u])
+}
+
+/// `cmd` run through `sh` on a terminal of 200 columns (`stty`: `script`'s pseudo-terminal
+/// has no size of its own), so a display draws as on a wide terminal; with `stdin`, that
+/// file or shell pipeline (`cat a | `) feeds it: `< FILE` or `PIPELINE |`.
+pub fn wide(cmd: &Command, stdin: Option<&str>) -> Command {
+    let run = match stdin {
+        Some(s) if s.ends_with('|') => format!("{s} \"$0\" \"$@\""),
+        Some(s) => format!("exec \"$0\" \"$@\" {s}"),
+        None => "exec \"$0\" \"$@\"".to_owned(),
+    };
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("stty cols 200 rows 60 && {run}"))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh
+}

@@ -99,3 +99,42 @@ fn the_pull_display_is_dockers_on_a_terminal() {
         Some(oci.as_str())
     );
 }
+
+/// Issue 14: the display redrew a layer's line on every 128 KiB read (748 redraws, 43.5 KB
+/// for a 93 MB image; docker wrote 3.6 KB). On a pseudo-terminal, a pull of three layers
+/// of some 12 MB each redraws byte counts at most ten times a second (each frame redrawing
+/// the lines whose count moved), plus once per state change, and its final screen is
+/// every layer complete.
+#[test]
+fn the_pull_display_redraws_at_most_ten_frames_a_second() {
+    let f = Fixture::new().expect("the test registry");
+    let image = img_core::testing::image_with_layers(3, 24 << 20, 14);
+    push_image(&f.registry.client().unwrap(), &image).unwrap();
+    let reference = f.reference(&image.reference());
+    let started = std::time::Instant::now();
+    let shown = img_pull(&f, &reference, "xterm");
+    let took = started.elapsed();
+    let redraws = shown.matches("\x1b[2K").count();
+    // Frames the time allowed, three lines each, and each layer's state changes
+    // (Downloading, Verifying Checksum, Pull complete).
+    let allowed = 3 * (took.as_millis() as usize / 100 + 1) + 3 * 3;
+    assert!(
+        redraws <= allowed,
+        "{redraws} redraws in {took:?} (at most {allowed}), {} bytes",
+        shown.len()
+    );
+    let compressed: usize = image.blobs.iter().map(|(_, b)| b.len()).sum();
+    assert!(
+        redraws < compressed / (128 << 10) / 2,
+        "{redraws} redraws for {compressed} bytes: a redraw per read"
+    );
+    let screen = screen(&shown);
+    assert_eq!(
+        screen
+            .iter()
+            .filter(|l| l.ends_with(": Pull complete"))
+            .count(),
+        3,
+        "{screen:?}"
+    );
+}

@@ -2,7 +2,10 @@
 //! stable, so the parsers are fuzzed by property tests (proptest, `proptests.rs` beside
 //! the reference, digest, template, oci and record parsers), run here with more cases
 //! than CI gives them (`PROPTEST_CASES`). Then the real tools get hostile stdin: random
-//! bytes, and one 200 MB line, which must give a bounded error in bounded memory.
+//! bytes, and one 200 MB line, which must give a bounded error in bounded memory; and
+//! img-pack load gets damaged archives and hostile bytes (escape sequences, a real ELF
+//! binary, entry names of escapes and invalid UTF-8). Through all of it no byte below
+//! 0x20 other than `\n` and `\t` (nor DEL, nor a C1 control) may reach stderr.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -18,6 +21,7 @@ use crate::util;
 pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let mut rows = vec![proptests(ctx)?];
     rows.push(random_stdin(ctx)?);
+    rows.push(hostile_bytes(ctx)?);
     rows.push(huge_line(ctx)?);
     match super::kill::pack_missing(ctx)? {
         Some(why) => rows.push(Row::skipped(ARCHIVE_ROW, why)),
@@ -94,6 +98,9 @@ fn archives(ctx: &Ctx) -> Result<Row, String> {
                 "round {round}: not one clear line: {}",
                 out.describe("img-pack load")
             ));
+        }
+        if let Some(raw) = super::raw_control(&out.stderr) {
+            row.fail(format!("round {round}: {raw}"));
         }
         if let Err(e) = super::verify_all(ctx, &s) {
             row.fail(format!("round {round}: {e}"));
@@ -176,9 +183,13 @@ fn random_stdin(ctx: &Ctx) -> Result<Row, String> {
     let s = Sandbox::new()?;
     // Only tools that act on the store: a random line can be a valid name, and a pull
     // of it would leave loopback.
-    for tool in ["img-rm", "img-inspect"] {
+    for tool in ["img-rm", "img-inspect", "img-pack"] {
         let seed = ctx.below(u64::MAX);
-        let out = feed(&mut s.command(ctx.tool(tool)), move |w| {
+        let mut cmd = s.command(ctx.tool(tool));
+        if tool == "img-pack" {
+            cmd.arg("load");
+        }
+        let out = feed(&mut cmd, move |w| {
             let mut r = SplitMix64::new(seed);
             for _ in 0..16 {
                 if w.write_all(&r.bytes(1 << 20)).is_err() {
@@ -187,6 +198,9 @@ fn random_stdin(ctx: &Ctx) -> Result<Row, String> {
             }
         })?;
         row.took(out.took);
+        if let Some(raw) = super::raw_control(&out.stderr) {
+            row.fail(format!("{tool}: {raw}"));
+        }
         if out.status.is_none() {
             row.fail(out.describe(tool));
         } else if out.stderr.contains("panicked") {
@@ -199,6 +213,76 @@ fn random_stdin(ctx: &Ctx) -> Result<Row, String> {
         } else if out.ok() {
             row.fail(format!("{tool} took random bytes as records"));
         }
+    }
+    Ok(row)
+}
+
+/// Archives made of what a terminal obeys: each load must fail with one line, and that
+/// line must carry the bytes escaped.
+fn hostile_bytes(ctx: &Ctx) -> Result<Row, String> {
+    let mut row = Row::new("fuzz: img-pack load of escape sequences, binaries, hostile names");
+    let mut inputs: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut title = b"\x1b]0;pwned\x07\x1b[31mRED\x1b[2J\x9b6n".to_vec();
+    title.extend(std::iter::repeat_n(b'A', 1000));
+    inputs.push(("a title-setting escape sequence", title));
+    // A real binary: this program's own first 64 KiB.
+    let exe =
+        std::fs::read("/proc/self/exe").map_err(|e| format!("reading /proc/self/exe: {e}"))?;
+    inputs.push(("an ELF binary", exe[..exe.len().min(64 << 10)].to_vec()));
+    for name in [
+        &b"\x1b]0;pwned\x07/layer.tar"[..],
+        b"\xff\xfe\x1b[31m\xc2\x9b",
+        b"a/\xe2\x80\xaeevil\x7f\x08\x08.tar",
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_size(3);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut t = h.as_bytes().to_vec();
+        t.extend_from_slice(b"abc");
+        t.resize(t.len() + 509 + 1024, 0);
+        inputs.push(("an entry name of escapes and invalid UTF-8", t));
+    }
+    // A header whose size field holds an escape sequence and invalid UTF-8.
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..5].copy_from_slice(b"a.txt");
+    h.as_old_mut()
+        .size
+        .copy_from_slice(b"\x1b]0;pwn\x07\xff\xfe\x00\x00");
+    h.set_cksum();
+    inputs.push(("a numeric field of escapes", h.as_bytes().to_vec()));
+    // Random bytes behind a valid first header.
+    let mut r = SplitMix64::new(ctx.below(u64::MAX));
+    let mut h = tar::Header::new_gnu();
+    h.set_path("x").map_err(|e| e.to_string())?;
+    h.set_size(1 << 20);
+    h.set_cksum();
+    let mut t = h.as_bytes().to_vec();
+    t.extend(r.bytes(2 << 20));
+    inputs.push(("random bytes after a header", t));
+    for (what, bytes) in inputs {
+        let s = Sandbox::new()?;
+        let path = s.path().join("hostile.tar");
+        std::fs::write(&path, &bytes).map_err(|e| format!("writing an archive: {e}"))?;
+        let out = run_for(
+            s.command(ctx.tool("img-pack"))
+                .args(["load", "-i"])
+                .arg(&path),
+            TOOL_LIMIT,
+        )?;
+        row.took(out.took);
+        let one_line = out.stderr.lines().count() == 1 && out.stderr.starts_with("img-pack: ");
+        if out.ok() || !one_line || out.stderr.contains("panicked") {
+            row.fail(format!(
+                "{what}: not one clear line: {}",
+                out.describe("img-pack load")
+            ));
+        }
+        if let Some(raw) = super::raw_control(&out.stderr) {
+            row.fail(format!("{what}: {raw}"));
+        }
+        row.check(&s.root(), false);
     }
     Ok(row)
 }

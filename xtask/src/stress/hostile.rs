@@ -237,6 +237,46 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     ));
 
     let mut rows = Vec::new();
+    // Error bodies made of what a terminal obeys: the pull's one line carries them escaped.
+    let title = "\x1b]0;pwned\x07\x1b[31mRED\u{9b}6n\u{202e}";
+    let envelope =
+        json!({"errors": [{"code": "MANIFEST_UNKNOWN", "message": title, "detail": title}]});
+    cases.push(case(
+        "an error envelope of escape sequences",
+        &by_tag,
+        Expect::Error,
+        move |m, p, _| {
+            on(
+                m,
+                p,
+                "/manifests/",
+                Fault::Refuse {
+                    status: 404,
+                    content_type: "application/json".to_owned(),
+                    body: envelope.to_string().into_bytes(),
+                },
+            )
+        },
+    ));
+    cases.push(case(
+        "an error page of control bytes and invalid UTF-8",
+        &by_tag,
+        Expect::Error,
+        |m, p, _| {
+            let mut body = b"\x1b[2J\x1b]0;pwned\x07 bad \xff\xfe gateway \x08\x7f".to_vec();
+            body.extend(std::iter::repeat_n(b'x', 500));
+            on(
+                m,
+                p,
+                "/manifests/",
+                Fault::Refuse {
+                    status: 502,
+                    content_type: "text/plain".to_owned(),
+                    body,
+                },
+            )
+        },
+    ));
     for c in cases {
         rows.push(run_case(ctx, &registry, c)?);
     }
@@ -337,6 +377,9 @@ fn run_case(ctx: &Ctx, registry: &TestRegistry, c: Case) -> Result<Row, String> 
         }
         (Some(false), _) => row.info.push(out.stderr.trim().to_owned()),
         (Some(true), _) => {}
+    }
+    if let Some(raw) = super::raw_control(&out.stderr) {
+        row.fail(raw);
     }
     if let Err(e) = verify_all(ctx, &s) {
         row.fail(e);

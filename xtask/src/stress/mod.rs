@@ -298,6 +298,25 @@ fn drain(r: Option<&mut impl Read>) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// What in `stderr` could drive a terminal (issue 14: input bytes reached it raw): a
+/// byte below 0x20 other than `\n` and `\t`, DEL, or a C1 control, described; `None` when
+/// there is none.
+pub fn raw_control(stderr: &str) -> Option<String> {
+    let (at, c) = stderr.char_indices().find(|&(_, c)| {
+        (c < ' ' && c != '\n' && c != '\t') || ('\u{7f}'..='\u{9f}').contains(&c)
+    })?;
+    let from = stderr[..at]
+        .char_indices()
+        .rev()
+        .nth(40)
+        .map_or(0, |(i, _)| i);
+    Some(format!(
+        "a raw {:#04x} reached stderr: {:?}",
+        c as u32,
+        &stderr[from..(at + c.len_utf8())]
+    ))
+}
+
 /// Runs `cmd` to its end, killed at `limit`.
 pub fn run_for(cmd: &mut Command, limit: Duration) -> Result<Outcome, String> {
     let started = Instant::now();

@@ -18,6 +18,7 @@ use crate::digest::Digest;
 use crate::error::Result;
 use crate::oci::media_type::{self, Compression};
 use crate::oci::{Descriptor, Document};
+use crate::ops::progress::{LoadLayer, LoadProgress, NoProgress};
 use crate::record::ImageRecord;
 use crate::reference::Reference;
 use crate::store::{Lease, Store};
@@ -52,6 +53,17 @@ pub struct LoadReport {
 
 /// Loads an archive whole, or not at all.
 pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<LoadReport> {
+    load_with_progress(store, source, options, &NoProgress)
+}
+
+/// [`load`], telling `progress` which layers it stores and as it stores each (a stream's
+/// bytes are counted by the caller: [`crate::ops::progress::Counted`]).
+pub fn load_with_progress(
+    store: &Store,
+    source: Source<'_>,
+    options: &LoadOptions,
+    progress: &dyn LoadProgress,
+) -> Result<LoadReport> {
     let wanted = wanted_platform(options.platform.as_ref())?;
     let mut contents = match source {
         Source::Stream(input) => read_tar(store, input)?,
@@ -72,7 +84,19 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
         all.extend(p.blobs.keys());
     }
     lease.protect_all(&all)?;
+    let shown = layers_to_show(store, &planned, &contents)?;
+    progress.layers(&shown.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>());
     let committed = (|| -> Result<Vec<Vec<(String, Digest)>>> {
+        // The layers the display shows first, in their images' order, as docker loads
+        // them; then everything else.
+        for (i, (d, _)) in shown.iter().enumerate() {
+            let mt = planned.iter().find_map(|p| p.blobs.get(d));
+            if let (Some(mt), Some(staged)) = (mt, contents.blobs.remove(d)) {
+                let size = staged.size();
+                staged.commit(mt)?;
+                progress.layer(i, size);
+            }
+        }
         for p in &planned {
             if p.existing || p.existing_blobs {
                 continue;
@@ -174,6 +198,38 @@ pub fn load(store: &Store, source: Source<'_>, options: &LoadOptions) -> Result<
         });
     }
     Ok(LoadReport { images, warnings })
+}
+
+/// The layers a load's display shows, in order: those it stores (the planner decided which
+/// it needs; a layer the store already holds, by digest or by DiffID, is not among them),
+/// each once, with the blob it is stored as.
+fn layers_to_show(
+    store: &Store,
+    planned: &[super::plan::Planned],
+    contents: &crate::archive::Contents<'_>,
+) -> Result<Vec<(Digest, LoadLayer)>> {
+    let mut shown: Vec<(Digest, LoadLayer)> = Vec::new();
+    for p in planned.iter().filter(|p| !p.existing && !p.existing_blobs) {
+        for l in &p.layers {
+            let Some(staged) = contents.blobs.get(&l.digest) else {
+                continue;
+            };
+            if !p.blobs.contains_key(&l.digest)
+                || shown.iter().any(|(d, _)| *d == l.digest)
+                || store.has_blob(&l.digest)?
+            {
+                continue;
+            }
+            shown.push((
+                l.digest.clone(),
+                LoadLayer {
+                    diff_id: l.diff_id.clone(),
+                    size: staged.size(),
+                },
+            ));
+        }
+    }
+    Ok(shown)
 }
 
 struct Lookup<'a, 's> {

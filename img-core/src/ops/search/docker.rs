@@ -39,6 +39,17 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// The hit as a terminal may show it: the registry's name and description with every
+    /// control or non-printable character escaped ([`crate::quote::escape`]), after the
+    /// description's line breaks became spaces as docker makes them.
+    pub fn escaped(self) -> Hit {
+        Hit {
+            name: crate::quote::escape(&self.name),
+            description: crate::quote::escape(description(&self.description, false)),
+            ..self
+        }
+    }
+
     /// The record docker's `--format json` prints (and img-search prints in a pipe).
     pub fn record(&self, trunc: bool) -> SearchRecord {
         SearchRecord {
@@ -223,6 +234,21 @@ mod tests {
     #[test]
     fn descriptions_are_one_line() {
         assert_eq!(description("a\nb\rc\td", false), "a b c d");
+    }
+
+    /// Issue 14: a registry's description reached the terminal raw.
+    #[test]
+    fn a_registrys_cells_are_escaped_for_a_terminal() {
+        let hit = Hit {
+            name: "evil\x1b]0;t\x07".to_owned(),
+            description: "中文 \x1b[31mred\nline \u{202e}".to_owned(),
+            star_count: 1,
+            is_official: false,
+            is_automated: false,
+        }
+        .escaped();
+        assert_eq!(hit.name, r"evil\x1b]0;t\a");
+        assert_eq!(hit.description, r"中文 \x1b[31mred line \u202e");
     }
 
     #[test]
