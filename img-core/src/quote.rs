@@ -20,8 +20,17 @@ pub const EXCERPT_BYTES: usize = 64;
 /// `%q`): `"a\x1b]0;t\a"`.
 pub fn quote(s: impl AsRef<[u8]>) -> String {
     let mut out = String::from("\"");
-    escape_into(&mut out, s.as_ref(), true);
+    escape_into(&mut out, s.as_ref(), Some('"'));
     out.push('"');
+    out
+}
+
+/// `c` in single quotes, escaped as Go's `strconv.QuoteRune` does (`%q` of a rune):
+/// `'\''`, `'\x1b'`, `'é'`.
+pub fn quote_rune(c: char) -> String {
+    let mut out = String::from("'");
+    push_char(&mut out, c, Some('\''));
+    out.push('\'');
     out
 }
 
@@ -61,7 +70,7 @@ fn head(s: &[u8], max: usize) -> (&[u8], bool) {
 /// message from a library that quotes outside bytes itself.
 pub fn escape(s: impl AsRef<[u8]>) -> String {
     let mut out = String::new();
-    escape_into(&mut out, s.as_ref(), false);
+    escape_into(&mut out, s.as_ref(), None);
     out
 }
 
@@ -74,7 +83,7 @@ pub fn escape_message(s: &str) -> String {
     for c in s.chars() {
         match c {
             '\n' | '\t' => out.push(c),
-            c => push_char(&mut out, c, false),
+            c => push_char(&mut out, c, None),
         }
     }
     out
@@ -85,7 +94,7 @@ pub fn is_clean(s: &str) -> bool {
     s.chars().all(printable)
 }
 
-fn escape_into(out: &mut String, mut bytes: &[u8], quoted: bool) {
+fn escape_into(out: &mut String, mut bytes: &[u8], quote: Option<char>) {
     while !bytes.is_empty() {
         let (valid, rest) = match std::str::from_utf8(bytes) {
             Ok(s) => (s, &[][..]),
@@ -96,7 +105,7 @@ fn escape_into(out: &mut String, mut bytes: &[u8], quoted: bool) {
             }
         };
         for c in valid.chars() {
-            push_char(out, c, quoted);
+            push_char(out, c, quote);
         }
         bytes = rest;
         if let Some((&b, more)) = bytes.split_first() {
@@ -107,9 +116,11 @@ fn escape_into(out: &mut String, mut bytes: &[u8], quoted: bool) {
     }
 }
 
-fn push_char(out: &mut String, c: char, quoted: bool) {
+/// One character as Go escapes it; inside quotes (`quote`: the quote character) that
+/// quote and `\` are escaped too.
+fn push_char(out: &mut String, c: char, quote: Option<char>) {
     match c {
-        '"' | '\\' if quoted => {
+        c if quote.is_some() && (Some(c) == quote || c == '\\') => {
             out.push('\\');
             out.push(c);
         }

@@ -93,6 +93,7 @@ use serde_json::{Map, Value};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
+use crate::index::ImageInfo;
 use crate::reference::{Reference, is_identifier};
 
 /// What img-pull, img-tag and img-pack load print for each image they acted on.
@@ -133,6 +134,46 @@ pub struct ImageRecord {
 }
 
 impl ImageRecord {
+    /// The record of the image `info` as `reference` reached it (resolved to the
+    /// manifest or index `resolved`), its tags and repo digests in their familiar forms;
+    /// `downloaded` and `reused` are a pull's bytes (0 for a tag or a push). The one
+    /// constructor pull, tag and push share.
+    pub fn of(
+        reference: &Reference,
+        resolved: &Digest,
+        info: &ImageInfo,
+        downloaded: u64,
+        reused: u64,
+    ) -> Result<ImageRecord> {
+        let mut repo_tags = Vec::new();
+        for (name, tag) in &info.tags {
+            repo_tags.push(
+                Reference::parse_normalized_name(name)?
+                    .with_tag(tag)?
+                    .familiar(),
+            );
+        }
+        let mut repo_digests = Vec::new();
+        for (name, digest) in &info.repo_digests {
+            repo_digests.push(
+                Reference::parse_normalized_name(name)?
+                    .with_digest(digest.clone())
+                    .familiar(),
+            );
+        }
+        Ok(ImageRecord {
+            id: info.id.clone(),
+            reference: Some(reference.clone()),
+            digest: resolved.clone(),
+            repo_tags,
+            repo_digests,
+            platform: info.platform.clone(),
+            size: info.size,
+            downloaded: Some(downloaded),
+            reused: Some(reused),
+        })
+    }
+
     /// Every key an image record may have, in its order: what `--format` templates of
     /// img-pull, img-tag and img-pack load see (`""` for one a record leaves out).
     pub const KEYS: &'static [&'static str] = &[

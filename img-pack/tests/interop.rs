@@ -43,20 +43,7 @@ fn ok(cmd: &mut Command) -> String {
 
 /// podman on a store of its own under `dir`.
 fn podman(dir: &Path) -> Command {
-    let mut cmd = Command::new("podman");
-    cmd.arg("--root")
-        .arg(dir.join("podman-root"))
-        .arg("--runroot")
-        .arg(dir.join("podman-run"))
-        .args([
-            "--storage-driver",
-            "vfs",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--events-backend",
-            "none",
-        ]);
-    cmd
+    img_core::testing::real_images::podman_in(dir)
 }
 
 /// The config digest of the host platform's image of the test index.

@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod login;
 pub mod ls;
 pub mod pack;
+mod parallel;
 pub mod progress;
 pub mod pull;
 pub mod push;

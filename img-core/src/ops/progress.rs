@@ -366,9 +366,9 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    /// A writer the test can read back.
+    /// A writer the test can read back (the load display's tests use it too).
     #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
+    pub(super) struct Shared(pub(super) Arc<Mutex<Vec<u8>>>);
     impl Write for Shared {
         fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
             self.0.lock().unwrap().extend_from_slice(b);

@@ -234,46 +234,9 @@ fn up_to_date(
     };
     lease.release()?;
     Ok(Some(Pulled {
-        record: record(reference, resolved, &info, 0, info.size)?,
+        record: ImageRecord::of(reference, resolved, &info, 0, info.size)?,
         up_to_date: had_tag,
     }))
-}
-
-/// Builds the record printed for an image.
-pub fn record(
-    reference: &Reference,
-    resolved: &Digest,
-    info: &ImageInfo,
-    downloaded: u64,
-    reused: u64,
-) -> Result<ImageRecord> {
-    let mut repo_tags = Vec::new();
-    for (name, tag) in &info.tags {
-        repo_tags.push(
-            Reference::parse_normalized_name(name)?
-                .with_tag(tag)?
-                .familiar(),
-        );
-    }
-    let mut repo_digests = Vec::new();
-    for (name, digest) in &info.repo_digests {
-        repo_digests.push(
-            Reference::parse_normalized_name(name)?
-                .with_digest(digest.clone())
-                .familiar(),
-        );
-    }
-    Ok(ImageRecord {
-        id: info.id.clone(),
-        reference: Some(reference.clone()),
-        digest: resolved.clone(),
-        repo_tags,
-        repo_digests,
-        platform: info.platform.clone(),
-        size: info.size,
-        downloaded: Some(downloaded),
-        reused: Some(reused),
-    })
 }
 
 /// One pull from one endpoint.
@@ -362,7 +325,7 @@ impl<'a> Puller<'a> {
         let info = self.store.index().put_image(&new)?;
         lease.release()?;
         Ok(Pulled {
-            record: record(self.reference, &resolved, &info, downloaded, reused)?,
+            record: ImageRecord::of(self.reference, &resolved, &info, downloaded, reused)?,
             // A `--verify` pull that found every blob intact changed nothing.
             up_to_date: downloaded == 0 && existed.is_some_and(|e| e.id == info.id),
         })

@@ -10,14 +10,13 @@
 //! take one from under the upload).
 
 use std::io::Read;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
-use crate::record::PushRecord;
+use crate::ops::parallel;
+use crate::record::{ImageRecord, PushRecord};
 use crate::reference::{DEFAULT_TAG, Reference};
 use crate::registry::{BlobPush, RegistryClient, Security, endpoints};
 use crate::settings::Config;
@@ -267,7 +266,7 @@ impl Pusher<'_> {
         }
         let info = self.record_repo_digest(&image, &blobs, &digest)?;
         lease.release()?;
-        let mut record = super::pull::record(self.reference, &digest, &info, 0, 0)?;
+        let mut record = ImageRecord::of(self.reference, &digest, &info, 0, 0)?;
         record.downloaded = None;
         record.reused = None;
         Ok(Pushed {
@@ -345,46 +344,21 @@ impl Pusher<'_> {
         for (l, diff_id) in &layers {
             self.progress.layer(l, *diff_id, LayerEvent::Preparing);
         }
-        let queue = Mutex::new(layers.iter().rev().collect::<Vec<_>>());
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let sum = Mutex::new(Totals::default());
-        let jobs = self.options.jobs.max(1).min(layers.len().max(1));
+        let jobs = parallel::workers(self.options.jobs, layers.len());
         // Rows past the first `jobs` wait, as docker's do.
         for (l, diff_id) in layers.iter().skip(jobs) {
             self.progress.layer(l, *diff_id, LayerEvent::Waiting);
         }
-        std::thread::scope(|s| {
-            for _ in 0..jobs {
-                s.spawn(|| {
-                    loop {
-                        if failed.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        let next = lock(&queue).pop();
-                        let Some((desc, diff_id)) = next else { return };
-                        match self.push_blob(desc, *diff_id) {
-                            Ok(t) => {
-                                let mut s = lock(&sum);
-                                s.pushed += t.pushed;
-                                s.mounted += t.mounted;
-                                s.existing += t.existing;
-                            }
-                            Err(e) => {
-                                failed.store(true, Ordering::SeqCst);
-                                lock(&first_error).get_or_insert(e);
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = lock(&first_error).take() {
-            return Err(e);
+        let done = parallel::run(&layers, jobs, |(desc, diff_id)| {
+            self.push_blob(desc, *diff_id)
+        })?;
+        let mut s = Totals::default();
+        for t in done {
+            s.pushed += t.pushed;
+            s.mounted += t.mounted;
+            s.existing += t.existing;
         }
         let config = self.push_blob(&m.config, None)?;
-        let s = *lock(&sum);
         totals.pushed += s.pushed + config.pushed;
         totals.mounted += s.mounted + config.mounted;
         totals.existing += s.existing + config.existing;
@@ -493,8 +467,4 @@ impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
         }
         Ok(n)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -62,7 +62,7 @@ pub fn tag(
             format!("image {} was removed while tagging it", id.short()),
         )
     })?;
-    let mut record = super::pull::record(target, &info.target, &info, 0, 0)?;
+    let mut record = ImageRecord::of(target, &info.target, &info, 0, 0)?;
     // Those two are what a pull moved; a tag moves nothing.
     record.downloaded = None;
     record.reused = None;

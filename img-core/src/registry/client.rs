@@ -257,17 +257,6 @@ impl RegistryClient {
                     return Err(e);
                 }
             }
-            if resp.status().as_u16() == 401 && same_origin && from_registry && answered {
-                // The credentials were sent in answer to the challenge and refused again:
-                // the same words as when they were refused at once (a login's check).
-                let challenge = header(&resp, "www-authenticate")
-                    .as_deref()
-                    .and_then(Challenge::parse);
-                if let Some(e) = self.basic_refusal(challenge.as_ref(), true) {
-                    let _ = read_error_body(resp.into_body());
-                    return Err(e);
-                }
-            }
             if resp.status().as_u16() == 401
                 && same_origin
                 && !from_registry

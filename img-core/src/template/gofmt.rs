@@ -22,43 +22,10 @@ pub(crate) fn go_type(v: &Value) -> String {
     .to_string()
 }
 
-/// Go's `strconv.Quote`: a double-quoted string with Go escapes.
+/// Go's `strconv.Quote`: a double-quoted string with Go escapes (the one quoting of
+/// [`crate::quote`], which messages use too).
 pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-            out.push_str(&format!("\\x{:02x}", c as u32));
-        }
-        c if c.is_control() => {
-            if (c as u32) < 0x10000 {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            } else {
-                out.push_str(&format!("\\U{:08x}", c as u32));
-            }
-        }
-        c => out.push(c),
-    }
+    crate::quote::quote(s)
 }
 
 /// A JSON number as an integer when it is one (or a float without a fraction).
@@ -454,12 +421,10 @@ fn format_arg(spec: &Spec, verb: char, v: &Value) -> String {
         'q' => match v {
             Value::String(s) => spec.pad(quote(s), false),
             Value::Number(n) => match as_int(n).and_then(|i| u32::try_from(i).ok()) {
-                Some(c) => {
-                    let mut s = String::from('\'');
-                    push_escaped(&mut s, char::from_u32(c).unwrap_or('\u{fffd}'), '\'');
-                    s.push('\'');
-                    spec.pad(s, false)
-                }
+                Some(c) => spec.pad(
+                    crate::quote::quote_rune(char::from_u32(c).unwrap_or('\u{fffd}')),
+                    false,
+                ),
                 None => bad_verb(verb, v),
             },
             v => bad_verb(verb, v),

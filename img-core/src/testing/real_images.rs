@@ -254,20 +254,8 @@ pub fn podman_build() -> Result<RealImage> {
             .tempdir_in("/tmp")
             .map_err(|e| Error::io(e, "creating podman's scratch directory"))?;
         let podman = |args: &[&str]| {
-            let mut cmd = Command::new("podman");
-            cmd.arg("--root")
-                .arg(scratch.path().join("storage"))
-                .arg("--runroot")
-                .arg(scratch.path().join("run"))
-                .args([
-                    "--storage-driver",
-                    "vfs",
-                    "--cgroup-manager",
-                    "cgroupfs",
-                    "--events-backend",
-                    "file",
-                ])
-                .args(args);
+            let mut cmd = podman_in(scratch.path());
+            cmd.args(args);
             cmd
         };
         let tag = format!("localhost/real/{name}:latest");
@@ -303,6 +291,26 @@ pub fn podman_build() -> Result<RealImage> {
         write_meta(work, &built?, &tag)
     })?;
     read_image(name, &dir)
+}
+
+/// podman on a store of its own under `dir` (`podman-root`, `podman-run`): vfs storage,
+/// cgroupfs, no events, so it touches nothing of the machine's. podman refuses a runroot
+/// of more than 50 characters: `dir` should be short (a temp dir in /tmp).
+pub fn podman_in(dir: &Path) -> Command {
+    let mut cmd = Command::new("podman");
+    cmd.arg("--root")
+        .arg(dir.join("podman-root"))
+        .arg("--runroot")
+        .arg(dir.join("podman-run"))
+        .args([
+            "--storage-driver",
+            "vfs",
+            "--cgroup-manager",
+            "cgroupfs",
+            "--events-backend",
+            "none",
+        ]);
+    cmd
 }
 
 fn write_meta(work: &Path, id: &str, tag: &str) -> Result<()> {

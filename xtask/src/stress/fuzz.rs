@@ -80,17 +80,8 @@ fn archives(ctx: &Ctx) -> Result<Row, String> {
                 bad[at..end].fill(0);
             }
         }
-        let s = Sandbox::new()?;
-        let path = s.path().join("bad.tar");
-        std::fs::write(&path, &bad).map_err(|e| format!("writing an archive: {e}"))?;
-        let out = run_for(
-            s.command(ctx.tool("img-pack"))
-                .args(["load", "-i"])
-                .arg(&path),
-            TOOL_LIMIT,
-        )?;
+        let (s, out, one_line) = load_file(ctx, "bad.tar", &bad)?;
         row.took(out.took);
-        let one_line = out.stderr.lines().count() == 1 && out.stderr.starts_with("img-pack: ");
         if out.status.is_none() || out.stderr.contains("panicked") {
             row.fail(format!("round {round}: {}", out.describe("img-pack load")));
         } else if !out.ok() && !one_line {
@@ -108,6 +99,26 @@ fn archives(ctx: &Ctx) -> Result<Row, String> {
         row.check(&s.root(), false);
     }
     Ok(row)
+}
+
+/// `img-pack load -i FILE` of `bytes` in a fresh sandbox (returned, to check its store),
+/// and whether it said one line starting with its name (what a refused archive must say).
+fn load_file(
+    ctx: &Ctx,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(Sandbox, super::Outcome, bool), String> {
+    let s = Sandbox::new()?;
+    let path = s.path().join(name);
+    std::fs::write(&path, bytes).map_err(|e| format!("writing an archive: {e}"))?;
+    let out = run_for(
+        s.command(ctx.tool("img-pack"))
+            .args(["load", "-i"])
+            .arg(&path),
+        TOOL_LIMIT,
+    )?;
+    let one_line = out.stderr.lines().count() == 1 && out.stderr.starts_with("img-pack: ");
+    Ok((s, out, one_line))
 }
 
 fn proptests(ctx: &Ctx) -> Result<Row, String> {
@@ -262,17 +273,8 @@ fn hostile_bytes(ctx: &Ctx) -> Result<Row, String> {
     t.extend(r.bytes(2 << 20));
     inputs.push(("random bytes after a header", t));
     for (what, bytes) in inputs {
-        let s = Sandbox::new()?;
-        let path = s.path().join("hostile.tar");
-        std::fs::write(&path, &bytes).map_err(|e| format!("writing an archive: {e}"))?;
-        let out = run_for(
-            s.command(ctx.tool("img-pack"))
-                .args(["load", "-i"])
-                .arg(&path),
-            TOOL_LIMIT,
-        )?;
+        let (s, out, one_line) = load_file(ctx, "hostile.tar", &bytes)?;
         row.took(out.took);
-        let one_line = out.stderr.lines().count() == 1 && out.stderr.starts_with("img-pack: ");
         if out.ok() || !one_line || out.stderr.contains("panicked") {
             row.fail(format!(
                 "{what}: not one clear line: {}",

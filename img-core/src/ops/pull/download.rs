@@ -2,12 +2,11 @@
 //! resumed from its partial, retried when the transfer breaks, verified before commit.
 
 use std::io::{Read, Write};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Puller;
 use crate::error::{Error, ErrorKind, Result};
 use crate::oci::Descriptor;
+use crate::ops::parallel;
 use crate::ops::progress::BlobEvent;
 use crate::store::Ingest;
 
@@ -23,44 +22,15 @@ impl Puller<'_> {
     /// returned once the running downloads end (their partials stay for a resume).
     pub(super) fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
         self.check_space(blobs)?;
-        let queue = Mutex::new(blobs.iter().collect::<Vec<_>>());
-        let failed = AtomicBool::new(false);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        let totals = Mutex::new((0u64, 0u64));
         for b in blobs {
             self.progress.blob(b, BlobEvent::Waiting);
         }
-        let jobs = self.options.jobs.max(1).min(blobs.len().max(1));
-        std::thread::scope(|s| {
-            for _ in 0..jobs {
-                s.spawn(|| {
-                    loop {
-                        if failed.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        let next = lock(&queue).pop();
-                        let Some(desc) = next else { return };
-                        match self.fetch_blob(desc) {
-                            Ok((dl, re)) => {
-                                let mut t = lock(&totals);
-                                t.0 += dl;
-                                t.1 += re;
-                            }
-                            Err(e) => {
-                                failed.store(true, Ordering::SeqCst);
-                                lock(&first_error).get_or_insert(e);
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        if let Some(e) = lock(&first_error).take() {
-            return Err(e);
-        }
-        let t = *lock(&totals);
-        Ok(t)
+        // The last blob first, as pulls always went.
+        let order: Vec<&Descriptor> = blobs.iter().rev().copied().collect();
+        let done = parallel::run(&order, self.options.jobs, |desc| self.fetch_blob(desc))?;
+        Ok(done
+            .into_iter()
+            .fold((0, 0), |(dl, re), (d, r)| (dl + d, re + r)))
     }
 
     /// Refuses at once a download the store's filesystem cannot hold, rather than fill
@@ -218,8 +188,4 @@ fn copy(
         total += n as u64;
         seen(n as u64);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
