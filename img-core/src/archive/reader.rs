@@ -260,15 +260,15 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
             };
             let path = dir.join(&name);
             let meta = std::fs::symlink_metadata(&path)
-                .map_err(|e| Error::io(e, format!("reading {}", quote(name))))?;
+                .map_err(|e| Error::io(e, format!("reading {}", quote(&name))))?;
             if !meta.is_file() {
                 return Err(not_regular(&name));
             }
             let mut file = std::fs::File::open(&path)
-                .map_err(|e| Error::io(e, format!("opening {}", quote(name))))?;
+                .map_err(|e| Error::io(e, format!("opening {}", quote(&name))))?;
             let mut w = session.import(digest.algorithm(), meta.len())?;
             copy(&mut file, &mut w, &mut buf)
-                .map_err(|e| Error::io(e, format!("reading {}", quote(name))))?;
+                .map_err(|e| Error::io(e, format!("reading {}", quote(&name))))?;
             let staged = w.finish()?;
             if staged.digest() != &digest {
                 return Err(Error::new(
@@ -278,7 +278,7 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
                         staged.digest()
                     ),
                 )
-                .context(quote(name)));
+                .context(quote(&name)));
             }
             contents.files.insert(name, digest.clone());
             contents.blobs.insert(digest, staged);
