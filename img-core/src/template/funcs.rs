@@ -123,7 +123,13 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
-                Value::Null => 0,
+                // A missing key, or `nil`: Go's invalid value, which its `len` fails on
+                // (as docker 28's Go words it, checked with `docker context inspect -f`).
+                Value::Null => {
+                    return Err(calling(
+                        "reflect: call of reflect.Value.Type on zero Value".into(),
+                    ));
+                }
                 v => return Err(calling(format!("len of type {}", go_type(v)))),
             };
             Ok(Value::from(n))
@@ -252,9 +258,22 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
 }
 
 /// Arguments of `html`, `js` and `urlquery`: one string as is, else printed like `print`.
+/// Go's `evalArgs` (what `html`, `js` and `urlquery` escape): one string as it is, else
+/// `fmt.Sprint` of the arguments with a missing value (or `nil`) as `<no value>`, as Go's
+/// `printableValue` makes it.
 fn joined(args: &[Value]) -> String {
     match args {
         [Value::String(s)] => s.clone(),
+        _ if args.iter().any(Value::is_null) => {
+            let args: Vec<Value> = args
+                .iter()
+                .map(|a| match a {
+                    Value::Null => Value::String("<no value>".into()),
+                    a => a.clone(),
+                })
+                .collect();
+            gofmt::sprint(&args)
+        }
         _ => gofmt::sprint(args),
     }
 }
@@ -355,13 +374,14 @@ fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
 /// Compares two basic values as Go's `eq`/`lt` do; `ordered` rejects bools and nil.
 fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, String> {
     match (a, b) {
+        // Go's basicKind refuses maps, slices and structs: `lt` says so at once.
+        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_))
+            if ordered =>
+        {
+            Err("invalid type for comparison".into())
+        }
         (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => {
-            let v = if a.is_array() || a.is_object() { a } else { b };
-            Err(format!(
-                "non-comparable type {}: {}",
-                gofmt::display(v),
-                go_type(v)
-            ))
+            compare_composite(a, b)
         }
         (Value::Null, _) | (_, Value::Null) | (Value::Bool(_), Value::Bool(_)) if ordered => {
             Err("invalid type for comparison".into())
@@ -382,6 +402,50 @@ fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, Stri
                 .and_then(|(f, g)| f.partial_cmp(&g)),
         }),
         _ => Err("incompatible types for comparison".into()),
+    }
+}
+
+/// Go's `eq` where a side is a map, slice or struct (Go's basicKind gives such values and
+/// nil one kind): against a basic value it is `incompatible types`; two of different
+/// types are `non-comparable types`; when a side is nil (`nil`, a missing value, a nil
+/// map or slice) they are equal only when both are; two non-nil maps or slices are
+/// `non-comparable type`; two structs compare by their fields.
+fn compare_composite(a: &Value, b: &Value) -> Result<Option<Ordering>, String> {
+    let composite = |v: &Value| v.is_null() || v.is_array() || v.is_object();
+    if !composite(a) || !composite(b) {
+        return Err("incompatible types for comparison".into());
+    }
+    let pct_s = |v: &Value| gofmt::sprintf("%s", std::slice::from_ref(v));
+    if !a.is_null() && !b.is_null() && go_type(a) != go_type(b) {
+        return Err(format!(
+            "non-comparable types {}: {}, {}: {}",
+            pct_s(a),
+            go_type(a),
+            go_type(b),
+            gofmt::display(b)
+        ));
+    }
+    let nil = |v: &Value| v.is_null() || typed::is_nil(v);
+    if nil(a) || nil(b) {
+        return Ok((nil(a) == nil(b)).then_some(Ordering::Equal));
+    }
+    if !comparable(b) {
+        return Err(format!("non-comparable type {}: {}", pct_s(b), go_type(b)));
+    }
+    Ok((a == b).then_some(Ordering::Equal))
+}
+
+/// Whether Go's `==` takes values of `v`'s type: not a map or a slice, nor a struct
+/// holding one.
+fn comparable(v: &Value) -> bool {
+    if typed::is_map(v) {
+        return false;
+    }
+    match v {
+        Value::Array(_) => false,
+        Value::Object(o) if typed::is_struct(v) => typed::fields(o).all(|(_, f)| comparable(f)),
+        Value::Object(_) => false,
+        _ => true,
     }
 }
 
@@ -507,6 +571,100 @@ mod tests {
             c("lt", &[json!(true), json!(false)]),
             Err("error calling lt: invalid type for comparison".into())
         );
+    }
+
+    /// Go's `eq` of maps, the cases of Go's `text/template/exec_test.go` (`cmpTests`, as
+    /// remembered: `.Map` a nil map, `.NonNilMap` an empty non-nil one), their outcomes
+    /// checked against docker 28.2.2's Go with `docker context inspect -f` over its
+    /// `Endpoints` (a `map[string]interface {}`).
+    #[test]
+    fn eq_of_maps_as_go() {
+        let nil_map = typed::nil("map[string]int");
+        let non_nil = typed::map("map[string]int", []);
+        let other = typed::map("map[string]int", [("a".to_string(), json!(1))]);
+        // {"eq .Map .Map", "true"}, {"eq .Map nil", "true"}, {"eq nil .Map", "true"}:
+        // uncomparable types, but nil is fine.
+        assert_eq!(
+            c("eq", &[nil_map.clone(), nil_map.clone()]),
+            Ok(json!(true))
+        );
+        assert_eq!(c("eq", &[nil_map.clone(), json!(null)]), Ok(json!(true)));
+        assert_eq!(c("eq", &[json!(null), nil_map.clone()]), Ok(json!(true)));
+        // {"eq .Map .NonNilMap", "false"}.
+        assert_eq!(
+            c("eq", &[nil_map.clone(), non_nil.clone()]),
+            Ok(json!(false))
+        );
+        assert_eq!(
+            c("ne", &[non_nil.clone(), nil_map.clone()]),
+            Ok(json!(true))
+        );
+        // {"eq .NonNilMap .NonNilMap", error}: uncomparable.
+        assert_eq!(
+            c("eq", &[non_nil.clone(), other.clone()]),
+            Err("error calling eq: non-comparable type map[a:1]: map[string]int".into())
+        );
+        // docker: `{{eq .Endpoints nil}}` and `{{eq nil .Endpoints}}` print false; a
+        // missing key against a map too.
+        let plain = json!({"docker": {"Host": "unix:///var/run/docker.sock"}});
+        assert_eq!(c("eq", &[plain.clone(), json!(null)]), Ok(json!(false)));
+        assert_eq!(c("eq", &[json!(null), plain.clone()]), Ok(json!(false)));
+        // docker: `{{eq .Endpoints .Endpoints}}` and `ne` fail, naming the second map.
+        assert_eq!(
+            c("eq", &[plain.clone(), plain.clone()]),
+            Err("error calling eq: non-comparable type map[docker:map[Host:unix:///var/run/docker.sock]]: map[string]interface {}".into())
+        );
+        assert_eq!(
+            c("ne", &[plain.clone(), plain.clone()]),
+            Err("error calling ne: non-comparable type map[docker:map[Host:unix:///var/run/docker.sock]]: map[string]interface {}".into())
+        );
+        // docker: `{{eq .Endpoints 1}}` and `{{eq 1 .Endpoints}}`: different kinds.
+        for args in [[plain.clone(), json!(1)], [json!(1), plain.clone()]] {
+            assert_eq!(
+                c("eq", &args),
+                Err("error calling eq: incompatible types for comparison".into())
+            );
+        }
+        // Two maps of different types: Go's "non-comparable types".
+        assert_eq!(
+            c("eq", &[other.clone(), plain.clone()]),
+            Err("error calling eq: non-comparable types map[a:1]: map[string]int, map[string]interface {}: map[docker:map[Host:unix:///var/run/docker.sock]]".into())
+        );
+        // eq stops at the first error, as Go's loop does; a match before it wins.
+        assert_eq!(
+            c("eq", &[json!(null), nil_map.clone(), plain.clone()]),
+            Ok(json!(true))
+        );
+        // Slices are as uncomparable as maps; `lt` refuses both at once.
+        assert_eq!(c("eq", &[json!([1]), json!(null)]), Ok(json!(false)));
+        // Go's %s of an int in a slice: `%!s(int=1)`.
+        assert_eq!(
+            c("eq", &[json!([1]), json!([1])]),
+            Err("error calling eq: non-comparable type [%!s(int=1)]: []interface {}".into())
+        );
+        assert_eq!(
+            c("lt", &[plain, json!(1)]),
+            Err("error calling lt: invalid type for comparison".into())
+        );
+    }
+
+    /// docker 28.2.2's Go: `{{len .Endpoints.missing}}` and `{{len nil}}` fail so, and
+    /// `html`, `js` and `urlquery` of a missing value print `<no value>` escaped.
+    #[test]
+    fn len_and_escapers_of_a_missing_value_as_go() {
+        assert_eq!(
+            c("len", &[json!(null)]),
+            Err("error calling len: reflect: call of reflect.Value.Type on zero Value".into())
+        );
+        assert_eq!(c("html", &[json!(null)]), Ok(json!("&lt;no value&gt;")));
+        assert_eq!(c("js", &[json!(null)]), Ok(json!("\\u003Cno value\\u003E")));
+        assert_eq!(c("urlquery", &[json!(null)]), Ok(json!("%3Cno+value%3E")));
+        assert_eq!(
+            c("html", &[json!("a"), json!(null)]),
+            Ok(json!("a&lt;no value&gt;"))
+        );
+        // `print` is fmt.Sprint itself: nil is <nil>.
+        assert_eq!(c("print", &[json!(null)]), Ok(json!("<nil>")));
     }
 
     #[test]
