@@ -39,7 +39,7 @@ fn blob(store: &Store, what: &str, len: usize) -> Digest {
 
 /// What a random store keeps alive while it is pruned: held partials and live leases.
 struct Holds<'s> {
-    _writers: Vec<Box<crate::store::IngestWriter<'s>>>,
+    _writers: Vec<crate::store::IngestWriter<'s>>,
     _leases: Vec<Lease<'s>>,
 }
 
@@ -146,7 +146,7 @@ fn random_store<'s>(store: &'s Store, seed: u64) -> Holds<'s> {
         let cut = 1 + rng.below(bytes.len() as u64 - 1) as usize;
         std::io::Write::write_all(&mut w, &bytes.as_bytes()[..cut]).unwrap();
         if rng.chance(40) {
-            writers.push(w);
+            writers.push(*w);
         }
     }
     // Live leases: one may pin a shared layer, another an image (then it is in use).
