@@ -21,6 +21,8 @@ use crate::reference::Reference;
 use crate::store::Store;
 
 use super::filters::{self, parse_until};
+
+pub mod tree;
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
