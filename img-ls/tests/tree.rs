@@ -211,10 +211,10 @@ fn tree_on_a_terminal_has_dockers_colours_and_legend() {
         first.starts_with("     "),
         "the legend is right-aligned: {shown}"
     );
-    assert!(shown.contains("\x1b[39;1mIMAGE\x1b[0m"), "{shown}");
+    assert!(shown.contains("\x1b[39m\x1b[1mIMAGE\x1b[0m"), "{shown}");
     let name = format!("{}:latest", s.f.reference("test/alpine-like"));
     assert!(
-        shown.contains(&format!("\x1b[34;1m{name}\x1b[0m")),
+        shown.contains(&format!("\x1b[34m\x1b[1m{name}\x1b[0m")),
         "{shown}"
     );
 

@@ -261,18 +261,24 @@ fn read(store: &Store, digest: &Digest) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// aec's SGR codes, as tree.go and docker/cli's `internal/tui` use them.
+/// The escapes of docker/cli's `internal/tui` colours, as aec writes them (one sequence a
+/// code), taken from what docker 28.2.2's tree printed on a terminal.
 mod sgr {
     /// `aec.NewBuilder(aec.BlueF, aec.Bold)`: a top-level name.
-    pub const TOP_NAME: &str = "34;1";
+    pub const TOP_NAME: &str = "\x1b[34m\x1b[1m";
     /// `tui.ColorSecondary` (`aec.DefaultF`): details.
-    pub const NORMAL: &str = "39";
+    pub const NORMAL: &str = "\x1b[39m";
     /// `tui.ColorTertiary` (default, faint): `<untagged>`.
-    pub const UNTAGGED: &str = "39;2";
+    pub const UNTAGGED: &str = "\x1b[39m\x1b[2m";
     /// `tui.ColorTitle` (default, bold): the header.
-    pub const TITLE: &str = "39;1";
+    pub const TITLE: &str = "\x1b[39m\x1b[1m";
     /// `ColorSecondary.With(aec.Faint)`: a platform the store lacks.
-    pub const FAINT: &str = "39;2";
+    pub const FAINT: &str = "\x1b[39m\x1b[2m";
+    /// `tui.Chip(0, 14, " U ")`: black on cyan.
+    pub const CHIP_U: &str = "\x1b[38;5;0m\x1b[48;5;14m U \x1b[0m";
+    /// `tui.InfoHeader`'s fancy form: a bold `i` on light cyan, then `Info →` in light cyan
+    /// (9 columns).
+    pub const INFO: &str = "\x1b[1m\x1b[106m\x1b[30mi\x1b[0m\x1b[0m \x1b[96mInfo → \x1b[0m\x1b[0m";
 }
 
 /// A colour to apply, or none (`tui.ColorNone`, or no colour at all).
@@ -282,7 +288,7 @@ struct Color(Option<&'static str>);
 impl Color {
     fn apply(self, s: &str) -> String {
         match self.0 {
-            Some(code) => format!("\x1b[{code}m{s}\x1b[0m"),
+            Some(code) => format!("{code}{s}\x1b[0m"),
             None => s.to_owned(),
         }
     }
@@ -341,7 +347,7 @@ impl Chips {
     /// `U`, or on a terminal tui.Chip(0, 14, " U "): black on cyan.
     fn u(&self) -> String {
         if self.fancy {
-            "\x1b[38;5;0;48;5;14m U \x1b[0m".to_owned()
+            sgr::CHIP_U.to_owned()
         } else {
             "U".to_owned()
         }
@@ -470,15 +476,9 @@ pub fn render(view: &TreeView, term: TreeTerminal) -> String {
 /// tree.go's `generateLegend`: the info header and each chip, right-aligned.
 fn legend(fancy: bool, width: usize) -> String {
     let (info, chip, info_width, chip_width) = if fancy {
-        (
-            // tui.InfoHeader's fancy form: a bold `i` on light cyan, then a space.
-            "\x1b[1m\x1b[106;30mi\x1b[0m\x1b[0m ".to_owned(),
-            "\x1b[38;5;0;48;5;14m U \x1b[0m".to_owned(),
-            2,
-            3,
-        )
+        (sgr::INFO, sgr::CHIP_U, 9, 3)
     } else {
-        (" Info -> ".to_owned(), "U".to_owned(), 9, 1)
+        (" Info -> ", "U", 9, 1)
     };
     let text = format!("{info} {chip} In Use");
     let visible = info_width + 1 + chip_width + " In Use".len();
