@@ -105,7 +105,10 @@ fn random_store<'s>(store: &'s Store, seed: u64) -> Holds<'s> {
             labels.insert("k".to_owned(), format!("{}", rng.below(2)));
         }
         let days = rng.below(10);
-        let created = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days as i64);
+        // Half a day off the `until=N*24h` filters' boundaries: an image created exactly
+        // on one crossed it between the dry run and the prune on a loaded machine.
+        let created =
+            jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * days as i64 + 12);
         store
             .index()
             .put_image(&NewImage {
