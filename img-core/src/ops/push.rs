@@ -369,6 +369,34 @@ impl Pusher<'_> {
     /// re-hashed on the way; a failed upload is retried from a new session.
     fn push_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
         let repo = self.reference.path();
+        let totals = self.send_blob(desc, diff_id)?;
+        if is_layer(desc) {
+            self.store
+                .index()
+                .put_blob_sources(&[&desc.digest], self.reference.domain(), repo)?;
+        }
+        Ok(totals)
+    }
+
+    /// A layer the store knows in another repository of this registry is asked to be
+    /// mounted from there (the latest seen), as docker does; the registry then either
+    /// links it (201) or opens an upload (202) that the bytes go to.
+    fn mount_source(&self, desc: &Descriptor) -> Result<Option<String>> {
+        if !is_layer(desc) {
+            return Ok(None);
+        }
+        let repo = self.reference.path();
+        Ok(self
+            .store
+            .index()
+            .blob_sources(&desc.digest, self.reference.domain())?
+            .into_iter()
+            .find(|r| r != repo))
+    }
+
+    /// [`Self::push_blob`]'s transfer: HEAD, then a mount or an upload.
+    fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
+        let repo = self.reference.path();
         if self.client.blob_exists(repo, &desc.digest)? {
             self.progress.layer(desc, diff_id, LayerEvent::Exists);
             return Ok(Totals {
@@ -376,6 +404,7 @@ impl Pusher<'_> {
                 ..Totals::default()
             });
         }
+        let mut from = self.mount_source(desc)?;
         let mut attempt = 1;
         loop {
             let file = self.store.open_blob(&desc.digest)?;
@@ -383,7 +412,7 @@ impl Pusher<'_> {
                 inner: file,
                 seen: |n| self.progress.layer(desc, diff_id, LayerEvent::Progress(n)),
             };
-            match self.client.push_blob(repo, desc, None, reader) {
+            match self.client.push_blob(repo, desc, from.as_deref(), reader) {
                 Ok(BlobPush::Uploaded) => {
                     self.progress.layer(desc, diff_id, LayerEvent::Pushed);
                     return Ok(Totals {
@@ -392,8 +421,10 @@ impl Pusher<'_> {
                     });
                 }
                 Ok(BlobPush::Mounted) => {
+                    // docker names the source by its path (`Mounted from me/base`).
+                    let source = from.unwrap_or_default();
                     self.progress
-                        .layer(desc, diff_id, LayerEvent::Mounted(String::new()));
+                        .layer(desc, diff_id, LayerEvent::Mounted(source));
                     return Ok(Totals {
                         mounted: desc.size,
                         ..Totals::default()
@@ -409,6 +440,14 @@ impl Pusher<'_> {
                         self.reference.familiar()
                     )));
                 }
+                // Refused the source (no pull access there): upload instead, as docker
+                // goes on after a mount it may not make.
+                Err(e)
+                    if from.is_some()
+                        && matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) =>
+                {
+                    from = None;
+                }
                 Err(e) if attempt < BLOB_ATTEMPTS && retryable(&e) => {
                     crate::notice::say(&format!(
                         "retrying the upload of {} (attempt {} of {BLOB_ATTEMPTS}): {e}",
@@ -418,11 +457,18 @@ impl Pusher<'_> {
                     self.progress.layer(desc, diff_id, LayerEvent::Retrying);
                     std::thread::sleep(crate::registry::backoff(attempt - 1));
                     attempt += 1;
+                    // A new session uploads the bytes.
+                    from = None;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// Whether `desc` is a layer (what docker mounts): a config or manifest never is.
+fn is_layer(desc: &Descriptor) -> bool {
+    crate::oci::media_type::layer_compression(&desc.media_type).is_some()
 }
 
 /// The refusal for an index child the push cannot send.

@@ -292,11 +292,8 @@ impl RegistryClient {
         if let Some(t) = self.tokens.get(scope) {
             return Ok(t.header());
         }
-        let scopes: Vec<String> = if scope.is_empty() {
-            Vec::new()
-        } else {
-            vec![scope.to_owned()]
-        };
+        // A mount's scope is two: one `scope` parameter each, as docker sends them.
+        let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
         let token = fetch_token(
             &self.agent,
             &self.watchdog,

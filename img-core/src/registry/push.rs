@@ -80,7 +80,11 @@ impl RegistryClient {
             }
             None => start.clone(),
         };
-        let resp = self.send(Request::new("POST", post_path, Scope::push(repository)))?;
+        let scope = match mount_from {
+            Some(from) => Scope::mount(repository, from),
+            None => Scope::push(repository),
+        };
+        let resp = self.send(Request::new("POST", post_path, scope))?;
         let resp = expect(
             resp,
             if mount_from.is_some() {
