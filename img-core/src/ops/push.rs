@@ -18,7 +18,7 @@ use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
 use crate::ops::parallel;
 use crate::record::{ImageRecord, PushRecord};
 use crate::reference::{DEFAULT_TAG, Reference};
-use crate::registry::{BlobPush, RegistryClient, Security, endpoints};
+use crate::registry::{BlobPush, RegistryClient, Security, endpoints, needs_new_session};
 use crate::settings::Config;
 use crate::store::Store;
 
@@ -494,7 +494,8 @@ fn missing_child(reference: &Reference, entry: &Descriptor, why: &str) -> Error 
 fn retryable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Network => true,
-        ErrorKind::Registry => e.to_string().contains("HTTP 5"),
+        // A 413 to the whole blob: the next session sends it in chunks.
+        ErrorKind::Registry => e.to_string().contains("HTTP 5") || needs_new_session(e),
         _ => false,
     }
 }
