@@ -414,3 +414,138 @@ fn a_mount_with_token_auth_asks_pull_on_the_source_too() {
         );
     }
 }
+
+/// What blob `digest` of `repository` in `registry` inflates to, hashed.
+fn inflated_digest(
+    registry: &img_core::testing::TestRegistry,
+    repository: &str,
+    digest: &img_core::Digest,
+) -> (img_core::Digest, img_core::compression::Outer) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    registry
+        .client()
+        .unwrap()
+        .get_blob(repository, digest, 0)
+        .unwrap()
+        .reader
+        .read_to_end(&mut got)
+        .unwrap();
+    let (mut plain, outer) = img_core::compression::decompress(std::io::Cursor::new(got)).unwrap();
+    let mut tar = Vec::new();
+    plain.read_to_end(&mut tar).unwrap();
+    (img_core::Digest::sha256_of(&tar), outer)
+}
+
+#[test]
+fn uncompressed_layers_of_a_legacy_archive_go_up_gzip_and_a_repush_compresses_nothing() {
+    use img_core::compression::Outer;
+    use img_core::oci::{ImageConfig, Manifest, media_type};
+    let f = fixture();
+    let image = img_core::testing::real_images::docker_import()
+        .unwrap_or_else(|e| panic!("docker import: {e}"));
+    let store = f.store().unwrap();
+    let archive = std::fs::File::open(&image.docker_archive).unwrap();
+    let source = img_core::ops::pack::Source::Stream(Box::new(std::io::BufReader::new(archive)));
+    img_core::ops::pack::load(&store, source, &Default::default()).unwrap();
+    let loaded = store.index().image(&image.id).unwrap().unwrap();
+    let diff_ids = serde_json::from_slice::<ImageConfig>(&store.read_blob(&image.id).unwrap())
+        .unwrap()
+        .rootfs
+        .diff_ids;
+    let tag_as = |to: &str| {
+        let r = img_core::Reference::parse_normalized(to).unwrap();
+        store
+            .index()
+            .tag(&image.id, &r.name(), r.tag().unwrap())
+            .unwrap();
+    };
+    let check = |repo: &str, digest: &str, wanted: Outer, layer_type: &str| {
+        let client = f.registry.client().unwrap();
+        let (bytes, _, _) = client.get_manifest(repo, digest).unwrap();
+        let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+        // The config, and so the image ID, is unchanged.
+        assert_eq!(m.config.digest, image.id);
+        assert_eq!(m.layers.len(), diff_ids.len());
+        for (l, diff_id) in m.layers.iter().zip(&diff_ids) {
+            assert_eq!(l.media_type, layer_type);
+            let (inflated, outer) = inflated_digest(&f.registry, repo, &l.digest);
+            assert_eq!(outer, wanted, "{}", l.digest);
+            assert_eq!(&inflated, diff_id);
+        }
+        bytes
+    };
+    let target = f.reference("me/legacy:1");
+    tag_as(&target);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Id"], image.id.to_string());
+    let digest = rec["Digest"].as_str().unwrap().to_owned();
+    assert_ne!(
+        digest,
+        loaded.target.to_string(),
+        "the stored manifest names tars"
+    );
+    let bytes = check("me/legacy", "1", Outer::Gzip, media_type::OCI_LAYER_GZIP);
+    assert_eq!(img_core::Digest::sha256_of(&bytes).to_string(), digest);
+    // skopeo reads the same manifest.
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        bytes,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The pushed manifest is the RepoDigest, and the store keeps it.
+    let digests: Vec<String> = serde_json::from_value(rec["RepoDigests"].clone()).unwrap();
+    assert!(
+        digests.contains(&format!("{}/me/legacy@{digest}", f.registry.addr())),
+        "{digests:?}"
+    );
+    let pinned = store.index().image_blobs(&image.id).unwrap();
+    assert!(pinned.iter().any(|d| d.to_string() == digest), "{pinned:?}");
+    // Again, to another repository: the compressed copies are reused (mounted, even).
+    let blobs = store.index().blobs().unwrap().len();
+    let again = f.reference("me/legacy2:1");
+    tag_as(&again);
+    let rec = push(&f, &[&again], None).success().json();
+    assert_eq!(rec["Digest"], digest.as_str());
+    assert_eq!(
+        store.index().blobs().unwrap().len(),
+        blobs,
+        "compressed again"
+    );
+    assert!(rec["Mounted"].as_u64().unwrap() > 0, "{rec}");
+    // zstd, and img-pull's pull of it has the same DiffIDs and image ID.
+    let zstd = f.reference("me/legacy-zstd:1");
+    tag_as(&zstd);
+    let rec = push(&f, &["--compression-format", "zstd", &zstd], None)
+        .success()
+        .json();
+    check(
+        "me/legacy-zstd",
+        "1",
+        Outer::Zstd,
+        media_type::OCI_LAYER_ZSTD,
+    );
+    let pulled = f.pull("me/legacy-zstd:1").unwrap().record;
+    assert_eq!(pulled.id, image.id);
+    assert_eq!(pulled.digest.to_string(), rec["Digest"].as_str().unwrap());
+    // `none` pushes the store's manifest as it is.
+    let plain = f.reference("me/legacy-plain:1");
+    tag_as(&plain);
+    let rec = push(&f, &["--compression-format", "none", &plain], None)
+        .success()
+        .json();
+    assert_eq!(rec["Digest"], loaded.target.to_string());
+    let r = push(&f, &["--compression-format", "xz", &plain], None).failure(2, 1);
+    assert!(
+        r.stderr
+            .contains("invalid compression format \"xz\": use gzip, zstd or none"),
+        "{}",
+        r.stderr
+    );
+}

@@ -22,8 +22,10 @@ use crate::registry::{BlobPush, RegistryClient, Security, endpoints, needs_new_s
 use crate::settings::Config;
 use crate::store::Store;
 
+mod compress;
 pub mod progress;
 
+pub use compress::CompressionFormat;
 pub use progress::{LayerEvent, NoPushProgress, PushProgress};
 
 /// Attempts at one blob: a PUT failing with 5xx or a cut connection starts a new upload
@@ -41,6 +43,8 @@ pub struct PushOptions {
     pub jobs: usize,
     /// Plain HTTP and unverified TLS allowed for this command.
     pub insecure: bool,
+    /// How uncompressed layers go up (`--compression-format`).
+    pub compression: CompressionFormat,
 }
 
 /// One pushed tag.
@@ -189,6 +193,8 @@ impl Pusher<'_> {
         let repo = self.reference.path();
         let bytes = self.read(&image.target)?;
         let mut totals = Totals::default();
+        // What a manifest made for the push (compressed layers) pins.
+        let mut converted = None;
         let (digest, media_type, bytes) =
             match Document::parse(Some(&image.target_media_type), &bytes)? {
                 Document::Manifest(m) => {
@@ -204,8 +210,23 @@ impl Pusher<'_> {
                             ),
                         ));
                     }
-                    self.push_manifest_blobs(&m, &mut totals)?;
-                    (image.target.clone(), image.target_media_type.clone(), bytes)
+                    match compress::convert(
+                        self.store,
+                        &lease,
+                        &m,
+                        &image.target_media_type,
+                        self.options.compression,
+                    )? {
+                        Some(c) => {
+                            self.push_manifest_blobs(&c.manifest, &mut totals)?;
+                            converted = Some(c.closure);
+                            (c.digest, c.media_type, c.bytes)
+                        }
+                        None => {
+                            self.push_manifest_blobs(&m, &mut totals)?;
+                            (image.target.clone(), image.target_media_type.clone(), bytes)
+                        }
+                    }
                 }
                 Document::Index(index) => {
                     if let Some(p) = &self.options.platform {
@@ -264,7 +285,10 @@ impl Pusher<'_> {
                 format!("pushed {digest}, the registry stored {pushed}"),
             ));
         }
-        let info = self.record_repo_digest(&image, &blobs, &digest)?;
+        let mut info = self.record_repo_digest(&image, &blobs, &digest)?;
+        if let Some(closure) = converted {
+            info = self.store.index().put_root(&image.id, &digest, &closure)?;
+        }
         lease.release()?;
         let mut record = ImageRecord::of(self.reference, &digest, &info, 0, 0)?;
         record.downloaded = None;
