@@ -85,6 +85,8 @@ mod tests {
             .put_blob_sources(&[&d], "docker.io", "library/a")
             .unwrap();
         index.put_blob_sources(&[&d], "reg.lan", "me/base").unwrap();
+        // Apart in time, so "latest" is not a tie broken by name.
+        std::thread::sleep(std::time::Duration::from_millis(2));
         index
             .put_blob_sources(&[&d], "docker.io", "library/b")
             .unwrap();
