@@ -32,6 +32,9 @@ struct Args {
     /// allow plain HTTP and unverified TLS for this command
     #[argh(switch)]
     insecure: bool,
+    /// how uncompressed layers (of legacy archives) go up: gzip (default), zstd or none
+    #[argh(option)]
+    compression_format: Option<String>,
     /// suppress the progress output; print only the pushed reference
     #[argh(switch, short = 'q')]
     quiet: bool,
@@ -61,6 +64,12 @@ fn run(args: Args) -> Result<i32> {
         all_tags: args.all_tags,
         jobs: args.jobs.unwrap_or_else(|| config.jobs()),
         insecure: args.insecure,
+        compression: args
+            .compression_format
+            .as_deref()
+            .map(str::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let targets = cli::targets(&args.names, "an image name")?;
     let store = cli::open_store(args.root.as_deref())?;

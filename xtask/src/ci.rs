@@ -55,6 +55,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "dockerd",
     ),
     (
+        "img-push",
+        "uncompressed_layers_of_a_legacy_archive_go_up_gzip_and_a_repush_compresses_nothing",
+        "dockerd",
+    ),
+    (
         "img-pull",
         "bad_input::no_space_left_is_one_line_and_leaves_a_sound_store",
         "a tmpfs mount",

@@ -29,6 +29,9 @@ pub struct RegistryClient {
     tokens: TokenCache,
     /// Stalls of the registry, of where it redirects and of its token realm.
     watchdog: Arc<Watchdog>,
+    /// Set once the registry refused a blob in one request (413): blobs then go up in
+    /// chunks (push.rs).
+    pub(super) wants_chunks: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -71,6 +74,7 @@ impl RegistryClient {
             auth: Mutex::new(AuthState::default()),
             tokens: TokenCache::default(),
             watchdog,
+            wants_chunks: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -292,11 +296,8 @@ impl RegistryClient {
         if let Some(t) = self.tokens.get(scope) {
             return Ok(t.header());
         }
-        let scopes: Vec<String> = if scope.is_empty() {
-            Vec::new()
-        } else {
-            vec![scope.to_owned()]
-        };
+        // A mount's scope is two: one `scope` parameter each, as docker sends them.
+        let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
         let token = fetch_token(
             &self.agent,
             &self.watchdog,
