@@ -4,7 +4,7 @@ use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::ops::Platform;
-use img_core::ops::push::progress::PlainPushProgress;
+use img_core::ops::push::display::terminal_display;
 use img_core::ops::push::{NoPushProgress, PushOptions, PushProgress, Pushed, push};
 use img_core::record::{Target, looks_like_id};
 use img_core::settings::Config;
@@ -15,9 +15,10 @@ use img_core::settings::Config;
 /// the name points at (`me/app` is `docker.io/me/app:latest`), exactly as stored: the
 /// registry's digest is the image's. With no NAME and a piped stdin, pushes the images
 /// named by the records or lines read there (`img-pull x | img-tag reg/me/x:1 | img-push`).
-/// On a terminal it prints docker's lines; in a pipe one JSON record a pushed tag: Id,
-/// Ref, Digest, RepoTags, RepoDigests, Platform, Size, and the bytes Pushed, Mounted
-/// (linked from another repository) and Existing (the registry had them).
+/// On a terminal it draws docker's display (rows rewritten in place; plain lines under
+/// TERM=dumb); in a pipe one JSON record a pushed tag: Id, Ref, Digest, RepoTags,
+/// RepoDigests, Platform, Size, and the bytes Pushed, Mounted (linked from another
+/// repository) and Existing (the registry had them).
 #[derive(FromArgs)]
 struct Args {
     /// push every tag of the repository that the store has
@@ -88,9 +89,11 @@ fn run(args: Args) -> Result<i32> {
         if display && reference.tag().is_none() && !args.all_tags {
             eprintln!("Using default tag: latest");
         }
-        let lines = display.then(PlainPushProgress::new);
-        let progress: &dyn PushProgress = match &lines {
-            Some(l) => l,
+        // docker's rows rewritten in place (plain lines where the terminal cannot move
+        // the cursor); nothing in a pipe.
+        let shown = display.then(terminal_display);
+        let progress: &dyn PushProgress = match &shown {
+            Some(d) => d.as_ref(),
             None => &NoPushProgress,
         };
         match push(&store, &reference, &options, &config, progress) {

@@ -22,6 +22,7 @@ use crate::registry::{BlobPush, RegistryClient, Security, endpoints};
 use crate::settings::Config;
 use crate::store::Store;
 
+pub mod display;
 pub mod progress;
 
 pub use progress::{LayerEvent, NoPushProgress, PushProgress};
@@ -335,10 +336,13 @@ impl Pusher<'_> {
             .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
             .map(|c| c.rootfs.diff_ids)
             .unwrap_or_default();
+        // Top layer first, as docker lists and starts them (its rows, and the ones past
+        // `jobs` that wait, are the same).
         let layers: Vec<(&Descriptor, Option<&Digest>)> = m
             .layers
             .iter()
             .enumerate()
+            .rev()
             .map(|(i, l)| (l, diff_ids.get(i)))
             .collect();
         for (l, diff_id) in &layers {
