@@ -129,6 +129,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "the_load_display_is_dockers_on_a_terminal",
         "dockerd",
     ),
+    (
+        "img-push",
+        "the_push_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
 ];
 
 /// Packages only the root tests need: a non-root run does not ask for them.
