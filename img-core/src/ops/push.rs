@@ -132,9 +132,15 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
 }
 
 /// A registry refusing the push, in docker's words (whether it said 401 after the token
-/// it gave, or 403): the registry's own phrasing varies and says nothing more.
+/// it gave, or 403): the registry's own phrasing varies and says nothing more. Credentials
+/// the registry layer found wrong or missing keep its wording, the one every tool gives
+/// ("refused the credentials of …", "log in first"): docker's line is for a refusal of
+/// access, and would hide that the password is what to fix.
 fn refusal(e: Error) -> Error {
+    let credentials =
+        e.message().contains("refused the credentials") || e.message().contains("log in");
     match e.kind() {
+        ErrorKind::Unauthorized if credentials => e,
         ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
             ErrorKind::Denied,
             "denied: requested access to the resource is denied",
