@@ -9,17 +9,15 @@ use img_core::ops::push::{NoPushProgress, PushOptions, PushProgress, Pushed, pus
 use img_core::record::{Target, looks_like_id};
 use img_core::settings::Config;
 
-/// Upload an image of the local store to a registry (docker push).
-///
-/// `img-push NAME[:TAG]` pushes the image the store has under that name to the registry
-/// the name points at (`me/app` is `docker.io/me/app:latest`), exactly as stored: the
-/// registry's digest is the image's. With no NAME and a piped stdin, pushes the images
-/// named by the records or lines read there (`img-pull x | img-tag reg/me/x:1 | img-push`).
-/// On a terminal it draws docker's display (rows rewritten in place; plain lines under
-/// TERM=dumb); in a pipe one JSON record a pushed tag: Id, Ref, Digest, RepoTags,
-/// RepoDigests, Platform, Size, and the bytes Pushed, Mounted (linked from another
-/// repository) and Existing (the registry had them).
+/// Upload images of the local store to their registry (docker push).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-push 127.0.0.1:5000/me/app:1\nimg-pull alpine | img-tag reg.lan/me/alpine:1 | img-push",
+    note = "What goes up is exactly what the store holds (me/app is\n  docker.io/me/app:latest): the registry's digest is the image's, recorded\n  among its RepoDigests.",
+    note = "Input: with no NAME and a piped stdin, pushes the images named by the records\n  or lines read there; an empty stdin pushes nothing (exit 0).",
+    note = "Output: docker's display on a terminal (rows rewritten in place; plain lines\n  under TERM=dumb); in a pipe one JSON record a pushed tag: Id, Ref, Digest,\n  RepoTags, RepoDigests, Platform, Size, and the bytes Pushed, Mounted (linked\n  from another repository) and Existing (the registry had them).",
+    note = "Credentials: REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json\n  (~/.docker/config.json), as img-login stores them."
+)]
 struct Args {
     /// push every tag of the repository that the store has
     #[argh(switch, short = 'a')]
