@@ -164,8 +164,6 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
-pub use img_core::testing::screen;
-
 /// `<12 hex>: Loading layer [=====>]  SIZE/SIZE` for each DiffID of the image config
 /// `config` whose layer is in `sizes` (archive bytes, by DiffID), as docker's final screen
 /// shows a load on a terminal wider than 110 columns.
