@@ -134,6 +134,16 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "the_load_display_is_dockers_on_a_terminal",
         "dockerd",
     ),
+    (
+        "img-push",
+        "the_push_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
+    (
+        "img-push",
+        "dockerd_pulls_what_img_pushed_over_tls_as_the_same_image",
+        "dockerd",
+    ),
 ];
 
 /// Packages only the root tests need: a non-root run does not ask for them.

@@ -23,6 +23,7 @@ use crate::settings::Config;
 use crate::store::Store;
 
 mod compress;
+pub mod display;
 pub mod progress;
 
 pub use compress::CompressionFormat;
@@ -135,9 +136,15 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
 }
 
 /// A registry refusing the push, in docker's words (whether it said 401 after the token
-/// it gave, or 403): the registry's own phrasing varies and says nothing more.
+/// it gave, or 403): the registry's own phrasing varies and says nothing more. Credentials
+/// the registry layer found wrong or missing keep its wording, the one every tool gives
+/// ("refused the credentials of …", "log in first"): docker's line is for a refusal of
+/// access, and would hide that the password is what to fix.
 fn refusal(e: Error) -> Error {
+    let credentials =
+        e.message().contains("refused the credentials") || e.message().contains("log in");
     match e.kind() {
+        ErrorKind::Unauthorized if credentials => e,
         ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
             ErrorKind::Denied,
             "denied: requested access to the resource is denied",
@@ -359,10 +366,13 @@ impl Pusher<'_> {
             .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
             .map(|c| c.rootfs.diff_ids)
             .unwrap_or_default();
+        // Top layer first, as docker lists and starts them (its rows, and the ones past
+        // `jobs` that wait, are the same).
         let layers: Vec<(&Descriptor, Option<&Digest>)> = m
             .layers
             .iter()
             .enumerate()
+            .rev()
             .map(|(i, l)| (l, diff_ids.get(i)))
             .collect();
         for (l, diff_id) in &layers {

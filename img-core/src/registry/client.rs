@@ -246,7 +246,7 @@ impl RegistryClient {
                 if !answered
                     && req.body.replayable()
                     && let Some(challenge) = &challenge
-                    && self.answer(challenge, &req.scope)?
+                    && self.answer(challenge, &req.scope, auth.is_some())?
                 {
                     let _ = read_error_body(resp.into_body());
                     answered = true;
@@ -331,8 +331,9 @@ impl RegistryClient {
         }
     }
 
-    /// Prepares an answer to `challenge`; true when a retry may now succeed.
-    fn answer(&self, challenge: &Challenge, scope: &Scope) -> Result<bool> {
+    /// Prepares an answer to `challenge` to a request that carried an Authorization
+    /// (`sent`) or not; true when a retry may now succeed.
+    fn answer(&self, challenge: &Challenge, scope: &Scope, sent: bool) -> Result<bool> {
         match challenge {
             Challenge::Basic { .. } => {
                 let mut auth = lock(&self.auth);
@@ -342,8 +343,12 @@ impl RegistryClient {
                     .as_ref()
                     .and_then(Credentials::basic_header);
                 match (header, &auth.basic) {
-                    // Already sent and refused: the credentials are wrong.
-                    (_, Some(_)) | (None, _) => Ok(false),
+                    // Sent and refused: the credentials are wrong.
+                    (_, Some(_)) if sent => Ok(false),
+                    // Another thread's request was challenged first and the credentials
+                    // are ready now (a push's parallel HEADs): this one was sent without.
+                    (Some(_), Some(_)) => Ok(true),
+                    (None, _) => Ok(false),
                     (Some(h), None) => {
                         auth.basic = Some(h);
                         Ok(true)
