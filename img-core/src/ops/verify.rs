@@ -133,7 +133,7 @@ pub fn verify(store: &Store, image: &ImageInfo) -> Result<VerifyReport> {
             v.blob(d, "blob", None, Compression::None)?;
         }
     }
-    let repo_tags = super::inspect::repo_tags(image)?;
+    let repo_tags = image.familiar_tags()?;
     let ok = v.problems.is_empty();
     Ok(VerifyReport {
         id: image.id.clone(),
@@ -153,9 +153,7 @@ fn repair(image: &ImageInfo) -> Result<String> {
     let Some((name, digest)) = image.repo_digests.first() else {
         return Ok("img-pack load -i ARCHIVE (the archive this image was loaded from)".to_owned());
     };
-    let reference = crate::reference::Reference::parse_normalized_name(name)?
-        .with_digest(digest.clone())
-        .familiar();
+    let reference = crate::index::familiar_digest(name, digest)?;
     let mut command = "img-pull --verify".to_owned();
     if media_type::is_index(&image.target_media_type) {
         command.push_str(" --all-platforms");

@@ -181,18 +181,12 @@ pub fn load_with_progress(
                 format!("image {} vanished after loading it", p.image.id),
             )
         })?;
+        let mut record = ImageRecord::of(p.names.first(), &p.image.target, &info, 0, 0)?;
+        // What a pull moved; a load downloads nothing.
+        record.downloaded = None;
+        record.reused = None;
         images.push(Loaded {
-            record: ImageRecord {
-                id: info.id.clone(),
-                reference: p.names.first().cloned(),
-                digest: p.image.target.clone(),
-                repo_tags: crate::ops::inspect::repo_tags(&info)?,
-                repo_digests: crate::ops::inspect::repo_digests(&info)?,
-                platform: info.platform.clone(),
-                size: info.size,
-                downloaded: None,
-                reused: None,
-            },
+            record,
             tags: p.names.iter().map(Reference::familiar).collect(),
             moved,
         });
