@@ -85,13 +85,29 @@ impl VerifyReport {
                 crate::output::human_size(self.bytes)
             )
         } else {
-            let what: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
-            let mut line = format!("{} {name}: FAILED: {}", self.id, what.join("; "));
-            if let Some(repair) = &self.repair {
-                line.push_str(&format!("; repair with: {repair}"));
-            }
-            line
+            format!("{} {name}: FAILED: {}", self.id, self.what_is_wrong())
         }
+    }
+
+    /// The failure as an error, for stderr when the report itself goes to a program:
+    /// `verification failed: …; repair with: …`; `None` when the image is sound.
+    pub fn error(&self) -> Option<Error> {
+        (!self.ok).then(|| {
+            Error::new(
+                crate::ErrorKind::DigestMismatch,
+                format!("verification failed: {}", self.what_is_wrong()),
+            )
+        })
+    }
+
+    /// The problems joined with `; `, then how to repair them.
+    fn what_is_wrong(&self) -> String {
+        let what: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
+        let mut text = what.join("; ");
+        if let Some(repair) = &self.repair {
+            text.push_str(&format!("; repair with: {repair}"));
+        }
+        text
     }
 }
 
