@@ -40,6 +40,7 @@
 
 mod check;
 mod commit;
+mod estimate;
 mod fill;
 mod gc;
 mod identity;
