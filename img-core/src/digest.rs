@@ -13,6 +13,10 @@ use sha2::{Digest as _, Sha256, Sha512};
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod threaded;
+
+pub(crate) use threaded::{HASH_ON_A_THREAD_AFTER, Hashing};
+
 /// A digest algorithm we accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
@@ -197,6 +201,14 @@ impl Hasher {
         match algorithm {
             Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
             Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    /// The algorithm it hashes with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Hasher::Sha256(_) => Algorithm::Sha256,
+            Hasher::Sha512(_) => Algorithm::Sha512,
         }
     }
 

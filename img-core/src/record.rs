@@ -135,38 +135,23 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// The record of the image `info` as `reference` reached it (resolved to the
-    /// manifest or index `resolved`), its tags and repo digests in their familiar forms;
-    /// `downloaded` and `reused` are a pull's bytes (0 for a tag or a push). The one
-    /// constructor pull, tag and push share.
-    pub fn of(
-        reference: &Reference,
+    /// manifest or index `resolved`; no reference for a loaded image without a name), its
+    /// tags and repo digests in their familiar forms ([`ImageInfo::familiar_tags`]);
+    /// `downloaded` and `reused` are a pull's bytes. The one constructor pull, tag, push
+    /// and load share.
+    pub fn of<'r>(
+        reference: impl Into<Option<&'r Reference>>,
         resolved: &Digest,
         info: &ImageInfo,
         downloaded: u64,
         reused: u64,
     ) -> Result<ImageRecord> {
-        let mut repo_tags = Vec::new();
-        for (name, tag) in &info.tags {
-            repo_tags.push(
-                Reference::parse_normalized_name(name)?
-                    .with_tag(tag)?
-                    .familiar(),
-            );
-        }
-        let mut repo_digests = Vec::new();
-        for (name, digest) in &info.repo_digests {
-            repo_digests.push(
-                Reference::parse_normalized_name(name)?
-                    .with_digest(digest.clone())
-                    .familiar(),
-            );
-        }
         Ok(ImageRecord {
             id: info.id.clone(),
-            reference: Some(reference.clone()),
+            reference: reference.into().cloned(),
             digest: resolved.clone(),
-            repo_tags,
-            repo_digests,
+            repo_tags: info.familiar_tags()?,
+            repo_digests: info.familiar_digests()?,
             platform: info.platform.clone(),
             size: info.size,
             downloaded: Some(downloaded),

@@ -144,14 +144,7 @@ fn run_verify(args: &Args) -> Result<i32> {
         if out.has_format() {
             out.record(&report)?;
             // Records go to another program; a person reading stderr still learns it.
-            if !report.ok {
-                let problems: Vec<&str> =
-                    report.problems.iter().map(|p| p.message.as_str()).collect();
-                let mut message = format!("verification failed: {}", problems.join("; "));
-                if let Some(repair) = &report.repair {
-                    message.push_str(&format!("; repair with: {repair}"));
-                }
-                let e = Error::new(img_core::ErrorKind::DigestMismatch, message);
+            if let Some(e) = report.error() {
                 failures.report(&label, &e);
             }
         } else {

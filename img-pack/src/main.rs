@@ -8,7 +8,7 @@ use img_core::cli;
 use img_core::error::{Error, ErrorKind, Result};
 use img_core::ops::Platform;
 use img_core::ops::pack::{LoadOptions, SaveOptions, Source, load_with_progress, save};
-use img_core::ops::progress::{self, Counted, LoadDisplay, LoadProgress, NoProgress};
+use img_core::ops::progress::{self, Counted, LoadDisplay, LoadProgress, NoProgress, SaveDisplay};
 
 /// Save images to a tar archive, or load one (docker save / docker load).
 #[derive(FromArgs)]
@@ -106,11 +106,10 @@ fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
         ));
     }
     let store = cli::open_store(root.as_deref())?;
-    let bar = cli::stderr_is_terminal().then(progress_bar);
+    let bar = cli::stderr_is_terminal().then(SaveDisplay::new);
     let mut progress = |done: u64, total: u64| {
         if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
+            b.show(done, total);
         }
     };
     match &args.output {
@@ -128,19 +127,9 @@ fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
         }
     }
     if let Some(b) = bar {
-        b.finish_and_clear();
+        b.finish();
     }
     Ok(cli::EXIT_OK)
-}
-
-fn progress_bar() -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
-    ) {
-        bar.set_style(style);
-    }
-    bar
 }
 
 fn run_load(root: Option<PathBuf>, args: LoadArgs) -> Result<i32> {

@@ -2,8 +2,9 @@
 //! design draws, enforced on the source so they cannot drift. Within img-core, SQL
 //! (rusqlite) is spoken only in `index/`, HTTP (ureq) only in `registry/`, tar only in
 //! `archive/`; a tool crate's `src` uses only `ops`, `cli`, `output`, `record`, `error`,
-//! `settings` and img-core's root re-exports. Exempt: xtask, `tests/`, `testing/`, and
-//! `#[cfg(test)]` code.
+//! `settings` and img-core's root re-exports; a verb in `ops/` never imports another verb
+//! (what two verbs share lives below them, in the modules [`OPS_SHARED`] lists). Exempt:
+//! xtask, `tests/`, `testing/`, and `#[cfg(test)]` code.
 
 #![cfg(test)]
 
@@ -13,6 +14,10 @@ use crate::util::project_root;
 
 /// The img-core modules a tool's main may name.
 const TOOL_MODULES: &[&str] = &["ops", "cli", "output", "record", "error", "settings"];
+
+/// The modules of `ops/` below the verbs: what verbs share. Every other module of `ops/`
+/// is a verb, and a verb may use these but no other verb.
+const OPS_SHARED: &[&str] = &["filters", "parallel", "progress", "resolve"];
 
 /// Each crate speaks to the outside world through one module: (crate name as it appears
 /// in paths, the module of img-core/src that alone may use it).
@@ -77,21 +82,50 @@ fn names_crate(code: &str, krate: &str) -> bool {
 fn img_core_modules(code: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (i, m) in code.match_indices("img_core::") {
-        let rest = &code[i + m.len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            let group = &group[..group.find('}').unwrap_or(group.len())];
-            for item in group.split(',') {
-                let first = item.trim().split("::").next().unwrap_or_default().trim();
-                if !first.is_empty() {
-                    out.push(first.to_owned());
-                }
-            }
-        } else {
-            let first: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            out.push(first);
+        out.extend(first_segments(&code[i + m.len()..]));
+    }
+    out
+}
+
+/// The first path segment of the path that starts `rest`, or of each item of a brace
+/// group there (`{cli, ops::pull}` gives `cli` and `ops`).
+fn first_segments(rest: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    match rest.strip_prefix('{') {
+        Some(group) => group[..group.find('}').unwrap_or(group.len())]
+            .split(',')
+            .map(ident)
+            .filter(|first| !first.is_empty())
+            .collect(),
+        None => vec![ident(rest)],
+    }
+}
+
+/// The modules of `ops/` that `code` names, for a file `depth` modules below `ops`
+/// (`ops/pull.rs` is 1, `ops/pull/download.rs` 2): through `crate::ops::…` and through
+/// a chain of `depth` `super::`s.
+fn ops_modules_named(code: &str, depth: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, m) in code.match_indices("crate::ops::") {
+        out.extend(first_segments(&code[i + m.len()..]));
+    }
+    for (i, _) in code.match_indices("super::") {
+        if code[..i].ends_with("super::") {
+            continue; // inside a chain counted from its start
+        }
+        let mut rest = &code[i..];
+        let mut supers = 0;
+        while let Some(r) = rest.strip_prefix("super::") {
+            rest = r;
+            supers += 1;
+        }
+        if supers == depth {
+            out.extend(first_segments(rest));
         }
     }
     out
@@ -178,7 +212,67 @@ fn tool_mains_use_only_ops_cli_output_record_error_and_settings() {
 }
 
 #[test]
+fn no_verb_in_ops_imports_another_verb() {
+    let ops = project_root().join("img-core/src/ops");
+    let mut verbs: Vec<String> = std::fs::read_dir(&ops)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned()
+        })
+        .filter(|m| m != "mod" && !OPS_SHARED.contains(&m.as_str()))
+        .collect();
+    verbs.sort();
+    verbs.dedup();
+    assert!(
+        verbs.len() >= 9 && verbs.iter().any(|v| v == "pull"),
+        "found only these verbs in {}: {verbs:?}",
+        ops.display()
+    );
+    let mut wrong = Vec::new();
+    for file in rust_files(&ops) {
+        let rel = file.strip_prefix(&ops).unwrap();
+        let verb = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if !verbs.contains(&verb) {
+            continue;
+        }
+        let depth = rel.components().count();
+        for module in ops_modules_named(&code_of(&file), depth) {
+            if module != verb && verbs.contains(&module) {
+                wrong.push(format!(
+                    "img-core/src/ops/{}: the verb {verb} uses the verb {module}; move what they share below the verbs ({})",
+                    rel.display(),
+                    OPS_SHARED.join(", ")
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
 fn the_checks_see_what_they_look_for() {
+    assert_eq!(
+        ops_modules_named("use super::inspect::repo_tags;\nsuper::super::x", 1),
+        ["inspect"]
+    );
+    assert_eq!(
+        ops_modules_named(
+            "use super::plan::plan;\nsuper::super::resolve::resolve(i)\nuse crate::ops::{pull, progress::P};",
+            2
+        ),
+        ["pull", "progress", "resolve"]
+    );
     assert!(names_crate("use rusqlite::Connection;", "rusqlite"));
     assert!(names_crate("fn f(e: rusqlite::Error) {}", "rusqlite"));
     assert!(!names_crate("let my_rusqlite = 1;", "rusqlite"));

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use rusqlite::types::Value;
 
+use super::names::familiar_name;
 use crate::error::{Error, Result};
-use crate::reference::Reference;
 
 /// What [`Index::list_images`](super::Index::list_images) keeps. The default keeps all.
 ///
@@ -196,15 +196,6 @@ pub(super) fn nanos(t: jiff::Timestamp) -> i64 {
     } else {
         i64::MAX
     })
-}
-
-/// Docker's familiar form of a full name (`docker.io/library/alpine` → `alpine`), as
-/// [`Reference::familiar_name`] gives it; a name the grammar refuses (only a tampered
-/// index holds one) is shown as it is.
-pub(super) fn familiar_name(full: &str) -> String {
-    Reference::parse_normalized_name(full)
-        .map(|r| r.familiar_name())
-        .unwrap_or_else(|_| full.to_owned())
 }
 
 /// Go's `path.Match`, extended: `*` matches any run of non-`/` characters, `**` (two or

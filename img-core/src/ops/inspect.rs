@@ -25,7 +25,6 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::ImageInfo;
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
-use crate::reference::Reference;
 use crate::store::Store;
 
 /// How to inspect.
@@ -97,8 +96,8 @@ pub fn inspect(store: &Store, image: &ImageInfo, options: &InspectOptions) -> Re
     let f = record::from_config(&config);
     Ok(ImageInspect {
         id: image.id.clone(),
-        repo_tags: repo_tags(image)?,
-        repo_digests: repo_digests(image)?,
+        repo_tags: image.familiar_tags()?,
+        repo_digests: image.familiar_digests()?,
         parent: String::new(),
         comment: f.comment,
         created: f.created,
@@ -129,33 +128,6 @@ pub fn inspect(store: &Store, image: &ImageInfo, options: &InspectOptions) -> Re
 /// [`inspect`]'s record as JSON, what `--format` templates run over.
 pub fn inspect_value(record: &ImageInspect) -> serde_json::Value {
     record::to_value(record)
-}
-
-/// Familiar `name:tag` forms of the image's tags (`alpine:3.20`), sorted as the index
-/// returns them.
-pub fn repo_tags(image: &ImageInfo) -> Result<Vec<String>> {
-    image
-        .tags
-        .iter()
-        .map(|(name, tag)| {
-            Ok(Reference::parse_normalized_name(name)?
-                .with_tag(tag)?
-                .familiar())
-        })
-        .collect()
-}
-
-/// Familiar `name@digest` forms of the image's repository digests.
-pub fn repo_digests(image: &ImageInfo) -> Result<Vec<String>> {
-    image
-        .repo_digests
-        .iter()
-        .map(|(name, d)| {
-            Ok(Reference::parse_normalized_name(name)?
-                .with_digest(d.clone())
-                .familiar())
-        })
-        .collect()
 }
 
 /// The descriptor of a stored blob: its media type as recorded, its size from its row

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{ImageInfo, ImageRow, Index, ListFilter};
+use crate::index::{ImageInfo, ImageRow, Index, ListFilter, familiar_name};
 use crate::output::human_size_with_precision;
 use crate::output::{Column, Format, Output, human_duration_since, human_size};
 use crate::record::{RowRecord, Target};
@@ -581,14 +581,6 @@ impl RowFormatter {
         let d = self.now.as_nanosecond() - t.as_nanosecond();
         std::time::Duration::from_nanos(u64::try_from(d).unwrap_or(0))
     }
-}
-
-/// The familiar form of a full name, as the reference grammar gives it (a name it refuses,
-/// only in a tampered index, is shown as it is).
-fn familiar_name(full: &str) -> String {
-    Reference::parse_normalized_name(full)
-        .map(|r| r.familiar_name())
-        .unwrap_or_else(|_| full.to_owned())
 }
 
 #[cfg(test)]

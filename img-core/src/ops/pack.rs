@@ -7,7 +7,7 @@
 //!   before it becomes visible and loads an archive whole or not at all.
 
 mod load;
-mod plan;
+mod load_plan;
 mod save;
 
 pub use load::{LoadReport, Loaded, Source, load, load_with_progress};

@@ -1,5 +1,5 @@
-//! What a pull reports while it works, and the terminal display of it (the load's is in
-//! [`load`](self::LoadDisplay), beside it), drawn by docker's
+//! What a pull reports while it works, and the terminal display of it (the load's is
+//! [`LoadDisplay`], the save's bar [`SaveDisplay`], beside it), drawn by docker's
 //! `jsonmessage` rules: a `TAG: Pulling from PATH` header, then one line a layer (never the
 //! config blob) rewritten in place as its state changes, ending as `<12 hex>: Pull complete`
 //! or `Already exists` with no bar or count left behind. Every line ends with a newline, so a
@@ -18,8 +18,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod load;
+mod save;
 
 pub use load::{Counted, LoadDisplay, LoadLayer, LoadProgress, stdin_size};
+pub use save::SaveDisplay;
 
 use crate::digest::Digest;
 use crate::oci::{Descriptor, media_type};

@@ -28,7 +28,9 @@
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
-use crate::index::{DeleteImage, ImageInfo, ListFilter, RemovedReferences};
+use crate::index::{
+    DeleteImage, ImageInfo, ListFilter, RemovedReferences, familiar_digest, familiar_tag,
+};
 use crate::record::{RemovalRecord, Target};
 use crate::reference::{DEFAULT_TAG, Reference};
 use crate::store::{GcOptions, GcReport, Store};
@@ -271,10 +273,13 @@ fn is_single_reference(tags: &[(String, String)], digests: &[(String, Digest)]) 
 fn records(id: &Digest, removed: &RemovedReferences) -> Vec<RemovalRecord> {
     let mut out = Vec::new();
     for (name, tag) in &removed.tags {
-        out.push(RemovalRecord::Untagged(familiar_tag(name, tag)));
+        // A stored name that no longer parses (a tampered index) is shown as it is.
+        let shown = familiar_tag(name, tag).unwrap_or_else(|_| format!("{name}:{tag}"));
+        out.push(RemovalRecord::Untagged(shown));
     }
     for (name, digest) in &removed.repo_digests {
-        out.push(RemovalRecord::Untagged(familiar_digest(name, digest)));
+        let shown = familiar_digest(name, digest).unwrap_or_else(|_| format!("{name}@{digest}"));
+        out.push(RemovalRecord::Untagged(shown));
     }
     if removed.deleted {
         out.push(RemovalRecord::Deleted(id.clone()));
@@ -404,21 +409,6 @@ fn prune_after(store: &Store, prune: &PruneOptions, reclaimed: GcReport) -> Resu
         records: records_out,
         gc,
     })
-}
-
-/// `name:tag` as docker shows it; the stored name as is if it no longer parses.
-fn familiar_tag(name: &str, tag: &str) -> String {
-    Reference::parse_normalized_name(name)
-        .and_then(|r| r.with_tag(tag))
-        .map(|r| r.familiar())
-        .unwrap_or_else(|_| format!("{name}:{tag}"))
-}
-
-/// `name@digest` as docker shows it.
-fn familiar_digest(name: &str, digest: &Digest) -> String {
-    Reference::parse_normalized_name(name)
-        .map(|r| r.with_digest(digest.clone()).familiar())
-        .unwrap_or_else(|_| format!("{name}@{digest}"))
 }
 
 /// A reference as the user would have written it: `alpine:3.20`, `alpine@sha256:…`

@@ -85,13 +85,29 @@ impl VerifyReport {
                 crate::output::human_size(self.bytes)
             )
         } else {
-            let what: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
-            let mut line = format!("{} {name}: FAILED: {}", self.id, what.join("; "));
-            if let Some(repair) = &self.repair {
-                line.push_str(&format!("; repair with: {repair}"));
-            }
-            line
+            format!("{} {name}: FAILED: {}", self.id, self.what_is_wrong())
         }
+    }
+
+    /// The failure as an error, for stderr when the report itself goes to a program:
+    /// `verification failed: …; repair with: …`; `None` when the image is sound.
+    pub fn error(&self) -> Option<Error> {
+        (!self.ok).then(|| {
+            Error::new(
+                crate::ErrorKind::DigestMismatch,
+                format!("verification failed: {}", self.what_is_wrong()),
+            )
+        })
+    }
+
+    /// The problems joined with `; `, then how to repair them.
+    fn what_is_wrong(&self) -> String {
+        let what: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
+        let mut text = what.join("; ");
+        if let Some(repair) = &self.repair {
+            text.push_str(&format!("; repair with: {repair}"));
+        }
+        text
     }
 }
 
@@ -133,7 +149,7 @@ pub fn verify(store: &Store, image: &ImageInfo) -> Result<VerifyReport> {
             v.blob(d, "blob", None, Compression::None)?;
         }
     }
-    let repo_tags = super::inspect::repo_tags(image)?;
+    let repo_tags = image.familiar_tags()?;
     let ok = v.problems.is_empty();
     Ok(VerifyReport {
         id: image.id.clone(),
@@ -153,9 +169,7 @@ fn repair(image: &ImageInfo) -> Result<String> {
     let Some((name, digest)) = image.repo_digests.first() else {
         return Ok("img-pack load -i ARCHIVE (the archive this image was loaded from)".to_owned());
     };
-    let reference = crate::reference::Reference::parse_normalized_name(name)?
-        .with_digest(digest.clone())
-        .familiar();
+    let reference = crate::index::familiar_digest(name, digest)?;
     let mut command = "img-pull --verify".to_owned();
     if media_type::is_index(&image.target_media_type) {
         command.push_str(" --all-platforms");

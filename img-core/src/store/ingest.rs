@@ -1,15 +1,17 @@
-//! Ingest: writing a blob into the store, containerd style — a locked, resumable partial in
-//! `ingest/`, hashed while written, committed by fsync → verify → rename → fsync dir → row.
+//! Ingest: a pull's blob, containerd style — the blob writer on a partial of its digest's
+//! own, `ingest/<alg>-<hex>`, under that digest's lock, resumed after an interruption
+//! (re-hashed, then an HTTP Range request goes on from its end). Writing and committing
+//! are the blob writer's (writer.rs).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::io;
 
+use super::commit::rehash;
 use super::lock::{LockFile, Mode};
-use super::{BLOBS_DIR, INGEST_DIR, Store, sync_dir};
-use crate::digest::{Digest, Hasher};
-use crate::error::{Error, ErrorKind, Result};
+use super::writer::{Guard, Size};
+use super::{Check, INGEST_DIR, IngestWriter, Store};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
 
 /// What [`Store::ingest`] found.
 #[derive(Debug)]
@@ -20,29 +22,6 @@ pub enum Ingest<'s> {
     /// The blob is committed already (perhaps by a process we waited for): nothing to do.
     AlreadyPresent,
 }
-
-/// A locked partial blob in `ingest/`. Implements [`Write`], hashing as it writes; writing
-/// past the expected size fails at once. Dropping it without committing keeps the partial
-/// for the next ingest of the same digest to resume.
-pub struct IngestWriter<'s> {
-    store: &'s Store,
-    digest: Digest,
-    expected_size: Option<u64>,
-    file: File,
-    partial: PathBuf,
-    lock: LockFile,
-    hasher: Hasher,
-    offset: u64,
-    /// Bytes written since the last write-behind flush (see [`WRITE_BEHIND`]).
-    unsynced: u64,
-}
-
-/// How many bytes a writer lets pile up in the page cache before asking the kernel to put
-/// them on disk. With much memory the kernel would otherwise keep a whole large layer
-/// dirty until the commit's fsync, and the disk would sit idle while the network works,
-/// then the network while the disk does; flushing as we go overlaps the two, so the
-/// commit's fsync finds little left to do.
-const WRITE_BEHIND: u64 = 16 * 1024 * 1024;
 
 impl Store {
     /// Starts (or resumes) writing the blob `digest`, of `expected_size` bytes if known.
@@ -95,17 +74,15 @@ impl Store {
             .map_err(|e| e.context(doing()))?;
         let (hasher, offset) = rehash(&mut file, digest)
             .map_err(|e| Error::io(e, format!("reading {}", partial.display())))?;
-        let mut writer = IngestWriter {
-            store: self,
-            digest: digest.clone(),
-            expected_size,
-            file,
-            partial,
-            lock,
-            hasher,
-            offset,
-            unsynced: 0,
-        };
+        let size = expected_size.map_or(Size::Any, Size::Exact);
+        let mut writer = IngestWriter::new(
+            self,
+            (file, partial),
+            Guard::Digest(lock),
+            Some(digest.clone()),
+            (hasher, offset),
+            size,
+        );
         // A partial longer than the blob cannot be a prefix of it.
         if expected_size.is_some_and(|size| offset > size) {
             writer.truncate()?;
@@ -141,209 +118,13 @@ impl Store {
     }
 }
 
-/// How [`Store::ingest_checked`] and [`Store::blob_intact`] judge a committed blob.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// Its file has the size its row records: one `stat`, done by every pull.
-    Size,
-    /// Its file hashes to its digest: reads the whole file (`--verify`).
-    Hash,
-}
-
-impl Store {
-    /// Whether the committed blob `digest` is intact by `check`: `None` when it has no
-    /// row (not committed), `Some(false)` when its file is missing or damaged.
-    pub fn blob_intact(&self, digest: &Digest, check: Check) -> Result<Option<bool>> {
-        let Some(row) = self.index.blob(digest)? else {
-            return Ok(None);
-        };
-        let path = self.blob_path(digest);
-        let len = match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => m.len(),
-            Ok(_) => return Ok(Some(false)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(false)),
-            Err(e) => return Err(Error::io(e, format!("reading {}", path.display()))),
-        };
-        if len != row.size {
-            return Ok(Some(false));
-        }
-        if check == Check::Size {
-            return Ok(Some(true));
-        }
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(false)),
-            Err(e) => return Err(Error::io(e, format!("opening {}", path.display()))),
-        };
-        let (hasher, _) = rehash(&mut file, digest)
-            .map_err(|e| Error::io(e, format!("reading {}", path.display())))?;
-        Ok(Some(hasher.finish() == *digest))
-    }
-}
-
-impl std::fmt::Debug for IngestWriter<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IngestWriter")
-            .field("digest", &self.digest)
-            .field("expected_size", &self.expected_size)
-            .field("partial", &self.partial)
-            .field("offset", &self.offset)
-            .finish()
-    }
-}
-
-impl IngestWriter<'_> {
-    /// Bytes already in the partial: resume the download from here.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The digest being written.
-    pub fn digest(&self) -> &Digest {
-        &self.digest
-    }
-
-    /// Starts over from zero (the server ignored our Range request).
-    pub fn truncate(&mut self) -> Result<()> {
-        self.file
-            .set_len(0)
-            .map_err(|e| Error::io(e, format!("truncating {}", self.partial.display())))?;
-        self.hasher = Hasher::new(self.digest.algorithm());
-        self.offset = 0;
-        Ok(())
-    }
-
-    /// Commits the blob: fsync the partial, verify its size and digest, rename it into
-    /// `blobs/`, fsync the directory, and only then insert its row. A digest mismatch
-    /// commits nothing and removes the partial; content shorter than expected is kept for
-    /// resuming.
-    pub fn commit(mut self, media_type: &str) -> Result<()> {
-        let digest = self.digest.clone();
-        self.commit_inner(media_type)
-            .map_err(|e| e.context(format!("committing {digest}")))
-    }
-
-    fn commit_inner(&mut self, media_type: &str) -> Result<()> {
-        let partial = self.partial.display().to_string();
-        self.file
-            .sync_all()
-            .map_err(|e| Error::io(e, format!("syncing {partial}")))?;
-        if let Some(size) = self.expected_size
-            && self.offset < size
-        {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "content is incomplete: {} of {size} bytes written; the partial is kept for resuming",
-                    self.offset
-                ),
-            ));
-        }
-        let got = self.hasher.clone().finish();
-        if got != self.digest {
-            std::fs::remove_file(&self.partial)
-                .map_err(|e| Error::io(e, format!("removing {partial}")))?;
-            return Err(Error::new(
-                ErrorKind::DigestMismatch,
-                format!(
-                    "digest mismatch: expected {}, content hashes to {got}; nothing was committed and the partial was removed",
-                    self.digest
-                ),
-            ));
-        }
-        self.store
-            .publish(&self.partial, &self.digest, self.offset, media_type)
-    }
-}
-
-impl Store {
-    /// The end of every commit, once the partial at `partial` is synced and verified:
-    /// rename it into `blobs/` (over a damaged file, if any: readers see one or the
-    /// other), sync both directories, and only then insert the blob's row. Holds
-    /// `gc.lock` shared throughout, so no collection sweeps in between (see gc.rs).
-    pub(super) fn publish(
-        &self,
-        partial: &std::path::Path,
-        digest: &Digest,
-        size: u64,
-        media_type: &str,
-    ) -> Result<()> {
-        let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Shared)?;
-        let dir = self.root.join(BLOBS_DIR).join(digest.algorithm().as_str());
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&dir)
-            .map_err(|e| Error::io(e, format!("creating {}", dir.display())))?;
-        let target = self.blob_path(digest);
-        std::fs::rename(partial, &target).map_err(|e| {
-            Error::io(
-                e,
-                format!("renaming {} to {}", partial.display(), target.display()),
-            )
-        })?;
-        sync_dir(&dir)?;
-        sync_dir(&self.root.join(INGEST_DIR))?;
-        self.index.insert_blob(digest, size, media_type)
-    }
-}
-
-impl Drop for IngestWriter<'_> {
-    fn drop(&mut self) {
-        // After a commit the partial is gone (renamed or removed): the lock file has no
-        // further use. Otherwise it stays beside the partial; either way the lock is released
-        // as the file closes.
-        if !self.partial.exists() {
-            let _ = std::fs::remove_file(self.lock.path());
-        }
-    }
-}
-
-impl Write for IngestWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(size) = self.expected_size
-            && self.offset + buf.len() as u64 > size
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("content of {} is larger than its {size} bytes", self.digest),
-            ));
-        }
-        let n = self.file.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.offset += n as u64;
-        self.unsynced += n as u64;
-        if self.unsynced >= WRITE_BEHIND {
-            self.file.sync_data()?;
-            self.unsynced = 0;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
-/// Hashes `file` from the start; returns the hasher and the length hashed.
-fn rehash(file: &mut File, digest: &Digest) -> io::Result<(Hasher, u64)> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut hasher = Hasher::new(digest.algorithm());
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut len = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok((hasher, len));
-        }
-        hasher.update(&buf[..n]);
-        len += n as u64;
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::error::ErrorKind;
     use crate::store::test_support::{
         ROLE_VAR, ROOT_VAR, SIGNAL_VAR, assert_success, content, files_in, signal, spawn_helper,
         wait_for,
@@ -381,7 +162,7 @@ mod tests {
                             w.write_all(chunk).unwrap();
                             std::thread::sleep(std::time::Duration::from_millis(3));
                         }
-                        w.commit("application/octet-stream").unwrap();
+                        w.commit(Some(&d), "application/octet-stream").unwrap();
                         signal(&signals, &format!("wrote-{name}"));
                     }
                 }
@@ -447,7 +228,7 @@ mod tests {
                         for chunk in data.chunks(16 * 1024) {
                             w.write_all(chunk).unwrap();
                         }
-                        w.commit("application/octet-stream").unwrap();
+                        w.commit(Some(&d), "application/octet-stream").unwrap();
                         wrote.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 });
@@ -482,7 +263,7 @@ mod tests {
         let mut w = writer(&store, &d, Some(BIG as u64));
         assert_eq!(w.offset(), 300_000);
         w.write_all(&data[300_000..]).unwrap();
-        w.commit("application/vnd.oci.image.layer.v1.tar+gzip")
+        w.commit(Some(&d), "application/vnd.oci.image.layer.v1.tar+gzip")
             .unwrap();
         assert!(store.has_blob(&d).unwrap());
         assert_eq!(std::fs::read(store.blob_path(&d)).unwrap(), data);
@@ -502,7 +283,7 @@ mod tests {
         let (wrong, _) = content(4, 1000);
         let mut w = writer(&store, &d, Some(1000));
         w.write_all(&wrong).unwrap();
-        let err = w.commit("application/octet-stream").unwrap_err();
+        let err = w.commit(Some(&d), "application/octet-stream").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DigestMismatch);
         let msg = err.to_string();
         assert!(msg.contains("digest mismatch"), "{msg}");
@@ -525,7 +306,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
         assert_eq!(w.offset(), 6);
         w.write_all(&data[6..]).unwrap();
-        w.commit("application/octet-stream").unwrap();
+        w.commit(Some(&d), "application/octet-stream").unwrap();
         assert_eq!(store.read_blob(&d).unwrap(), data);
     }
 
@@ -536,7 +317,7 @@ mod tests {
         let (data, d) = content(6, 100);
         let mut w = writer(&store, &d, Some(100));
         w.write_all(&data[..40]).unwrap();
-        let err = w.commit("application/octet-stream").unwrap_err();
+        let err = w.commit(Some(&d), "application/octet-stream").unwrap_err();
         assert!(err.to_string().contains("40 of 100 bytes"), "{err}");
         assert!(!store.has_blob(&d).unwrap());
         assert_eq!(writer(&store, &d, Some(100)).offset(), 40);
@@ -555,7 +336,7 @@ mod tests {
         w.truncate().unwrap();
         assert_eq!(w.offset(), 0);
         w.write_all(&data).unwrap();
-        w.commit("application/octet-stream").unwrap();
+        w.commit(Some(&d), "application/octet-stream").unwrap();
         assert_eq!(store.read_blob(&d).unwrap(), data);
     }
 
@@ -577,7 +358,7 @@ mod tests {
         let mut w = writer(&store, &e, Some(4000));
         assert!(!store.blob_path(&e).exists(), "the bad file is removed");
         w.write_all(&good).unwrap();
-        w.commit("application/octet-stream").unwrap();
+        w.commit(Some(&e), "application/octet-stream").unwrap();
         assert_eq!(store.read_blob(&e).unwrap(), good);
     }
 }

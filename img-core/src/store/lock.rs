@@ -84,11 +84,6 @@ impl LockFile {
         }
     }
 
-    /// The lock file's path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Removes the lock file while still holding it, then releases the lock.
     pub(crate) fn remove(self) -> Result<()> {
         match std::fs::remove_file(&self.path) {

@@ -39,6 +39,7 @@
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
 mod check;
+mod commit;
 mod estimate;
 mod fill;
 mod gc;
@@ -51,6 +52,7 @@ mod lock;
 mod rebuild;
 #[cfg(test)]
 pub(crate) mod test_support;
+mod writer;
 
 use std::fs::{DirBuilder, File};
 use std::io::Read;
@@ -62,12 +64,14 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
 pub use check::CheckReport;
+pub use commit::Check;
 pub use gc::{GcOptions, GcReport};
 pub use identity::STORE_ID_FILE;
-pub use import::{ImportSession, ImportWriter, Staged};
-pub use ingest::{Check, Ingest, IngestWriter};
+pub use import::ImportSession;
+pub use ingest::Ingest;
 pub use lease::Lease;
 pub use rebuild::RebuildReport;
+pub use writer::{BlobWriter, ImportWriter, IngestWriter, Staged};
 
 /// The directory of committed blobs, one subdirectory per algorithm.
 pub const BLOBS_DIR: &str = "blobs";
@@ -239,7 +243,7 @@ impl Store {
                 }
                 std::io::Write::write_all(&mut w, bytes)
                     .map_err(|e| Error::io(e, format!("writing {expected}")))?;
-                w.commit(media_type)
+                w.commit(Some(expected), media_type).map(drop)
             }
         }
     }

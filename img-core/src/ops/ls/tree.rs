@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::digest::Digest;
 use crate::error::Result;
-use crate::index::ImageRow;
+use crate::index::{ImageRow, familiar_name, familiar_tag};
 use crate::oci::{Document, media_type};
 use crate::output::human_size_with_precision;
 use crate::output::width::display_width;
@@ -146,7 +146,10 @@ pub fn build(store: &Store, rows: &[ImageRow]) -> Result<TreeView> {
         let mut names: Vec<String> = image
             .tags
             .iter()
-            .map(|(n, t)| format!("{}:{t}", super::familiar_name(n)))
+            // A stored name or tag the grammar refuses (a tampered index) is shown as is.
+            .map(|(n, t)| {
+                familiar_tag(n, t).unwrap_or_else(|_| format!("{}:{t}", familiar_name(n)))
+            })
             .collect();
         names.sort();
         let children = platforms(store, &image.target, &image.platform, &pinned_by, &size_of)?;

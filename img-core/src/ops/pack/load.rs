@@ -5,13 +5,13 @@
 //! the staged files are removed as they drop.
 //!
 //! An image the store has already loads as its tags only, and a layer the store holds in
-//! another compression is not stored again (plan.rs): loading an image again never
+//! another compression is not stored again (load_plan.rs): loading an image again never
 //! changes its size. The record's `Digest` is then the target the store has.
 
 use std::io::BufRead;
 use std::path::Path;
 
-use super::plan::{StoreLookup, StoredManifest, plan};
+use super::load_plan::{StoreLookup, StoredManifest, plan};
 use super::{LoadOptions, wanted_platform};
 use crate::archive::{read_dir, read_tar};
 use crate::digest::Digest;
@@ -181,18 +181,12 @@ pub fn load_with_progress(
                 format!("image {} vanished after loading it", p.image.id),
             )
         })?;
+        let mut record = ImageRecord::of(p.names.first(), &p.image.target, &info, 0, 0)?;
+        // What a pull moved; a load downloads nothing.
+        record.downloaded = None;
+        record.reused = None;
         images.push(Loaded {
-            record: ImageRecord {
-                id: info.id.clone(),
-                reference: p.names.first().cloned(),
-                digest: p.image.target.clone(),
-                repo_tags: crate::ops::inspect::repo_tags(&info)?,
-                repo_digests: crate::ops::inspect::repo_digests(&info)?,
-                platform: info.platform.clone(),
-                size: info.size,
-                downloaded: None,
-                reused: None,
-            },
+            record,
             tags: p.names.iter().map(Reference::familiar).collect(),
             moved,
         });
@@ -205,7 +199,7 @@ pub fn load_with_progress(
 /// each once, with the blob it is stored as.
 fn layers_to_show(
     store: &Store,
-    planned: &[super::plan::Planned],
+    planned: &[super::load_plan::Planned],
     contents: &crate::archive::Contents<'_>,
 ) -> Result<Vec<(Digest, LoadLayer)>> {
     let mut shown: Vec<(Digest, LoadLayer)> = Vec::new();

@@ -106,7 +106,9 @@ impl Puller<'_> {
             })();
             let result = result.and_then(|()| {
                 self.progress.blob(desc, BlobEvent::Verifying);
-                writer.commit(&desc.media_type)
+                writer
+                    .commit(Some(&desc.digest), &desc.media_type)
+                    .map(drop)
             });
             match result {
                 Ok(()) => {
