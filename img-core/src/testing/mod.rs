@@ -18,6 +18,7 @@ pub mod fault_proxy;
 pub mod fixture;
 pub mod htpasswd;
 pub mod http;
+pub mod latency;
 pub mod images;
 pub mod real_images;
 pub mod registry;
