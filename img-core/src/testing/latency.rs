@@ -106,7 +106,9 @@ impl Traffic {
         let method = parts.next().unwrap_or("");
         let path = parts.next().unwrap_or("");
         self.count(|c| {
-            let field = if !path.starts_with("/v2/") {
+            let field = if method == "(not" {
+                &mut c.other
+            } else if !path.starts_with("/v2/") {
                 &mut c.token
             } else if path == "/v2/" {
                 &mut c.ping
@@ -211,7 +213,12 @@ impl Drop for LatencyProxy {
 
 /// One connection: the handshake's RTT, then requests forwarded as they come and each
 /// answer held until one RTT after its request.
-fn relay(client: TcpStream, upstream: SocketAddr, rtt: Duration, traffic: &Arc<Traffic>) -> io::Result<()> {
+fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    rtt: Duration,
+    traffic: &Arc<Traffic>,
+) -> io::Result<()> {
     thread::sleep(rtt);
     let server = TcpStream::connect(upstream)?;
     let _ = server.set_nodelay(true);
@@ -222,8 +229,7 @@ fn relay(client: TcpStream, upstream: SocketAddr, rtt: Duration, traffic: &Arc<T
         let (mut from, mut to) = (server.try_clone()?, client.try_clone()?);
         let pending = pending.clone();
         let traffic = traffic.clone();
-        thread::spawn(move || -> (u64, u64) {
-            let (mut redirects, mut unauthorized) = (0, 0);
+        thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 let n = match from.read(&mut buf) {
@@ -235,8 +241,8 @@ fn relay(client: TcpStream, upstream: SocketAddr, rtt: Duration, traffic: &Arc<T
                     sleep_until(at + rtt);
                     // The status line starts the answer: `HTTP/1.1 307 …`.
                     match buf.get(9..12) {
-                        Some([b'3', _, _]) => redirects += 1,
-                        Some(b"401") => unauthorized += 1,
+                        Some([b'3', _, _]) => traffic.count(|c| c.redirects += 1),
+                        Some(b"401") => traffic.count(|c| c.unauthorized += 1),
                         _ => {}
                     }
                 }
@@ -246,7 +252,6 @@ fn relay(client: TcpStream, upstream: SocketAddr, rtt: Duration, traffic: &Arc<T
                 }
             }
             let _ = to.shutdown(Shutdown::Write);
-            (redirects, unauthorized)
         })
     };
     let mut requests = Requests::default();
@@ -267,12 +272,7 @@ fn relay(client: TcpStream, upstream: SocketAddr, rtt: Duration, traffic: &Arc<T
         }
     }
     let _ = to.shutdown(Shutdown::Write);
-    if let Ok((redirects, unauthorized)) = answers.join() {
-        traffic.count(|c| {
-            c.redirects += redirects;
-            c.unauthorized += unauthorized;
-        });
-    }
+    let _ = answers.join();
     Ok(())
 }
 
@@ -300,7 +300,9 @@ impl Requests {
             let before = self.head.len();
             self.head.extend_from_slice(bytes);
             let Some(end) = find(&self.head, b"\r\n\r\n") else {
-                if !self.head[..self.head.len().min(1)].iter().all(u8::is_ascii_uppercase)
+                if !self.head[..self.head.len().min(1)]
+                    .iter()
+                    .all(u8::is_ascii_uppercase)
                     || self.head.len() > 64 * 1024
                 {
                     self.raw = true;
@@ -329,7 +331,11 @@ impl Requests {
                     }
                 }
             }
-            lines.push(line.trim_end_matches(" HTTP/1.1").trim_end_matches(" HTTP/1.0").to_owned());
+            lines.push(
+                line.trim_end_matches(" HTTP/1.1")
+                    .trim_end_matches(" HTTP/1.0")
+                    .to_owned(),
+            );
         }
         lines
     }
@@ -358,12 +364,17 @@ mod tests {
     #[test]
     fn requests_are_split_at_their_heads_and_bodies() {
         let mut r = Requests::default();
-        let lines = r.feed(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nHEAD /v2/a/manifests/t HTTP/1.1\r\n");
+        let lines =
+            r.feed(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nHEAD /v2/a/manifests/t HTTP/1.1\r\n");
         assert_eq!(lines, ["GET /v2/"]);
         let lines = r.feed(b"\r\nPUT /v2/a/blobs/uploads/1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /v2/a/blobs/b HTTP/1.1\r\n\r\n");
         assert_eq!(
             lines,
-            ["HEAD /v2/a/manifests/t", "PUT /v2/a/blobs/uploads/1", "GET /v2/a/blobs/b"]
+            [
+                "HEAD /v2/a/manifests/t",
+                "PUT /v2/a/blobs/uploads/1",
+                "GET /v2/a/blobs/b"
+            ]
         );
         let mut tls = Requests::default();
         assert_eq!(tls.feed(b"\x16\x03\x01\x02\x00"), ["(not HTTP)"]);

@@ -63,11 +63,10 @@ pub fn run(args: PullBench) -> Result<(), String> {
             runs: args.runs,
             big_mib: args.big_mib,
             bandwidth: (args.bandwidth_mbit > 0).then(|| args.bandwidth_mbit * 1_000_000 / 8),
-            small_jobs: img_core::settings::DEFAULT_JOBS,
+            small_jobs: img_core::ops::pull::SMALL_BLOB_JOBS,
             large_jobs: img_core::settings::DEFAULT_JOBS,
         })?;
-        return record_section(&format!("img-pull, {} ms RTT", rtt.as_millis()), &body)
-            .map(|_| ());
+        return record_section(&format!("img-pull, {} ms RTT", rtt.as_millis()), &body).map(|_| ());
     }
     for tool in ["skopeo", "curl", "sync"] {
         if !crate::ci::on_path(tool) {

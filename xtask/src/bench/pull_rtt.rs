@@ -203,7 +203,7 @@ pub fn run(args: RttArgs) -> Result<String, String> {
          + bytes ÷ bandwidth, with setup = challenge, token, manifest (+ the child manifest \
          of an index) and the concurrency img-pull uses (small blobs < 1 MiB: {}, others: \
          {}); it counts no connection set-up. Requests are of the last run: T token, P \
-         ping (`GET /v2/`), H HEAD manifest, M GET manifest, B GET blob, R redirects, 401s, \
+         ping (`GET /v2/`), O other (a TLS hello to the plain-HTTP port), H HEAD manifest, M GET manifest, B GET blob, R redirects, 401s, \
          C connections. docker pull was not run. Machine: {}.\n\n{table}",
         args.rtt.as_millis(),
         args.runs,
@@ -246,9 +246,10 @@ fn index_case(image: TestImage) -> Result<Case, String> {
 
 fn counts(c: &Counts) -> String {
     format!(
-        "T{} P{} H{} M{} B{} R{} 401:{} C{}",
+        "T{} P{} O{} H{} M{} B{} R{} 401:{} C{}",
         c.token,
         c.ping,
+        c.other,
         c.head_manifest,
         c.get_manifest,
         c.get_blob,
