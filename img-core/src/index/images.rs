@@ -411,6 +411,19 @@ impl Index {
         self.read(|tx| self.load_one(tx, &id.to_string()))
     }
 
+    /// Whether any image is tagged in, or was pulled from, repository `name` (in full).
+    pub fn has_repository(&self, name: &str) -> Result<bool> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM tags WHERE name = ?1)
+                     OR EXISTS (SELECT 1 FROM repo_digests WHERE name = ?1)",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+        })
+    }
+
     /// The image `name:tag` names (`name` in full: `docker.io/library/alpine`).
     pub fn image_by_tag(&self, name: &str, tag: &str) -> Result<Option<ImageInfo>> {
         self.read(|tx| {

@@ -33,6 +33,12 @@ use super::progress::PullProgress;
 
 mod download;
 
+/// Blobs smaller than this are small: their transfer is mostly its round trip.
+pub const SMALL_BLOB: u64 = 1024 * 1024;
+/// How many small blobs a pull fetches at once (connections to one host): the issue's
+/// bound for HTTP/1.1, where each transfer holds a connection.
+pub const SMALL_BLOB_JOBS: usize = 32;
+
 /// How to pull.
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
@@ -265,8 +271,11 @@ impl<'a> Puller<'a> {
             (None, Some(t)) => t.to_owned(),
             (None, None) => crate::reference::DEFAULT_TAG.to_owned(),
         };
-        // A HEAD first: when the tag still resolves to what we have, that is the whole pull.
+        // A HEAD first when the store has an image of this repository: when the tag
+        // still resolves to what we have, that is the whole pull. Otherwise the GET is
+        // needed anyway, and a HEAD before it would only cost a round trip.
         if self.reference.digest().is_none()
+            && self.store.index().has_repository(&name)?
             && let Ok(Some((resolved, _, _))) =
                 self.client.head_manifest(self.reference.path(), &asked)
             && let Some(pulled) = up_to_date(

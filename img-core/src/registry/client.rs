@@ -97,27 +97,55 @@ impl RegistryClient {
             return Ok(b.clone());
         }
         let https = format!("https://{}", self.host);
-        let decided = match self.probe(&https) {
-            Ok(()) => https,
+        let http = format!("http://{}", self.host);
+        // Both asked at once (a distant registry's round trips are the cost of a pull);
+        // HTTPS still wins whenever it answers, and a certificate error is still the
+        // answer. The probe carries no credentials, so asking over HTTP reveals nothing.
+        let (secure, plain) = std::thread::scope(|s| {
+            let plain = s.spawn(|| self.probe(&http));
+            let secure = self.probe(&https);
+            (secure, plain.join())
+        });
+        // Only the decided scheme's challenge is kept: a realm read over plain HTTP while
+        // HTTPS answered could be anyone's, and credentials go to the realm.
+        let (decided, realm) = match secure {
+            Ok(realm) => (https, realm),
             Err(e) if is_certificate_error(&e) => return Err(e),
-            Err(_) => {
-                let http = format!("http://{}", self.host);
-                self.probe(&http)?;
-                http
-            }
+            Err(e) => match plain {
+                Ok(Ok(realm)) => (http, realm),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(e),
+            },
         };
+        if let Some(realm) = realm {
+            lock(&self.auth).bearer.get_or_insert(realm);
+        }
         *base = Some(decided.clone());
         Ok(decided)
     }
 
-    /// Any HTTP answer at all to `GET base/v2/` shows the scheme works.
-    fn probe(&self, base: &str) -> Result<()> {
+    /// Any HTTP answer at all to `GET base/v2/` shows the scheme works. A Bearer
+    /// challenge in it names the token realm: the first real request then goes with its
+    /// token rather than earning a 401 first (one round trip fewer).
+    fn probe(&self, base: &str) -> Result<Option<(String, Option<String>)>> {
         let mut req = Request::new("GET", String::new(), Scope::None);
         let url = format!("{base}/v2/");
         let resp = self.call(&mut req, &url, None)?;
+        let from_registry = answering_origin(&resp) == Origin::of(&url).ok();
+        let realm = match header(&resp, "www-authenticate")
+            .as_deref()
+            .and_then(Challenge::parse)
+        {
+            Some(Challenge::Bearer { realm, service, .. })
+                if resp.status().as_u16() == 401 && from_registry =>
+            {
+                Some((realm, service))
+            }
+            _ => None,
+        };
         // Drain the small body so the connection goes back to the pool.
         let _ = read_error_body(resp.into_body());
-        Ok(())
+        Ok(realm)
     }
 
     /// Checks that the registry speaks the distribution API and accepts us: `GET /v2/`,

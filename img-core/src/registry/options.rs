@@ -191,6 +191,10 @@ fn system_bundle() -> std::path::PathBuf {
     }
 }
 
+/// Idle connections kept a host: more than a pull's most parallel transfers
+/// ([`crate::ops::pull::SMALL_BLOB_JOBS`]).
+pub const MAX_IDLE_CONNECTIONS: usize = 64;
+
 /// The one agent for a registry: its TLS settings, timeouts, and the rules we rely on
 /// (statuses are not errors, so error bodies can be read; redirects are not followed by
 /// ureq, whose same-host rule ignores the port, but by [`super::transport`], which
@@ -205,6 +209,11 @@ pub(crate) fn build_agent(opts: &ClientOptions) -> Result<ureq::Agent> {
         .timeout_connect(Some(opts.connect_timeout))
         .timeout_per_read(Some(opts.stall_timeout))
         .timeout_per_write(Some(opts.stall_timeout))
+        // Every parallel transfer's connection goes back to the pool and is reused by the
+        // next blob: ureq's default keeps only 3 a host, so a pull of many small blobs
+        // opened (and paid a round trip for) a new connection for most of them.
+        .max_idle_connections(MAX_IDLE_CONNECTIONS)
+        .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
         .build();
     Ok(ureq::Agent::new_with_config(config))
 }

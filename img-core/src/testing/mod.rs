@@ -19,6 +19,7 @@ pub mod fixture;
 pub mod htpasswd;
 pub mod http;
 pub mod images;
+pub mod latency;
 pub mod real_images;
 pub mod registry;
 pub mod run;

@@ -28,6 +28,7 @@ mod mtls;
 mod redirect;
 mod repair;
 mod resume;
+mod round_trips;
 mod stall;
 mod token;
 

@@ -13,6 +13,7 @@ use crate::util;
 mod ls;
 mod pack;
 mod pull;
+mod pull_rtt;
 mod rm;
 mod search;
 

@@ -27,6 +27,13 @@ pub struct PullBench {
     /// size of the large image in MiB (default 1024)
     #[argh(option, default = "1024")]
     big_mib: usize,
+    /// round-trip time of the latency proxy put in front of a token-auth registry
+    /// (`50ms`; default 0: plain loopback, no proxy, compared with curl)
+    #[argh(option, default = "String::from(\"0\")")]
+    rtt: String,
+    /// with --rtt: the bandwidth cap of the large image in Mbit/s (default 100; 0: none)
+    #[argh(option, default = "100")]
+    bandwidth_mbit: u64,
 }
 
 struct Case {
@@ -46,6 +53,21 @@ struct Row {
 
 /// Runs the benchmark and writes docs/benchmarks.md's "img-pull" section.
 pub fn run(args: PullBench) -> Result<(), String> {
+    let rtt = parse_rtt(&args.rtt)?;
+    if !rtt.is_zero() {
+        if !crate::ci::on_path("skopeo") {
+            return Err("the pull benchmark needs skopeo: apt-get install skopeo".to_owned());
+        }
+        let body = super::pull_rtt::run(super::pull_rtt::RttArgs {
+            rtt,
+            runs: args.runs,
+            big_mib: args.big_mib,
+            bandwidth: (args.bandwidth_mbit > 0).then(|| args.bandwidth_mbit * 1_000_000 / 8),
+            small_jobs: img_core::ops::pull::SMALL_BLOB_JOBS,
+            large_jobs: img_core::settings::DEFAULT_JOBS,
+        })?;
+        return record_section(&format!("img-pull, {} ms RTT", rtt.as_millis()), &body).map(|_| ());
+    }
     for tool in ["skopeo", "curl", "sync"] {
         if !crate::ci::on_path(tool) {
             return Err(format!(
@@ -191,13 +213,13 @@ fn render(rows: &[Row], _runs: usize) -> String {
     s
 }
 
-fn fresh(dir: &Path) -> Result<(), String> {
+pub(super) fn fresh(dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))
 }
 
 /// Wall time of one successful run of `cmd`.
-fn timed(cmd: &mut Command) -> Result<Duration, String> {
+pub(super) fn timed(cmd: &mut Command) -> Result<Duration, String> {
     let t = Instant::now();
     status(cmd)?;
     Ok(t.elapsed())
@@ -217,7 +239,7 @@ fn status(cmd: &mut Command) -> Result<(), String> {
 
 /// An OCI image of `layers` gzip layers (fastest level: the data does not compress) that
 /// together hold `total` bytes of random data.
-fn incompressible_image(total: usize, layers: usize) -> TestImage {
+pub(super) fn incompressible_image(total: usize, layers: usize) -> TestImage {
     let mut rng = SplitMix64::new(1);
     let tars: Vec<Vec<u8>> = (0..layers)
         .map(|i| {
@@ -237,7 +259,7 @@ fn incompressible_image(total: usize, layers: usize) -> TestImage {
 
 /// An OCI image whose layers are tars of real files under /usr, about `total` bytes of
 /// file content, in four layers.
-fn rootfs_image(total: u64) -> Result<TestImage, String> {
+pub(super) fn rootfs_image(total: u64) -> Result<TestImage, String> {
     let mut files = Vec::new();
     collect_files(Path::new("/usr"), &mut files, total);
     if files.is_empty() {
@@ -322,4 +344,21 @@ fn image_of_tars(name: &str, tag: &str, tars: Vec<Vec<u8>>) -> TestImage {
         manifests: Vec::new(),
         top: (Descriptor::of(media_type::OCI_MANIFEST, &bytes), bytes),
     }
+}
+
+/// `50ms`, `0.05s`, `0`: the proxy's round-trip time.
+fn parse_rtt(s: &str) -> Result<Duration, String> {
+    let bad = || format!("--rtt {s:?}: expected a duration such as 50ms or 0");
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1e-3)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=10.0).contains(&(v * scale)) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(v * scale))
 }

@@ -27,7 +27,22 @@ impl Puller<'_> {
         }
         // The last blob first, as pulls always went.
         let order: Vec<&Descriptor> = blobs.iter().rev().copied().collect();
-        let done = parallel::run(&order, self.options.jobs, |desc| self.fetch_blob(desc))?;
+        // Small blobs are mostly their round trip: more of them at once, on connections
+        // the pool keeps for the next one. An explicit --jobs below the default is kept
+        // for them too (one at a time means one at a time).
+        let jobs = self.options.jobs.max(1);
+        let small_jobs = if jobs >= crate::settings::DEFAULT_JOBS {
+            jobs.max(super::SMALL_BLOB_JOBS)
+        } else {
+            jobs
+        };
+        let done = parallel::run_sized(
+            &order,
+            jobs,
+            small_jobs,
+            |desc| desc.size < super::SMALL_BLOB,
+            |desc| self.fetch_blob(desc),
+        )?;
         Ok(done
             .into_iter()
             .fold((0, 0), |(dl, re), (d, r)| (dl + d, re + r)))
