@@ -26,6 +26,7 @@ use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{LayerDiffId, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Index, Manifest, Platform, media_type};
+use crate::quote::quote;
 use crate::reference::Reference;
 
 /// One image to record.
@@ -101,10 +102,9 @@ pub(super) fn plan(
         for (i, entry) in entries.unwrap_or_default().iter().enumerate() {
             let mut names = Vec::new();
             for t in entry.repo_tags.iter().flatten() {
-                names.push(
-                    Reference::parse_normalized(t)
-                        .map_err(|e| e.context(format!("manifest.json: image {i}: tag {t:?}")))?,
-                );
+                names.push(Reference::parse_normalized(t).map_err(|e| {
+                    e.context(format!("manifest.json: image {i}: tag {}", quote(t)))
+                })?);
             }
             // Docker 25 lists an image in both: the index.json one is the real manifest.
             let config = p.path_digest(&entry.config);
@@ -405,14 +405,14 @@ impl Planner<'_, '_> {
         let config_digest = self.path_digest(&entry.config).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("its config {:?} is not in the archive", entry.config),
+                format!("its config {} is not in the archive", quote(&entry.config)),
             )
         })?;
         let config_bytes = self.read(&config_digest, "config")?;
         let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| {
             invalid(format!(
-                "its config {:?} is not an image config: {e}",
-                entry.config
+                "its config {} is not an image config: {e}",
+                quote(&entry.config)
             ))
         })?;
         if config.rootfs.diff_ids.len() != entry.layers.len() {
@@ -444,7 +444,7 @@ impl Planner<'_, '_> {
             let digest = self.path_digest(path).ok_or_else(|| {
                 Error::new(
                     ErrorKind::NotFound,
-                    format!("its layer {path:?} is not in the archive"),
+                    format!("its layer {} is not in the archive", quote(path)),
                 )
             })?;
             let (size, mt) = self.layer_kind(&digest, path)?;
@@ -452,7 +452,8 @@ impl Planner<'_, '_> {
                 return Err(Error::new(
                     ErrorKind::DigestMismatch,
                     format!(
-                        "its layer {path:?} hashes to {digest}, but the config's DiffID is {diff_id}"
+                        "its layer {} hashes to {digest}, but the config's DiffID is {diff_id}",
+                        quote(path)
                     ),
                 ));
             }
@@ -465,7 +466,8 @@ impl Planner<'_, '_> {
                     return Err(Error::new(
                         ErrorKind::DigestMismatch,
                         format!(
-                            "its layer {path:?} decompresses to a tar that hashes to {inner}, but the config's DiffID is {diff_id}"
+                            "its layer {} decompresses to a tar that hashes to {inner}, but the config's DiffID is {diff_id}",
+                            quote(path)
                         ),
                     ));
                 }
@@ -520,12 +522,12 @@ impl Planner<'_, '_> {
         let staged = self.contents.blobs.get(digest).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("its layer {path:?} is not in the archive"),
+                format!("its layer {} is not in the archive", quote(path)),
             )
         })?;
         staged
             .inflated_digest(diff_id.algorithm())
-            .map_err(|e| e.context(format!("decompressing its layer {path:?}")))
+            .map_err(|e| e.context(format!("decompressing its layer {}", quote(path))))
     }
 
     /// A legacy layer's size and media type, from its first bytes.
@@ -533,13 +535,13 @@ impl Planner<'_, '_> {
         let staged = self.contents.blobs.get(digest).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("its layer {path:?} is not in the archive"),
+                format!("its layer {} is not in the archive", quote(path)),
             )
         })?;
         let mut head = [0u8; 4];
         let n = std::fs::File::open(staged.path())
             .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-            .map_err(|e| Error::io(e, format!("reading back layer {path:?}")))?;
+            .map_err(|e| Error::io(e, format!("reading back layer {}", quote(path))))?;
         let mt = match crate::compression::sniff(&head[..n]) {
             crate::compression::Outer::Gzip => media_type::OCI_LAYER_GZIP,
             crate::compression::Outer::Zstd => media_type::OCI_LAYER_ZSTD,
@@ -548,7 +550,8 @@ impl Planner<'_, '_> {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
                     format!(
-                        "its layer {path:?} is compressed with {other:?}, which no image layer may be"
+                        "its layer {} is compressed with {other:?}, which no image layer may be",
+                        quote(path)
                     ),
                 ));
             }
