@@ -81,7 +81,7 @@ impl RegistryClient {
             None => start.clone(),
         };
         let resp = self.send(Request::new("POST", post_path, Scope::push(repository)))?;
-        let resp = expect(
+        let resp = expect_upload(
             resp,
             if mount_from.is_some() {
                 &[201, 202]
@@ -143,7 +143,7 @@ impl RegistryClient {
                 scope,
             };
             let sent = self.send(req);
-            let resp = expect(source.blame(sent)?, &[201])?;
+            let resp = expect_upload(source.blame(sent)?, &[201])?;
             check_committed(&resp, digest)?;
             ensure_source_ended(&mut source)?;
             return Ok(BlobPush::Uploaded);
@@ -164,7 +164,7 @@ impl RegistryClient {
                 scope: scope.clone(),
             };
             let sent = self.send(req);
-            let resp = expect(source.blame(sent)?, &[202])?;
+            let resp = expect_upload(source.blame(sent)?, &[202])?;
             if let Some(range) = header(&resp, "range")
                 && range.trim() != format!("0-{last}")
             {
@@ -186,7 +186,7 @@ impl RegistryClient {
             body: Body::Empty,
             scope,
         };
-        let resp = expect(self.send(req)?, &[201])?;
+        let resp = expect_upload(self.send(req)?, &[201])?;
         check_committed(&resp, digest)?;
         Ok(BlobPush::Uploaded)
     }
@@ -237,6 +237,20 @@ impl RegistryClient {
         };
         inner().map_err(|e| e.context(ctx()))
     }
+}
+
+/// [`expect`] for an upload's requests: a registry failing (5xx) says its status, which
+/// is what tells the caller a new upload session may succeed — the error envelope's own
+/// message ("unknown error") does not.
+fn expect_upload(resp: Response, ok: &[u16]) -> Result<Response> {
+    let status = resp.status().as_u16();
+    expect(resp, ok).map_err(|e| {
+        if status >= 500 {
+            e.context(format!("HTTP {status}"))
+        } else {
+            e
+        }
+    })
 }
 
 /// Where the upload continues: the `Location` of a 202, made absolute.
