@@ -191,19 +191,19 @@ fn render(rows: &[Row], _runs: usize) -> String {
     s
 }
 
-fn fresh(dir: &Path) -> Result<(), String> {
+pub(super) fn fresh(dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))
 }
 
 /// Wall time of one successful run of `cmd`.
-fn timed(cmd: &mut Command) -> Result<Duration, String> {
+pub(super) fn timed(cmd: &mut Command) -> Result<Duration, String> {
     let t = Instant::now();
     status(cmd)?;
     Ok(t.elapsed())
 }
 
-fn status(cmd: &mut Command) -> Result<(), String> {
+pub(super) fn status(cmd: &mut Command) -> Result<(), String> {
     let st = cmd
         .stdout(Stdio::null())
         .status()
@@ -217,7 +217,7 @@ fn status(cmd: &mut Command) -> Result<(), String> {
 
 /// An OCI image of `layers` gzip layers (fastest level: the data does not compress) that
 /// together hold `total` bytes of random data.
-fn incompressible_image(total: usize, layers: usize) -> TestImage {
+pub(super) fn incompressible_image(total: usize, layers: usize) -> TestImage {
     let mut rng = SplitMix64::new(1);
     let tars: Vec<Vec<u8>> = (0..layers)
         .map(|i| {
