@@ -1,7 +1,7 @@
 //! Scenario 2: the tools at once on one store, round after round: pulls of images that
 //! share every blob (one image pushed under two names), a bigger pull, `img-rm -f` of one
 //! of the sharing names while the other is pulled, a prune, a tag, img-ls and
-//! img-inspect, an img-push of the tag the previous round made (and an `img-pack load` of
+//! img-inspect, an img-push of the last tag an earlier round made (and an `img-pack load` of
 //! the same images once img-pack exists). Every
 //! error must be a documented refusal; after every round no image has lost a blob, and
 //! after a final prune no blob file or partial is left that no image needs.
@@ -39,6 +39,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let mut row = Row::new("9 tools at once on one store");
     let mut refusals = 0;
     let mut runs = 0;
+    let mut tagged: Option<String> = None;
     for round in 0..ctx.rounds.max(1) * 2 {
         let t = Instant::now();
         // A tag of the pulled image on the registry, pushed by the next round.
@@ -60,11 +61,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             ("img-ls".into(), vec!["-a".into()]),
             ("img-inspect".into(), vec![b.clone()]),
         ];
-        if round > 0 {
-            commands.push((
-                "img-push".into(),
-                vec![format!("{r}/mine/round:{}", round - 1)],
-            ));
+        // The last tag img-tag made (it is refused while the image is not pulled yet).
+        if let Some(last) = &tagged {
+            commands.push(("img-push".into(), vec![last.clone()]));
         }
         if pack.is_none() && archive.is_file() {
             commands.push((
@@ -81,6 +80,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
         for (tool, args, child) in children {
             let out = finish(child, started, TOOL_LIMIT);
             if out.ok() {
+                if tool == "img-tag" {
+                    tagged = args.last().cloned();
+                }
                 continue;
             }
             let line = format!("{tool} {}", args.join(" "));
