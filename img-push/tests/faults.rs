@@ -184,11 +184,19 @@ fn a_connection_cut_mid_upload_is_retried_from_a_new_upload_session() {
     };
     let proxy = FaultProxy::start(&f.registry.addr(), plan).unwrap();
     let target = through(&f, &proxy);
-    let (r, _) = push(&f, &target, &[]);
+    let (r, took) = push(&f, &target, &[]);
     let r = ok(r);
-    assert!(r.stderr.contains("retrying the upload of"), "{}", r.stderr);
-    assert_landed(&f, &r);
     let blobs = f.image(ALPINE).blobs.len();
+    // Each blob's cut said once, and seen at once (a cut is no stall).
+    assert_eq!(
+        r.stderr.matches("retrying the upload of").count(),
+        blobs,
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("stalled"), "{}", r.stderr);
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert_landed(&f, &r);
     assert_eq!(sessions(&proxy.seen()).len(), 2 * blobs);
     verify_store(&f.root());
 }

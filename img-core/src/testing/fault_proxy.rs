@@ -57,8 +57,9 @@ pub enum Fault {
     Silent,
     /// Forward the headers and this many bytes of the body, then send nothing more.
     StallAfter(u64),
-    /// Forward the request's headers and this many bytes of its body (an upload), then
-    /// close both connections: a connection cut in the middle of a push.
+    /// Forward the request's headers and this many bytes of its body (an upload; at most
+    /// all but its last byte), then close both connections: a connection cut in the
+    /// middle of a push.
     CutUpload(u64),
     /// Answer `200` with this body, of this content type, without asking the registry: a
     /// registry that serves documents of its own making (a manifest claiming a 10 TB
@@ -296,7 +297,10 @@ fn serve(
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     if let Fault::CutUpload(n) = &fault {
-        io::copy(&mut (&mut reader).take(*n), &mut up)?;
+        // Never the whole body: a body shorter than `n` is cut before its last byte
+        // (else the proxy would wait for bytes the client never sends).
+        let n = content_length.map_or(*n, |len| (*n).min(len.saturating_sub(1)));
+        io::copy(&mut (&mut reader).take(n), &mut up)?;
         up.flush()?;
         let _ = up.shutdown(Shutdown::Both);
         client_w.shutdown(Shutdown::Both)?;
