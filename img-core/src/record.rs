@@ -363,7 +363,7 @@ fn read_items_within(
     max_total: usize,
 ) -> Result<Vec<Result<Target>>> {
     let input = bounded::read_bounded(&mut input, max_line, max_total)?;
-    Ok(parse_items(&input.text, &input.overlong, max_line))
+    Ok(parse_items(&input.text, &input.bad))
 }
 
 /// An [`ErrorKind::InvalidRecord`] error for the item starting on line `n` (1-based).
@@ -374,13 +374,9 @@ fn at_line(n: usize, message: &str) -> Error {
     )
 }
 
-/// The reader proper, over the whole input; `overlong` holds the lines (0-based) that
-/// were too long to keep, with their length.
-fn parse_items(
-    text: &str,
-    overlong: &std::collections::HashMap<usize, u64>,
-    max_line: usize,
-) -> Vec<Result<Target>> {
+/// The reader proper, over the whole input; `bad` holds the lines (0-based) that could
+/// not be kept, with their errors.
+fn parse_items(text: &str, bad: &std::collections::HashMap<usize, String>) -> Vec<Result<Target>> {
     // (byte offset of the line in `text`, the line with its '\n')
     let mut lines = Vec::new();
     let mut offset = 0;
@@ -393,8 +389,8 @@ fn parse_items(
     while i < lines.len() {
         let (start, raw) = lines[i];
         let n = i + 1;
-        if let Some(&bytes) = overlong.get(&i) {
-            out.push(Err(at_line(n, &bounded::overlong_message(bytes, max_line))));
+        if let Some(message) = bad.get(&i) {
+            out.push(Err(at_line(n, message)));
             i += 1;
             continue;
         }
@@ -443,10 +439,9 @@ fn parse_items(
                 let e = if matches!(line, "{" | "[") { &e } else { &err };
                 out.push(Err(at_line(n, &malformed(e, n, indent))));
                 while i < lines.len() && !starts_record(lines[i].1) {
-                    // A line too long to keep, inside the broken value: said too.
-                    if let Some(&bytes) = overlong.get(&i) {
-                        let m = bounded::overlong_message(bytes, max_line);
-                        out.push(Err(at_line(i + 1, &m)));
+                    // A line that could not be kept, inside the broken value: said too.
+                    if let Some(message) = bad.get(&i) {
+                        out.push(Err(at_line(i + 1, message)));
                     }
                     i += 1;
                 }

@@ -81,7 +81,7 @@ impl Reference {
         let invalid = |why: String| {
             Error::new(
                 ErrorKind::InvalidReference,
-                format!("invalid reference {:?}: {why}", shorten(s)),
+                format!("invalid reference {}: {why}", quoted(s)),
             )
         };
         if s.is_empty() {
@@ -124,8 +124,8 @@ impl Reference {
                     // Taken for a domain only because of its capitals: the user
                     // most likely meant a lowercase repository namespace.
                     invalid(format!(
-                        "repository name must be lowercase, found {:?} (at character 1)",
-                        d
+                        "repository name must be lowercase, found {} (at character 1)",
+                        crate::quote::quote(d)
                     ))
                 } else {
                     invalid(why)
@@ -144,8 +144,8 @@ impl Reference {
         };
         if path.len() > MAX_PATH_LEN {
             return Err(invalid(format!(
-                "repository name {:?} is {} characters long, at most {MAX_PATH_LEN} are allowed",
-                shorten(&path),
+                "repository name {} is {} characters long, at most {MAX_PATH_LEN} are allowed",
+                quoted(&path),
                 path.len()
             )));
         }
@@ -234,7 +234,7 @@ impl Reference {
         check_tag(tag).map_err(|why| {
             Error::new(
                 ErrorKind::InvalidReference,
-                format!("invalid tag {:?}: {why}", shorten(tag)),
+                format!("invalid tag {}: {why}", quoted(tag)),
             )
         })?;
         Ok(Reference {
@@ -325,8 +325,8 @@ fn check_tag(tag: &str) -> std::result::Result<(), String> {
     }
     if !is_word(first) {
         return Err(format!(
-            "tag {:?} must start with a letter, a digit or '_'",
-            shorten(tag)
+            "tag {} must start with a letter, a digit or '_'",
+            quoted(tag)
         ));
     }
     if let Some((i, c)) = tag
@@ -334,9 +334,10 @@ fn check_tag(tag: &str) -> std::result::Result<(), String> {
         .find(|&(_, c)| !(c.is_ascii() && (is_word(c as u8) || c == '.' || c == '-')))
     {
         return Err(format!(
-            "tag {:?} has invalid character {c:?} at position {} (letters, digits, '_', '.' \
+            "tag {} has invalid character {} at position {} (letters, digits, '_', '.' \
              and '-' are allowed)",
-            shorten(tag),
+            quoted(tag),
+            crate::quote::quote_rune(c),
             tag[..i].chars().count() + 1
         ));
     }
@@ -345,12 +346,7 @@ fn check_tag(tag: &str) -> std::result::Result<(), String> {
 
 /// Checks a registry domain: `host[:port]`, host a DNS-like name, IPv4 or `[IPv6]`.
 fn check_domain(domain: &str) -> std::result::Result<(), String> {
-    let bad = |why: String| {
-        Err(format!(
-            "invalid registry domain {:?}: {why}",
-            shorten(domain)
-        ))
-    };
+    let bad = |why: String| Err(format!("invalid registry domain {}: {why}", quoted(domain)));
     let (host, port) = if let Some(inner) = domain.strip_prefix('[') {
         let Some(end) = inner.find(']') else {
             return bad("'[' without a closing ']'".to_owned());
@@ -366,7 +362,12 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
         match after.strip_prefix(':') {
             Some(port) => (None, Some(port)),
             None if after.is_empty() => (None, None),
-            None => return bad(format!("unexpected {after:?} after ']'")),
+            None => {
+                return bad(format!(
+                    "unexpected {} after ']'",
+                    crate::quote::quote(after)
+                ));
+            }
         }
     } else {
         match domain.split_once(':') {
@@ -377,7 +378,10 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
     if let Some(port) = port
         && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
     {
-        return bad(format!("port {port:?} must be a number"));
+        return bad(format!(
+            "port {} must be a number",
+            crate::quote::quote(port)
+        ));
     }
     if let Some(host) = host {
         for label in host.split('.') {
@@ -389,11 +393,15 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
                 .find(|&c| !(c.is_ascii_alphanumeric() || c == '-'))
             {
                 return bad(format!(
-                    "invalid character {c:?} (a host name holds letters, digits, '-' and '.')"
+                    "invalid character {} (a host name holds letters, digits, '-' and '.')",
+                    crate::quote::quote_rune(c)
                 ));
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return bad(format!("part {label:?} must not start or end with '-'"));
+                return bad(format!(
+                    "part {} must not start or end with '-'",
+                    crate::quote::quote(label)
+                ));
             }
         }
     }
@@ -407,9 +415,9 @@ pub(crate) fn check_path(input: &str, remote: &str) -> std::result::Result<(), S
     }
     if let Some(i) = remote.find(|c: char| c.is_ascii_uppercase()) {
         return Err(format!(
-            "repository name must be lowercase, found {:?} in {:?} (at character {})",
-            &remote[i..i + 1],
-            shorten(remote),
+            "repository name must be lowercase, found {} in {} (at character {})",
+            crate::quote::quote(&remote[i..i + 1]),
+            quoted(remote),
             char_pos(input, remote, i)
         ));
     }
@@ -431,9 +439,9 @@ fn check_component(
     let at = |i: usize| char_pos(input, remote, offset + i);
     if component.is_empty() {
         return Err(format!(
-            "empty path component in {:?} (at character {}): '/' must separate non-empty \
+            "empty path component in {} (at character {}): '/' must separate non-empty \
              names",
-            shorten(remote),
+            quoted(remote),
             at(0)
         ));
     }
@@ -442,9 +450,10 @@ fn check_component(
         .find(|&(_, c)| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-'))
     {
         return Err(format!(
-            "invalid character {c:?} in repository name {:?} (at character {}): \
+            "invalid character {} in repository name {} (at character {}): \
              lowercase letters, digits and the separators '.', '_', '__' and '-' are allowed",
-            shorten(remote),
+            crate::quote::quote_rune(c),
+            quoted(remote),
             at(i)
         ));
     }
@@ -453,9 +462,9 @@ fn check_component(
     if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
         let i = if alnum(bytes[0]) { bytes.len() - 1 } else { 0 };
         return Err(format!(
-            "path component {:?} must start and end with a lowercase letter or digit \
+            "path component {} must start and end with a lowercase letter or digit \
              (at character {})",
-            shorten(component),
+            quoted(component),
             at(i)
         ));
     }
@@ -473,9 +482,10 @@ fn check_component(
         let ok = matches!(sep, "." | "_" | "__") || sep.bytes().all(|b| b == b'-');
         if !ok {
             return Err(format!(
-                "invalid separator {sep:?} in path component {:?} (at character {}): use one \
+                "invalid separator {} in path component {} (at character {}): use one \
                  '.', one or two '_', or dashes",
-                shorten(component),
+                crate::quote::quote(sep),
+                quoted(component),
                 at(start)
             ));
         }
@@ -493,14 +503,14 @@ fn char_pos(input: &str, part: &str, i: usize) -> usize {
         + 1
 }
 
-/// Long input shortened for messages, so one bad line does not flood the terminal.
-fn shorten(s: &str) -> String {
+/// Outside input quoted as Go's `%q` does (control bytes escaped) and shortened, so one bad
+/// line neither floods nor drives the terminal.
+fn quoted(s: &str) -> String {
     if s.chars().count() > 80 {
-        let mut t: String = s.chars().take(77).collect();
-        t.push('…');
-        t
+        let t: String = s.chars().take(77).collect();
+        format!("{}…", crate::quote::quote(t))
     } else {
-        s.to_owned()
+        crate::quote::quote(s)
     }
 }
 

@@ -11,21 +11,13 @@ use img_core::ops::login::{LoginOptions, Stdin, login, logout, unencrypted_warni
 use img_core::settings::Config;
 
 /// Log in to a registry (docker login), or out of it with --logout (docker logout).
-///
-/// SERVER is host[:port] (a URL's scheme and path are dropped, as docker does); without
-/// it, Docker Hub, stored under docker's key https://index.docker.io/v1/. The credentials
-/// are checked against the registry (GET /v2/, its Basic or token challenge answered)
-/// before anything is stored; a refusal exits 1 and stores nothing. Without -u and -p,
-/// stored credentials are tried first, then a terminal is asked (the user name, then the
-/// password without echo; prompts go to stderr).
-///
-/// Where: REGISTRY_AUTH_FILE when set, else $DOCKER_CONFIG/config.json, else
-/// ~/.docker/config.json — through the credential helper the file names for SERVER
-/// (credHelpers, else credsStore: docker-credential-NAME store), else base64 in "auths"
-/// (unencrypted: said on stderr, as docker says it). The file is replaced atomically, mode
-/// 0600, every other key kept, a symlinked file written through. img-pull reads all of
-/// these; docker reads config.json but never REGISTRY_AUTH_FILE (podman and skopeo do).
 #[derive(FromArgs)]
+#[argh(
+    example = "printf '%s\\n' \"$TOKEN\" | img-login -u me --password-stdin 127.0.0.1:5000\nimg-login --logout 127.0.0.1:5000",
+    note = "SERVER is host[:port] (a URL's scheme and path are dropped, as docker does);\n  without it, Docker Hub, stored under docker's key\n  https://index.docker.io/v1/.",
+    note = "The credentials are checked against the registry (GET /v2/, its Basic or token\n  challenge answered) before anything is stored; a refusal exits 1 and stores\n  nothing. Without -u and -p, stored credentials are tried first, then a\n  terminal is asked (the user name, then the password without echo; prompts go\n  to stderr).",
+    note = "Where: REGISTRY_AUTH_FILE when set, else $DOCKER_CONFIG/config.json, else\n  ~/.docker/config.json, through the credential helper the file names for\n  SERVER (credHelpers, else credsStore: docker-credential-NAME store), else\n  base64 in \"auths\" (unencrypted: said on stderr, as docker says it). The\n  file is replaced atomically, mode 0600, every other key kept, a symlinked\n  file written through. img-pull reads all of these; docker reads config.json\n  but never REGISTRY_AUTH_FILE (podman and skopeo do)."
+)]
 struct Args {
     /// username
     #[argh(option, short = 'u')]

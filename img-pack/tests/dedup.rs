@@ -307,6 +307,7 @@ fn a_store_doubled_before_the_fix_is_migrated_and_prune_reclaims_the_space() {
         "UPDATE images SET size = (SELECT SUM(b.size) FROM image_blobs ib JOIN blobs b
            ON b.digest = ib.digest WHERE ib.image_id = '{id}') WHERE id = '{id}';
          DROP TABLE image_roots; DROP TABLE layer_diff_ids; DROP TABLE synthesized;
+         DROP TABLE blob_sources;
          DELETE FROM meta WHERE key = 'fill'; PRAGMA user_version = 3;"
     );
     sqlite(&fx.root(), &sql);

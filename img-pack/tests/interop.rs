@@ -378,11 +378,11 @@ fn the_load_display_is_dockers_on_a_terminal() {
     for image in &images {
         let archive = image.docker_archive.to_str().unwrap();
         for time in ["first", "again"] {
-            let docker = common::screen(&on_terminal(&common::wide(
+            let docker = img_core::testing::screen(&on_terminal(&common::wide(
                 &docker_cli(&daemon, &["load", "-i", archive]),
                 None,
             )));
-            let img = common::screen(&on_terminal(&common::wide(
+            let img = img_core::testing::screen(&on_terminal(&common::wide(
                 common::pack(&root).args(["load", "-i", archive]),
                 None,
             )));

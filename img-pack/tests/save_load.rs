@@ -337,7 +337,7 @@ fn load_prints_dockers_lines_on_a_terminal_and_says_when_a_tag_moves() {
     let (diff_ids, sizes) = common::layers_of(&store, &alpine.digest);
     let mut want = common::loading_lines(&diff_ids, &sizes);
     want.push(format!("Loaded image: {}", f.reference(ALPINE)));
-    assert_eq!(common::screen(&shown), want, "{shown:?}");
+    assert_eq!(img_core::testing::screen(&shown), want, "{shown:?}");
     // Loaded again: every layer is there, so no layer line, as docker prints none.
     let shown = img_core::testing::on_terminal(common::pack(&other).args([
         "load",
@@ -725,7 +725,7 @@ fn load_from_stdin_on_a_terminal_never_shows_a_zero_total() {
             common::pack(&store).arg("load"),
             Some(&stdin),
         ));
-        assert_eq!(common::screen(&shown), want, "{what}: {shown:?}");
+        assert_eq!(img_core::testing::screen(&shown), want, "{what}: {shown:?}");
         let frames: Vec<&str> = shown
             .split("\r\x1b[2K")
             .filter(|f| f.starts_with("Reading archive"))

@@ -4,21 +4,20 @@ use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::ops::Platform;
-use img_core::ops::push::progress::PlainPushProgress;
+use img_core::ops::push::display::terminal_display;
 use img_core::ops::push::{NoPushProgress, PushOptions, PushProgress, Pushed, push};
 use img_core::record::{Target, looks_like_id};
 use img_core::settings::Config;
 
-/// Upload an image of the local store to a registry (docker push).
-///
-/// `img-push NAME[:TAG]` pushes the image the store has under that name to the registry
-/// the name points at (`me/app` is `docker.io/me/app:latest`), exactly as stored: the
-/// registry's digest is the image's. With no NAME and a piped stdin, pushes the images
-/// named by the records or lines read there (`img-pull x | img-tag reg/me/x:1 | img-push`).
-/// On a terminal it prints docker's lines; in a pipe one JSON record a pushed tag: Id,
-/// Ref, Digest, RepoTags, RepoDigests, Platform, Size, and the bytes Pushed, Mounted
-/// (linked from another repository) and Existing (the registry had them).
+/// Upload images of the local store to their registry (docker push).
 #[derive(FromArgs)]
+#[argh(
+    example = "img-push 127.0.0.1:5000/me/app:1\nimg-pull alpine | img-tag reg.lan/me/alpine:1 | img-push",
+    note = "What goes up is exactly what the store holds (me/app is\n  docker.io/me/app:latest): the registry's digest is the image's, recorded\n  among its RepoDigests.",
+    note = "Input: with no NAME and a piped stdin, pushes the images named by the records\n  or lines read there; an empty stdin pushes nothing (exit 0).",
+    note = "Output: docker's display on a terminal (rows rewritten in place; plain lines\n  under TERM=dumb); in a pipe one JSON record a pushed tag: Id, Ref, Digest,\n  RepoTags, RepoDigests, Platform, Size, and the bytes Pushed, Mounted (linked\n  from another repository) and Existing (the registry had them).",
+    note = "Credentials: REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json\n  (~/.docker/config.json), as img-login stores them."
+)]
 struct Args {
     /// push every tag of the repository that the store has
     #[argh(switch, short = 'a')]
@@ -32,6 +31,9 @@ struct Args {
     /// allow plain HTTP and unverified TLS for this command
     #[argh(switch)]
     insecure: bool,
+    /// how uncompressed layers (of legacy archives) go up: gzip (default), zstd or none
+    #[argh(option)]
+    compression_format: Option<String>,
     /// suppress the progress output; print only the pushed reference
     #[argh(switch, short = 'q')]
     quiet: bool,
@@ -61,6 +63,12 @@ fn run(args: Args) -> Result<i32> {
         all_tags: args.all_tags,
         jobs: args.jobs.unwrap_or_else(|| config.jobs()),
         insecure: args.insecure,
+        compression: args
+            .compression_format
+            .as_deref()
+            .map(str::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     let targets = cli::targets(&args.names, "an image name")?;
     let store = cli::open_store(args.root.as_deref())?;
@@ -88,9 +96,11 @@ fn run(args: Args) -> Result<i32> {
         if display && reference.tag().is_none() && !args.all_tags {
             eprintln!("Using default tag: latest");
         }
-        let lines = display.then(PlainPushProgress::new);
-        let progress: &dyn PushProgress = match &lines {
-            Some(l) => l,
+        // docker's rows rewritten in place (plain lines where the terminal cannot move
+        // the cursor); nothing in a pipe.
+        let shown = display.then(terminal_display);
+        let progress: &dyn PushProgress = match &shown {
+            Some(d) => d.as_ref(),
             None => &NoPushProgress,
         };
         match push(&store, &reference, &options, &config, progress) {

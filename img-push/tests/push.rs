@@ -42,12 +42,13 @@ fn a_pushed_image_has_the_stores_digest_and_a_repush_sends_nothing() {
     assert_eq!(rec["Digest"], pulled.digest.to_string(), "{}", r.stdout);
     assert_eq!(rec["Id"], pulled.id.to_string());
     assert_eq!(rec["Ref"], format!("{target}"));
-    // A new repository of the same registry: every blob went up.
+    // A new repository of the same registry the image was pulled from: the layers are
+    // mounted, the config goes up.
     let size = rec["Size"].as_u64().unwrap();
     assert!(rec["Pushed"].as_u64().unwrap() > 0, "{rec}");
     assert_eq!(rec["Existing"], 0);
-    assert_eq!(rec["Mounted"], 0);
-    assert!(rec["Pushed"].as_u64().unwrap() <= size);
+    assert!(rec["Mounted"].as_u64().unwrap() > 0, "{rec}");
+    assert!(rec["Pushed"].as_u64().unwrap() + rec["Mounted"].as_u64().unwrap() <= size);
     let digests: Vec<String> = serde_json::from_value(rec["RepoDigests"].clone()).unwrap();
     assert!(
         digests.contains(&format!("{}/me/app@{}", f.registry.addr(), pulled.digest)),
@@ -201,7 +202,9 @@ fn a_digest_or_a_tag_with_all_tags_is_a_usage_error() {
 fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
     let f = fixture();
     f.pull(ALPINE).unwrap();
-    let target = f.reference("me/damaged:1");
+    // Another registry: to this one, the layer pulled from it would be mounted, not read.
+    let other = img_core::testing::TestRegistry::start().unwrap();
+    let target = format!("{}/me/damaged:1", other.addr());
     tag(&f, ALPINE, &target);
     let store = f.store().unwrap();
     let layer = &f
@@ -225,19 +228,52 @@ fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
     let r = push(&f, &[&target], None).failure(1, 1);
     assert!(r.stderr.contains("img-pull --verify"), "{}", r.stderr);
     assert!(r.stderr.contains(&layer.digest.to_string()), "{}", r.stderr);
-    let client = f.registry.client().unwrap();
+    let client = other.client().unwrap();
     assert!(!client.blob_exists("me/damaged", &layer.digest).unwrap());
     assert!(client.head_manifest("me/damaged", "1").unwrap().is_none());
 }
 
 #[test]
 fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
-    use base64::Engine;
+    let f = fixture();
+    let pulled = f.pull(ALPINE).unwrap().record;
+    let (server, registry) = token_registry(&f);
+    let target = format!("{}/team/app:1", registry.addr());
+    tag(&f, ALPINE, &target);
+    // Anonymous: a pull-only token, and the registry refuses the upload.
+    let r = push(&f, &[&target], None).failure(1, 1);
+    assert!(r.stderr.contains("img-push: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with(": denied: requested access to the resource is denied\n"),
+        "{}",
+        r.stderr
+    );
+    // With the user's credentials: a `pull,push` token, and the push lands.
+    log_in(&f, &registry);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Digest"], pulled.digest.to_string());
+    let scopes: Vec<String> = server
+        .requests()
+        .iter()
+        .flat_map(|r| r.scopes.clone())
+        .collect();
+    assert!(
+        scopes.iter().any(|s| s == "repository:team/app:pull,push"),
+        "{scopes:?}"
+    );
+}
+
+/// A registry with token auth (user carol, anonymous pulls allowed) and its token server.
+fn token_registry(
+    f: &Fixture,
+) -> (
+    img_core::testing::token_server::TokenServer,
+    img_core::testing::TestRegistry,
+) {
     use img_core::testing::TestRegistry;
     use img_core::testing::registry::TokenAuthConfig;
     use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
-    let f = fixture();
-    let pulled = f.pull(ALPINE).unwrap().record;
     let server = TokenServer::start(TokenServerOptions {
         users: [("carol".to_owned(), "T0ken-Pa55".to_owned())].into(),
         anonymous_pull: true,
@@ -255,18 +291,12 @@ fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
         })
         .start()
         .unwrap();
-    let target = format!("{}/team/app:1", registry.addr());
-    tag(&f, ALPINE, &target);
-    // Anonymous: a pull-only token, and the registry refuses the upload.
-    let r = push(&f, &[&target], None).failure(1, 1);
-    assert!(r.stderr.contains("img-push: "), "{}", r.stderr);
-    assert!(
-        r.stderr
-            .ends_with(": denied: requested access to the resource is denied\n"),
-        "{}",
-        r.stderr
-    );
-    // With the user's credentials: a `pull,push` token, and the push lands.
+    (server, registry)
+}
+
+/// Stores carol's credentials for `registry` in the fixture's docker config.
+fn log_in(f: &Fixture, registry: &img_core::testing::TestRegistry) {
+    use base64::Engine;
     let docker = f.dir().join("home/.docker");
     std::fs::create_dir_all(&docker).unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode("carol:T0ken-Pa55");
@@ -275,15 +305,247 @@ fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
         serde_json::json!({"auths": {registry.addr(): {"auth": auth}}}).to_string(),
     )
     .unwrap();
+}
+
+/// The layers of the store's image `reference` (full), and the size of its config.
+fn layers_of(f: &Fixture, reference: &str) -> (Vec<img_core::oci::Descriptor>, u64) {
+    let store = f.store().unwrap();
+    let r = img_core::Reference::parse_normalized(reference).unwrap();
+    let image = store
+        .index()
+        .image_by_tag(&r.name(), r.tag().unwrap_or("latest"))
+        .unwrap()
+        .unwrap();
+    let bytes = store.read_blob(&image.target).unwrap();
+    let m: img_core::oci::Manifest = serde_json::from_slice(&bytes).unwrap();
+    (m.layers, m.config.size)
+}
+
+/// The registry's log lines of `method` requests to `repository` whose URI contains `part`.
+fn requests(log: &str, method: &str, repository: &str, part: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("response completed"))
+        .filter(|l| l.contains(&format!("http.request.method={method}")))
+        .filter(|l| l.contains(&format!("/v2/{repository}/")) && l.contains(part))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_layer_pulled_from_another_repository_of_the_registry_is_mounted_not_uploaded() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let target = f.reference("me/mounted:1");
+    tag(&f, ALPINE, &target);
+    let (layers, config_size) = layers_of(&f, &target);
     let rec = push(&f, &[&target], None).success().json();
-    assert_eq!(rec["Digest"], pulled.digest.to_string());
-    let scopes: Vec<String> = server
-        .requests()
-        .iter()
-        .flat_map(|r| r.scopes.clone())
-        .collect();
+    let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
+    assert_eq!(rec["Mounted"], layer_bytes, "{rec}");
+    // docker mounts layers only: the config goes up.
+    assert_eq!(rec["Pushed"], config_size, "{rec}");
+    let log = f.registry.log_tail();
+    let from = "test/alpine-like";
+    for l in &layers {
+        let mounts = requests(&log, "POST", "me/mounted", &format!("mount={}", l.digest));
+        assert_eq!(mounts.len(), 1, "{log}");
+        assert!(mounts[0].contains(&format!("from={from}")), "{}", mounts[0]);
+        assert!(
+            mounts[0].contains("http.response.status=201"),
+            "{}",
+            mounts[0]
+        );
+        assert!(
+            requests(&log, "PUT", "me/mounted", &format!("digest={}", l.digest)).is_empty(),
+            "{log}"
+        );
+    }
+    // The store now knows the layers in the pushed repository too.
+    let store = f.store().unwrap();
+    let sources = store
+        .index()
+        .blob_sources(&layers[0].digest, &f.registry.addr())
+        .unwrap();
+    assert_eq!(sources, ["me/mounted", from], "{sources:?}");
+    // On a terminal, docker's line.
+    tag(&f, ALPINE, &f.reference("me/mounted2:1"));
+    let screen = f.on_terminal(
+        env!("CARGO_BIN_EXE_img-push"),
+        &[&f.reference("me/mounted2:1")],
+    );
+    assert!(screen.contains("Mounted from me/mounted"), "{screen}");
+}
+
+#[test]
+fn a_mount_with_token_auth_asks_pull_on_the_source_too() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let (server, registry) = token_registry(&f);
+    log_in(&f, &registry);
+    let first = format!("{}/team/base:1", registry.addr());
+    let second = format!("{}/team/app:1", registry.addr());
+    tag(&f, ALPINE, &first);
+    tag(&f, ALPINE, &second);
+    let (layers, config_size) = layers_of(&f, &first);
+    let rec = push(&f, &[&first], None).success().json();
+    assert_eq!(rec["Mounted"], 0, "{rec}");
+    let rec = push(&f, &[&second], None).success().json();
+    let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
+    assert_eq!(rec["Mounted"], layer_bytes, "{rec}");
+    assert_eq!(rec["Pushed"], config_size, "{rec}");
+    // One token for both scopes, each its own parameter.
+    let asked = server.requests();
     assert!(
-        scopes.iter().any(|s| s == "repository:team/app:pull,push"),
-        "{scopes:?}"
+        asked.iter().any(|r| r.granted
+            && r.scopes
+                == [
+                    "repository:team/app:pull,push".to_owned(),
+                    "repository:team/base:pull".to_owned()
+                ]),
+        "{asked:?}"
+    );
+    let log = registry.log_tail();
+    for l in &layers {
+        let mounts = requests(&log, "POST", "team/app", &format!("mount={}", l.digest));
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.contains("http.response.status=201")),
+            "{log}"
+        );
+    }
+}
+
+/// What blob `digest` of `repository` in `registry` inflates to, hashed.
+fn inflated_digest(
+    registry: &img_core::testing::TestRegistry,
+    repository: &str,
+    digest: &img_core::Digest,
+) -> (img_core::Digest, img_core::compression::Outer) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    registry
+        .client()
+        .unwrap()
+        .get_blob(repository, digest, 0)
+        .unwrap()
+        .reader
+        .read_to_end(&mut got)
+        .unwrap();
+    let (mut plain, outer) = img_core::compression::decompress(std::io::Cursor::new(got)).unwrap();
+    let mut tar = Vec::new();
+    plain.read_to_end(&mut tar).unwrap();
+    (img_core::Digest::sha256_of(&tar), outer)
+}
+
+#[test]
+fn uncompressed_layers_of_a_legacy_archive_go_up_gzip_and_a_repush_compresses_nothing() {
+    use img_core::compression::Outer;
+    use img_core::oci::{ImageConfig, Manifest, media_type};
+    let f = fixture();
+    let image = img_core::testing::real_images::docker_import()
+        .unwrap_or_else(|e| panic!("docker import: {e}"));
+    let store = f.store().unwrap();
+    let archive = std::fs::File::open(&image.docker_archive).unwrap();
+    let source = img_core::ops::pack::Source::Stream(Box::new(std::io::BufReader::new(archive)));
+    img_core::ops::pack::load(&store, source, &Default::default()).unwrap();
+    let loaded = store.index().image(&image.id).unwrap().unwrap();
+    let diff_ids = serde_json::from_slice::<ImageConfig>(&store.read_blob(&image.id).unwrap())
+        .unwrap()
+        .rootfs
+        .diff_ids;
+    let tag_as = |to: &str| {
+        let r = img_core::Reference::parse_normalized(to).unwrap();
+        store
+            .index()
+            .tag(&image.id, &r.name(), r.tag().unwrap())
+            .unwrap();
+    };
+    let check = |repo: &str, digest: &str, wanted: Outer, layer_type: &str| {
+        let client = f.registry.client().unwrap();
+        let (bytes, _, _) = client.get_manifest(repo, digest).unwrap();
+        let m: Manifest = serde_json::from_slice(&bytes).unwrap();
+        // The config, and so the image ID, is unchanged.
+        assert_eq!(m.config.digest, image.id);
+        assert_eq!(m.layers.len(), diff_ids.len());
+        for (l, diff_id) in m.layers.iter().zip(&diff_ids) {
+            assert_eq!(l.media_type, layer_type);
+            let (inflated, outer) = inflated_digest(&f.registry, repo, &l.digest);
+            assert_eq!(outer, wanted, "{}", l.digest);
+            assert_eq!(&inflated, diff_id);
+        }
+        bytes
+    };
+    let target = f.reference("me/legacy:1");
+    tag_as(&target);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Id"], image.id.to_string());
+    let digest = rec["Digest"].as_str().unwrap().to_owned();
+    assert_ne!(
+        digest,
+        loaded.target.to_string(),
+        "the stored manifest names tars"
+    );
+    let bytes = check("me/legacy", "1", Outer::Gzip, media_type::OCI_LAYER_GZIP);
+    assert_eq!(img_core::Digest::sha256_of(&bytes).to_string(), digest);
+    // skopeo reads the same manifest.
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{target}"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        bytes,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The pushed manifest is the RepoDigest, and the store keeps it.
+    let digests: Vec<String> = serde_json::from_value(rec["RepoDigests"].clone()).unwrap();
+    assert!(
+        digests.contains(&format!("{}/me/legacy@{digest}", f.registry.addr())),
+        "{digests:?}"
+    );
+    let pinned = store.index().image_blobs(&image.id).unwrap();
+    assert!(pinned.iter().any(|d| d.to_string() == digest), "{pinned:?}");
+    // Again, to another repository: the compressed copies are reused (mounted, even).
+    let blobs = store.index().blobs().unwrap().len();
+    let again = f.reference("me/legacy2:1");
+    tag_as(&again);
+    let rec = push(&f, &[&again], None).success().json();
+    assert_eq!(rec["Digest"], digest.as_str());
+    assert_eq!(
+        store.index().blobs().unwrap().len(),
+        blobs,
+        "compressed again"
+    );
+    assert!(rec["Mounted"].as_u64().unwrap() > 0, "{rec}");
+    // zstd, and img-pull's pull of it has the same DiffIDs and image ID.
+    let zstd = f.reference("me/legacy-zstd:1");
+    tag_as(&zstd);
+    let rec = push(&f, &["--compression-format", "zstd", &zstd], None)
+        .success()
+        .json();
+    check(
+        "me/legacy-zstd",
+        "1",
+        Outer::Zstd,
+        media_type::OCI_LAYER_ZSTD,
+    );
+    let pulled = f.pull("me/legacy-zstd:1").unwrap().record;
+    assert_eq!(pulled.id, image.id);
+    assert_eq!(pulled.digest.to_string(), rec["Digest"].as_str().unwrap());
+    // `none` pushes the store's manifest as it is.
+    let plain = f.reference("me/legacy-plain:1");
+    tag_as(&plain);
+    let rec = push(&f, &["--compression-format", "none", &plain], None)
+        .success()
+        .json();
+    assert_eq!(rec["Digest"], loaded.target.to_string());
+    let r = push(&f, &["--compression-format", "xz", &plain], None).failure(2, 1);
+    assert!(
+        r.stderr
+            .contains("invalid compression format \"xz\": use gzip, zstd or none"),
+        "{}",
+        r.stderr
     );
 }

@@ -24,6 +24,8 @@ const COMMANDS: &[&[&str]] = &[
     &["img-pack"],
     &["img-pack", "save"],
     &["img-pack", "load"],
+    &["img-push"],
+    &["img-login"],
 ];
 
 /// The directory holding the tools' binaries.
@@ -176,6 +178,7 @@ fn every_help_is_usage_a_short_description_options_then_notes() {
         (&["img-pack", "load"][..], "RepoTags"),
         (&["img-ls"][..], "CreatedSince"),
         (&["img-search"][..], "StarCount"),
+        (&["img-push"][..], "Existing"),
     ] {
         let help = s.run(words, &["--help"], None).success().stdout;
         let notes = &help[help.find("\nNotes:\n").expect("notes")..];
@@ -191,6 +194,7 @@ fn empty_input_is_nothing_done_except_inspect_and_save() {
     for words in [
         &["img-pull"][..],
         &["img-rm"][..],
+        &["img-push"][..],
         &["img-inspect", "--verify"][..],
     ] {
         let r = s.run(words, &[], Some(""));
@@ -222,6 +226,7 @@ fn empty_input_is_nothing_done_except_inspect_and_save() {
     for (words, args) in [
         (&["img-pull"][..], &[][..]),
         (&["img-rm"][..], &[][..]),
+        (&["img-push"][..], &[][..]),
         (&["img-inspect"][..], &[][..]),
         (
             &["img-pack", "save"][..],

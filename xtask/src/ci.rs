@@ -55,6 +55,11 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "dockerd",
     ),
     (
+        "img-push",
+        "uncompressed_layers_of_a_legacy_archive_go_up_gzip_and_a_repush_compresses_nothing",
+        "dockerd",
+    ),
+    (
         "img-pull",
         "bad_input::no_space_left_is_one_line_and_leaves_a_sound_store",
         "a tmpfs mount",
@@ -127,6 +132,16 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
         "img-pack",
         "the_load_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
+    (
+        "img-push",
+        "the_push_display_is_dockers_on_a_terminal",
+        "dockerd",
+    ),
+    (
+        "img-push",
+        "dockerd_pulls_what_img_pushed_over_tls_as_the_same_image",
         "dockerd",
     ),
 ];

@@ -23,6 +23,7 @@ const TOOLS: &[&str] = &[
     "img-rm",
     "img-pack",
     "img-login",
+    "img-push",
 ];
 
 /// One step: a shell command line, and whether it is expected to fail (bad input shown
@@ -122,6 +123,19 @@ pub fn demo() -> Result<(), String> {
         ok(format!("img-rm {r}/test/oci-zstd:1")),
         ok("img-pack load -i \"$IMG_ROOT/../images.tar\" | img-inspect -f '{{.Id}} {{.RepoTags}}'"),
         ok("img-rm --prune"),
+        // Publishing: a new name on the registry, pushed as stored, read back by others.
+        ok(format!(
+            "img-tag {r}/test/alpine-like {r}/demo/pushed:1 | img-push | img-inspect -f '{{{{.RepoDigests}}}}'"
+        )),
+        ok(format!(
+            "img-push {r}/demo/pushed:1 --format '{{{{.Ref}}}} pushed {{{{.Pushed}}}} B, {{{{.Existing}}}} B already there'   # again"
+        )),
+        ok(format!(
+            "skopeo inspect --tls-verify=false --format '{{{{.Name}}}} {{{{.Digest}}}} {{{{len .Layers}}}} layers' docker://{r}/demo/pushed:1"
+        )),
+        ok(format!(
+            "img-rm {r}/demo/pushed:1 >/dev/null; d=$(skopeo inspect --tls-verify=false --format '{{{{.Digest}}}}' docker://{r}/demo/pushed:1) && img-pull {r}/demo/pushed@$d   # pulled back by digest"
+        )),
         Step {
             line: format!("img-pull {a}/test/alpine-like   # wants a login"),
             fails: true,
@@ -130,6 +144,9 @@ pub fn demo() -> Result<(), String> {
             "printf '%s\\n' '{password}' | img-login -u {user} --password-stdin {a}"
         )),
         ok(format!("img-pull -q {a}/test/alpine-like")),
+        ok(format!(
+            "img-tag {r}/test/alpine-like {a}/demo/app:1 | img-push -q   # pull,push token"
+        )),
         ok(format!("img-login --logout {a}")),
         Step {
             line: format!("img-pull {r}/test/no-such-image"),

@@ -245,9 +245,10 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
             return Err(not_regular(name));
         }
         if meta.len() > MAX_MANIFEST_SIZE {
-            return Err(too_big_doc(meta.len()).context(format!("{name:?}")));
+            return Err(too_big_doc(meta.len()).context(quote(name)));
         }
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(e, format!("reading {name:?}")))?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::io(e, format!("reading {}", quote(name))))?;
         contents.docs.insert(name.to_owned(), bytes);
     }
     let blobs = dir.join("blobs");
@@ -259,15 +260,15 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
             };
             let path = dir.join(&name);
             let meta = std::fs::symlink_metadata(&path)
-                .map_err(|e| Error::io(e, format!("reading {name:?}")))?;
+                .map_err(|e| Error::io(e, format!("reading {}", quote(&name))))?;
             if !meta.is_file() {
                 return Err(not_regular(&name));
             }
             let mut file = std::fs::File::open(&path)
-                .map_err(|e| Error::io(e, format!("opening {name:?}")))?;
+                .map_err(|e| Error::io(e, format!("opening {}", quote(&name))))?;
             let mut w = session.import(digest.algorithm(), meta.len())?;
             copy(&mut file, &mut w, &mut buf)
-                .map_err(|e| Error::io(e, format!("reading {name:?}")))?;
+                .map_err(|e| Error::io(e, format!("reading {}", quote(&name))))?;
             let staged = w.finish()?;
             if staged.digest() != &digest {
                 return Err(Error::new(
@@ -277,7 +278,7 @@ pub fn read_dir<'s>(store: &'s Store, dir: &Path) -> Result<Contents<'s>> {
                         staged.digest()
                     ),
                 )
-                .context(format!("{name:?}")));
+                .context(quote(&name)));
             }
             contents.files.insert(name, digest.clone());
             contents.blobs.insert(digest, staged);
@@ -353,7 +354,7 @@ fn resolve_links(
                 }
                 Some(_) => {
                     return Err(Error::new(ErrorKind::InvalidDocument, "its links loop")
-                        .context(format!("entry {name:?}")));
+                        .context(format!("entry {}", quote(name))));
                 }
                 None => break,
             }
@@ -415,5 +416,5 @@ fn too_big_doc(size: u64) -> Error {
 }
 
 fn not_regular(name: &str) -> Error {
-    Error::new(ErrorKind::InvalidDocument, "it is not a regular file").context(format!("{name:?}"))
+    Error::new(ErrorKind::InvalidDocument, "it is not a regular file").context(quote(name))
 }

@@ -155,6 +155,22 @@ impl Index {
         })
     }
 
+    /// The digests lease `id` pins.
+    pub(crate) fn lease_digests(&self, id: &str) -> Result<Vec<Digest>> {
+        self.read(|tx| {
+            let mut stmt = tx
+                .prepare("SELECT digest FROM lease_blobs WHERE lease_id = ?1 ORDER BY digest")
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([id], |r| r.get::<_, String>(0))
+                .map_err(|e| self.err(e))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| self.err(e))?;
+            // A malformed row pins nothing a digest could name.
+            Ok(rows.iter().filter_map(|d| Digest::parse(d).ok()).collect())
+        })
+    }
+
     fn lease_rows(
         &self,
         tx: &rusqlite::Transaction<'_>,

@@ -476,7 +476,7 @@ impl Index {
         })
     }
 
-    fn load_one(&self, tx: &Transaction<'_>, id: &str) -> Result<Option<ImageInfo>> {
+    pub(super) fn load_one(&self, tx: &Transaction<'_>, id: &str) -> Result<Option<ImageInfo>> {
         let mut found = self.load_images(tx, "WHERE i.id = ?1", vec![Value::Text(id.into())])?;
         Ok(found.pop())
     }

@@ -117,7 +117,7 @@ pub(super) fn put_claims(tx: &Transaction<'_>, claims: &[LayerDiffId]) -> rusqli
     Ok(())
 }
 
-/// Drops the claims and marks of blobs that have no row any more (after a sweep).
+/// Drops the claims, marks and sources of blobs that have no row any more (after a sweep).
 pub(super) fn forget_swept(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute(
         "DELETE FROM layer_diff_ids WHERE digest NOT IN (SELECT digest FROM blobs)",
@@ -125,6 +125,10 @@ pub(super) fn forget_swept(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     )?;
     tx.execute(
         "DELETE FROM synthesized WHERE digest NOT IN (SELECT digest FROM blobs)",
+        [],
+    )?;
+    tx.execute(
+        "DELETE FROM blob_sources WHERE digest NOT IN (SELECT digest FROM blobs)",
         [],
     )?;
     Ok(())

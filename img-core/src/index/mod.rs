@@ -27,6 +27,7 @@
 //! | `image_roots` (migration 4) | image → each root (target, tag target, repo digest) → the blobs it brings; `image_blobs` is derived from it (pins.rs) |
 //! | `layer_diff_ids` (migration 4) | layer blob → the DiffID a config claims for it, and whether img verified it (layers.rs) |
 //! | `synthesized` (migration 4) | the manifests img wrote itself for legacy archives |
+//! | `blob_sources` (migration 5) | layer blob → registry and repository it was pulled from or pushed to, for cross-repository mounts (sources.rs) |
 //!
 //! A store that this user cannot write is opened with [`Index::open_read_only`]: reading
 //! commands work on a system-wide store that users may only read.
@@ -39,6 +40,7 @@ mod list;
 mod pins;
 mod remove;
 mod schema;
+mod sources;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

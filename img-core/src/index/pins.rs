@@ -18,7 +18,7 @@
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::layers::LayerDiffId;
-use super::{Index, parse_digest};
+use super::{ImageInfo, Index, parse_digest};
 use crate::digest::Digest;
 use crate::error::Result;
 
@@ -54,6 +54,23 @@ pub(crate) struct Filled {
 }
 
 impl Index {
+    /// Records that image `id`'s root `root` (one of its repo digests: a manifest a push
+    /// made over compressed layers) brings `blobs`, and re-pins the image.
+    pub fn put_root(&self, id: &Digest, root: &Digest, blobs: &[Digest]) -> Result<ImageInfo> {
+        let key = id.to_string();
+        self.write(|tx| {
+            let e = |e| self.err(e);
+            put_root(tx, &key, root, blobs).map_err(e)?;
+            repin(tx, &key).map_err(e)?;
+            self.load_one(tx, &key)?.ok_or_else(|| {
+                crate::error::Error::new(
+                    crate::error::ErrorKind::NotFound,
+                    format!("image {id} was deleted during the push"),
+                )
+            })
+        })
+    }
+
     /// Whether the index still needs the fill of schema 4 (an index upgraded from 3).
     pub(crate) fn fill_is_pending(&self) -> Result<bool> {
         self.read(|tx| {

@@ -129,6 +129,22 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO meta (key, value) VALUES ('fill', '4')
         ON CONFLICT (key) DO UPDATE SET value = excluded.value;
     "#,
+    // 5: where each layer blob is known to be: the registry (the reference's domain,
+    // `docker.io`) and repository path (`library/alpine`) a pull fetched it from or a push
+    // sent it to, so that a push to another repository of the same registry can ask for a
+    // cross-repository mount (`?mount=&from=`) instead of uploading it (sources.rs). The
+    // rows go with the blob's row (GC). Nothing to fill: a blob stored before has no known
+    // source until its next pull or push.
+    r#"
+    CREATE TABLE blob_sources (
+        digest     TEXT NOT NULL,
+        registry   TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        -- when it was last seen there, nanoseconds since the epoch: the latest is tried.
+        seen_ns    INTEGER NOT NULL,
+        PRIMARY KEY (digest, registry, repository)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The version recorded in the file.

@@ -21,6 +21,8 @@ use crate::reference::Reference;
 use crate::store::Store;
 
 use super::filters::{self, parse_until};
+
+pub mod tree;
 use super::resolve::resolve;
 
 /// The filter keys img-ls knows, for the message about an unknown one.
@@ -134,6 +136,51 @@ pub fn ls(
         output.write(&value)?;
     }
     output.finish()
+}
+
+/// `img-ls --tree`: docker 29's expanded tree ([`tree`]) of the images `options` select;
+/// untagged ones only with `all` (or a `dangling=true` filter), as docker 29 lists them.
+/// `-q`, `--no-trunc`, `--digests` and `--format` are refused, in docker's words.
+pub fn ls_tree(
+    store: &Store,
+    options: &LsOptions,
+    all: bool,
+    terminal: tree::TreeTerminal,
+    out: &mut impl Write,
+) -> Result<()> {
+    let refused = [
+        (options.quiet, "--quiet"),
+        (options.no_trunc, "--no-trunc"),
+        (options.digests, "--digests"),
+        (options.format.is_some(), "--format"),
+    ];
+    if let Some((_, flag)) = refused.iter().find(|(given, _)| *given) {
+        return Err(Error::usage(format!(
+            "{flag} is not yet supported with --tree"
+        )));
+    }
+    let mut rows = list(store.index(), options)?;
+    // docker 29 drops dangling images unless -a, or a dangling filter without false.
+    let dangling: Vec<&str> = options
+        .filters
+        .iter()
+        .filter_map(|f| filters::split(f).ok())
+        .filter(|(k, _)| k == "dangling")
+        .map(|(_, v)| {
+            if matches!(v, "true" | "1") {
+                "true"
+            } else {
+                "false"
+            }
+        })
+        .collect();
+    if !all && (dangling.is_empty() || dangling.contains(&"false")) {
+        rows.retain(|r| !r.image.tags.is_empty());
+    }
+    let view = tree::build(store, &rows)?;
+    out.write_all(tree::render(&view, terminal).as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io(e, "writing output"))
 }
 
 /// The rows `options` select (its reference and filters), newest first.

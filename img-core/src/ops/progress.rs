@@ -35,6 +35,50 @@ pub(crate) struct Pace {
     last: Option<Instant>,
 }
 
+/// Whether stderr's terminal can move the cursor: `TERM` set and not `dumb` (where it
+/// cannot, docker's lines are printed plainly).
+pub(crate) fn cursor_moves() -> bool {
+    let term = std::env::var("TERM").unwrap_or_default();
+    !term.is_empty() && term != "dumb"
+}
+
+/// stderr's terminal columns (0 when unknown): docker draws bars only past 110.
+pub(crate) fn stderr_width() -> usize {
+    rustix::termios::tcgetwinsize(std::io::stderr())
+        .map(|w| usize::from(w.ws_col))
+        .unwrap_or(0)
+}
+
+/// docker's jsonmessage progress (`JSONProgress.String`): `[===>   ]  12.3MB/45.6MB`, the
+/// bar only on terminals wider than 110 columns, the count alone when there is no total
+/// or the count passed it.
+pub(crate) fn json_progress(done: u64, total: u64, width: usize) -> String {
+    let size = |n: u64| human_size_with_precision(n as f64, 4);
+    if total == 0 {
+        return format!("{:>8}", size(done));
+    }
+    let pct = ((done as f64 / total as f64 * 100.0) as usize / 2).min(50);
+    let mut text = String::new();
+    if width > 110 {
+        text.push_str(&format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct)));
+    }
+    if done > total {
+        text.push_str(&format!("{:>8}", size(done)));
+    } else {
+        text.push_str(&format!("{:>8}/{}", size(done), size(total)));
+    }
+    text
+}
+
+/// Rewrites the line `up` rows above the cursor with `text` (up, clear, write) and puts
+/// the cursor back below the last line, as docker's display moves it.
+pub(crate) fn redraw(out: &mut dyn Write, up: usize, text: &str) {
+    let _ = write!(out, "\x1b[{up}A\r\x1b[2K{text}\n");
+    if up > 1 {
+        let _ = write!(out, "\x1b[{}B", up - 1);
+    }
+}
+
 impl Pace {
     /// Whether a frame may be drawn now; if so, it counts as drawn.
     pub(crate) fn due(&mut self) -> bool {
@@ -132,12 +176,11 @@ impl Default for TerminalProgress {
 impl TerminalProgress {
     /// The display on stderr, with cursor movement unless `TERM` is `dumb` or unset.
     pub fn new() -> TerminalProgress {
-        let term = std::env::var("TERM").unwrap_or_default();
-        let ansi = !term.is_empty() && term != "dumb";
-        let width = rustix::termios::tcgetwinsize(std::io::stderr())
-            .map(|w| usize::from(w.ws_col))
-            .unwrap_or(0);
-        let mut p = TerminalProgress::to_writer(Box::new(std::io::stderr()), ansi, width);
+        let mut p = TerminalProgress::to_writer(
+            Box::new(std::io::stderr()),
+            cursor_moves(),
+            stderr_width(),
+        );
         // Notices (a registry asking to wait) are drawn between the display's lines.
         let display = Arc::downgrade(&p.state);
         crate::notice::set_sink(Some(Box::new(move |line: &str| match display.upgrade() {
@@ -208,16 +251,8 @@ impl Display {
         let l = &self.lines[i];
         let mut text = format!("{}: {}", l.digest.short(), l.status);
         if l.status == "Downloading" && l.size > 0 {
-            let pct = (l.done.min(l.size) * 100 / l.size / 2) as usize;
             text.push(' ');
-            if self.width > 110 {
-                text.push_str(&format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct)));
-            }
-            text.push_str(&format!(
-                "{:>8}/{}",
-                human_size_with_precision(l.done as f64, 4),
-                human_size_with_precision(l.size as f64, 4)
-            ));
+            text.push_str(&json_progress(l.done.min(l.size), l.size, self.width));
         }
         text
     }
@@ -260,12 +295,7 @@ impl Display {
             return;
         }
         if self.ansi {
-            // Up to the line, clear it, write it, and back down below the last line.
-            let up = self.rows - self.lines[i].row;
-            let _ = write!(self.out, "\x1b[{up}A\r\x1b[2K{text}\n");
-            if up > 1 {
-                let _ = write!(self.out, "\x1b[{}B", up - 1);
-            }
+            redraw(&mut self.out, self.rows - self.lines[i].row, &text);
         } else {
             let status = |t: &str| t.split(' ').nth(1).map(str::to_owned);
             if status(&text) == status(old) {

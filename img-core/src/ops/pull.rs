@@ -552,6 +552,14 @@ impl<'a> Puller<'a> {
             })
             .collect();
         self.store.index().put_diff_ids(&claims)?;
+        // Where the layers are, so a push to another repository of this registry mounts
+        // them rather than uploading them again.
+        let layers: Vec<&Digest> = m.layers.iter().map(|l| &l.digest).collect();
+        self.store.index().put_blob_sources(
+            &layers,
+            self.reference.domain(),
+            self.reference.path(),
+        )?;
         Ok((
             Fetched {
                 manifest_digest: manifest_digest.clone(),

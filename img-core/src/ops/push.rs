@@ -18,12 +18,15 @@ use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
 use crate::ops::parallel;
 use crate::record::{ImageRecord, PushRecord};
 use crate::reference::{DEFAULT_TAG, Reference};
-use crate::registry::{BlobPush, RegistryClient, Security, endpoints};
+use crate::registry::{BlobPush, RegistryClient, Security, endpoints, needs_new_session};
 use crate::settings::Config;
 use crate::store::Store;
 
+mod compress;
+pub mod display;
 pub mod progress;
 
+pub use compress::CompressionFormat;
 pub use progress::{LayerEvent, NoPushProgress, PushProgress};
 
 /// Attempts at one blob: a PUT failing with 5xx or a cut connection starts a new upload
@@ -41,6 +44,8 @@ pub struct PushOptions {
     pub jobs: usize,
     /// Plain HTTP and unverified TLS allowed for this command.
     pub insecure: bool,
+    /// How uncompressed layers go up (`--compression-format`).
+    pub compression: CompressionFormat,
 }
 
 /// One pushed tag.
@@ -131,9 +136,15 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
 }
 
 /// A registry refusing the push, in docker's words (whether it said 401 after the token
-/// it gave, or 403): the registry's own phrasing varies and says nothing more.
+/// it gave, or 403): the registry's own phrasing varies and says nothing more. Credentials
+/// the registry layer found wrong or missing keep its wording, the one every tool gives
+/// ("refused the credentials of …", "log in first"): docker's line is for a refusal of
+/// access, and would hide that the password is what to fix.
 fn refusal(e: Error) -> Error {
+    let credentials =
+        e.message().contains("refused the credentials") || e.message().contains("log in");
     match e.kind() {
+        ErrorKind::Unauthorized if credentials => e,
         ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
             ErrorKind::Denied,
             "denied: requested access to the resource is denied",
@@ -189,6 +200,8 @@ impl Pusher<'_> {
         let repo = self.reference.path();
         let bytes = self.read(&image.target)?;
         let mut totals = Totals::default();
+        // What a manifest made for the push (compressed layers) pins.
+        let mut converted = None;
         let (digest, media_type, bytes) =
             match Document::parse(Some(&image.target_media_type), &bytes)? {
                 Document::Manifest(m) => {
@@ -204,8 +217,23 @@ impl Pusher<'_> {
                             ),
                         ));
                     }
-                    self.push_manifest_blobs(&m, &mut totals)?;
-                    (image.target.clone(), image.target_media_type.clone(), bytes)
+                    match compress::convert(
+                        self.store,
+                        &lease,
+                        &m,
+                        &image.target_media_type,
+                        self.options.compression,
+                    )? {
+                        Some(c) => {
+                            self.push_manifest_blobs(&c.manifest, &mut totals)?;
+                            converted = Some(c.closure);
+                            (c.digest, c.media_type, c.bytes)
+                        }
+                        None => {
+                            self.push_manifest_blobs(&m, &mut totals)?;
+                            (image.target.clone(), image.target_media_type.clone(), bytes)
+                        }
+                    }
                 }
                 Document::Index(index) => {
                     if let Some(p) = &self.options.platform {
@@ -264,7 +292,10 @@ impl Pusher<'_> {
                 format!("pushed {digest}, the registry stored {pushed}"),
             ));
         }
-        let info = self.record_repo_digest(&image, &blobs, &digest)?;
+        let mut info = self.record_repo_digest(&image, &blobs, &digest)?;
+        if let Some(closure) = converted {
+            info = self.store.index().put_root(&image.id, &digest, &closure)?;
+        }
         lease.release()?;
         let mut record = ImageRecord::of(self.reference, &digest, &info, 0, 0)?;
         record.downloaded = None;
@@ -335,10 +366,13 @@ impl Pusher<'_> {
             .and_then(|b| serde_json::from_slice::<ImageConfig>(&b).ok())
             .map(|c| c.rootfs.diff_ids)
             .unwrap_or_default();
+        // Top layer first, as docker lists and starts them (its rows, and the ones past
+        // `jobs` that wait, are the same).
         let layers: Vec<(&Descriptor, Option<&Digest>)> = m
             .layers
             .iter()
             .enumerate()
+            .rev()
             .map(|(i, l)| (l, diff_ids.get(i)))
             .collect();
         for (l, diff_id) in &layers {
@@ -369,6 +403,34 @@ impl Pusher<'_> {
     /// re-hashed on the way; a failed upload is retried from a new session.
     fn push_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
         let repo = self.reference.path();
+        let totals = self.send_blob(desc, diff_id)?;
+        if is_layer(desc) {
+            self.store
+                .index()
+                .put_blob_sources(&[&desc.digest], self.reference.domain(), repo)?;
+        }
+        Ok(totals)
+    }
+
+    /// A layer the store knows in another repository of this registry is asked to be
+    /// mounted from there (the latest seen), as docker does; the registry then either
+    /// links it (201) or opens an upload (202) that the bytes go to.
+    fn mount_source(&self, desc: &Descriptor) -> Result<Option<String>> {
+        if !is_layer(desc) {
+            return Ok(None);
+        }
+        let repo = self.reference.path();
+        Ok(self
+            .store
+            .index()
+            .blob_sources(&desc.digest, self.reference.domain())?
+            .into_iter()
+            .find(|r| r != repo))
+    }
+
+    /// [`Self::push_blob`]'s transfer: HEAD, then a mount or an upload.
+    fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
+        let repo = self.reference.path();
         if self.client.blob_exists(repo, &desc.digest)? {
             self.progress.layer(desc, diff_id, LayerEvent::Exists);
             return Ok(Totals {
@@ -376,6 +438,7 @@ impl Pusher<'_> {
                 ..Totals::default()
             });
         }
+        let mut from = self.mount_source(desc)?;
         let mut attempt = 1;
         loop {
             let file = self.store.open_blob(&desc.digest)?;
@@ -383,7 +446,7 @@ impl Pusher<'_> {
                 inner: file,
                 seen: |n| self.progress.layer(desc, diff_id, LayerEvent::Progress(n)),
             };
-            match self.client.push_blob(repo, desc, None, reader) {
+            match self.client.push_blob(repo, desc, from.as_deref(), reader) {
                 Ok(BlobPush::Uploaded) => {
                     self.progress.layer(desc, diff_id, LayerEvent::Pushed);
                     return Ok(Totals {
@@ -392,8 +455,10 @@ impl Pusher<'_> {
                     });
                 }
                 Ok(BlobPush::Mounted) => {
+                    // docker names the source by its path (`Mounted from me/base`).
+                    let source = from.unwrap_or_default();
                     self.progress
-                        .layer(desc, diff_id, LayerEvent::Mounted(String::new()));
+                        .layer(desc, diff_id, LayerEvent::Mounted(source));
                     return Ok(Totals {
                         mounted: desc.size,
                         ..Totals::default()
@@ -409,6 +474,14 @@ impl Pusher<'_> {
                         self.reference.familiar()
                     )));
                 }
+                // Refused the source (no pull access there): upload instead, as docker
+                // goes on after a mount it may not make.
+                Err(e)
+                    if from.is_some()
+                        && matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) =>
+                {
+                    from = None;
+                }
                 Err(e) if attempt < BLOB_ATTEMPTS && retryable(&e) => {
                     crate::notice::say(&format!(
                         "retrying the upload of {} (attempt {} of {BLOB_ATTEMPTS}): {e}",
@@ -418,11 +491,18 @@ impl Pusher<'_> {
                     self.progress.layer(desc, diff_id, LayerEvent::Retrying);
                     std::thread::sleep(crate::registry::backoff(attempt - 1));
                     attempt += 1;
+                    // A new session uploads the bytes.
+                    from = None;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// Whether `desc` is a layer (what docker mounts): a config or manifest never is.
+fn is_layer(desc: &Descriptor) -> bool {
+    crate::oci::media_type::layer_compression(&desc.media_type).is_some()
 }
 
 /// The refusal for an index child the push cannot send.
@@ -448,7 +528,8 @@ fn missing_child(reference: &Reference, entry: &Descriptor, why: &str) -> Error 
 fn retryable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Network => true,
-        ErrorKind::Registry => e.to_string().contains("HTTP 5"),
+        // A 413 to the whole blob: the next session sends it in chunks.
+        ErrorKind::Registry => e.to_string().contains("HTTP 5") || needs_new_session(e),
         _ => false,
     }
 }

@@ -35,8 +35,10 @@ use crate::store::{GcOptions, GcReport, Store};
 
 use super::resolve::{Via, resolve};
 
+mod dry_run;
 mod filter;
 
+pub use dry_run::{prune_dry_run, prune_dry_run_at};
 pub use filter::{PRUNE_FILTER_KEYS, parse_prune_filters};
 
 /// How often a removal is decided again when other processes keep changing the image's

@@ -29,11 +29,11 @@ const MAX_MESSAGE: usize = 300;
 /// the value, and the items after it must not be taken for records).
 pub(super) const PLACEHOLDER: &str = " \0\n";
 
-/// The input as read: its kept text, and the lines (0-based) that were too long, with
-/// their length in bytes.
+/// The input as read: its kept text, and the lines (0-based) that could not be kept — too
+/// long, or not UTF-8 text — each with the error it gets.
 pub(super) struct Input {
     pub text: String,
-    pub overlong: HashMap<usize, u64>,
+    pub bad: HashMap<usize, String>,
 }
 
 /// Reads `input` to its end, line by line, within the limits given (the tools use
@@ -44,7 +44,7 @@ pub(super) fn read_bounded(
     max_total: usize,
 ) -> Result<Input> {
     let mut text = String::new();
-    let mut overlong = HashMap::new();
+    let mut bad = HashMap::new();
     let mut line: Vec<u8> = Vec::new();
     // Bytes of the current line seen so far, kept or not.
     let mut seen: u64 = 0;
@@ -70,7 +70,7 @@ pub(super) fn read_bounded(
         let n = chunk.len();
         input.consume(n);
         if ends_line {
-            finish_line(&mut text, &mut overlong, &line, seen, true, index, max_line);
+            finish_line(&mut text, &mut bad, &line, seen, true, index, max_line);
             index += 1;
             line.clear();
             seen = 0;
@@ -80,27 +80,21 @@ pub(super) fn read_bounded(
         }
     }
     if seen > 0 {
-        finish_line(
-            &mut text,
-            &mut overlong,
-            &line,
-            seen,
-            false,
-            index,
-            max_line,
-        );
+        finish_line(&mut text, &mut bad, &line, seen, false, index, max_line);
     }
     if text.len() > max_total {
         return Err(too_much(max_total));
     }
-    Ok(Input { text, overlong })
+    Ok(Input { text, bad })
 }
 
 /// Appends one line (with its `\n`, if it had one) to `text`, or the placeholder when it
-/// was too long. The limit is on the line without its `\n`.
+/// cannot be kept: too long (the limit is on the line without its `\n`), or not UTF-8
+/// text, whose bytes are quoted in its error as Go's `%q` shows them (`"\xff"`), never
+/// replaced by U+FFFD.
 fn finish_line(
     text: &mut String,
-    overlong: &mut HashMap<usize, u64>,
+    bad: &mut HashMap<usize, String>,
     line: &[u8],
     seen: u64,
     newline: bool,
@@ -109,10 +103,21 @@ fn finish_line(
 ) {
     let content = seen - u64::from(newline);
     if content > max_line as u64 || line.len() as u64 != seen {
-        overlong.insert(index, content);
+        bad.insert(index, overlong_message(content, max_line));
         text.push_str(PLACEHOLDER);
-    } else {
-        text.push_str(&String::from_utf8_lossy(line));
+        return;
+    }
+    match std::str::from_utf8(line) {
+        Ok(line) => text.push_str(line),
+        Err(_) => {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            bad.insert(
+                index,
+                format!("not UTF-8 text: {}", crate::quote::excerpt(body)),
+            );
+            text.push_str(PLACEHOLDER);
+        }
     }
 }
 
@@ -128,7 +133,7 @@ fn too_much(max_total: usize) -> Error {
 }
 
 /// The error for a line that was too long.
-pub(super) fn overlong_message(bytes: u64, max_line: usize) -> String {
+fn overlong_message(bytes: u64, max_line: usize) -> String {
     format!(
         "a line of {} is longer than the {} a record may take (records are one a line); \
          skipped",

@@ -443,7 +443,20 @@ fn invalid_utf8_fails_only_its_line() {
     let got = read_target_items(Cursor::new(b"alpine\nbad\xff\nbusybox\n".to_vec())).unwrap();
     assert_eq!(got.len(), 3);
     assert!(got[0].is_ok() && got[2].is_ok());
-    assert!(only_error(&got).starts_with("line 2: invalid reference"));
+    // Regression (issue 14): the line was read lossily and its error showed U+FFFD; its
+    // bytes are quoted as Go's %q shows them.
+    assert_eq!(only_error(&got), r#"line 2: not UTF-8 text: "bad\xff""#);
+}
+
+#[test]
+fn control_bytes_in_a_bad_reference_are_escaped_as_go_does() {
+    let got = read_target_items(Cursor::new(b"\x1b]0;pwned\x07\x1b[31mRED\n".to_vec())).unwrap();
+    let message = only_error(&got);
+    assert!(
+        message.contains(r#""\x1b]0;pwned\a\x1b[31mRED""#),
+        "{message}"
+    );
+    assert!(!message.bytes().any(|b| b < 0x20), "{message:?}");
 }
 
 #[test]

@@ -15,6 +15,14 @@ pub enum Scope {
         /// Whether push is needed as well as pull.
         push: bool,
     },
+    /// Pull and push access to `name` and pull access to `from`: a cross-repository
+    /// mount, which the registry grants only to who may read the source.
+    Mount {
+        /// The target repository path.
+        name: String,
+        /// The source repository path.
+        from: String,
+    },
     /// The registry's catalog.
     Catalog,
     /// No particular resource (the `/v2/` ping).
@@ -38,11 +46,23 @@ impl Scope {
         }
     }
 
-    /// The scope string of the token protocol, or `None` for [`Scope::None`].
+    /// Pull and push access to `repository`, and pull access to `from`.
+    pub fn mount(repository: &str, from: &str) -> Scope {
+        Scope::Mount {
+            name: repository.to_owned(),
+            from: from.to_owned(),
+        }
+    }
+
+    /// The scope string of the token protocol, or `None` for [`Scope::None`]; several
+    /// scopes are separated by spaces (each goes as its own `scope` parameter).
     pub fn as_token_scope(&self) -> Option<String> {
         match self {
             Scope::Repository { name, push: false } => Some(format!("repository:{name}:pull")),
             Scope::Repository { name, push: true } => Some(format!("repository:{name}:pull,push")),
+            Scope::Mount { name, from } => Some(format!(
+                "repository:{name}:pull,push repository:{from}:pull"
+            )),
             Scope::Catalog => Some("registry:catalog:*".to_owned()),
             Scope::None => None,
         }
@@ -191,5 +211,9 @@ mod tests {
             "registry:catalog:*"
         );
         assert_eq!(Scope::None.as_token_scope(), None);
+        assert_eq!(
+            Scope::mount("me/app", "me/base").as_token_scope().unwrap(),
+            "repository:me/app:pull,push repository:me/base:pull"
+        );
     }
 }

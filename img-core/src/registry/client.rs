@@ -29,6 +29,9 @@ pub struct RegistryClient {
     tokens: TokenCache,
     /// Stalls of the registry, of where it redirects and of its token realm.
     watchdog: Arc<Watchdog>,
+    /// Set once the registry refused a blob in one request (413): blobs then go up in
+    /// chunks (push.rs).
+    pub(super) wants_chunks: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -71,6 +74,7 @@ impl RegistryClient {
             auth: Mutex::new(AuthState::default()),
             tokens: TokenCache::default(),
             watchdog,
+            wants_chunks: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -242,7 +246,7 @@ impl RegistryClient {
                 if !answered
                     && req.body.replayable()
                     && let Some(challenge) = &challenge
-                    && self.answer(challenge, &req.scope)?
+                    && self.answer(challenge, &req.scope, auth.is_some())?
                 {
                     let _ = read_error_body(resp.into_body());
                     answered = true;
@@ -292,11 +296,8 @@ impl RegistryClient {
         if let Some(t) = self.tokens.get(scope) {
             return Ok(t.header());
         }
-        let scopes: Vec<String> = if scope.is_empty() {
-            Vec::new()
-        } else {
-            vec![scope.to_owned()]
-        };
+        // A mount's scope is two: one `scope` parameter each, as docker sends them.
+        let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
         let token = fetch_token(
             &self.agent,
             &self.watchdog,
@@ -330,8 +331,9 @@ impl RegistryClient {
         }
     }
 
-    /// Prepares an answer to `challenge`; true when a retry may now succeed.
-    fn answer(&self, challenge: &Challenge, scope: &Scope) -> Result<bool> {
+    /// Prepares an answer to `challenge` to a request that carried an Authorization
+    /// (`sent`) or not; true when a retry may now succeed.
+    fn answer(&self, challenge: &Challenge, scope: &Scope, sent: bool) -> Result<bool> {
         match challenge {
             Challenge::Basic { .. } => {
                 let mut auth = lock(&self.auth);
@@ -341,8 +343,12 @@ impl RegistryClient {
                     .as_ref()
                     .and_then(Credentials::basic_header);
                 match (header, &auth.basic) {
-                    // Already sent and refused: the credentials are wrong.
-                    (_, Some(_)) | (None, _) => Ok(false),
+                    // Sent and refused: the credentials are wrong.
+                    (_, Some(_)) if sent => Ok(false),
+                    // Another thread's request was challenged first and the credentials
+                    // are ready now (a push's parallel HEADs): this one was sent without.
+                    (Some(_), Some(_)) => Ok(true),
+                    (None, _) => Ok(false),
                     (Some(h), None) => {
                         auth.basic = Some(h);
                         Ok(true)

@@ -53,7 +53,7 @@ pub use fetch::{BlobResponse, FetchedManifest};
 pub use list::next_link;
 pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};
-pub use push::BlobPush;
+pub use push::{BlobPush, needs_new_session};
 pub use retry::backoff;
 pub use search::{MAX_SEARCH_ANSWER, SearchAnswer, SearchResult};
 pub use stall::{STALL_BUDGET_ENV, STALL_TIMEOUT_ENV};

@@ -108,8 +108,11 @@ pub struct ClientOptions {
     pub credentials: Option<Credentials>,
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// Blobs up to this size go up in one PUT; larger ones in PATCH chunks of this size.
-    pub chunk_size: u64,
+    /// `None` (the default): each blob streams up in one PUT, and goes in PATCH chunks
+    /// only when the registry asks (an `OCI-Chunk-Min-Length` on the upload it opens, or a
+    /// 413 to a whole blob), as docker sends one stream; `Some(n)`: blobs larger than `n`
+    /// always go in chunks of `n` bytes.
+    pub chunk_size: Option<u64>,
     /// Asked as `n` when listing tags and the catalog (`None`: the registry's default).
     pub list_page_size: Option<u32>,
     /// How long to wait for a connection (TLS handshake included).
@@ -137,7 +140,7 @@ impl Default for ClientOptions {
             client_cert: None,
             credentials: None,
             user_agent: format!("img/{}", env!("CARGO_PKG_VERSION")),
-            chunk_size: 16 * 1024 * 1024,
+            chunk_size: None,
             list_page_size: None,
             connect_timeout: DEFAULT_STALL_TIMEOUT,
             stall_timeout: DEFAULT_STALL_TIMEOUT,

@@ -2,6 +2,7 @@
 //! chunked blob uploads, and manifests.
 
 use std::io::Read;
+use std::sync::atomic::Ordering;
 
 use super::auth::Scope;
 use super::client::RegistryClient;
@@ -41,9 +42,11 @@ impl RegistryClient {
     ///
     /// With `mount_from`, the registry is first asked to link the blob from that
     /// repository (201: done, nothing sent); when it declines (202) the upload it opened
-    /// is used. Blobs up to `ClientOptions::chunk_size` go up in one PUT, larger ones in
-    /// PATCH chunks of that size and a final PUT. Nothing is buffered beyond what ureq
-    /// writes at a time.
+    /// is used. The bytes stream up in one PUT, unless the registry asks for chunks (an
+    /// `OCI-Chunk-Min-Length` on the upload it opened, or a 413 to an earlier whole blob:
+    /// that one fails, retryable from a new session, see [`needs_new_session`]) or
+    /// `ClientOptions::chunk_size` says so: then in PATCH chunks and a final PUT. Nothing
+    /// is buffered beyond what ureq writes at a time.
     pub fn push_blob(
         &self,
         repository: &str,
@@ -80,7 +83,11 @@ impl RegistryClient {
             }
             None => start.clone(),
         };
-        let resp = self.send(Request::new("POST", post_path, Scope::push(repository)))?;
+        let scope = match mount_from {
+            Some(from) => Scope::mount(repository, from),
+            None => Scope::push(repository),
+        };
+        let resp = self.send(Request::new("POST", post_path, scope))?;
         let resp = expect_upload(
             resp,
             if mount_from.is_some() {
@@ -94,8 +101,17 @@ impl RegistryClient {
             return Ok(BlobPush::Mounted);
         }
         let mut location = upload_location(&resp, &base, &start)?;
+        let chunk_size = self.chunk_size(&resp, blob.size);
         drop(resp);
-        let result = self.upload(repository, blob, reader, &base, &start, &mut location);
+        let result = self.upload(
+            repository,
+            blob,
+            reader,
+            chunk_size,
+            &base,
+            &start,
+            &mut location,
+        );
         if result.is_err() {
             // Best effort: an abandoned upload would otherwise sit in the registry's
             // storage until its purge runs.
@@ -111,13 +127,31 @@ impl RegistryClient {
         result
     }
 
+    /// The chunk size for a blob of `size` bytes to the upload `opened` answers, or
+    /// `None` for one PUT: the options' for a blob larger than it; else, when the
+    /// registry asks, at least the minimum it says it accepts (a blob smaller than a
+    /// chunk then goes in one PATCH, since a 413 refused it in a PUT).
+    fn chunk_size(&self, opened: &Response, size: u64) -> Option<u64> {
+        if let Some(n) = self.options().chunk_size {
+            return (size > n).then_some(n.max(1));
+        }
+        let min = header(opened, "oci-chunk-min-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let refused_whole = self.wants_chunks.load(Ordering::Relaxed);
+        match (min, refused_whole) {
+            (None, false) => None,
+            (min, _) => Some(min.unwrap_or(0).max(ASKED_CHUNK_SIZE)),
+        }
+    }
+
     /// Sends the bytes to the upload at `location` (updated as the registry moves it)
-    /// and commits them.
+    /// and commits them: in one PUT, or in chunks of `chunk_size`.
+    #[allow(clippy::too_many_arguments)]
     fn upload(
         &self,
         repository: &str,
         blob: &Descriptor,
         reader: impl Read,
+        chunk_size: Option<u64>,
         base: &str,
         start: &str,
         location: &mut String,
@@ -128,10 +162,9 @@ impl RegistryClient {
             inner: VerifyingReader::new(reader, digest.clone(), Some(blob.size)),
             failure: None,
         };
-        let chunk_size = self.options().chunk_size.max(1);
         let scope = Scope::push(repository);
         let commit_url;
-        if blob.size <= chunk_size {
+        let Some(chunk_size) = chunk_size.filter(|_| blob.size > 0) else {
             // Monolithic: the bytes and the commit in one PUT.
             commit_url = add_query(location, "digest", &digest.to_string());
             let mut body = (&mut source).take(blob.size);
@@ -143,11 +176,21 @@ impl RegistryClient {
                 scope,
             };
             let sent = self.send(req);
-            let resp = expect_upload(source.blame(sent)?, &[201])?;
+            let sent = source.blame(sent)?;
+            if sent.status().as_u16() == 413 {
+                // Too large for one request (a proxy's body limit): this upload is lost
+                // with its stream; the next ones go in chunks.
+                self.wants_chunks.store(true, Ordering::Relaxed);
+                return Err(Error::new(
+                    ErrorKind::Registry,
+                    format!("{TOO_LARGE_AT_ONCE}: it goes up in chunks from a new upload session"),
+                ));
+            }
+            let resp = expect_upload(sent, &[201])?;
             check_committed(&resp, digest)?;
             ensure_source_ended(&mut source)?;
             return Ok(BlobPush::Uploaded);
-        }
+        };
         let mut offset = 0u64;
         while offset < blob.size {
             let n = chunk_size.min(blob.size - offset);
@@ -251,6 +294,19 @@ fn expect_upload(resp: Response, ok: &[u16]) -> Result<Response> {
             e
         }
     })
+}
+
+/// The chunk size when the registry asks for chunks without saying how large (a 413), or
+/// says a smaller minimum.
+const ASKED_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
+
+/// What a blob push failing with 413 says.
+const TOO_LARGE_AT_ONCE: &str = "the registry refused the blob in one request (HTTP 413)";
+
+/// Whether a failed [`RegistryClient::push_blob`] may succeed from a new upload session
+/// because the registry asked for chunks (a 413 to the whole blob).
+pub fn needs_new_session(e: &Error) -> bool {
+    e.kind() == ErrorKind::Registry && e.to_string().contains(TOO_LARGE_AT_ONCE)
 }
 
 /// Where the upload continues: the `Location` of a 202, made absolute.

@@ -39,6 +39,7 @@
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
 mod check;
+mod estimate;
 mod fill;
 mod gc;
 mod identity;

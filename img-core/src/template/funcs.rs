@@ -123,7 +123,13 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
                 Value::String(s) => s.len(),
                 Value::Array(a) => a.len(),
                 Value::Object(o) => o.len(),
-                Value::Null => 0,
+                // A missing key, or `nil`: Go's invalid value, which its `len` fails on
+                // (as docker 28's Go words it, checked with `docker context inspect -f`).
+                Value::Null => {
+                    return Err(calling(
+                        "reflect: call of reflect.Value.Type on zero Value".into(),
+                    ));
+                }
                 v => return Err(calling(format!("len of type {}", go_type(v)))),
             };
             Ok(Value::from(n))
@@ -252,9 +258,22 @@ pub(crate) fn call(name: &str, args: &[Value], header: bool) -> Result<Value, St
 }
 
 /// Arguments of `html`, `js` and `urlquery`: one string as is, else printed like `print`.
+/// Go's `evalArgs` (what `html`, `js` and `urlquery` escape): one string as it is, else
+/// `fmt.Sprint` of the arguments with a missing value (or `nil`) as `<no value>`, as Go's
+/// `printableValue` makes it.
 fn joined(args: &[Value]) -> String {
     match args {
         [Value::String(s)] => s.clone(),
+        _ if args.iter().any(Value::is_null) => {
+            let args: Vec<Value> = args
+                .iter()
+                .map(|a| match a {
+                    Value::Null => Value::String("<no value>".into()),
+                    a => a.clone(),
+                })
+                .collect();
+            gofmt::sprint(&args)
+        }
         _ => gofmt::sprint(args),
     }
 }
@@ -355,13 +374,14 @@ fn slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
 /// Compares two basic values as Go's `eq`/`lt` do; `ordered` rejects bools and nil.
 fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, String> {
     match (a, b) {
+        // Go's basicKind refuses maps, slices and structs: `lt` says so at once.
+        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_))
+            if ordered =>
+        {
+            Err("invalid type for comparison".into())
+        }
         (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => {
-            let v = if a.is_array() || a.is_object() { a } else { b };
-            Err(format!(
-                "non-comparable type {}: {}",
-                gofmt::display(v),
-                go_type(v)
-            ))
+            compare_composite(a, b)
         }
         (Value::Null, _) | (_, Value::Null) | (Value::Bool(_), Value::Bool(_)) if ordered => {
             Err("invalid type for comparison".into())
@@ -382,6 +402,50 @@ fn compare(a: &Value, b: &Value, ordered: bool) -> Result<Option<Ordering>, Stri
                 .and_then(|(f, g)| f.partial_cmp(&g)),
         }),
         _ => Err("incompatible types for comparison".into()),
+    }
+}
+
+/// Go's `eq` where a side is a map, slice or struct (Go's basicKind gives such values and
+/// nil one kind): against a basic value it is `incompatible types`; two of different
+/// types are `non-comparable types`; when a side is nil (`nil`, a missing value, a nil
+/// map or slice) they are equal only when both are; two non-nil maps or slices are
+/// `non-comparable type`; two structs compare by their fields.
+fn compare_composite(a: &Value, b: &Value) -> Result<Option<Ordering>, String> {
+    let composite = |v: &Value| v.is_null() || v.is_array() || v.is_object();
+    if !composite(a) || !composite(b) {
+        return Err("incompatible types for comparison".into());
+    }
+    let pct_s = |v: &Value| gofmt::sprintf("%s", std::slice::from_ref(v));
+    if !a.is_null() && !b.is_null() && go_type(a) != go_type(b) {
+        return Err(format!(
+            "non-comparable types {}: {}, {}: {}",
+            pct_s(a),
+            go_type(a),
+            go_type(b),
+            gofmt::display(b)
+        ));
+    }
+    let nil = |v: &Value| v.is_null() || typed::is_nil(v);
+    if nil(a) || nil(b) {
+        return Ok((nil(a) == nil(b)).then_some(Ordering::Equal));
+    }
+    if !comparable(b) {
+        return Err(format!("non-comparable type {}: {}", pct_s(b), go_type(b)));
+    }
+    Ok((a == b).then_some(Ordering::Equal))
+}
+
+/// Whether Go's `==` takes values of `v`'s type: not a map or a slice, nor a struct
+/// holding one.
+fn comparable(v: &Value) -> bool {
+    if typed::is_map(v) {
+        return false;
+    }
+    match v {
+        Value::Array(_) => false,
+        Value::Object(o) if typed::is_struct(v) => typed::fields(o).all(|(_, f)| comparable(f)),
+        Value::Object(_) => false,
+        _ => true,
     }
 }
 
@@ -475,128 +539,5 @@ fn urlquery(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn c(name: &str, args: &[Value]) -> Result<Value, String> {
-        call(name, args, false)
-    }
-
-    #[test]
-    fn comparisons() {
-        assert_eq!(
-            c("eq", &[json!("a"), json!("b"), json!("a")]),
-            Ok(json!(true))
-        );
-        // Go compares ints with ints and floats with floats (`eq 2 2.0` is an error).
-        assert_eq!(
-            c("eq", &[json!(2), json!(2.0)]),
-            Err("error calling eq: incompatible types for comparison".into())
-        );
-        assert!(c("lt", &[json!(1), json!(2.5)]).is_err());
-        assert_eq!(c("lt", &[json!(1.0), json!(2.5)]), Ok(json!(true)));
-        assert_eq!(c("eq", &[json!(-3), json!(-3)]), Ok(json!(true)));
-        assert_eq!(c("ge", &[json!("b"), json!("a")]), Ok(json!(true)));
-        assert_eq!(c("ne", &[json!(null), json!(1)]), Ok(json!(true)));
-        assert_eq!(
-            c("eq", &[json!("a"), json!(1)]),
-            Err("error calling eq: incompatible types for comparison".into())
-        );
-        assert_eq!(
-            c("lt", &[json!(true), json!(false)]),
-            Err("error calling lt: invalid type for comparison".into())
-        );
-    }
-
-    #[test]
-    fn index_and_slice() {
-        let m = json!({"a": {"b": [10, 20]}, "s": "xyz"});
-        assert_eq!(
-            c("index", &[m.clone(), json!("a"), json!("b"), json!(1)]),
-            Ok(json!(20))
-        );
-        assert_eq!(
-            c("index", &[json!([1]), json!(5)]),
-            Err("error calling index: index out of range: 5".into())
-        );
-        assert_eq!(
-            c("index", &[json!({"k": "v"}), json!("missing")]),
-            Ok(json!(""))
-        );
-        assert_eq!(c("index", &[json!(null), json!("missing")]), Ok(json!("")));
-        assert_eq!(
-            c("slice", &[json!("hello"), json!(1), json!(3)]),
-            Ok(json!("el"))
-        );
-        assert_eq!(c("slice", &[json!([1, 2, 3]), json!(1)]), Ok(json!([2, 3])));
-        assert_eq!(
-            c("slice", &[json!([1]), json!(3)]),
-            Err("error calling slice: index out of range: 3".into())
-        );
-    }
-
-    #[test]
-    fn docker_string_functions() {
-        assert_eq!(
-            c("title", &[json!("hello wORLD-x_y")]),
-            Ok(json!("Hello WORLD-X_y"))
-        );
-        assert_eq!(
-            c("pad", &[json!("ab"), json!(2), json!(1)]),
-            Ok(json!("  ab "))
-        );
-        assert_eq!(c("pad", &[json!(""), json!(2), json!(1)]), Ok(json!("")));
-        assert_eq!(
-            c("truncate", &[json!("abcdef"), json!(3)]),
-            Ok(json!("abc"))
-        );
-        assert_eq!(c("truncate", &[json!("ab"), json!(3)]), Ok(json!("ab")));
-        assert_eq!(
-            c("split", &[json!("a:b"), json!(":")]),
-            Ok(json!(["a", "b"]))
-        );
-        assert_eq!(
-            c("join", &[json!(["a", 1]), json!(", ")]),
-            Ok(json!("a, 1"))
-        );
-        assert_eq!(c("len", &[json!("héllo")]), Ok(json!(6)));
-        assert_eq!(
-            c("join", &[json!("a")]),
-            Err("wrong number of args for join: want 2 got 1".into())
-        );
-        assert_eq!(
-            c("upper", &[json!(3)]),
-            Err("wrong type for value; expected string; got int".into())
-        );
-    }
-
-    #[test]
-    fn escapers() {
-        assert_eq!(
-            c("html", &[json!("<a href=\"x\">&'")]),
-            Ok(json!("&lt;a href=&#34;x&#34;&gt;&amp;&#39;"))
-        );
-        assert_eq!(
-            c("js", &[json!("it's <b>\n")]),
-            Ok(json!("it\\'s \\u003Cb\\u003E\\u000A"))
-        );
-        assert_eq!(
-            c("urlquery", &[json!("a b&c/é")]),
-            Ok(json!("a+b%26c%2F%C3%A9"))
-        );
-    }
-
-    #[test]
-    fn header_mode_keeps_headers() {
-        assert_eq!(call("upper", &[json!("NAME")], true), Ok(json!("NAME")));
-        assert_eq!(
-            call("join", &[json!("NAMES"), json!(",")], true),
-            Ok(json!("NAMES"))
-        );
-        assert_eq!(
-            call("pad", &[json!("NAME"), json!(1), json!(1)], true),
-            Ok(json!(" NAME "))
-        );
-    }
-}
+#[path = "funcs_tests.rs"]
+mod tests;

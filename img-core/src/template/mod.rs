@@ -25,7 +25,10 @@
 //! - numbers print as integers when integral, otherwise as Go prints a float64;
 //! - `index` of a missing key gives `""` when the map holds only strings (docker's labels
 //!   are `map[string]string`), and `index` of `null` by a string key gives `""`;
-//! - string parameters of functions read `null` as `""`; `truncate` never splits a character.
+//! - string parameters of functions read `null` as `""`; `truncate` never splits a character;
+//! - as in Go, `null` (a missing value, `nil`) fails `len`, prints `<no value>` through
+//!   `html`, `js` and `urlquery`, and is the only thing `eq` compares a map or a slice with
+//!   (two non-nil maps are Go's `non-comparable type`).
 //!
 //! Errors are [`ErrorKind::Template`] worded as Go's, so they read as docker's do: a
 //! malformed template names its line (`template: :1: unexpected "}" in operand`), a failing

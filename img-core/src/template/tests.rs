@@ -371,3 +371,31 @@ fn go_test_table_gaps() {
     );
     assert!(render_error("{{$y = 1}}", &d).contains("undefined variable: $y"));
 }
+
+/// `{{len .Missing}}` fails as docker 28.2.2's Go fails it (`docker context inspect -f
+/// '{{len .Endpoints.missing}}' default`), naming the command; `{{html .Missing}}` prints
+/// Go's `&lt;no value&gt;`; over typed data, where a missing map key is no error (the
+/// plain fallback holds the key as null, which fails alike).
+#[test]
+fn missing_values_in_len_and_html_as_go() {
+    let root = typed::map("map[string]interface {}", [("a".to_string(), json!("x"))]);
+    let raw = json!({"a": "x", "missing": null});
+    let run = |src: &str| Template::parse(src).unwrap().render_typed(&root, &raw);
+    assert_eq!(
+        run("{{len .missing}}").unwrap_err().to_string(),
+        "template: :1:2: executing \"\" at <len .missing>: error calling len: reflect: call of reflect.Value.Type on zero Value"
+    );
+    assert_eq!(
+        run("{{.missing | len}}").unwrap_err().to_string(),
+        "template: :1:13: executing \"\" at <len>: error calling len: reflect: call of reflect.Value.Type on zero Value"
+    );
+    assert_eq!(run("{{html .missing}}").unwrap(), "&lt;no value&gt;");
+    assert_eq!(run("{{html nil}}").unwrap(), "&lt;no value&gt;");
+    assert_eq!(run("{{eq .missing .}}").unwrap(), "false");
+    assert!(
+        run("{{eq . .}}")
+            .unwrap_err()
+            .to_string()
+            .ends_with(": map[string]interface {}")
+    );
+}

@@ -164,24 +164,6 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
-/// The final screen of a terminal transcript (from `on_terminal`, its `\r\n` turned into
-/// `\n`), as a terminal of 200 columns shows it: its lines, without the empty ones at the
-/// bottom.
-pub fn screen(transcript: &str) -> Vec<String> {
-    let mut parser = vt100::Parser::new(60, 200, 0);
-    parser.process(transcript.replace('\n', "\r\n").as_bytes());
-    let mut lines: Vec<String> = parser
-        .screen()
-        .contents()
-        .lines()
-        .map(|l| l.trim_end().to_owned())
-        .collect();
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines
-}
-
 /// `<12 hex>: Loading layer [=====>]  SIZE/SIZE` for each DiffID of the image config
 /// `config` whose layer is in `sizes` (archive bytes, by DiffID), as docker's final screen
 /// shows a load on a terminal wider than 110 columns.

@@ -8,27 +8,9 @@
 
 use std::process::Command;
 
-use img_core::testing::{Fixture, TestDockerd, on_terminal, push_image};
+use img_core::testing::{Fixture, TestDockerd, on_terminal, push_image, screen};
 
 use super::BIN;
-
-/// The final screen of a transcript, as a terminal of 200 columns shows it: its lines,
-/// without the empty ones at the bottom.
-fn screen(transcript: &str) -> Vec<String> {
-    let mut parser = vt100::Parser::new(60, 200, 0);
-    // `on_terminal` turned the terminal's \r\n into \n; a terminal needs the \r back.
-    parser.process(transcript.replace('\n', "\r\n").as_bytes());
-    let mut lines: Vec<String> = parser
-        .screen()
-        .contents()
-        .lines()
-        .map(|l| l.trim_end().to_owned())
-        .collect();
-    while lines.last().is_some_and(String::is_empty) {
-        lines.pop();
-    }
-    lines
-}
 
 fn docker_pull(daemon: &TestDockerd, reference: &str) -> Vec<String> {
     let mut cmd = daemon.docker();

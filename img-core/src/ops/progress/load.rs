@@ -197,23 +197,11 @@ impl State {
     fn text(&self, i: usize) -> String {
         let l = &self.layers[i];
         let done = self.done[i];
-        let mut text = format!("{}: Loading layer ", l.diff_id.short());
-        let size = |n: u64| human_size_with_precision(n as f64, 4);
-        if l.size == 0 {
-            // docker's JSONProgress with no total: the count alone.
-            text.push_str(&format!("{:>8}", size(done)));
-            return text;
-        }
-        let pct = ((done as f64 / l.size as f64 * 100.0) as usize / 2).min(50);
-        if self.width > 110 {
-            text.push_str(&format!("[{}>{}] ", "=".repeat(pct), " ".repeat(50 - pct)));
-        }
-        if done > l.size {
-            text.push_str(&format!("{:>8}", size(done)));
-        } else {
-            text.push_str(&format!("{:>8}/{}", size(done), size(l.size)));
-        }
-        text
+        format!(
+            "{}: Loading layer {}",
+            l.diff_id.short(),
+            super::json_progress(done, l.size, self.width)
+        )
     }
 }
 

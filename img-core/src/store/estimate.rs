@@ -1,0 +1,110 @@
+//! What a garbage collection would free, computed without changing anything: the figure
+//! `img-rm --prune --dry-run` reports.
+//!
+//! It follows [`Store::gc_with`] with [`GcOptions::prune`](super::GcOptions::prune) step by
+//! step, reading only: partials whose guard lock nobody holds, blob files without a row,
+//! and blob rows that no kept image and no live lease pins, each counted by the size of its
+//! file as the collection counts what it removes. A blob a kept image shares is pinned, so
+//! it is not counted; a lease of a dead process pins nothing, as the collection drops it.
+//! The figure equals what the collection frees when nothing else writes to the store
+//! meanwhile.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use super::lock::LockFile;
+use super::{BLOBS_DIR, INGEST_DIR, Store, lease};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+
+impl Store {
+    /// The bytes a prune's collection would free once the images `deleted` are gone.
+    pub fn reclaimable_without(&self, deleted: &HashSet<Digest>) -> Result<u64> {
+        self.estimate(deleted)
+            .map_err(|e| e.context(format!("estimating space in {}", self.root.display())))
+    }
+
+    fn estimate(&self, deleted: &HashSet<Digest>) -> Result<u64> {
+        let mut pinned: HashSet<Digest> = HashSet::new();
+        let mut seen = HashSet::new();
+        for row in self
+            .index
+            .list_images(&crate::index::ListFilter::default())?
+        {
+            if deleted.contains(&row.image.id) || !seen.insert(row.image.id.clone()) {
+                continue;
+            }
+            pinned.extend(self.index.image_blobs(&row.image.id)?);
+        }
+        for lease_row in self.index.leases()? {
+            // A lease we cannot probe counts as live, as the collection counts it.
+            if lease::is_live(self, &lease_row.id).unwrap_or(true) {
+                pinned.extend(self.index.lease_digests(&lease_row.id)?);
+            }
+        }
+        let rows: HashSet<Digest> = self.index.blobs()?.into_iter().map(|b| b.digest).collect();
+        let mut bytes = unheld_partials(&self.root)?;
+        for alg in list(&self.root.join(BLOBS_DIR))? {
+            if !alg.is_dir() {
+                continue;
+            }
+            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            for file in list(&alg)? {
+                let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
+                    continue;
+                };
+                // An orphan (no row), or a row nothing will pin.
+                if !rows.contains(&digest) || !pinned.contains(&digest) {
+                    bytes += size(&file)?.unwrap_or(0);
+                }
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+/// The bytes of the partials whose guard lock nobody holds (probed without creating it).
+fn unheld_partials(root: &Path) -> Result<u64> {
+    let dir = root.join(INGEST_DIR);
+    let mut bytes = 0;
+    for path in list(&dir)? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.ends_with(".lock") {
+            continue;
+        }
+        let guard = dir.join(super::import::guard_lock_name(name));
+        if !LockFile::is_held(&guard)? {
+            bytes += size(&path)?.unwrap_or(0);
+        }
+    }
+    Ok(bytes)
+}
+
+fn size(path: &Path) -> Result<Option<u64>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(e, format!("reading {}", path.display()))),
+    }
+}
+
+fn list(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(e, format!("listing {}", dir.display()))),
+    };
+    entries
+        .map(|e| {
+            e.map(|e| e.path())
+                .map_err(|e| Error::io(e, format!("listing {}", dir.display())))
+        })
+        .collect()
+}
