@@ -88,7 +88,7 @@ impl RegistryClient {
             None => Scope::push(repository),
         };
         let resp = self.send(Request::new("POST", post_path, scope))?;
-        let resp = expect(
+        let resp = expect_upload(
             resp,
             if mount_from.is_some() {
                 &[201, 202]
@@ -186,7 +186,7 @@ impl RegistryClient {
                     format!("{TOO_LARGE_AT_ONCE}: it goes up in chunks from a new upload session"),
                 ));
             }
-            let resp = expect(sent, &[201])?;
+            let resp = expect_upload(sent, &[201])?;
             check_committed(&resp, digest)?;
             ensure_source_ended(&mut source)?;
             return Ok(BlobPush::Uploaded);
@@ -207,7 +207,7 @@ impl RegistryClient {
                 scope: scope.clone(),
             };
             let sent = self.send(req);
-            let resp = expect(source.blame(sent)?, &[202])?;
+            let resp = expect_upload(source.blame(sent)?, &[202])?;
             if let Some(range) = header(&resp, "range")
                 && range.trim() != format!("0-{last}")
             {
@@ -229,7 +229,7 @@ impl RegistryClient {
             body: Body::Empty,
             scope,
         };
-        let resp = expect(self.send(req)?, &[201])?;
+        let resp = expect_upload(self.send(req)?, &[201])?;
         check_committed(&resp, digest)?;
         Ok(BlobPush::Uploaded)
     }
@@ -280,6 +280,20 @@ impl RegistryClient {
         };
         inner().map_err(|e| e.context(ctx()))
     }
+}
+
+/// [`expect`] for an upload's requests: a registry failing (5xx) says its status, which
+/// is what tells the caller a new upload session may succeed — the error envelope's own
+/// message ("unknown error") does not.
+fn expect_upload(resp: Response, ok: &[u16]) -> Result<Response> {
+    let status = resp.status().as_u16();
+    expect(resp, ok).map_err(|e| {
+        if status >= 500 {
+            e.context(format!("HTTP {status}"))
+        } else {
+            e
+        }
+    })
 }
 
 /// The chunk size when the registry asks for chunks without saying how large (a 413), or

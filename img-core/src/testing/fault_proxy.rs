@@ -5,6 +5,11 @@
 //! through the body, holding the connection open and silent until the proxy is dropped.
 //! It records every request it sees (method, path, headers) for tests to assert on.
 //!
+//! As a reverse proxy does, it rewrites a `Location` naming the upstream (the registry
+//! builds its upload URLs from the `Host` it was sent) back to the proxy's own address, so
+//! a push's PATCH and PUT come through it too; or, with [`Fault::Relocate`], to another
+//! origin, as registries send uploads to object storage.
+//!
 //! It is a fault injector in front of the real registry, never a registry of its own.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -35,6 +40,9 @@ pub enum Fault {
     Slow(Duration),
     /// Answer `307 Temporary Redirect` to this base URL + the request's path.
     RedirectTo(String),
+    /// Forward, but point the response's `Location` (an upload's URL) at this base URL
+    /// (`http://localhost:PORT`) instead of back at the proxy: another origin.
+    Relocate(String),
     /// Answer this error status with this body (a registry's error envelope, or a proxy's
     /// page), without asking the registry: what a client prints of a body it did not write.
     Refuse {
@@ -49,6 +57,10 @@ pub enum Fault {
     Silent,
     /// Forward the headers and this many bytes of the body, then send nothing more.
     StallAfter(u64),
+    /// Forward the request's headers and this many bytes of its body (an upload; at most
+    /// all but its last byte), then close both connections: a connection cut in the
+    /// middle of a push.
+    CutUpload(u64),
     /// Answer `200` with this body, of this content type, without asking the registry: a
     /// registry that serves documents of its own making (a manifest claiming a 10 TB
     /// layer, an index nested a thousand deep). With `content_length` false the body is
@@ -185,6 +197,8 @@ fn serve(
             return Ok(());
         }
         Fault::Status(code, retry_after) => {
+            // The body is read first, so the client sees the status, not a broken pipe.
+            drain_body(&mut reader, &headers)?;
             let retry = retry_after
                 .map(|s| format!("Retry-After: {s}\r\n"))
                 .unwrap_or_default();
@@ -282,6 +296,16 @@ fn serve(
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    if let Fault::CutUpload(n) = &fault {
+        // Never the whole body: a body shorter than `n` is cut before its last byte
+        // (else the proxy would wait for bytes the client never sends).
+        let n = content_length.map_or(*n, |len| (*n).min(len.saturating_sub(1)));
+        io::copy(&mut (&mut reader).take(n), &mut up)?;
+        up.flush()?;
+        let _ = up.shutdown(Shutdown::Both);
+        client_w.shutdown(Shutdown::Both)?;
+        return Ok(());
+    }
     if let Some(n) = content_length {
         io::copy(&mut (&mut reader).take(n), &mut up)?;
     } else if chunked {
@@ -290,8 +314,29 @@ fn serve(
     let mut up_r = BufReader::new(up);
     let resp_head = super::http::read_head(&mut up_r)?;
     let mut head_out = String::new();
+    // Where the client reached us: what a Location naming the upstream becomes.
+    let front = headers
+        .iter()
+        .find(|(k, _)| k == "host")
+        .map(|(_, v)| format!("http://{v}"))
+        .unwrap_or_default();
+    let back = format!("http://{upstream}");
     for l in &resp_head {
-        if l.to_ascii_lowercase().starts_with("connection:") {
+        let lower = l.to_ascii_lowercase();
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        if lower.starts_with("location:") {
+            let value = l["location:".len()..].trim();
+            let base = match &fault {
+                Fault::Relocate(base) => base.as_str(),
+                _ => front.as_str(),
+            };
+            let rewritten = match value.strip_prefix(&back) {
+                Some(rest) if !base.is_empty() => format!("{base}{rest}"),
+                _ => value.to_owned(),
+            };
+            head_out.push_str(&format!("Location: {rewritten}\r\n"));
             continue;
         }
         head_out.push_str(l);
@@ -359,6 +404,23 @@ fn flood(w: &mut TcpStream, len: u64, stop: &AtomicBool) -> io::Result<()> {
         sent += n as u64;
     }
     w.flush()
+}
+
+/// Reads the request's body (of either framing) and throws it away.
+fn drain_body(reader: &mut impl BufRead, headers: &[(String, String)]) -> io::Result<()> {
+    let length: Option<u64> = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok());
+    if let Some(n) = length {
+        io::copy(&mut reader.take(n), &mut io::sink())?;
+    } else if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        copy_chunked(reader, &mut io::sink())?;
+    }
+    Ok(())
 }
 
 /// Copies one chunked body, framing included, up to and including its last chunk.

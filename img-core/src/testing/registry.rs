@@ -43,6 +43,7 @@ pub struct TestRegistryBuilder {
     listen: Option<IpAddr>,
     token: Option<TokenAuthConfig>,
     startup_timeout: Option<Duration>,
+    storage: Option<PathBuf>,
 }
 
 impl TestRegistryBuilder {
@@ -89,6 +90,14 @@ impl TestRegistryBuilder {
     /// Require bearer tokens from a token server.
     pub fn token_auth(mut self, config: TokenAuthConfig) -> Self {
         self.token = Some(config);
+        self
+    }
+
+    /// Keep the blobs and repositories in `dir` (not emptied), which another registry
+    /// may serve too: two registries over one storage are one registry behind two
+    /// origins, as a registry and the object storage it sends uploads to are.
+    pub fn storage(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage = Some(dir.into());
         self
     }
 
@@ -235,7 +244,8 @@ impl TestRegistry {
             }
         };
         let config = dir.join("config.yml");
-        std::fs::write(&config, config_yaml(&b, &dir.join("data")))
+        let data = b.storage.clone().unwrap_or_else(|| dir.join("data"));
+        std::fs::write(&config, config_yaml(&b, &data))
             .map_err(|e| Error::io(e, format!("writing {}", config.display())))?;
 
         let mut cmd = Command::new(&binary);
@@ -404,8 +414,8 @@ fn config_yaml(b: &TestRegistryBuilder, data: &Path) -> String {
     let listen = b.listen.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let addr = SocketAddr::new(listen, b.port.unwrap_or(0));
     y.push_str(&format!("  addr: {}\n", s(&addr.to_string())));
-    // A fixed secret silences the "generated random secret" warning; it only signs
-    // upload state, and this registry is alone.
+    // A fixed secret silences the "generated random secret" warning; it signs upload
+    // state, so registries sharing a storage also accept each other's uploads.
     y.push_str("  secret: img-test-registry\n");
     if let Some((cert, key)) = &b.tls {
         y.push_str("  tls:\n");

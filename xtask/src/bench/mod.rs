@@ -14,6 +14,7 @@ mod ls;
 mod pack;
 mod pull;
 mod pull_rtt;
+mod push;
 mod rm;
 mod search;
 
@@ -31,6 +32,7 @@ enum What {
     Ls(ls::LsBench),
     Pack(pack::PackBench),
     Pull(pull::PullBench),
+    Push(push::PushBench),
     Rm(RmBench),
     Search(search::SearchBench),
 }
@@ -46,6 +48,7 @@ pub fn run(cmd: BenchCmd) -> Result<(), String> {
         What::Ls(c) => ls::run(c),
         What::Pack(c) => pack::run(c),
         What::Pull(c) => pull::run(c),
+        What::Push(c) => push::run(c),
         What::Rm(_) => rm::run(),
         What::Search(c) => search::run(c),
     }

@@ -225,7 +225,7 @@ pub(super) fn timed(cmd: &mut Command) -> Result<Duration, String> {
     Ok(t.elapsed())
 }
 
-fn status(cmd: &mut Command) -> Result<(), String> {
+pub(super) fn status(cmd: &mut Command) -> Result<(), String> {
     let st = cmd
         .stdout(Stdio::null())
         .status()

@@ -1,7 +1,8 @@
-//! Scenario 2: eight tools at once on one store, round after round: pulls of images that
+//! Scenario 2: the tools at once on one store, round after round: pulls of images that
 //! share every blob (one image pushed under two names), a bigger pull, `img-rm -f` of one
 //! of the sharing names while the other is pulled, a prune, a tag, img-ls and
-//! img-inspect (and an `img-pack load` of the same images once img-pack exists). Every
+//! img-inspect, an img-push of the last tag an earlier round made (and an `img-pack load` of
+//! the same images once img-pack exists). Every
 //! error must be a documented refusal; after every round no image has lost a blob, and
 //! after a final prune no blob file or partial is left that no image needs.
 
@@ -35,11 +36,14 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     let pack = super::kill::pack_missing(ctx)?;
     let s = Sandbox::new()?;
     let archive = s.path().join("twin.tar");
-    let mut row = Row::new("8 tools at once on one store");
+    let mut row = Row::new("9 tools at once on one store");
     let mut refusals = 0;
+    let mut runs = 0;
+    let mut tagged: Option<String> = None;
     for round in 0..ctx.rounds.max(1) * 2 {
         let t = Instant::now();
-        let tag = format!("mine/round:{round}");
+        // A tag of the pulled image on the registry, pushed by the next round.
+        let tag = format!("{r}/mine/round:{round}");
         let mut commands: Vec<(String, Vec<String>)> = vec![
             ("img-pull".into(), vec![a.clone()]),
             ("img-pull".into(), vec![b.clone()]),
@@ -57,12 +61,17 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
             ("img-ls".into(), vec!["-a".into()]),
             ("img-inspect".into(), vec![b.clone()]),
         ];
+        // The last tag img-tag made (it is refused while the image is not pulled yet).
+        if let Some(last) = &tagged {
+            commands.push(("img-push".into(), vec![last.clone()]));
+        }
         if pack.is_none() && archive.is_file() {
             commands.push((
                 "img-pack".into(),
                 vec!["load".into(), "-i".into(), archive.display().to_string()],
             ));
         }
+        runs += commands.len();
         let started = Instant::now();
         let mut children = Vec::new();
         for (tool, args) in &commands {
@@ -71,6 +80,9 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
         for (tool, args, child) in children {
             let out = finish(child, started, TOOL_LIMIT);
             if out.ok() {
+                if tool == "img-tag" {
+                    tagged = args.last().cloned();
+                }
                 continue;
             }
             let line = format!("{tool} {}", args.join(" "));
@@ -116,7 +128,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     row.check(&s.root(), true);
     row.info.push(format!(
         "{refusals} documented refusals (no such image, in use) among {} runs",
-        row.rounds * 8
+        runs
     ));
     if pack.is_some() {
         row.info

@@ -1,13 +1,18 @@
-//! Scenario 1: kill -9 at random instants of img-pull, `img-rm --prune`, img-tag and
-//! `img-pack load`, on the real registry. After every round each complete image verifies
-//! (`img-inspect --verify` and a check of every blob file, row and pin), the interrupted
-//! command run again completes — a resumed pull fetching no more bytes than a fresh one —
-//! and after a prune nothing is left that no image needs.
+//! Scenario 1: kill -9 at random instants of img-pull, `img-rm --prune`, img-tag,
+//! `img-pack load` and img-push, on the real registry. After every round each complete
+//! image verifies (`img-inspect --verify` and a check of every blob file, row and pin),
+//! the interrupted command run again completes — a resumed pull fetching no more bytes
+//! than a fresh one — and after a prune nothing is left that no image needs; a killed
+//! push never leaves a tag in the registry naming a blob it lacks.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use img_core::Reference;
+use img_core::oci::Manifest;
+use img_core::registry::RegistryClient;
+use img_core::store::Store;
 use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use super::{Ctx, Row, Sandbox, TOOL_LIMIT, finish, run_for, spawn, verify_all};
@@ -55,6 +60,7 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
     )?);
     rows.push(kill_tag(ctx, &template, &alpine)?);
     rows.push(kill_load(ctx, &template, &alpine, &big_by_digest)?);
+    rows.push(kill_push(ctx, &big)?);
     Ok(rows)
 }
 
@@ -274,4 +280,100 @@ fn kill_load(ctx: &Ctx, template: &Sandbox, alpine: &str, big: &str) -> Result<R
         row.took(t.elapsed());
     }
     Ok(row)
+}
+
+/// Kills img-push of the 4 MiB image (to a registry of its own, so every blob is
+/// uploaded, into a new repository each round): the store stays sound, a second push
+/// completes with the store's digest, and whenever the registry has the tag — after the
+/// kill or after the second push — it has every blob the tag's manifest names.
+fn kill_push(ctx: &Ctx, big: &str) -> Result<Row, String> {
+    let mut row = Row::new("kill -9 img-push");
+    let target = TestRegistry::start().map_err(|e| e.to_string())?;
+    let client = target.client().map_err(|e| e.to_string())?;
+    let template = Sandbox::new()?;
+    let pulled = run_for(template.command(ctx.tool("img-pull")).arg(big), TOOL_LIMIT)?;
+    if !pulled.ok() {
+        return Err(pulled.describe(&format!("img-pull {big}")));
+    }
+    let id = {
+        let store = Store::open(&template.root()).map_err(|e| e.to_string())?;
+        let r = Reference::parse_normalized(big).map_err(|e| e.to_string())?;
+        store
+            .index()
+            .image_by_tag(&r.name(), r.tag().unwrap_or("latest"))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{big} is not in the store after its pull"))?
+            .id
+    };
+    let push = |s: &Sandbox, repo: &str| -> Result<Command, String> {
+        let store = Store::open(&s.root()).map_err(|e| e.to_string())?;
+        store
+            .index()
+            .tag(&id, &format!("{}/{repo}", target.addr()), "1")
+            .map_err(|e| e.to_string())?;
+        let mut c = s.command(ctx.tool("img-push"));
+        c.arg(format!("{}/{repo}:1", target.addr()));
+        Ok(c)
+    };
+    let probe = copy_of(&template)?;
+    let typical = run_for(&mut push(&probe, "mine/probe")?, TOOL_LIMIT)?;
+    if !typical.ok() {
+        return Err(typical.describe("img-push"));
+    }
+    for round in 0..ctx.rounds {
+        let t = Instant::now();
+        let s = copy_of(&template)?;
+        let repo = format!("mine/killed-{round}");
+        let at = kill_at_random(ctx, &mut row, &mut push(&s, &repo)?, typical.took)?;
+        row.check(&s.root(), false);
+        if let Err(e) = verify_all(ctx, &s) {
+            row.fail(format!("round {round}, killed after {at:?}: {e}"));
+        }
+        if let Err(e) = tag_complete(&client, &repo) {
+            row.fail(format!("round {round}, killed after {at:?}: {e}"));
+        }
+        let again = run_for(&mut push(&s, &repo)?, TOOL_LIMIT)?;
+        if !again.ok() {
+            row.fail(format!(
+                "round {round}, killed after {at:?}: {}",
+                again.describe("img-push run again")
+            ));
+        }
+        match tag_complete(&client, &repo) {
+            Ok(true) => {}
+            Ok(false) => row.fail(format!(
+                "round {round}: the registry has no tag after the second push"
+            )),
+            Err(e) => row.fail(format!("round {round}, after the second push: {e}")),
+        }
+        settle(ctx, &mut row, &s)?;
+        row.took(t.elapsed());
+    }
+    Ok(row)
+}
+
+/// Whether `repo:1` is in the registry (`Ok(false)`: not), and an error when its manifest
+/// names a blob the repository lacks.
+fn tag_complete(client: &RegistryClient, repo: &str) -> Result<bool, String> {
+    if client
+        .head_manifest(repo, "1")
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    let (bytes, _, _) = client.get_manifest(repo, "1").map_err(|e| e.to_string())?;
+    let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    for d in std::iter::once(&m.config).chain(&m.layers) {
+        if !client
+            .blob_exists(repo, &d.digest)
+            .map_err(|e| e.to_string())?
+        {
+            return Err(format!(
+                "the registry's tag {repo}:1 names blob {}, which it lacks",
+                d.digest
+            ));
+        }
+    }
+    Ok(true)
 }
