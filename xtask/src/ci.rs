@@ -30,11 +30,6 @@ const PACKAGES: &[(&str, &str)] = &[
 /// them in its summary; run as root it skips nothing.
 pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
-        "img-inspect",
-        "img_inspect_prints_what_docker_image_inspect_prints",
-        "dockerd",
-    ),
-    (
         "img-ls",
         "img_ls_prints_what_docker_images_prints",
         "dockerd",
