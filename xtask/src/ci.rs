@@ -40,11 +40,6 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
         "dockerd",
     ),
     (
-        "img-search",
-        "docker_parity::img_search_prints_what_docker_search_prints",
-        "dockerd",
-    ),
-    (
         "img-login",
         "docker::docker_pulls_with_what_img_login_stored_and_writes_what_img_login_writes",
         "dockerd",

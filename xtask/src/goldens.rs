@@ -13,8 +13,19 @@ use img_core::testing::docker_compare::{MODE_ENV, TARGET_CLI, cli_version};
 #[argh(subcommand, name = "goldens")]
 pub struct GoldensCmd {}
 
-/// The tests that compare through `DockerComparison`: (package, test target).
-pub const GOLDEN_TESTS: &[(&str, &str)] = &[("img-inspect", "docker_parity")];
+/// The tests that compare through `DockerComparison`: (package, test target, test).
+pub const GOLDEN_TESTS: &[(&str, &str, &str)] = &[
+    (
+        "img-inspect",
+        "docker_parity",
+        "img_inspect_prints_what_docker_image_inspect_prints",
+    ),
+    (
+        "img-search",
+        "search",
+        "docker_parity::img_search_prints_what_docker_search_prints",
+    ),
+];
 
 /// Runs each golden test live, recording.
 pub fn run(_: GoldensCmd) -> Result<(), String> {
@@ -24,12 +35,12 @@ pub fn run(_: GoldensCmd) -> Result<(), String> {
             "recording the goldens needs docker {TARGET_CLI}'s CLI and root (a dockerd); found {version:?}"
         ));
     }
-    for (package, test) in GOLDEN_TESTS {
+    for (package, target, test) in GOLDEN_TESTS {
         crate::util::run(
             Command::new(env!("CARGO"))
                 .current_dir(crate::util::project_root())
                 .env(MODE_ENV, "record")
-                .args(["test", "-p", package, "--test", test]),
+                .args(["test", "-p", package, "--test", target, test]),
         )?;
     }
     Ok(())
