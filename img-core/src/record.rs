@@ -76,6 +76,11 @@
 //! 4. `Id` or `ID` → that image (img-inspect, docker inspect, img-ls rows without a tag);
 //! 5. `Untagged` → that reference, `Deleted` → that image (img-rm's records read back).
 //!
+//! Before these, a check record (`img-pull --check`: `Ref` and a `Status` of
+//! [`crate::ops::check::CheckStatus`]) names its `Ref` only when `Outdated`; with any
+//! other status it names nothing and is skipped, so `img-pull --check | img-pull` pulls
+//! exactly the images that are behind.
+//!
 //! A plain line, a JSON string, or a string element of an array is read as
 //! [`Target::parse`] reads an argument. References are normalised with
 //! [`Reference::parse_normalized`], so a reference without tag or digest means `:latest`,
@@ -475,26 +480,48 @@ fn push_value(out: &mut bounded::Items, value: Value, n: usize) {
     match value {
         Value::Array(items) => {
             for (k, item) in items.into_iter().enumerate() {
-                out.push(
-                    value_target(item)
-                        .map_err(|m| at_line(n, &format!("array element {}: {m}", k + 1))),
-                );
+                match value_target(item) {
+                    Ok(None) => {}
+                    Ok(Some(t)) => out.push(Ok(t)),
+                    Err(m) => out.push(Err(at_line(n, &format!("array element {}: {m}", k + 1)))),
+                }
             }
         }
-        other => out.push(value_target(other).map_err(|m| at_line(n, &m))),
+        other => match value_target(other) {
+            Ok(None) => {}
+            Ok(Some(t)) => out.push(Ok(t)),
+            Err(m) => out.push(Err(at_line(n, &m))),
+        },
     }
 }
 
-/// One JSON value (an object or a string) as a target; the error has no line yet.
-fn value_target(value: Value) -> std::result::Result<Target, String> {
+/// One JSON value (an object or a string) as a target, or `None` for a record that names
+/// nothing to act on on purpose (a check record not `Outdated`); the error has no line yet.
+fn value_target(value: Value) -> std::result::Result<Option<Target>, String> {
     match value {
-        Value::Object(map) => record_target(&map),
-        Value::String(s) => Target::parse(s.trim()).map_err(|e| e.message().to_owned()),
+        Value::Object(map) => {
+            if let Some(Value::String(status)) = map.get("Status")
+                && map.contains_key("Ref")
+                && CHECK_STATUSES.contains(&status.as_str())
+                && status != "Outdated"
+            {
+                return Ok(None);
+            }
+            record_target(&map).map(Some)
+        }
+        Value::String(s) => Target::parse(s.trim())
+            .map(Some)
+            .map_err(|e| e.message().to_owned()),
         Value::Array(_) => Err("a nested JSON array is not a record".to_owned()),
         Value::Null => Err("null is not a record".to_owned()),
         Value::Bool(_) | Value::Number(_) => Err(format!("the JSON value {value} is not a record")),
     }
 }
+
+/// The statuses of `img-pull --check`'s records: read back, only an `Outdated` one names
+/// its `Ref`, so `img-pull --check | img-pull` pulls what is behind and nothing else (a
+/// `Local` name never goes to a registry, a `Gone` one would only fail).
+const CHECK_STATUSES: &[&str] = &["UpToDate", "Outdated", "Gone", "Local", "Pinned", "Error"];
 
 /// Applies the rules of the module docs to one JSON object.
 fn record_target(map: &Map<String, Value>) -> std::result::Result<Target, String> {

@@ -1,16 +1,24 @@
 //! img-inspect against `docker image inspect` itself (issue 10): a real dockerd (Debian's
 //! docker.io, started by the shared harness) and img pull the same images from the same
-//! test registry — one built and pushed by docker with labels, env, entrypoint, cmd,
-//! exposed ports, volumes, workdir, user and empty-layer history; an image pushed by img
-//! with docker media types; a multi-platform OCI index — and the two inspect
-//! outputs are compared key by key, and 40+ `-f` templates byte for byte: their output,
-//! and when they fail, their exit status and Go's error message.
+//! test registry — one with the config docker's classic builder writes (labels, env,
+//! entrypoint, cmd, exposed ports, volumes, workdir, user, healthcheck, empty-layer
+//! history; made by img with a pinned created time); an image pushed by img with docker
+//! media types; a multi-platform OCI index — and the two inspect outputs are compared key
+//! by key, and 40+ `-f` templates byte for byte: their output, and when they fail, their
+//! exit status and Go's error message.
+//!
+//! docker's side is live where docker 28.2.2's CLI is and the test runs as root, and
+//! otherwise tests/goldens/docker_parity.json, recorded by `cargo xtask goldens`
+//! (issue 18: docker 20.10's CLI prints `{{.Config}}` as its own older struct).
 
 mod common;
 
 use std::process::Command;
 
-use img_core::testing::{Fixture, TestDockerd, run};
+use img_core::oci::media_type::{self, Compression};
+use img_core::oci::{Descriptor, Platform};
+use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_image};
+use img_core::testing::{DockerComparison, Fixture, TestDockerd, TestImage, push_image, run};
 use serde_json::Value;
 
 /// Keys docker and img are known to differ on, and why: where img keeps blobs
@@ -126,46 +134,104 @@ fn docker_ok(daemon: &TestDockerd, args: &[&str]) -> String {
     out
 }
 
-/// Builds (docker's classic builder, FROM scratch: no base image to fetch) and pushes the
-/// rich image, then forgets it and every build step, so docker pulls it like any other.
-fn push_rich_image(daemon: &TestDockerd, reference: &str) {
-    let ctx = daemon.dir().join("rich");
-    std::fs::create_dir_all(&ctx).unwrap();
-    std::fs::write(ctx.join("hello"), "hello\n").unwrap();
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY hello /hello\nLABEL a=b c=\"x <y> & z\" maintainer=\"cmp <cmp@example.org>\"\n\
-         ENV PATH=/bin\nENTRYPOINT [\"/hello\"]\nCMD [\"run\"]\nEXPOSE 80 53/udp\nVOLUME /data\n\
-         WORKDIR /srv\nUSER nobody\nSTOPSIGNAL SIGINT\n\
-         HEALTHCHECK --interval=30s --timeout=5s --start-period=1m30s --retries=3 CMD [\"/hello\"]\n",
-    )
-    .unwrap();
-    let (code, _, err) = docker_run(
-        daemon
-            .docker()
-            .env("DOCKER_BUILDKIT", "0")
-            .args(["build", "-q", "-t", reference])
-            .arg(&ctx),
+/// The rich image, made by img with fixed inputs (a golden must stay true): a config as
+/// docker's classic builder writes one for `FROM scratch`, `COPY hello /hello`, `LABEL a=b
+/// c="x <y> & z" maintainer=…`, `ENV PATH=/bin`, `ENTRYPOINT ["/hello"]`, `CMD ["run"]`,
+/// `EXPOSE 80 53/udp`, `VOLUME /data`, `WORKDIR /srv`, `USER nobody`, `STOPSIGNAL SIGINT`
+/// and a `HEALTHCHECK`, with a pinned created time and empty-layer history.
+fn rich_image() -> TestImage {
+    let mut image = build_image(&ImageSpec {
+        name: "cmp/rich".to_owned(),
+        tag: "v1".to_owned(),
+        flavor: Flavor::Docker,
+        platform: Platform::parse("linux/amd64").unwrap(),
+        layers: vec![LayerSpec {
+            size: 2048,
+            compression: Compression::Gzip,
+        }],
+        seed: 77,
+    });
+    let mut manifest: Value = serde_json::from_slice(&image.top.1).unwrap();
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_owned();
+    let at = image
+        .blobs
+        .iter()
+        .position(|(d, _)| d.digest.to_string() == config_digest)
+        .unwrap();
+    let mut config: Value = serde_json::from_slice(&image.blobs[at].1).unwrap();
+    let created = "2024-05-01T12:00:00.123456789Z";
+    config["created"] = created.into();
+    config["config"] = serde_json::json!({
+        "Hostname": "", "Domainname": "", "User": "nobody", "AttachStdin": false,
+        "AttachStdout": false, "AttachStderr": false,
+        "ExposedPorts": {"53/udp": {}, "80/tcp": {}},
+        "Tty": false, "OpenStdin": false, "StdinOnce": false,
+        "Env": ["PATH=/bin"], "Cmd": ["run"],
+        "Healthcheck": {"Test": ["CMD", "/hello"], "Interval": 30_000_000_000u64,
+            "Timeout": 5_000_000_000u64, "StartPeriod": 90_000_000_000u64, "Retries": 3},
+        "Image": "", "Volumes": {"/data": {}}, "WorkingDir": "/srv",
+        "Entrypoint": ["/hello"], "OnBuild": null,
+        "Labels": {"a": "b", "c": "x <y> & z", "maintainer": "cmp <cmp@example.org>"},
+        "StopSignal": "SIGINT"
+    });
+    let step = |by: &str, empty: bool| {
+        let mut h = serde_json::json!({"created": created, "created_by": by});
+        if empty {
+            h["empty_layer"] = true.into();
+        }
+        h
+    };
+    config["history"] = serde_json::json!([
+        step("/bin/sh -c #(nop) COPY file:0123 in /hello ", false),
+        step(
+            "/bin/sh -c #(nop)  LABEL a=b c=x <y> & z maintainer=cmp <cmp@example.org>",
+            true
+        ),
+        step("/bin/sh -c #(nop)  ENV PATH=/bin", true),
+        step("/bin/sh -c #(nop)  ENTRYPOINT [\"/hello\"]", true),
+        step("/bin/sh -c #(nop)  CMD [\"run\"]", true),
+        step("/bin/sh -c #(nop)  EXPOSE 53/udp 80", true),
+        step("/bin/sh -c #(nop)  VOLUME [/data]", true),
+        step("/bin/sh -c #(nop) WORKDIR /srv", true),
+        step("/bin/sh -c #(nop)  USER nobody", true),
+        step("/bin/sh -c #(nop)  STOPSIGNAL SIGINT", true),
+        step(
+            "/bin/sh -c #(nop)  HEALTHCHECK &{[\"CMD\" \"/hello\"] \"30s\" \"5s\" \"1m30s\" \"0s\" '\\x03'}",
+            true
+        ),
+    ]);
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_desc = Descriptor::of(media_type::DOCKER_CONFIG, &config_bytes);
+    manifest["config"]["digest"] = config_desc.digest.to_string().into();
+    manifest["config"]["size"] = config_desc.size.into();
+    image.blobs[at] = (config_desc, config_bytes);
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    image.top = (
+        Descriptor::of(media_type::DOCKER_MANIFEST, &manifest_bytes),
+        manifest_bytes,
     );
-    assert_eq!(code, 0, "docker build failed: {err}");
-    docker_ok(daemon, &["push", "-q", reference]);
-    docker_ok(daemon, &["rmi", reference]);
-    docker_ok(daemon, &["image", "prune", "-a", "-f"]);
+    image
 }
 
 /// `docker image inspect` of `reference`, with `-f template` when given: exit status,
 /// stdout, stderr.
 fn docker_inspect(
-    daemon: &TestDockerd,
+    cmp: &mut DockerComparison,
+    daemon: Option<&TestDockerd>,
     template: Option<&str>,
     reference: &str,
 ) -> (i32, String, String) {
-    let mut cmd = daemon.docker();
-    cmd.args(["image", "inspect"]);
+    let mut args = vec!["image", "inspect"];
     if let Some(t) = template {
-        cmd.args(["-f", t]);
+        args.extend(["-f", t]);
     }
-    docker_run(cmd.arg(reference))
+    args.push(reference);
+    let key = format!("{reference} {}", template.unwrap_or("(whole object)"));
+    let command = format!("docker {}", args.join(" "));
+    cmp.answer(&key, &command, || {
+        let daemon = daemon.expect("a live comparison has a daemon");
+        docker_run(daemon.docker().args(&args))
+    })
 }
 
 fn img_inspect(f: &Fixture, template: Option<&str>, reference: &str) -> (i32, String, String) {
@@ -211,9 +277,15 @@ fn template_message(stderr: &str, prefix: &str) -> String {
 #[test]
 fn img_inspect_prints_what_docker_image_inspect_prints() {
     let f = Fixture::new().expect("the test registry");
-    let daemon = TestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
-    let rich = f.reference("cmp/rich:v1");
-    push_rich_image(&daemon, &rich);
+    let mut cmp = DockerComparison::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goldens/docker_parity.json"),
+    );
+    // The registry's port differs from run to run.
+    cmp.placeholder(&f.registry.addr(), "REGISTRY");
+    let daemon = cmp
+        .is_live()
+        .then(|| TestDockerd::start().unwrap_or_else(|e| panic!("{e}")));
+    push_image(&f.registry.client().unwrap(), &rich_image()).unwrap();
     let names = [
         "cmp/rich:v1",
         "test/alpine-like:latest",
@@ -223,12 +295,14 @@ fn img_inspect_prints_what_docker_image_inspect_prints() {
     let mut compared = 0;
     for name in names {
         let reference = f.reference(name);
-        docker_ok(&daemon, &["pull", "-q", &reference]);
+        if let Some(daemon) = &daemon {
+            docker_ok(daemon, &["pull", "-q", &reference]);
+        }
         f.pull(name)
             .unwrap_or_else(|e| panic!("img pull {name}: {e}"));
 
         // The whole object, key by key.
-        let (dc, dout, _) = docker_inspect(&daemon, None, &reference);
+        let (dc, dout, _) = docker_inspect(&mut cmp, daemon.as_ref(), None, &reference);
         let (ic, iout, _) = img_inspect(&f, None, &reference);
         assert_eq!(
             (dc, ic),
@@ -263,7 +337,8 @@ fn img_inspect_prints_what_docker_image_inspect_prints() {
         }
 
         for template in TEMPLATES {
-            let (dc, dout, derr) = docker_inspect(&daemon, Some(template), &reference);
+            let (dc, dout, derr) =
+                docker_inspect(&mut cmp, daemon.as_ref(), Some(template), &reference);
             let (ic, iout, ierr) = img_inspect(&f, Some(template), &reference);
             assert_eq!(
                 ic, dc,
@@ -298,6 +373,7 @@ fn img_inspect_prints_what_docker_image_inspect_prints() {
         compared > names.len() * TEMPLATES.len(),
         "only {compared} comparisons"
     );
+    cmp.finish();
 }
 
 /// The keys of docker 28's typed `Config` (`DockerOCIImageConfig`): what the API keeps

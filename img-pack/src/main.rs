@@ -26,14 +26,25 @@ struct Args {
 enum Command {
     Save(SaveArgs),
     Load(LoadArgs),
+    Inventory(InventoryArgs),
 }
+
+/// Print the layers this store holds, for another store's `save --exclude-from`.
+#[derive(FromArgs)]
+#[argh(
+    example = "img-pack inventory > site.inventory   (on the receiving side)\nimg-pack save --exclude-from site.inventory -o release.tar app:2",
+    note = "Output: the digests of the layers the store's images hold (tagged or not),\n  sorted, one a line. Manifests and configs are not listed: they always travel."
+)]
+#[argh(subcommand, name = "inventory")]
+struct InventoryArgs {}
 
 /// Save images to a tar archive, streamed to stdout by default (docker save).
 #[derive(FromArgs)]
 #[argh(
     example = "img-pack save -o app.tar app:1 app:2\nimg-ls -f reference='app/*' | img-pack save -o app.tar",
     note = "Input: IMAGE arguments, or the images as records or lines on stdin. Every\n  image is resolved before a byte is written; an empty stdin writes no archive\n  and exits 1.",
-    note = "The archive is in docker 25's format (an OCI layout plus manifest.json), so\n  docker (old and new), podman, skopeo and containerd load it; layers are\n  written as stored (compressed, where docker writes them unpacked). The same\n  images always give the same bytes."
+    note = "The archive is in docker 25's format (an OCI layout plus manifest.json), so\n  docker (old and new), podman, skopeo and containerd load it; layers are\n  written as stored (compressed, where docker writes them unpacked). The same\n  images always give the same bytes.",
+    note = "--exclude-from FILE leaves out the layers FILE lists (img-pack inventory of\n  the receiving store). When one is left out the bundle is partial: the same\n  format without those layers and without manifest.json, index.json annotated\n  io.img.partial. Only img-pack load takes it, completing each image from its\n  store (or failing whole, naming the first layer missing); docker, podman,\n  skopeo and other loaders refuse it."
 )]
 #[argh(subcommand, name = "save")]
 struct SaveArgs {
@@ -43,6 +54,10 @@ struct SaveArgs {
     /// save only this platform of a multi-platform image (os/arch[/variant])
     #[argh(option)]
     platform: Option<String>,
+    /// leave out the layers this inventory lists (img-pack inventory of the receiving
+    /// store): a partial bundle, which only img-pack load takes
+    #[argh(option)]
+    exclude_from: Option<PathBuf>,
     /// images: name[:tag], name@digest, or an ID (prefix)
     #[argh(positional, arg_name = "image")]
     images: Vec<String>,
@@ -81,12 +96,37 @@ fn run(args: Args) -> Result<i32> {
     match args.command {
         Command::Save(s) => run_save(args.root, s),
         Command::Load(l) => run_load(args.root, l),
+        Command::Inventory(_) => run_inventory(args.root),
     }
 }
 
+fn run_inventory(root: Option<PathBuf>) -> Result<i32> {
+    use std::io::Write;
+    let store = cli::open_store_read_only(root.as_deref())?;
+    let mut text = String::new();
+    for d in img_core::ops::pack::inventory(&store)? {
+        text.push_str(&d.to_string());
+        text.push('\n');
+    }
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io(e, "writing output"))?;
+    Ok(cli::EXIT_OK)
+}
+
 fn run_save(root: Option<PathBuf>, args: SaveArgs) -> Result<i32> {
+    let exclude = match &args.exclude_from {
+        None => Default::default(),
+        Some(path) => {
+            let what = || format!("reading the inventory {:?}", path.display().to_string());
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(e, what()))?;
+            img_core::ops::pack::read_inventory(&text).map_err(|e| e.context(what()))?
+        }
+    };
     let options = SaveOptions {
         platform: args.platform.as_deref().map(Platform::parse).transpose()?,
+        exclude,
     };
     if args.output.is_none() && cli::stdout_is_terminal() {
         return Err(Error::usage(

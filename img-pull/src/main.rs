@@ -4,8 +4,10 @@ use argh::FromArgs;
 use img_core::cli::{self, Failures};
 use img_core::error::{Error, Result};
 use img_core::ops::Platform;
+use img_core::ops::check::{CheckOptions, CheckStatus};
 use img_core::ops::progress::{NoProgress, PullProgress, TerminalProgress};
 use img_core::ops::pull::{PullOptions, Pulled, pull};
+use img_core::output::{Column, Format, Output};
 use img_core::record::Target;
 use img_core::settings::Config;
 
@@ -15,6 +17,7 @@ use img_core::settings::Config;
     example = "img-pull alpine:3.20\nimg-search --tags --registry 127.0.0.1:5000 app | img-pull",
     note = "Input: with no NAME and a piped stdin, pulls the images named by the records\n  or lines read there; an empty stdin pulls nothing (exit 0).",
     note = "Output: docker's lines on a terminal; in a pipe one JSON image record an\n  image: Id, Ref, Digest, RepoTags, RepoDigests, Platform, Size, Downloaded,\n  Reused (bytes). --format templates see every key (\"\" where a record has\n  none).",
+    note = "--check: an image pulled from a registry (a tag with a RepoDigest in its\n  repository) gets one HEAD of its tag and a status UpToDate, Outdated or Gone;\n  a name made by img-tag or a load is Local and never asked about; NAME@DIGEST is\n  Pinned. Nothing is downloaded or written. A table on a terminal; in a pipe one\n  record an image: Ref, Status, Local, Remote, RateLimitRemaining (the registry's\n  ratelimit-remaining header). Read back, only Outdated records name an image, so\n  `img-ls --format json | img-pull --check | img-pull` pulls what is behind.",
     note = "Differences from docker: Size is the bytes the image's blobs take in the\n  store, compressed (docker shows them unpacked); a pull resumes after an\n  interruption.",
     note = "A read that gets no data for IMG_STALL_TIMEOUT (default 30s; 500ms, 2m) gives\n  up and is retried; a registry that sends nothing for IMG_STALL_BUDGET\n  (default four of those) fails the pull, naming it. Credentials:\n  REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json (~/.docker/config.json)."
 )]
@@ -39,7 +42,11 @@ struct Args {
     /// are damaged (every pull checks their sizes)
     #[argh(switch)]
     verify: bool,
-    /// print only the image reference
+    /// download nothing: ask the registry whether each image is behind (one HEAD of its
+    /// tag) and print a record an image; exit 1 unless all are up to date, local or pinned
+    #[argh(switch)]
+    check: bool,
+    /// print only the image reference (with --check: only those of outdated images)
     #[argh(switch, short = 'q')]
     quiet: bool,
     /// output: json, or a Go template (default: docker's lines on a terminal, JSON in a pipe)
@@ -71,6 +78,15 @@ fn run(args: Args) -> Result<i32> {
         insecure: args.insecure,
         verify: args.verify,
     };
+    if args.check {
+        if args.all_tags || args.all_platforms || args.verify || args.platform.is_some() {
+            return Err(Error::usage(
+                "--check takes none of -a, --all-platforms, --platform and --verify",
+            ));
+        }
+        let targets = cli::targets(&args.names, "an image name")?;
+        return check(&args, &options, &config, targets);
+    }
     let targets = cli::targets(&args.names, "an image name")?;
     // What the user wrote (not a record read from stdin, whose Ref always has a tag).
     let written = !args.names.is_empty();
@@ -134,6 +150,64 @@ fn run(args: Args) -> Result<i32> {
     }
     out.finish()?;
     Ok(failures.exit_code())
+}
+
+/// `--check`: a table on a terminal, records in a pipe; errors alone on stderr.
+fn check(
+    args: &Args,
+    options: &PullOptions,
+    config: &Config,
+    targets: Vec<(String, Result<Target>)>,
+) -> Result<i32> {
+    let store = cli::open_store_read_only(args.root.as_deref())?;
+    let check_options = CheckOptions {
+        jobs: options.jobs,
+        insecure: options.insecure,
+    };
+    let results = img_core::ops::check::check(&store, targets, &check_options, config);
+    let terminal = cli::stdout_is_terminal();
+    let table = terminal && args.format.is_none() && !args.quiet;
+    let format = match (&args.format, table) {
+        (Some(f), _) => Format::parse(f)?,
+        (None, true) => Format::Table(None),
+        (None, false) => Format::Json,
+    };
+    let mut out = Output::new(format, CHECK_COLUMNS, std::io::stdout());
+    let mut failures = Failures::new("img-pull");
+    let mut all_fine = true;
+    for c in &results {
+        all_fine &= c.is_fine();
+        if let Some(e) = &c.error {
+            failures.report(&c.label, e);
+        }
+        let Some(record) = &c.record else { continue };
+        if args.quiet {
+            if record.status == CheckStatus::Outdated {
+                quiet_line(&record.reference)?;
+            }
+        } else if table {
+            out.write(&record.table_row())?;
+        } else {
+            out.write(&record.value()?)?;
+        }
+    }
+    out.finish()?;
+    Ok(if all_fine { 0 } else { 1 })
+}
+
+/// The check table's columns.
+const CHECK_COLUMNS: &[Column] = &[
+    Column::new("Ref", "IMAGE"),
+    Column::new("Status", "STATUS"),
+    Column::new("Local", "LOCAL"),
+    Column::new("Remote", "REMOTE"),
+    Column::new("RateLimitRemaining", "RATE LIMIT"),
+];
+
+fn quiet_line(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}").map_err(|e| Error::io(e, "writing output"))
 }
 
 /// docker's refusal of `-a NAME:TAG` (and of `-a NAME@DIGEST`).

@@ -30,11 +30,6 @@ const PACKAGES: &[(&str, &str)] = &[
 /// them in its summary; run as root it skips nothing.
 pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
-        "img-inspect",
-        "img_inspect_prints_what_docker_image_inspect_prints",
-        "dockerd",
-    ),
-    (
         "img-ls",
         "img_ls_prints_what_docker_images_prints",
         "dockerd",
@@ -42,11 +37,6 @@ pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
         "img-pull",
         "docker_display::the_pull_display_is_dockers_on_a_terminal",
-        "dockerd",
-    ),
-    (
-        "img-search",
-        "docker_parity::img_search_prints_what_docker_search_prints",
         "dockerd",
     ),
     (

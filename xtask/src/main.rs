@@ -1,12 +1,13 @@
 //! cargo xtask: the project's automation as Rust subcommands, one file a task
 //! (`cargo xtask registry`, `cargo xtask ci`, `cargo xtask demo`, `cargo xtask bench`,
-//! `cargo xtask stress`).
+//! `cargo xtask stress`, `cargo xtask goldens`).
 
 use argh::FromArgs;
 
 mod bench;
 mod ci;
 mod demo;
+mod goldens;
 mod registry;
 mod stress;
 mod tidy;
@@ -27,6 +28,7 @@ enum Command {
     Demo(DemoCmd),
     Bench(bench::BenchCmd),
     Stress(stress::StressCmd),
+    Goldens(goldens::GoldensCmd),
 }
 
 /// Run every check CI runs: install the test packages if missing, then fmt, clippy and
@@ -49,6 +51,7 @@ fn main() {
         Command::Demo(_) => demo::demo(),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Stress(cmd) => stress::run(cmd),
+        Command::Goldens(cmd) => goldens::run(cmd),
     };
     if let Err(e) = result {
         eprintln!("xtask: {e}");

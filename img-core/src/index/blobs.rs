@@ -94,6 +94,30 @@ impl Index {
         })
     }
 
+    /// The digests of the layers the images hold (any image, tagged or not), sorted, each
+    /// once: what `img-pack inventory` prints. Manifests and configs are left out.
+    pub fn image_layers(&self) -> Result<Vec<Digest>> {
+        self.read(|tx| {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT DISTINCT b.digest, b.media_type FROM image_blobs ib \
+                     JOIN blobs b ON b.digest = ib.digest ORDER BY b.digest",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (digest, media_type) = row.map_err(|e| self.err(e))?;
+                if crate::oci::media_type::layer_compression(&media_type).is_some() {
+                    out.push(parse_digest(&digest)?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Records a new lease. The caller holds its lock file already, so that a garbage
     /// collector never sees the row without a held lock and takes the lease for dead.
     pub(crate) fn insert_lease(&self, id: &str, purpose: &str, pid: u32) -> Result<()> {

@@ -1,6 +1,7 @@
 //! One file a verb: what each tool does, as a function and an options struct, so that a
 //! tool's `main` is only argument parsing and output.
 
+pub mod check;
 pub mod filters;
 pub mod inspect;
 pub mod login;

@@ -23,6 +23,40 @@ pub struct SaveOptions {
     /// multi-platform image without it, manifest.json names the host's (or
     /// `DOCKER_DEFAULT_PLATFORM`'s) image.
     pub platform: Option<Platform>,
+    /// Layers left out (`--exclude-from`: what the receiving store holds already). When
+    /// one of them is among the archive's layers the archive is partial: no manifest.json
+    /// (other loaders then refuse it at once) and index.json annotated
+    /// [`PARTIAL_ANNOTATION`]. Manifests and configs always travel.
+    pub exclude: std::collections::BTreeSet<crate::digest::Digest>,
+}
+
+/// The index.json annotation of a partial bundle (layers left out): `"true"`.
+pub const PARTIAL_ANNOTATION: &str = "io.img.partial";
+
+/// The store's inventory for `save --exclude-from`: the digests of the layers its images
+/// hold, sorted, one a line (`img-pack inventory`).
+pub fn inventory(store: &crate::store::Store) -> Result<Vec<crate::digest::Digest>> {
+    store.index().image_layers()
+}
+
+/// Reads an inventory (`--exclude-from FILE`): one digest a line; blank lines and `#`
+/// comments are skipped; anything else is an error naming its line.
+pub fn read_inventory(text: &str) -> Result<std::collections::BTreeSet<crate::digest::Digest>> {
+    let mut out = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let d = crate::digest::Digest::parse(line).map_err(|e| {
+            e.context(format!(
+                "line {}: not a digest (an inventory is img-pack inventory's output)",
+                i + 1
+            ))
+        })?;
+        out.insert(d);
+    }
+    Ok(out)
 }
 
 /// How to load.

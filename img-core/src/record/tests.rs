@@ -471,3 +471,25 @@ fn a_failing_reader_is_an_io_error() {
     assert_eq!(err.kind(), ErrorKind::Io);
     assert_eq!(err.to_string(), "reading records: device gone");
 }
+
+#[test]
+fn check_records_name_their_ref_only_when_outdated() {
+    let line = |status: &str, r: &str| {
+        format!(
+            r#"{{"Ref":"{r}","Status":"{status}","Local":"{MANIFEST}","Remote":null,"RateLimitRemaining":null}}"#
+        )
+    };
+    let input = [
+        line("UpToDate", "alpine:3.19"),
+        line("Outdated", "docker.io/library/alpine:3.20"),
+        line("Gone", "alpine:3.18"),
+        line("Local", "myapp:dev"),
+        line("Pinned", &format!("alpine@{MANIFEST}")),
+        line("Error", "alpine:3.17"),
+    ]
+    .join("\n");
+    assert_eq!(targets(&input), [reference("alpine:3.20")]);
+    // In an array, as well; a `Status` that is no check status leaves the Ref rule as is.
+    let array = format!("[{}, {}]", line("Local", "a:1"), line("Running", "b:1"));
+    assert_eq!(targets(&array), [reference("b:1")]);
+}

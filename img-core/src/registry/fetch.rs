@@ -16,6 +16,15 @@ use crate::oci::{MAX_MANIFEST_SIZE, media_type};
 /// the `Docker-Content-Digest` it announced (checked against the bytes).
 pub type FetchedManifest = (Vec<u8>, String, Option<Digest>);
 
+/// What a HEAD of a manifest told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    /// `(digest, size, content type)`, or `None` when the registry does not have it.
+    pub found: Option<(Digest, u64, String)>,
+    /// The `ratelimit-remaining` header as sent (`76;w=21600` on Docker Hub), if any.
+    pub ratelimit_remaining: Option<String>,
+}
+
 /// A blob download in progress.
 pub struct BlobResponse {
     /// The body, streamed from the network: from the start, or from the requested offset
@@ -135,6 +144,13 @@ impl RegistryClient {
         repository: &str,
         reference: &str,
     ) -> Result<Option<(Digest, u64, String)>> {
+        let head = self.check_manifest(repository, reference)?;
+        Ok(head.found)
+    }
+
+    /// [`head_manifest`](Self::head_manifest), with the rate-limit header the registry
+    /// sent along (Docker Hub's `ratelimit-remaining`), for `img-pull --check`.
+    pub fn check_manifest(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
         let ctx = || {
             format!(
                 "checking manifest {:?} on {}",
@@ -146,19 +162,21 @@ impl RegistryClient {
             .map_err(|e| e.context(ctx()))
     }
 
-    fn head_manifest_inner(
-        &self,
-        repository: &str,
-        reference: &str,
-    ) -> Result<Option<(Digest, u64, String)>> {
+    fn head_manifest_inner(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
         check_repository(repository)?;
         let r = ManifestRef::parse(reference)?;
         let path = format!("/v2/{repository}/manifests/{}", r.as_path());
         let req = Request::new("HEAD", path, Scope::pull(repository))
             .header("accept", media_type::MANIFEST_ACCEPT);
         let resp = self.send(req)?;
+        let ratelimit_remaining = header(&resp, "ratelimit-remaining")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         if resp.status().as_u16() == 404 {
-            return Ok(None);
+            return Ok(ManifestHead {
+                found: None,
+                ratelimit_remaining,
+            });
         }
         let resp = expect(resp, &[200])?;
         let content_type = header(&resp, "content-type").unwrap_or_default();
@@ -186,7 +204,10 @@ impl RegistryClient {
                 ));
             }
         };
-        Ok(Some((digest, size, content_type)))
+        Ok(ManifestHead {
+            found: Some((digest, size, content_type)),
+            ratelimit_remaining,
+        })
     }
 
     /// Streams the blob `digest` of `repository`, from byte `range_start` when the

@@ -49,7 +49,7 @@ pub use client::RegistryClient;
 pub use credentials::Credentials;
 pub use endpoint::{DOCKER_HUB_HOST, Endpoint, Security, endpoints, options_for};
 pub use error::{RegistryErrorEntry, parse_envelope};
-pub use fetch::{BlobResponse, FetchedManifest};
+pub use fetch::{BlobResponse, FetchedManifest, ManifestHead};
 pub use list::next_link;
 pub use options::{ClientCertPem, ClientOptions, SchemePolicy, is_loopback_host};
 pub use paths::{ManifestRef, check_repository};

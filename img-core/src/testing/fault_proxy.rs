@@ -33,6 +33,8 @@ pub enum Fault {
     /// Forward, but flip the bits of the body's byte at this offset (wrong content for
     /// the digest asked for).
     Corrupt(u64),
+    /// Forward, adding these headers to the answer (Docker Hub's `ratelimit-remaining`).
+    AddHeaders(Vec<(String, String)>),
     /// Forward without the `Range` header, as a server that ignores ranges does.
     IgnoreRange,
     /// Forward, but drip the body: pause this long after every 64 KiB (time to kill a
@@ -341,6 +343,11 @@ fn serve(
         }
         head_out.push_str(l);
         head_out.push_str("\r\n");
+    }
+    if let Fault::AddHeaders(extra) = &fault {
+        for (k, v) in extra {
+            head_out.push_str(&format!("{k}: {v}\r\n"));
+        }
     }
     head_out.push_str("Connection: close\r\n\r\n");
     client_w.write_all(head_out.as_bytes())?;

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod docker_compare;
 pub mod dockerd;
 pub mod fault_proxy;
 pub mod fixture;
@@ -31,6 +32,7 @@ pub mod tls;
 pub mod token_server;
 pub mod verify;
 
+pub use docker_compare::DockerComparison;
 pub use dockerd::TestDockerd;
 pub use fixture::Fixture;
 pub use htpasswd::write_htpasswd;

@@ -20,6 +20,7 @@ use img_core::testing::{
 mod auth;
 mod bad_input;
 mod basic;
+mod check;
 mod docker_display;
 mod faults;
 mod insecure;

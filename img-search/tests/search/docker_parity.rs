@@ -3,9 +3,14 @@
 //! the answer; img-search asks the same index both as `hub-index` and as
 //! `127.0.0.1:PORT/TERM`. Every case must print the same bytes.
 //!
+//! docker's side is live where docker 28.2.2's CLI is and the test runs as root, and
+//! otherwise tests/goldens/docker_parity.json, recorded by `cargo xtask goldens` (the fake
+//! index's answers are fixed, its port a placeholder).
+//!
 //! The results are Docker Hub's as they come today (`is_automated` always false), so the
 //! deprecated `is-automated` filter answers alike on dockerd 20.10 and docker 25+.
 
+use img_core::testing::DockerComparison;
 use serde_json::Value;
 
 use super::Sandbox;
@@ -122,28 +127,48 @@ fn cases() -> Vec<(Vec<&'static str>, &'static str)> {
     ]
 }
 
+/// docker's answer to `docker ARGS`, live or from the goldens.
+fn docker_says(
+    cmp: &mut DockerComparison,
+    daemon: Option<&SearchTestDockerd>,
+    args: &[String],
+) -> (i32, String, String) {
+    let command = format!("docker {}", args.join(" "));
+    cmp.answer(&command.clone(), &command, || {
+        let out = daemon
+            .expect("a live comparison has a daemon")
+            .docker()
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+}
+
 #[test]
 fn img_search_prints_what_docker_search_prints() {
     let index = FakeIndex::start(php_results());
-    let daemon = SearchTestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmp = DockerComparison::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goldens/docker_parity.json"),
+    );
+    // The fake index's port differs from run to run.
+    cmp.placeholder(index.addr(), "INDEX");
+    let daemon = cmp
+        .is_live()
+        .then(|| SearchTestDockerd::start().unwrap_or_else(|e| panic!("{e}")));
     let sandbox = Sandbox::with_index(&index.url());
     let mut compared = 0;
     for (args, term) in cases() {
         let remote = format!("{}/{term}", index.addr());
-        let docker = daemon
-            .docker()
-            .arg("search")
-            .args(&args)
-            .arg(&remote)
-            .output()
-            .unwrap();
-        assert!(
-            docker.status.success(),
-            "docker search {args:?} {remote} failed: {}\n{}",
-            String::from_utf8_lossy(&docker.stderr),
-            daemon.log_tail()
-        );
-        let want = String::from_utf8(docker.stdout).unwrap();
+        let mut docker_args: Vec<String> = vec!["search".to_owned()];
+        docker_args.extend(args.iter().map(|a| a.to_string()));
+        docker_args.push(remote.clone());
+        let (code, want, err) = docker_says(&mut cmp, daemon.as_ref(), &docker_args);
+        assert_eq!(code, 0, "docker search {args:?} {remote} failed: {err}");
         for target in [term.to_owned(), remote.clone()] {
             let mut full = args.clone();
             full.push(&target);
@@ -159,23 +184,27 @@ fn img_search_prints_what_docker_search_prints() {
     assert_eq!(compared, cases().len() * 2);
 
     // docker prints its table whatever stdout is; img-search prints it on a terminal.
-    let docker = daemon
-        .docker()
-        .args(["search", &format!("{}/php", index.addr())])
-        .output()
-        .unwrap();
+    let (_, table, _) = docker_says(
+        &mut cmp,
+        daemon.as_ref(),
+        &["search".to_owned(), format!("{}/php", index.addr())],
+    );
     let shown = sandbox.on_terminal(&["php"]);
-    assert_eq!(shown, String::from_utf8(docker.stdout).unwrap());
+    assert_eq!(shown, table);
 
     // docker's limit error, with docker's words and status.
-    let docker = daemon
-        .docker()
-        .args(["search", "--limit", "101", &format!("{}/php", index.addr())])
-        .output()
-        .unwrap();
-    let docker_err = String::from_utf8(docker.stderr).unwrap();
+    let (code, _, docker_err) = docker_says(
+        &mut cmp,
+        daemon.as_ref(),
+        &[
+            "search".to_owned(),
+            "--limit".to_owned(),
+            "101".to_owned(),
+            format!("{}/php", index.addr()),
+        ],
+    );
     let ours = sandbox.search(&["--limit", "101", "php"]).failure(1, 1);
-    assert_eq!(docker.status.code(), Some(1));
+    assert_eq!(code, 1);
     let message = ours.stderr.trim_start_matches("img-search: ").trim_end();
     assert!(
         docker_err.contains(message),
@@ -184,28 +213,32 @@ fn img_search_prints_what_docker_search_prints() {
     assert_eq!(message, "Limit 101 is outside the range of [1, 100]");
 
     // One daemon serves both comparisons: dockerd is slow to start on two cores.
-    tabs_in_descriptions_become_spaces_where_docker_keeps_them(&daemon);
+    tabs_in_descriptions_become_spaces_where_docker_keeps_them(&mut cmp, daemon.as_ref());
+    cmp.finish();
 }
 
 /// A tab in a description breaks docker's table (its tabwriter takes it for a column);
 /// img-search makes it a space, the one place it differs from docker on purpose.
-fn tabs_in_descriptions_become_spaces_where_docker_keeps_them(daemon: &SearchTestDockerd) {
+fn tabs_in_descriptions_become_spaces_where_docker_keeps_them(
+    cmp: &mut DockerComparison,
+    daemon: Option<&SearchTestDockerd>,
+) {
     let index = FakeIndex::start(vec![
         result("tabbed", "one\ttwo\tthree", 1, false, false),
         result("tabbed/other", "plain", 2, false, false),
     ]);
+    cmp.placeholder(index.addr(), "TABBED_INDEX");
     let sandbox = Sandbox::with_index(&index.url());
-    let docker = daemon
-        .docker()
-        .args([
-            "search",
-            "--format",
-            "json",
-            &format!("{}/tabbed", index.addr()),
-        ])
-        .output()
-        .unwrap();
-    let docker_json = String::from_utf8(docker.stdout).unwrap();
+    let (_, docker_json, _) = docker_says(
+        cmp,
+        daemon,
+        &[
+            "search".to_owned(),
+            "--format".to_owned(),
+            "json".to_owned(),
+            format!("{}/tabbed", index.addr()),
+        ],
+    );
     assert!(docker_json.contains(r"one\ttwo\tthree"), "{docker_json}");
     let ours = sandbox.search(&["--format", "json", "tabbed"]).success();
     assert_eq!(ours.stdout, docker_json.replace(r"\t", " "));

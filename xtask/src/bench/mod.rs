@@ -10,6 +10,7 @@ use argh::FromArgs;
 
 use crate::util;
 
+mod bundle;
 mod ls;
 mod pack;
 mod pull;
@@ -29,6 +30,7 @@ pub struct BenchCmd {
 #[derive(FromArgs)]
 #[argh(subcommand)]
 enum What {
+    Bundle(bundle::BundleBench),
     Ls(ls::LsBench),
     Pack(pack::PackBench),
     Pull(pull::PullBench),
@@ -45,6 +47,7 @@ struct RmBench {}
 /// Runs the benchmark asked for.
 pub fn run(cmd: BenchCmd) -> Result<(), String> {
     match cmd.what {
+        What::Bundle(c) => bundle::run(c),
         What::Ls(c) => ls::run(c),
         What::Pack(c) => pack::run(c),
         What::Pull(c) => pull::run(c),

@@ -311,16 +311,16 @@ pub fn run(args: PackBench) -> Result<(), String> {
 }
 
 /// One job of the table: what it writes (removed before each run) and its command.
-struct Job {
-    name: &'static str,
-    output: PathBuf,
-    command: Command,
+pub(super) struct Job {
+    pub(super) name: &'static str,
+    pub(super) output: PathBuf,
+    pub(super) command: Command,
 }
 
 /// Runs every job `runs` + 1 times, round-robin (the first round a warm-up), so that no
 /// job is favoured by when it ran; before each run its output goes, `setup` runs and
 /// everything dirty is synced, untimed. Returns each job's median wall time.
-fn round_robin(
+pub(super) fn round_robin(
     runs: usize,
     jobs: &mut [Job],
     setup: &dyn Fn(&str) -> Result<(), String>,
@@ -360,10 +360,34 @@ fn round_robin(
 /// Builds the image in a store through img-core: each layer a tar of one file of random
 /// bytes, streamed into the store (never whole in memory). Returns every blob and its size.
 fn build_image(root: &Path, layers: usize, layer_mib: usize) -> Result<Vec<(Digest, u64)>, String> {
+    build_image_as(
+        root,
+        layers,
+        layer_mib,
+        ("docker.io/bench/pack", "latest"),
+        None,
+    )
+}
+
+/// [`build_image`] under `(repository, tag)`; with `last_seed`, the last layer's bytes
+/// come from that seed instead (a release that changed its top layer: every other layer
+/// is the same blob).
+pub(super) fn build_image_as(
+    root: &Path,
+    layers: usize,
+    layer_mib: usize,
+    (repository, tag): (&str, &str),
+    last_seed: Option<u64>,
+) -> Result<Vec<(Digest, u64)>, String> {
     let store = Store::open(root).map_err(|e| e.to_string())?;
     let mut descs = Vec::new();
     let mut rng = SplitMix64::new(7);
     for i in 0..layers {
+        if i + 1 == layers
+            && let Some(seed) = last_seed
+        {
+            rng = SplitMix64::new(seed);
+        }
         let size = (layer_mib << 20) as u64;
         let mut w = store
             .import(Algorithm::Sha256, u64::MAX)
@@ -437,7 +461,7 @@ fn build_image(root: &Path, layers: usize, layer_mib: usize) -> Result<Vec<(Dige
             platform: "linux/amd64".to_owned(),
             blobs: all,
             labels: Default::default(),
-            tags: vec![("docker.io/bench/pack".to_owned(), "latest".to_owned())],
+            tags: vec![(repository.to_owned(), tag.to_owned())],
             repo_digests: vec![],
         })
         .map_err(|e| e.to_string())?;

@@ -73,6 +73,8 @@ pub(super) type StoredManifest = (Descriptor, Vec<(Digest, String)>);
 struct IndexJson {
     #[serde(default)]
     manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
 }
 
 /// Plans every image of the archive; `warn` hears what loads differently than named.
@@ -82,11 +84,19 @@ pub(super) fn plan(
     wanted: &Platform,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<Planned>> {
-    let p = Planner { contents, store };
+    let mut p = Planner {
+        contents,
+        store,
+        partial: false,
+    };
     let mut images: Vec<Planned> = Vec::new();
     if let Some(bytes) = contents.docs.get(INDEX_JSON) {
         let index: IndexJson = serde_json::from_slice(bytes)
             .map_err(|e| invalid(format!("index.json is malformed: {e}")))?;
+        p.partial = index
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(super::PARTIAL_ANNOTATION));
         for d in index.manifests.unwrap_or_default() {
             let names = names_of(&d, warn);
             let planned = p
@@ -181,6 +191,9 @@ fn names_of(d: &Descriptor, warn: &mut dyn FnMut(String)) -> Vec<Reference> {
 struct Planner<'a, 's> {
     contents: &'a Contents<'s>,
     store: &'a dyn StoreLookup,
+    /// index.json says the archive is partial (`save --exclude-from`): its missing
+    /// layers must be in the store.
+    partial: bool,
 }
 
 impl Planner<'_, '_> {
@@ -317,6 +330,19 @@ impl Planner<'_, '_> {
             let foreign = !l.urls.is_empty() || l.media_type.contains("foreign");
             if self.check(l, "layer")? {
                 blobs.insert(l.digest.clone(), l.media_type.clone());
+            } else if self.partial {
+                // The first layer the bundle left out that this store lacks: nothing has
+                // been committed yet, so the whole load fails here.
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!(
+                        "layer {} is not in this partial bundle ({}) nor in the store: save \
+                         the bundle against this store's inventory (img-pack inventory), or \
+                         load the images it was made against first",
+                        l.digest,
+                        super::PARTIAL_ANNOTATION
+                    ),
+                ));
             } else if !foreign {
                 return Err(Error::new(
                     ErrorKind::NotFound,

@@ -37,6 +37,8 @@ struct Planned {
 struct Plan {
     images: Vec<Planned>,
     blobs: BTreeMap<Digest, u64>,
+    /// Layers left out (`--exclude-from`): a partial bundle when not empty.
+    excluded: Vec<Digest>,
 }
 
 /// Writes the archive of `targets` to `out`; `progress` hears the bytes written so far.
@@ -52,7 +54,8 @@ pub fn save<W: Write>(
         return Err(Error::usage("nothing to save: name at least one image"));
     }
     let lease = store.lease("saving an archive")?;
-    let plan = plan(store, targets, options)?;
+    let mut plan = plan(store, targets, options)?;
+    leave_out(store, &mut plan, &options.exclude)?;
     // Pinned, then checked: from here on no GC can take a blob the archive needs.
     lease.protect_all(&plan.blobs.keys().collect::<Vec<_>>())?;
     for d in plan.blobs.keys() {
@@ -73,9 +76,15 @@ pub fn save<W: Write>(
         progress(w.written(), total);
     }
     w.bytes(layout::INDEX_JSON, &index_json(&plan))?;
-    w.bytes(layout::MANIFEST_JSON, &manifest_json(&plan)?)?;
+    // A partial bundle has no manifest.json (nor the legacy repositories): a loader
+    // that reads only those fails at once rather than half-loading it.
+    if plan.excluded.is_empty() {
+        w.bytes(layout::MANIFEST_JSON, &manifest_json(&plan)?)?;
+    }
     w.bytes(layout::OCI_LAYOUT, OCI_LAYOUT_CONTENT)?;
-    if let Some(repos) = repositories(&plan) {
+    if plan.excluded.is_empty()
+        && let Some(repos) = repositories(&plan)
+    {
         w.bytes(layout::REPOSITORIES, &repos)?;
     }
     let out = w.finish()?;
@@ -122,7 +131,36 @@ fn plan(store: &Store, targets: &[Target], options: &SaveOptions) -> Result<Plan
             }
         }
     }
-    Ok(Plan { images, blobs })
+    Ok(Plan {
+        images,
+        blobs,
+        excluded: Vec::new(),
+    })
+}
+
+/// Takes the layers `exclude` names out of the plan. Only layers (by the media type the
+/// store committed them with): a manifest or config an inventory happens to name still
+/// travels, since the load reads them.
+fn leave_out(
+    store: &Store,
+    plan: &mut Plan,
+    exclude: &std::collections::BTreeSet<Digest>,
+) -> Result<()> {
+    let mut excluded = Vec::new();
+    for d in plan.blobs.keys().filter(|d| exclude.contains(*d)) {
+        let layer = store
+            .index()
+            .blob(d)?
+            .is_some_and(|row| media_type::layer_compression(&row.media_type).is_some());
+        if layer {
+            excluded.push(d.clone());
+        }
+    }
+    for d in &excluded {
+        plan.blobs.remove(d);
+    }
+    plan.excluded = excluded;
+    Ok(())
 }
 
 /// The descriptor index.json gets and the manifest manifest.json lists, adding every blob
@@ -234,11 +272,14 @@ fn index_json(plan: &Plan) -> Vec<u8> {
             manifests.push(descriptor_json(&p.top, Some(n)));
         }
     }
-    let doc = json!({
+    let mut doc = json!({
         "schemaVersion": 2,
         "mediaType": media_type::OCI_INDEX,
         "manifests": manifests,
     });
+    if !plan.excluded.is_empty() {
+        doc["annotations"] = json!({ super::PARTIAL_ANNOTATION: "true" });
+    }
     doc.to_string().into_bytes()
 }
 
