@@ -29,11 +29,11 @@ enum Command {
     Inventory(InventoryArgs),
 }
 
-/// Print the layers this store holds, for another store's `save --exclude-from`.
+/// List the layers the store holds, for save --exclude-from (docker has none).
 #[derive(FromArgs)]
 #[argh(
     example = "img-pack inventory > site.inventory   (on the receiving side)\nimg-pack save --exclude-from site.inventory -o release.tar app:2",
-    note = "Output: the digests of the layers the store's images hold (tagged or not),\n  sorted, one a line. Manifests and configs are not listed: they always travel."
+    note = "Output: the digests of the layers the store's images hold (tagged or not),\n  sorted, one a line. Manifests and configs are not listed: they always\n  travel."
 )]
 #[argh(subcommand, name = "inventory")]
 struct InventoryArgs {}

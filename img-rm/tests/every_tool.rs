@@ -24,6 +24,7 @@ const COMMANDS: &[&[&str]] = &[
     &["img-pack"],
     &["img-pack", "save"],
     &["img-pack", "load"],
+    &["img-pack", "inventory"],
     &["img-push"],
     &["img-login"],
 ];
