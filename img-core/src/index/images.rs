@@ -177,13 +177,7 @@ impl Index {
     pub fn add_repo_digest(&self, id: &Digest, name: &str, digest: &Digest) -> Result<()> {
         let id = id.to_string();
         self.write(|tx| {
-            let exists = tx
-                .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
-                .optional()
-                .map_err(|e| self.err(e))?;
-            if exists.is_none() {
-                return Err(no_such_image(&id));
-            }
+            self.require_image(tx, &id)?;
             let loser = self.repo_digest_in(tx, &id, name, digest)?;
             pins::repin(tx, &id).map_err(|e| self.err(e))?;
             if let Some(other) = loser {
@@ -215,6 +209,15 @@ impl Index {
             }
             Ok(())
         })
+    }
+
+    /// Fails with "no such image" unless image `id` is recorded (checked inside the write
+    /// that then names it, so it cannot vanish in between).
+    fn require_image(&self, tx: &Transaction<'_>, id: &str) -> Result<()> {
+        tx.query_row("SELECT 1 FROM images WHERE id = ?1", [id], |_| Ok(()))
+            .optional()
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| no_such_image(id))
     }
 
     /// Records `name@digest` for image `id`; returns the image it named before, if another.
@@ -249,13 +252,7 @@ impl Index {
     pub fn tag(&self, id: &Digest, name: &str, tag: &str) -> Result<()> {
         let id = id.to_string();
         self.write(|tx| {
-            let exists = tx
-                .query_row("SELECT 1 FROM images WHERE id = ?1", [&id], |_| Ok(()))
-                .optional()
-                .map_err(|e| self.err(e))?;
-            if exists.is_none() {
-                return Err(no_such_image(&id));
-            }
+            self.require_image(tx, &id)?;
             if let Some(other) = self.tag_in(tx, &id, name, tag, None)? {
                 pins::repin(tx, &other).map_err(|e| self.err(e))?;
             }

@@ -47,16 +47,7 @@ impl Index {
                      WHERE l.diff_id = ?1 ORDER BY 2 DESC, l.digest",
                 )
                 .map_err(e)?;
-            let rows = stmt
-                .query_map([diff_id.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
-                })
-                .map_err(e)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(e)?;
-            rows.into_iter()
-                .map(|(d, v)| Ok((parse_digest(&d)?, v)))
-                .collect()
+            self.digest_flags(&mut stmt, diff_id)
         })
     }
 
@@ -69,17 +60,27 @@ impl Index {
                     "SELECT diff_id, verified FROM layer_diff_ids WHERE digest = ?1 ORDER BY diff_id",
                 )
                 .map_err(e)?;
-            let rows = stmt
-                .query_map([digest.to_string()], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
-                })
-                .map_err(e)?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(e)?;
-            rows.into_iter()
-                .map(|(d, v)| Ok((parse_digest(&d)?, v)))
-                .collect()
+            self.digest_flags(&mut stmt, digest)
         })
+    }
+
+    /// The rows of `stmt` (one digest parameter) as (digest, flag) pairs.
+    fn digest_flags(
+        &self,
+        stmt: &mut rusqlite::Statement<'_>,
+        param: &Digest,
+    ) -> Result<Vec<(Digest, bool)>> {
+        let e = |e| self.err(e);
+        let rows = stmt
+            .query_map([param.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+            })
+            .map_err(e)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(e)?;
+        rows.into_iter()
+            .map(|(d, v)| Ok((parse_digest(&d)?, v)))
+            .collect()
     }
 
     /// Settles a claim img checked: verified when `holds`, else dropped (it was false).

@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use super::gc::read_dir;
 use super::lock::LockFile;
 use super::{BLOBS_DIR, INGEST_DIR, Store, lease};
 use crate::digest::Digest;
@@ -44,14 +45,14 @@ impl Store {
         }
         let rows: HashSet<Digest> = self.index.blobs()?.into_iter().map(|b| b.digest).collect();
         let mut bytes = unheld_partials(&self.root)?;
-        for alg in list(&self.root.join(BLOBS_DIR))? {
+        for alg in read_dir(&self.root.join(BLOBS_DIR))? {
             if !alg.is_dir() {
                 continue;
             }
             let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
-            for file in list(&alg)? {
+            for file in read_dir(&alg)? {
                 let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
@@ -72,7 +73,7 @@ impl Store {
 fn unheld_partials(root: &Path) -> Result<u64> {
     let dir = root.join(INGEST_DIR);
     let mut bytes = 0;
-    for path in list(&dir)? {
+    for path in read_dir(&dir)? {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
@@ -93,18 +94,4 @@ fn size(path: &Path) -> Result<Option<u64>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(e, format!("reading {}", path.display()))),
     }
-}
-
-fn list(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(e, format!("listing {}", dir.display()))),
-    };
-    entries
-        .map(|e| {
-            e.map(|e| e.path())
-                .map_err(|e| Error::io(e, format!("listing {}", dir.display())))
-        })
-        .collect()
 }

@@ -279,8 +279,8 @@ impl Store {
     }
 }
 
-/// The entries of `dir` (none if it does not exist).
-fn read_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+/// The entries of `dir` (none if it does not exist); the estimate walks what GC walks.
+pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

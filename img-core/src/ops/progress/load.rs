@@ -267,7 +267,7 @@ mod tests {
     }
 
     fn shown(out: &Shared) -> String {
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+        out.text()
     }
 
     #[test]

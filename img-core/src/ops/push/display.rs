@@ -213,24 +213,8 @@ impl PushProgress for TerminalPushProgress {
 mod tests {
     use super::*;
     use crate::oci::media_type;
+    use crate::ops::progress::tests::Shared;
     use std::time::{Duration, Instant};
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl Shared {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
 
     fn layer(n: u8, size: u64) -> (Descriptor, Digest) {
         let mut d = Descriptor::of(media_type::OCI_LAYER_GZIP, &[n]);
