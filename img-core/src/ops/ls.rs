@@ -577,8 +577,13 @@ impl RowFormatter {
         }
     }
 
+    /// The age of `t`, as docker counts it: its image list carries `Created` in whole
+    /// Unix seconds (Go's `Time.Unix`, the floor), so a config created at `…:00.9Z` is a
+    /// second older to docker than to the nanosecond. Counting from the exact time would
+    /// print "6 seconds ago" where docker prints "7 seconds ago".
     fn since(&self, t: jiff::Timestamp) -> std::time::Duration {
-        let d = self.now.as_nanosecond() - t.as_nanosecond();
+        let whole = t.as_nanosecond().div_euclid(1_000_000_000) * 1_000_000_000;
+        let d = self.now.as_nanosecond() - whole;
         std::time::Duration::from_nanos(u64::try_from(d).unwrap_or(0))
     }
 }

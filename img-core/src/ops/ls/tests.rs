@@ -251,6 +251,25 @@ fn records_render_as_docker_prints_them() {
     assert_eq!(v["VirtualSize"], "0B");
 }
 
+/// Regression (CI, stop 19): a podman image created at `…:05.9Z` was "6 seconds ago" to
+/// img and "7 seconds ago" to docker, whose image list counts from whole seconds.
+#[test]
+fn ages_count_from_the_whole_second_as_docker_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    put(
+        &store,
+        "f",
+        Some("2024-03-15T00:00:05.900Z"),
+        &[("test/f", "1")],
+    );
+    let rows = list(store.index(), &LsOptions::default()).unwrap();
+    let now: jiff::Timestamp = "2024-03-15T00:00:12.100Z".parse().unwrap();
+    let r = RowFormatter::at(false, now).record(&rows[0]);
+    assert_eq!(r.created_since, "7 seconds ago");
+    assert_eq!(r.created_at, "2024-03-15 00:00:05 +0000 UTC");
+}
+
 fn run(store: &Store, options: LsOptions, terminal: bool) -> String {
     let mut out = Vec::new();
     ls(store, &options, terminal, &mut out).unwrap();
