@@ -30,11 +30,6 @@ const PACKAGES: &[(&str, &str)] = &[
 /// them in its summary; run as root it skips nothing.
 pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
-        "img-ls",
-        "img_ls_prints_what_docker_images_prints",
-        "dockerd",
-    ),
-    (
         "img-pull",
         "docker_display::the_pull_display_is_dockers_on_a_terminal",
         "dockerd",

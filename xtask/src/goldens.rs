@@ -21,6 +21,11 @@ pub const GOLDEN_TESTS: &[(&str, &str, &str)] = &[
         "img_inspect_prints_what_docker_image_inspect_prints",
     ),
     (
+        "img-ls",
+        "docker_parity",
+        "img_ls_prints_what_docker_images_prints",
+    ),
+    (
         "img-search",
         "search",
         "docker_parity::img_search_prints_what_docker_search_prints",
