@@ -30,11 +30,6 @@ const PACKAGES: &[(&str, &str)] = &[
 /// them in its summary; run as root it skips nothing.
 pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
-        "img-pull",
-        "docker_display::the_pull_display_is_dockers_on_a_terminal",
-        "dockerd",
-    ),
-    (
         "img-login",
         "docker::docker_pulls_with_what_img_login_stored_and_writes_what_img_login_writes",
         "dockerd",

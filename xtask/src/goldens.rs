@@ -26,6 +26,11 @@ pub const GOLDEN_TESTS: &[(&str, &str, &str)] = &[
         "img_ls_prints_what_docker_images_prints",
     ),
     (
+        "img-pull",
+        "pull",
+        "docker_display::the_pull_display_is_dockers_on_a_terminal",
+    ),
+    (
         "img-search",
         "search",
         "docker_parity::img_search_prints_what_docker_search_prints",
