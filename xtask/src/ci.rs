@@ -169,6 +169,8 @@ pub fn ci() -> Result<(), String> {
     run(Command::new(cargo())
         .current_dir(&root)
         .args(test_args(as_root)))?;
+    // The parity tests against their goldens even here, where docker 28's CLI may be.
+    crate::goldens::check()?;
     // The short stress run: kill -9, eight tools at once, a hostile registry, a full
     // disk, secrets and fuzzing, a few rounds each (a few minutes).
     run(Command::new(cargo())
