@@ -2,7 +2,8 @@
 //! with 500 or cut mid-upload is retried from a new upload session and said on stderr; a
 //! stalled registry fails within the stall budget; retries are bounded (no tag written,
 //! the store untouched); a push racing `img-rm --prune -a` in a loop succeeds (its lease
-//! holds the image); an upload sent to another origin gets no credentials.
+//! holds the image); an upload sent to another origin gets no credentials; and, behind a
+//! slow registry, a push's HEADs go out all at once and its uploads `jobs` at a time.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use img_core::testing::fault_proxy::{Fault, FaultProxy, SeenRequest};
-use img_core::testing::{Fixture, Run, verify_store};
+use img_core::testing::{Fixture, Run, image_with_layers, push_image, verify_store};
 
 const ALPINE: &str = "test/alpine-like:latest";
 
@@ -420,4 +421,60 @@ fn an_upload_location_on_another_origin_gets_no_credentials() {
         rec["Digest"],
         img_core::Digest::sha256_of(&bytes).to_string()
     );
+}
+
+/// When the requests that `is` picks arrived, in order, each after the first.
+fn arrivals(seen: &[SeenRequest], is: impl Fn(&SeenRequest) -> bool) -> Vec<Duration> {
+    let mut at: Vec<Instant> = seen.iter().filter(|s| is(s)).map(|s| s.at).collect();
+    at.sort();
+    at.iter().map(|t| *t - at[0]).collect()
+}
+
+/// Issue 16: a re-push of 100 small layers took 141 ms, its 101 HEADs sent `jobs` (6) at
+/// a time. Behind a registry slow to answer, every HEAD of a push goes out before the
+/// first answer comes back, while the uploads keep to `jobs` at once (docker's
+/// max-concurrent-uploads): the seventh waits for a slot.
+#[test]
+fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
+    const SLOW: Duration = Duration::from_millis(700);
+    const LAYERS: usize = 12;
+    let f = fixture();
+    let image = image_with_layers(LAYERS, 2048, 41);
+    push_image(&f.registry.client().unwrap(), &image).unwrap();
+    f.pull(&image.reference()).unwrap();
+    let proxy = FaultProxy::start(&f.registry.addr(), |method, path, _| {
+        let blob_head = method == "HEAD" && path.contains("/blobs/sha256:");
+        if blob_head || is_upload_put(method, path) {
+            Fault::Delay(SLOW)
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let target = format!("{}/me/app:1", proxy.addr());
+    tag(&f, &image.reference(), &target);
+    let is_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/blobs/sha256:");
+    // At the default jobs, 6.
+    let (r, _) = push(&f, &target, &[]);
+    ok(r);
+    let seen = proxy.seen();
+    let heads = arrivals(&seen, is_head);
+    assert_eq!(heads.len(), LAYERS + 1, "{seen:#?}");
+    assert!(heads[LAYERS] < SLOW, "HEADs waited for answers: {heads:?}");
+    // The layers' PUTs: six at once, the seventh once one of them is answered.
+    let puts = arrivals(&seen, |s| is_upload_put(&s.method, &s.path));
+    assert_eq!(puts.len(), LAYERS + 1, "{seen:#?}");
+    assert!(puts[5] < SLOW && puts[6] >= SLOW, "{puts:?}");
+
+    // Again: nothing but the HEADs, all at once, and the manifest.
+    let before = proxy.seen().len();
+    let (r, took) = push(&f, &target, &[]);
+    ok(r);
+    let again = &proxy.seen()[before..];
+    let heads = arrivals(again, is_head);
+    assert_eq!(heads.len(), LAYERS + 1, "{again:#?}");
+    assert!(heads[LAYERS] < SLOW, "{heads:?}");
+    assert!(!again.iter().any(is_upload_post), "{again:#?}");
+    // One wave of HEADs, not the three of 13 at 6 at a time.
+    assert!(took < 2 * SLOW, "the re-push took {took:?}");
 }

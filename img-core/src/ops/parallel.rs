@@ -7,6 +7,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
 
+/// How many transfers that are mostly their round trip (a small blob, a HEAD) a verb runs
+/// at once to one host: the bound for HTTP/1.1, where each holds a connection.
+pub(crate) const ROUND_TRIP_JOBS: usize = 32;
+
 /// How many workers `jobs` gives for `items` transfers: at least one, never more than
 /// there is work for.
 pub(crate) fn workers(jobs: usize, items: usize) -> usize {

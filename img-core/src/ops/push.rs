@@ -10,6 +10,7 @@
 //! take one from under the upload).
 
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 
 use crate::digest::Digest;
 use crate::error::{Error, ErrorKind, Result};
@@ -358,7 +359,9 @@ impl Pusher<'_> {
         })
     }
 
-    /// A manifest's layers (in parallel, `jobs` at once) and then its config.
+    /// A manifest's blobs: every one HEADed first, [`head_jobs`] at once (a HEAD is a
+    /// round trip, and a re-push is nothing but HEADs); then the layers the repository
+    /// lacks go up `jobs` at once (docker's max-concurrent-uploads), and the config last.
     fn push_manifest_blobs(&self, m: &Manifest, totals: &mut Totals) -> Result<()> {
         let diff_ids = self
             .read(&m.config.digest)
@@ -379,37 +382,83 @@ impl Pusher<'_> {
             self.progress.layer(l, *diff_id, LayerEvent::Preparing);
         }
         let jobs = parallel::workers(self.options.jobs, layers.len());
-        // Rows past the first `jobs` wait, as docker's do.
+        // docker's rows past the first `jobs` say `Waiting`, on a re-push too: its
+        // transfers run max-concurrent-uploads at once and each HEADs its blob inside its
+        // slot. The rows stay docker's; img's HEADs below do not wait for a slot.
         for (l, diff_id) in layers.iter().skip(jobs) {
             self.progress.layer(l, *diff_id, LayerEvent::Waiting);
         }
-        let done = parallel::run(&layers, jobs, |(desc, diff_id)| {
-            self.push_blob(desc, *diff_id)
+        let mut blobs: Vec<(&Descriptor, Option<&Digest>)> = layers.clone();
+        blobs.push((&m.config, None));
+        let heads: Vec<usize> = (0..blobs.len()).collect();
+        let mut present = vec![false; blobs.len()];
+        let found = parallel::run(&heads, head_jobs(self.options.jobs), |&i| {
+            let (desc, diff_id) = blobs[i];
+            let here = self
+                .client
+                .blob_exists(self.reference.path(), &desc.digest)?;
+            if here {
+                self.progress.layer(desc, diff_id, LayerEvent::Exists);
+            }
+            Ok((i, here))
         })?;
-        let mut s = Totals::default();
-        for t in done {
-            s.pushed += t.pushed;
-            s.mounted += t.mounted;
-            s.existing += t.existing;
+        for (i, here) in found {
+            present[i] = here;
         }
-        let config = self.push_blob(&m.config, None)?;
-        totals.pushed += s.pushed + config.pushed;
-        totals.mounted += s.mounted + config.mounted;
-        totals.existing += s.existing + config.existing;
+        let mut sum = Totals::default();
+        let mut missing = Vec::new();
+        for (&(desc, diff_id), &here) in blobs.iter().zip(&present).take(layers.len()) {
+            if here {
+                sum.existing += desc.size;
+            } else {
+                missing.push((desc, diff_id));
+            }
+        }
+        // The layers the repository now holds, recorded as its blobs in one write (even
+        // when an upload failed: those that made it are there).
+        let reached = Mutex::new(
+            blobs
+                .iter()
+                .zip(&present)
+                .take(layers.len())
+                .filter(|(_, here)| **here)
+                .map(|((desc, _), _)| *desc)
+                .collect::<Vec<_>>(),
+        );
+        let uploaded = parallel::run(&missing, jobs, |&(desc, diff_id)| {
+            let t = self.send_blob(desc, diff_id)?;
+            reached
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(desc);
+            Ok(t)
+        });
+        let reached = reached.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let digests: Vec<&Digest> = reached
+            .iter()
+            .filter(|d| is_layer(d))
+            .map(|d| &d.digest)
+            .collect();
+        self.store.index().put_blob_sources(
+            &digests,
+            self.reference.domain(),
+            self.reference.path(),
+        )?;
+        for t in uploaded? {
+            sum.pushed += t.pushed;
+            sum.mounted += t.mounted;
+        }
+        if present[layers.len()] {
+            sum.existing += m.config.size;
+        } else {
+            let t = self.send_blob(&m.config, None)?;
+            sum.pushed += t.pushed;
+            sum.mounted += t.mounted;
+        }
+        totals.pushed += sum.pushed;
+        totals.mounted += sum.mounted;
+        totals.existing += sum.existing;
         Ok(())
-    }
-
-    /// One blob: nothing when the repository has it, else streamed from the store and
-    /// re-hashed on the way; a failed upload is retried from a new session.
-    fn push_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
-        let repo = self.reference.path();
-        let totals = self.send_blob(desc, diff_id)?;
-        if is_layer(desc) {
-            self.store
-                .index()
-                .put_blob_sources(&[&desc.digest], self.reference.domain(), repo)?;
-        }
-        Ok(totals)
     }
 
     /// A layer the store knows in another repository of this registry is asked to be
@@ -428,16 +477,10 @@ impl Pusher<'_> {
             .find(|r| r != repo))
     }
 
-    /// [`Self::push_blob`]'s transfer: HEAD, then a mount or an upload.
+    /// One blob the repository lacks: a mount, or its bytes streamed from the store and
+    /// re-hashed on the way; a failed upload is retried from a new session.
     fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
         let repo = self.reference.path();
-        if self.client.blob_exists(repo, &desc.digest)? {
-            self.progress.layer(desc, diff_id, LayerEvent::Exists);
-            return Ok(Totals {
-                existing: desc.size,
-                ..Totals::default()
-            });
-        }
         let mut from = self.mount_source(desc)?;
         let mut attempt = 1;
         loop {
@@ -497,6 +540,18 @@ impl Pusher<'_> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// How many HEADs a push sends at once: as many as a pull's small blobs (each is one
+/// round trip on a pooled connection), unless `--jobs` asks for fewer than the default
+/// (one at a time means one at a time).
+fn head_jobs(jobs: usize) -> usize {
+    let jobs = jobs.max(1);
+    if jobs >= crate::settings::DEFAULT_JOBS {
+        jobs.max(parallel::ROUND_TRIP_JOBS)
+    } else {
+        jobs
     }
 }
 

@@ -1,9 +1,10 @@
 //! A fault-injecting HTTP proxy to put between a tool and the real registry (or the
 //! harness's token server): it forwards each request, one request a connection, and on
-//! the way can reset the connection, answer an error status, truncate or corrupt the
-//! body, ignore `Range`, redirect, drip the body, or stall — before the headers or half-way
-//! through the body, holding the connection open and silent until the proxy is dropped.
-//! It records every request it sees (method, path, headers) for tests to assert on.
+//! the way can delay it, reset the connection, answer an error status, truncate or corrupt
+//! the body, ignore `Range`, redirect, drip the body, or stall — before the headers or
+//! half-way through the body, holding the connection open and silent until the proxy is
+//! dropped. It records every request it sees (method, path, headers, when) for tests to
+//! assert on.
 //!
 //! As a reverse proxy does, it rewrites a `Location` naming the upstream (the registry
 //! builds its upload URLs from the `Host` it was sent) back to the proxy's own address, so
@@ -17,13 +18,16 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the proxy does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Forward it untouched.
     Pass,
+    /// Wait this long, then forward it untouched: a far registry, or one slow to answer
+    /// (time for a test to see which requests a client sends before any answer comes).
+    Delay(Duration),
     /// Close the connection without answering.
     Reset,
     /// Answer this status without asking the registry; `Some(s)` adds `Retry-After: s`.
@@ -97,6 +101,8 @@ pub struct SeenRequest {
     pub headers: Vec<(String, String)>,
     /// The fault applied.
     pub fault: Fault,
+    /// When it arrived, its head read.
+    pub at: Instant,
 }
 
 impl SeenRequest {
@@ -189,6 +195,7 @@ fn serve(
             path: path.clone(),
             headers: headers.clone(),
             fault: fault.clone(),
+            at: Instant::now(),
         });
         fault
     };
@@ -229,6 +236,7 @@ fn serve(
             }
             return Ok(());
         }
+        Fault::Delay(pause) => thread::sleep(*pause),
         Fault::Silent => {
             hold(stop);
             return Ok(());
