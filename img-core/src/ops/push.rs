@@ -13,7 +13,7 @@ use std::io::Read;
 use std::sync::{Mutex, PoisonError};
 
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 use crate::index::{ImageInfo, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
 use crate::ops::parallel;
@@ -138,14 +138,12 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
 
 /// A registry refusing the push, in docker's words (whether it said 401 after the token
 /// it gave, or 403): the registry's own phrasing varies and says nothing more. Credentials
-/// the registry layer found wrong or missing keep its wording, the one every tool gives
-/// ("refused the credentials of …", "log in first"): docker's line is for a refusal of
-/// access, and would hide that the password is what to fix.
+/// the registry layer found wrong or missing ([`Answer::Credentials`]) keep its wording,
+/// the one every tool gives ("refused the credentials of …", "log in first"): docker's
+/// line is for a refusal of access, and would hide that the password is what to fix.
 fn refusal(e: Error) -> Error {
-    let credentials =
-        e.message().contains("refused the credentials") || e.message().contains("log in");
     match e.kind() {
-        ErrorKind::Unauthorized if credentials => e,
+        ErrorKind::Unauthorized if e.answer() == Some(Answer::Credentials) => e,
         ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
             ErrorKind::Denied,
             "denied: requested access to the resource is denied",
@@ -584,7 +582,7 @@ fn retryable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Network => true,
         // A 413 to the whole blob: the next session sends it in chunks.
-        ErrorKind::Registry => e.to_string().contains("HTTP 5") || needs_new_session(e),
+        ErrorKind::Registry => e.status().is_some_and(|s| s >= 500) || needs_new_session(e),
         _ => false,
     }
 }
@@ -602,5 +600,75 @@ impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
             (self.seen)(n as u64);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: the decisions read the typed answer, never the message, whose words
+    /// vary and may change.
+    #[test]
+    fn refusals_keep_credential_errors_and_give_dockers_line_for_access() {
+        let docker = "denied: requested access to the resource is denied";
+        let login = Error::new(ErrorKind::Unauthorized, "the token server wants a login")
+            .with_answer(Answer::Credentials)
+            .context("pushing");
+        let kept = refusal(login.clone());
+        assert_eq!(kept.to_string(), login.to_string());
+        for access in [
+            Error::new(ErrorKind::Unauthorized, "authentication required")
+                .with_answer(Answer::Status(401)),
+            Error::new(ErrorKind::Denied, "forbidden").with_answer(Answer::Status(403)),
+            // Words that look like the credentials' are not what decides.
+            Error::new(
+                ErrorKind::Unauthorized,
+                "log in first: refused the credentials",
+            ),
+        ] {
+            let e = refusal(access.context("pushing"));
+            assert_eq!(
+                (e.kind(), e.to_string()),
+                (ErrorKind::Denied, docker.to_owned())
+            );
+        }
+        let other =
+            Error::new(ErrorKind::NotFound, "manifest unknown").with_answer(Answer::Status(404));
+        assert_eq!(refusal(other).kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn an_upload_is_retried_after_a_5xx_a_cut_or_a_whole_blob_refused_never_after_a_4xx() {
+        let registry = |status| {
+            Error::new(ErrorKind::Registry, "unknown error")
+                .with_answer(Answer::Status(status))
+                .context("pushing blob")
+        };
+        for status in [500, 502, 503, 599] {
+            assert!(retryable(&registry(status)), "{status}");
+        }
+        for status in [400, 404, 405, 413, 416, 429] {
+            assert!(!retryable(&registry(status)), "{status}");
+        }
+        let whole =
+            Error::new(ErrorKind::Registry, "too large").with_answer(Answer::WholeBlobTooLarge);
+        assert!(retryable(&whole) && needs_new_session(&whole));
+        assert!(retryable(&Error::new(
+            ErrorKind::Network,
+            "connection reset"
+        )));
+        // The status's words without its type decide nothing.
+        assert!(!retryable(&Error::new(
+            ErrorKind::Registry,
+            "HTTP 500: unknown error"
+        )));
+        assert!(!needs_new_session(&Error::new(
+            ErrorKind::Registry,
+            "the registry refused the blob in one request (HTTP 413)"
+        )));
+        // A refusal is not retried, whatever its status.
+        let denied = Error::new(ErrorKind::Denied, "denied").with_answer(Answer::Status(503));
+        assert!(!retryable(&denied));
     }
 }

@@ -9,7 +9,7 @@ use super::client::RegistryClient;
 use super::http::{Body, Request, Response, Target, expect, header};
 use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
 use crate::digest::{Digest, VerifyingReader};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
 
 /// How a pushed blob reached the repository.
@@ -184,7 +184,8 @@ impl RegistryClient {
                 return Err(Error::new(
                     ErrorKind::Registry,
                     format!("{TOO_LARGE_AT_ONCE}: it goes up in chunks from a new upload session"),
-                ));
+                )
+                .with_answer(Answer::WholeBlobTooLarge));
             }
             let resp = expect_upload(sent, &[201])?;
             check_committed(&resp, digest)?;
@@ -282,9 +283,9 @@ impl RegistryClient {
     }
 }
 
-/// [`expect`] for an upload's requests: a registry failing (5xx) says its status, which
-/// is what tells the caller a new upload session may succeed — the error envelope's own
-/// message ("unknown error") does not.
+/// [`expect`] for an upload's requests: a registry failing (5xx) says its status in the
+/// message too, since the error envelope's own ("unknown error") does not tell people
+/// what failed (the retry decision reads [`Error::status`]).
 fn expect_upload(resp: Response, ok: &[u16]) -> Result<Response> {
     let status = resp.status().as_u16();
     expect(resp, ok).map_err(|e| {
@@ -304,9 +305,10 @@ const ASKED_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
 const TOO_LARGE_AT_ONCE: &str = "the registry refused the blob in one request (HTTP 413)";
 
 /// Whether a failed [`RegistryClient::push_blob`] may succeed from a new upload session
-/// because the registry asked for chunks (a 413 to the whole blob).
+/// because the registry asked for chunks (a 413 to the whole blob; a 413 to a chunk is
+/// not: the next session would send the same chunks).
 pub fn needs_new_session(e: &Error) -> bool {
-    e.kind() == ErrorKind::Registry && e.to_string().contains(TOO_LARGE_AT_ONCE)
+    e.answer() == Some(Answer::WholeBlobTooLarge)
 }
 
 /// Where the upload continues: the `Location` of a 202, made absolute.
