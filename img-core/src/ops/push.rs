@@ -30,6 +30,10 @@ pub mod progress;
 pub use compress::CompressionFormat;
 pub use progress::{LayerEvent, NoPushProgress, PushProgress};
 
+/// How many source repositories a layer is asked to be mounted from before it is
+/// uploaded: docker's "up to three" candidates.
+const MOUNT_CANDIDATES: usize = 3;
+
 /// Attempts at one blob: a PUT failing with 5xx or a cut connection starts a new upload
 /// session, this many times in all.
 const BLOB_ATTEMPTS: u32 = 3;
@@ -459,12 +463,12 @@ impl Pusher<'_> {
         Ok(())
     }
 
-    /// A layer the store knows in another repository of this registry is asked to be
-    /// mounted from there (the latest seen), as docker does; the registry then either
-    /// links it (201) or opens an upload (202) that the bytes go to.
-    fn mount_source(&self, desc: &Descriptor) -> Result<Option<String>> {
+    /// The repositories of this registry a layer is asked to be mounted from, as docker
+    /// asks: the [`MOUNT_CANDIDATES`] the store saw it in most recently, other than the
+    /// target. Configs are never mounted.
+    fn mount_sources(&self, desc: &Descriptor) -> Result<Vec<String>> {
         if !is_layer(desc) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let repo = self.reference.path();
         Ok(self
@@ -472,14 +476,46 @@ impl Pusher<'_> {
             .index()
             .blob_sources(&desc.digest, self.reference.domain())?
             .into_iter()
-            .find(|r| r != repo))
+            .filter(|r| r != repo)
+            .take(MOUNT_CANDIDATES)
+            .collect())
+    }
+
+    /// Asks each source but the last to mount the layer, in turn: the first that does is
+    /// returned. A source that declines (it lacks the blob: the registry opens an upload,
+    /// cancelled here) or fails is passed over, as docker passes over its candidates; the
+    /// last is left to [`Self::send_blob`], whose upload uses the session it opens.
+    fn mount_from_any(
+        &self,
+        desc: &Descriptor,
+        sources: &mut Vec<String>,
+    ) -> Result<Option<String>> {
+        while sources.len() > 1 {
+            let from = sources.remove(0);
+            match self.client.mount_blob(self.reference.path(), desc, &from) {
+                Ok(true) => return Ok(Some(from)),
+                Ok(false) => {}
+                Err(e) if e.kind() == ErrorKind::DigestMismatch => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     /// One blob the repository lacks: a mount, or its bytes streamed from the store and
     /// re-hashed on the way; a failed upload is retried from a new session.
     fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
         let repo = self.reference.path();
-        let mut from = self.mount_source(desc)?;
+        let mut sources = self.mount_sources(desc)?;
+        if let Some(source) = self.mount_from_any(desc, &mut sources)? {
+            self.progress
+                .layer(desc, diff_id, LayerEvent::Mounted(source));
+            return Ok(Totals {
+                mounted: desc.size,
+                ..Totals::default()
+            });
+        }
+        let mut from = sources.pop();
         let mut attempt = 1;
         loop {
             let file = self.store.open_blob(&desc.digest)?;

@@ -37,6 +37,51 @@ impl RegistryClient {
         inner().map_err(|e| e.context(ctx()))
     }
 
+    /// Asks the registry to link the blob `blob` into `repository` from the repository
+    /// `from`, sending no bytes: `true` when it did (201). When it declines (202: `from`
+    /// lacks the blob, or the registry does not mount), the upload it opened is
+    /// cancelled, as docker cancels it before asking its next candidate.
+    pub fn mount_blob(&self, repository: &str, blob: &Descriptor, from: &str) -> Result<bool> {
+        let ctx = || {
+            format!(
+                "mounting blob {} into {repository} from {from} on {}",
+                blob.digest,
+                self.host()
+            )
+        };
+        let inner = || -> Result<bool> {
+            check_repository(repository)?;
+            check_repository(from)?;
+            let base = self.base_url()?;
+            let start = format!("/v2/{repository}/blobs/uploads/");
+            let path = format!("{start}?mount={}&from={from}", blob.digest);
+            let resp = self.send(Request::new("POST", path, Scope::mount(repository, from)))?;
+            let resp = expect_upload(resp, &[201, 202])?;
+            if resp.status().as_u16() == 201 {
+                check_committed(&resp, &blob.digest)?;
+                return Ok(true);
+            }
+            let location = upload_location(&resp, &base, &start)?;
+            drop(resp);
+            self.cancel_upload(repository, location);
+            Ok(false)
+        };
+        inner().map_err(|e| e.context(ctx()))
+    }
+
+    /// Best effort: an abandoned upload would otherwise sit in the registry's storage
+    /// until its purge runs.
+    fn cancel_upload(&self, repository: &str, location: String) {
+        let cancel = Request {
+            method: "DELETE",
+            target: Target::Url(location),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope: Scope::push(repository),
+        };
+        let _ = self.send(cancel);
+    }
+
     /// Uploads the blob `blob` (its digest and size) of `repository`, reading exactly
     /// `blob.size` bytes from `reader`, which must hash to `blob.digest`.
     ///
@@ -113,16 +158,7 @@ impl RegistryClient {
             &mut location,
         );
         if result.is_err() {
-            // Best effort: an abandoned upload would otherwise sit in the registry's
-            // storage until its purge runs.
-            let cancel = Request {
-                method: "DELETE",
-                target: Target::Url(location),
-                headers: Vec::new(),
-                body: Body::Empty,
-                scope: Scope::push(repository),
-            };
-            let _ = self.send(cancel);
+            self.cancel_upload(repository, location);
         }
         result
     }
