@@ -597,7 +597,9 @@ fn arrivals(seen: &[SeenRequest], is: impl Fn(&SeenRequest) -> bool) -> Vec<Dura
 /// Issue 16: a re-push of 100 small layers took 141 ms, its 101 HEADs sent `jobs` (6) at
 /// a time. Behind a registry slow to answer, every HEAD of a push goes out before the
 /// first answer comes back, while the uploads keep to `jobs` at once (docker's
-/// max-concurrent-uploads): the seventh waits for a slot.
+/// max-concurrent-uploads): the seventh waits for a slot. A re-push asks only whether
+/// the repository has the manifest (the store saw its layers there) and HEADs no blob;
+/// when the registry says it has not, every blob is HEADed again, all at once.
 #[test]
 fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
     const SLOW: Duration = Duration::from_millis(700);
@@ -606,10 +608,17 @@ fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
     let image = image_with_layers(LAYERS, 2048, 41);
     push_image(&f.registry.client().unwrap(), &image).unwrap();
     f.pull(&image.reference()).unwrap();
-    let proxy = FaultProxy::start(&f.registry.addr(), |method, path, _| {
+    let lost = Arc::new(AtomicBool::new(false));
+    let manifest_lost = lost.clone();
+    let proxy = FaultProxy::start(&f.registry.addr(), move |method, path, _| {
         let blob_head = method == "HEAD" && path.contains("/blobs/sha256:");
         if blob_head || is_upload_put(method, path) {
             Fault::Delay(SLOW)
+        } else if method == "HEAD"
+            && path.contains("/manifests/")
+            && manifest_lost.load(Ordering::SeqCst)
+        {
+            Fault::Status(404, None)
         } else {
             Fault::Pass
         }
@@ -618,10 +627,13 @@ fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
     let target = format!("{}/me/app:1", proxy.addr());
     tag(&f, &image.reference(), &target);
     let is_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/blobs/sha256:");
+    let is_manifest_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/manifests/");
     // At the default jobs, 6.
     let (r, _) = push(&f, &target, &[]);
-    ok(r);
+    let digest = ok(r).json()["Digest"].as_str().unwrap().to_owned();
     let seen = proxy.seen();
+    // A fresh repository: no manifest asked for, every blob HEADed at once.
+    assert!(!seen.iter().any(is_manifest_head), "{seen:#?}");
     let heads = arrivals(&seen, is_head);
     assert_eq!(heads.len(), LAYERS + 1, "{seen:#?}");
     assert!(heads[LAYERS] < SLOW, "HEADs waited for answers: {heads:?}");
@@ -630,15 +642,37 @@ fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
     assert_eq!(puts.len(), LAYERS + 1, "{seen:#?}");
     assert!(puts[5] < SLOW && puts[6] >= SLOW, "{puts:?}");
 
-    // Again: nothing but the HEADs, all at once, and the manifest.
+    // Again: the manifest's HEAD by digest, and the tag.
     let before = proxy.seen().len();
     let (r, took) = push(&f, &target, &[]);
-    ok(r);
+    let rec = ok(r).json();
+    let again = &proxy.seen()[before..];
+    let asked: Vec<&str> = again
+        .iter()
+        .filter(|s| is_manifest_head(s))
+        .map(|s| s.path.as_str())
+        .collect();
+    assert_eq!(
+        asked,
+        [format!("/v2/me/app/manifests/{digest}")],
+        "{again:#?}"
+    );
+    assert!(!again.iter().any(is_head), "{again:#?}");
+    assert!(!again.iter().any(is_upload_post), "{again:#?}");
+    assert_eq!(rec["Pushed"], 0, "{rec}");
+    assert!(took < SLOW, "the re-push took {took:?}");
+
+    // A registry that says it lost the manifest: every blob is HEADed, all at once.
+    lost.store(true, Ordering::SeqCst);
+    let before = proxy.seen().len();
+    let (r, took) = push(&f, &target, &[]);
+    let rec = ok(r).json();
     let again = &proxy.seen()[before..];
     let heads = arrivals(again, is_head);
     assert_eq!(heads.len(), LAYERS + 1, "{again:#?}");
     assert!(heads[LAYERS] < SLOW, "{heads:?}");
     assert!(!again.iter().any(is_upload_post), "{again:#?}");
+    assert_eq!(rec["Pushed"], 0, "{rec}");
     // One wave of HEADs, not the three of 13 at 6 at a time.
     assert!(took < 2 * SLOW, "the re-push took {took:?}");
 }

@@ -25,6 +25,10 @@ pub(crate) fn run<T: Sync, R: Send>(
     jobs: usize,
     work: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
+    // No thread for no work (a re-push uploads nothing).
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     // Popped from the end: reversed so the first item starts first.
     let queue = Mutex::new(items.iter().rev().collect::<Vec<_>>());
     let failed = AtomicBool::new(false);

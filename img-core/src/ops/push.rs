@@ -228,12 +228,12 @@ impl Pusher<'_> {
                         self.options.compression,
                     )? {
                         Some(c) => {
-                            self.push_manifest_blobs(&c.manifest, &mut totals)?;
+                            self.push_manifest_blobs(&c.manifest, &c.digest, &mut totals)?;
                             converted = Some(c.closure);
                             (c.digest, c.media_type, c.bytes)
                         }
                         None => {
-                            self.push_manifest_blobs(&m, &mut totals)?;
+                            self.push_manifest_blobs(&m, &image.target, &mut totals)?;
                             (image.target.clone(), image.target_media_type.clone(), bytes)
                         }
                     }
@@ -252,13 +252,13 @@ impl Pusher<'_> {
                         let child = self.child(entry)?.ok_or_else(|| {
                             missing_child(self.reference, entry, "is not in the store")
                         })?;
-                        self.push_manifest_blobs(&child.0, &mut totals)?;
+                        self.push_manifest_blobs(&child.0, &entry.digest, &mut totals)?;
                         (entry.digest.clone(), entry.media_type.clone(), child.1)
                     } else {
                         for entry in &index.manifests {
                             match self.child(entry)? {
                                 Some((m, child_bytes)) => {
-                                    self.push_manifest_blobs(&m, &mut totals)?;
+                                    self.push_manifest_blobs(&m, &entry.digest, &mut totals)?;
                                     self.client.put_manifest(
                                         repo,
                                         &entry.digest.to_string(),
@@ -361,10 +361,17 @@ impl Pusher<'_> {
         })
     }
 
-    /// A manifest's blobs: every one HEADed first, [`head_jobs`] at once (a HEAD is a
-    /// round trip, and a re-push is nothing but HEADs); then the layers the repository
-    /// lacks go up `jobs` at once (docker's max-concurrent-uploads), and the config last.
-    fn push_manifest_blobs(&self, m: &Manifest, totals: &mut Totals) -> Result<()> {
+    /// The blobs of manifest `m` (whose digest is `digest`): none asked for when the
+    /// repository has the manifest already ([`Self::already_there`]); else every one
+    /// HEADed first, [`head_jobs`] at once (a HEAD is a round trip, and a re-push is
+    /// nothing but HEADs); then the layers the repository lacks go up `jobs` at once
+    /// (docker's max-concurrent-uploads), and the config last.
+    fn push_manifest_blobs(
+        &self,
+        m: &Manifest,
+        digest: &Digest,
+        totals: &mut Totals,
+    ) -> Result<()> {
         let diff_ids = self
             .read(&m.config.digest)
             .ok()
@@ -389,6 +396,19 @@ impl Pusher<'_> {
         // slot. The rows stay docker's; img's HEADs below do not wait for a slot.
         for (l, diff_id) in layers.iter().skip(jobs) {
             self.progress.layer(l, *diff_id, LayerEvent::Waiting);
+        }
+        if self.already_there(m, digest)? {
+            for (l, diff_id) in &layers {
+                self.progress.layer(l, *diff_id, LayerEvent::Exists);
+            }
+            let digests: Vec<&Digest> = layers.iter().map(|(l, _)| &l.digest).collect();
+            self.store.index().put_blob_sources(
+                &digests,
+                self.reference.domain(),
+                self.reference.path(),
+            )?;
+            totals.existing += m.layers.iter().map(|l| l.size).sum::<u64>() + m.config.size;
+            return Ok(());
         }
         let mut blobs: Vec<(&Descriptor, Option<&Digest>)> = layers.clone();
         blobs.push((&m.config, None));
@@ -461,6 +481,31 @@ impl Pusher<'_> {
         totals.mounted += sum.mounted;
         totals.existing += sum.existing;
         Ok(())
+    }
+
+    /// Whether the repository has the manifest `digest` already: asked (one HEAD) only
+    /// when the store saw its layers there, a re-push. The registry then holds every
+    /// blob the manifest names, since it refuses a manifest whose blobs it lacks, so none
+    /// is HEADed (go-containerregistry skips them the same way); a fresh push asks
+    /// nothing more than before.
+    fn already_there(&self, m: &Manifest, digest: &Digest) -> Result<bool> {
+        let Some(layer) = m.layers.first() else {
+            return Ok(false);
+        };
+        let repo = self.reference.path();
+        let seen_here = self
+            .store
+            .index()
+            .blob_sources(&layer.digest, self.reference.domain())?
+            .iter()
+            .any(|r| r == repo);
+        if !seen_here {
+            return Ok(false);
+        }
+        let found = self
+            .client
+            .head_manifest_for_push(repo, &digest.to_string())?;
+        Ok(found.is_some_and(|(d, _, _)| &d == digest))
     }
 
     /// The repositories of this registry a layer is asked to be mounted from, as docker

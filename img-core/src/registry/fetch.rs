@@ -158,16 +158,39 @@ impl RegistryClient {
                 self.host()
             )
         };
-        self.head_manifest_inner(repository, reference)
+        self.head_manifest_inner(repository, reference, Scope::pull(repository))
             .map_err(|e| e.context(ctx()))
     }
 
-    fn head_manifest_inner(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
+    /// [`head_manifest`](Self::head_manifest) on the way to a push, asked with the push's
+    /// scope (pull and push), so that one token serves the whole push.
+    pub fn head_manifest_for_push(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<(Digest, u64, String)>> {
+        let ctx = || {
+            format!(
+                "checking manifest {:?} on {}",
+                display_ref(repository, reference),
+                self.host()
+            )
+        };
+        self.head_manifest_inner(repository, reference, Scope::push(repository))
+            .map(|h| h.found)
+            .map_err(|e| e.context(ctx()))
+    }
+
+    fn head_manifest_inner(
+        &self,
+        repository: &str,
+        reference: &str,
+        scope: Scope,
+    ) -> Result<ManifestHead> {
         check_repository(repository)?;
         let r = ManifestRef::parse(reference)?;
         let path = format!("/v2/{repository}/manifests/{}", r.as_path());
-        let req = Request::new("HEAD", path, Scope::pull(repository))
-            .header("accept", media_type::MANIFEST_ACCEPT);
+        let req = Request::new("HEAD", path, scope).header("accept", media_type::MANIFEST_ACCEPT);
         let resp = self.send(req)?;
         let ratelimit_remaining = header(&resp, "ratelimit-remaining")
             .map(|v| v.trim().to_owned())
