@@ -151,15 +151,7 @@ impl RegistryClient {
     /// [`head_manifest`](Self::head_manifest), with the rate-limit header the registry
     /// sent along (Docker Hub's `ratelimit-remaining`), for `img-pull --check`.
     pub fn check_manifest(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
-        let ctx = || {
-            format!(
-                "checking manifest {:?} on {}",
-                display_ref(repository, reference),
-                self.host()
-            )
-        };
-        self.head_manifest_inner(repository, reference, Scope::pull(repository))
-            .map_err(|e| e.context(ctx()))
+        self.head_manifest_scoped(repository, reference, Scope::pull(repository))
     }
 
     /// [`head_manifest`](Self::head_manifest) on the way to a push, asked with the push's
@@ -169,6 +161,16 @@ impl RegistryClient {
         repository: &str,
         reference: &str,
     ) -> Result<Option<(Digest, u64, String)>> {
+        let head = self.head_manifest_scoped(repository, reference, Scope::push(repository))?;
+        Ok(head.found)
+    }
+
+    fn head_manifest_scoped(
+        &self,
+        repository: &str,
+        reference: &str,
+        scope: Scope,
+    ) -> Result<ManifestHead> {
         let ctx = || {
             format!(
                 "checking manifest {:?} on {}",
@@ -176,8 +178,7 @@ impl RegistryClient {
                 self.host()
             )
         };
-        self.head_manifest_inner(repository, reference, Scope::push(repository))
-            .map(|h| h.found)
+        self.head_manifest_inner(repository, reference, scope)
             .map_err(|e| e.context(ctx()))
     }
 
