@@ -22,27 +22,11 @@ fn fixture() -> Fixture {
     Fixture::new().expect("starting the test registry (needs the docker-registry package)")
 }
 
-/// Tags the store's image `from` (a fixture name) as `to` (a full reference).
-fn tag(f: &Fixture, from: &str, to: &str) {
-    let store = f.store().unwrap();
-    let r = img_core::Reference::parse_normalized(&f.reference(from)).unwrap();
-    let image = store
-        .index()
-        .image_by_tag(&r.name(), r.tag().unwrap())
-        .unwrap()
-        .unwrap();
-    let to = img_core::Reference::parse_normalized(to).unwrap();
-    store
-        .index()
-        .tag(&image.id, &to.name(), to.tag().unwrap_or("latest"))
-        .unwrap();
-}
-
 /// The pulled alpine-like image tagged as `me/app:1` through `proxy`: the reference.
 fn through(f: &Fixture, proxy: &FaultProxy) -> String {
     f.pull(ALPINE).unwrap();
     let target = format!("{}/me/app:1", proxy.addr());
-    tag(f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     target
 }
 
@@ -397,8 +381,7 @@ fn a_push_racing_prune_in_a_loop_succeeds_and_the_store_stays_sound() {
 fn an_upload_location_on_another_origin_gets_no_credentials() {
     use base64::Engine;
     use img_core::testing::TestRegistry;
-    use img_core::testing::registry::TokenAuthConfig;
-    use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+    use img_core::testing::token_server::{TokenServer, TokenServerOptions};
     let f = fixture();
     f.pull(ALPINE).unwrap();
     let server = TokenServer::start(TokenServerOptions {
@@ -406,19 +389,15 @@ fn an_upload_location_on_another_origin_gets_no_credentials() {
         ..TokenServerOptions::default()
     })
     .unwrap();
-    let bundle = f.dir().join("token-signer.pem");
-    std::fs::write(&bundle, server.cert_pem()).unwrap();
+    let auth = server
+        .auth_config(&f.dir().join("token-signer.pem"))
+        .unwrap();
     // The registry with token auth, and an open one over the same storage: the "object
     // storage" its uploads are sent to, on another origin (localhost, another port).
     let storage = f.dir().join("shared-storage");
     let registry = TestRegistry::builder()
         .storage(&storage)
-        .token_auth(TokenAuthConfig {
-            realm: server.realm(),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
+        .token_auth(auth)
         .start()
         .unwrap();
     let uploads = TestRegistry::builder().storage(&storage).start().unwrap();
@@ -434,7 +413,7 @@ fn an_upload_location_on_another_origin_gets_no_credentials() {
     })
     .unwrap();
     let target = format!("{}/team/app:1", front.addr());
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let docker = f.dir().join("home/.docker");
     std::fs::create_dir_all(&docker).unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode("carol:Up10ad-Secret");
@@ -498,7 +477,7 @@ fn a_registry_asking_for_chunks_of_a_minimum_length_gets_every_blob_in_patches_o
     })
     .unwrap();
     let target = format!("{}/me/app:1", proxy.addr());
-    tag(&f, &image.reference(), &target);
+    f.tag(&image.reference(), &target).unwrap();
     let (r, _) = push(&f, &target, &[]);
     let r = ok(r);
     let seen = proxy.seen();
@@ -545,7 +524,7 @@ fn a_blob_refused_whole_with_413_goes_up_in_chunks_from_a_new_upload_session() {
     })
     .unwrap();
     let target = format!("{}/me/app:1", proxy.addr());
-    tag(&f, "test/big:latest", &target);
+    f.tag("test/big:latest", &target).unwrap();
     let (r, _) = push(&f, &target, &[]);
     let r = ok(r);
     assert!(
@@ -625,7 +604,7 @@ fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
     })
     .unwrap();
     let target = format!("{}/me/app:1", proxy.addr());
-    tag(&f, &image.reference(), &target);
+    f.tag(&image.reference(), &target).unwrap();
     let is_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/blobs/sha256:");
     let is_manifest_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/manifests/");
     // At the default jobs, 6.

@@ -15,28 +15,12 @@ fn fixture() -> Fixture {
     Fixture::new().expect("starting the test registry (needs the docker-registry package)")
 }
 
-/// Tags the store's image `from` (a fixture name) as `to` (a full reference).
-fn tag(f: &Fixture, from: &str, to: &str) {
-    let store = f.store().unwrap();
-    let r = img_core::Reference::parse_normalized(&f.reference(from)).unwrap();
-    let image = store
-        .index()
-        .image_by_tag(&r.name(), r.tag().unwrap())
-        .unwrap()
-        .unwrap();
-    let to = img_core::Reference::parse_normalized(to).unwrap();
-    store
-        .index()
-        .tag(&image.id, &to.name(), to.tag().unwrap_or("latest"))
-        .unwrap();
-}
-
 #[test]
 fn a_pushed_image_has_the_stores_digest_and_a_repush_sends_nothing() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
     let target = f.reference("me/app:1");
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let r = push(&f, &[&target], None).success();
     let rec = r.json();
     assert_eq!(rec["Digest"], pulled.digest.to_string(), "{}", r.stdout);
@@ -85,7 +69,7 @@ fn records_on_stdin_push_their_ref_and_an_id_alone_is_a_per_item_error() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;
     let target = f.reference("me/piped:2");
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let record = serde_json::json!({"Id": pulled.id, "Ref": target, "Digest": pulled.digest,
         "RepoTags": [], "RepoDigests": [], "Platform": "linux/amd64", "Size": 1});
     let short = &pulled.id.hex()[..8];
@@ -124,7 +108,7 @@ fn an_all_platforms_image_pushes_every_manifest_then_the_index_byte_identical() 
     let f = fixture();
     let pulled = f.pull_all_platforms(MULTI).unwrap().record;
     let target = f.reference("me/multi:3");
-    tag(&f, MULTI, &target);
+    f.tag(MULTI, &target).unwrap();
     let rec = push(&f, &[&target], None).success().json();
     assert_eq!(rec["Digest"], pulled.digest.to_string());
     let store = f.store().unwrap();
@@ -145,7 +129,7 @@ fn an_index_naming_platforms_the_store_lacks_is_refused_unless_one_is_chosen() {
     let pulled = f.pull(MULTI).unwrap().record;
     // A one-platform pull: the tag names the platform manifest, which is what goes up.
     let target = f.reference("me/one:1");
-    tag(&f, MULTI, &target);
+    f.tag(MULTI, &target).unwrap();
     let rec = push(&f, &[&target], None).success().json();
     let image = f
         .store()
@@ -188,8 +172,8 @@ fn a_digest_or_a_tag_with_all_tags_is_a_usage_error() {
         r.stderr
     );
     // -a pushes every tag of the repository.
-    tag(&f, ALPINE, &f.reference("me/all:1"));
-    tag(&f, ALPINE, &f.reference("me/all:2"));
+    f.tag(ALPINE, &f.reference("me/all:1")).unwrap();
+    f.tag(ALPINE, &f.reference("me/all:2")).unwrap();
     let r = push(&f, &["-a", &f.reference("me/all")], None).success();
     let recs = r.records::<serde_json::Value>();
     assert_eq!(recs.len(), 2, "{}", r.stdout);
@@ -205,7 +189,7 @@ fn a_blob_damaged_in_the_store_is_abandoned_and_no_tag_is_written() {
     // Another registry: to this one, the layer pulled from it would be mounted, not read.
     let other = img_core::testing::TestRegistry::start().unwrap();
     let target = format!("{}/me/damaged:1", other.addr());
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let store = f.store().unwrap();
     let layer = &f
         .image(ALPINE)
@@ -239,7 +223,7 @@ fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
     let pulled = f.pull(ALPINE).unwrap().record;
     let (server, registry) = token_registry(&f);
     let target = format!("{}/team/app:1", registry.addr());
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     // Anonymous: a pull-only token, and the registry refuses the upload.
     let r = push(&f, &[&target], None).failure(1, 1);
     assert!(r.stderr.contains("img-push: "), "{}", r.stderr);
@@ -272,25 +256,17 @@ fn token_registry(
     img_core::testing::TestRegistry,
 ) {
     use img_core::testing::TestRegistry;
-    use img_core::testing::registry::TokenAuthConfig;
-    use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+    use img_core::testing::token_server::{TokenServer, TokenServerOptions};
     let server = TokenServer::start(TokenServerOptions {
         users: [("carol".to_owned(), "T0ken-Pa55".to_owned())].into(),
         anonymous_pull: true,
         ..TokenServerOptions::default()
     })
     .unwrap();
-    let bundle = f.dir().join("token-signer.pem");
-    std::fs::write(&bundle, server.cert_pem()).unwrap();
-    let registry = TestRegistry::builder()
-        .token_auth(TokenAuthConfig {
-            realm: server.realm(),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
-        .start()
+    let auth = server
+        .auth_config(&f.dir().join("token-signer.pem"))
         .unwrap();
+    let registry = TestRegistry::builder().token_auth(auth).start().unwrap();
     (server, registry)
 }
 
@@ -336,7 +312,7 @@ fn a_layer_pulled_from_another_repository_of_the_registry_is_mounted_not_uploade
     let f = fixture();
     f.pull(ALPINE).unwrap();
     let target = f.reference("me/mounted:1");
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let (layers, config_size) = layers_of(&f, &target);
     let rec = push(&f, &[&target], None).success().json();
     let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
@@ -367,7 +343,7 @@ fn a_layer_pulled_from_another_repository_of_the_registry_is_mounted_not_uploade
         .unwrap();
     assert_eq!(sources, ["me/mounted", from], "{sources:?}");
     // On a terminal, docker's line.
-    tag(&f, ALPINE, &f.reference("me/mounted2:1"));
+    f.tag(ALPINE, &f.reference("me/mounted2:1")).unwrap();
     let screen = f.on_terminal(
         env!("CARGO_BIN_EXE_img-push"),
         &[&f.reference("me/mounted2:1")],
@@ -411,7 +387,7 @@ fn a_layer_is_mounted_from_the_third_source_when_the_first_two_lack_it() {
     let pair = |from: &str, status: &str| (from.to_owned(), status.to_owned());
 
     let target = f.reference("me/third:1");
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     let (layers, config_size) = layers_of(&f, &target);
     let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
     seen_in(&layers, &["me/gone1", "me/gone2"]);
@@ -436,7 +412,7 @@ fn a_layer_is_mounted_from_the_third_source_when_the_first_two_lack_it() {
 
     // Three sources ahead of those that have it (me/third, now the newest of them).
     let target = f.reference("me/fourth:1");
-    tag(&f, ALPINE, &target);
+    f.tag(ALPINE, &target).unwrap();
     seen_in(&layers, &["me/gone3", "me/gone4", "me/gone5"]);
     let rec = push(&f, &[&target], None).success().json();
     assert_eq!(rec["Mounted"], 0, "{rec}");
@@ -467,8 +443,8 @@ fn a_mount_with_token_auth_asks_pull_on_the_source_too() {
     log_in(&f, &registry);
     let first = format!("{}/team/base:1", registry.addr());
     let second = format!("{}/team/app:1", registry.addr());
-    tag(&f, ALPINE, &first);
-    tag(&f, ALPINE, &second);
+    f.tag(ALPINE, &first).unwrap();
+    f.tag(ALPINE, &second).unwrap();
     let (layers, config_size) = layers_of(&f, &first);
     let rec = push(&f, &[&first], None).success().json();
     assert_eq!(rec["Mounted"], 0, "{rec}");

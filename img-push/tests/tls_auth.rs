@@ -6,8 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::testing::tls::TestCa;
-use img_core::testing::{Fixture, Run, TestDockerd, TestRegistry, stdout_of, write_htpasswd};
+use img_core::testing::{BasicTlsRegistry, Fixture, Run, TestDockerd, TestRegistry, stdout_of};
 
 const ALPINE: &str = "test/alpine-like:latest";
 const USER: &str = "alice";
@@ -16,7 +15,7 @@ const PASSWORD: &str = "Corr3ct-Horse-Battery";
 /// The fixture (its store holding ALPINE) and a Basic-auth TLS registry beside it.
 struct BasicTls {
     f: Fixture,
-    registry: TestRegistry,
+    tls: BasicTlsRegistry,
     /// A directory holding the CA as `ca.crt` (skopeo's `--cert-dir`).
     cert_dir: std::path::PathBuf,
 }
@@ -25,34 +24,16 @@ impl BasicTls {
     fn start() -> BasicTls {
         let f = Fixture::new().expect("the test registry");
         f.pull(ALPINE).unwrap();
-        let ca = TestCa::new("img-push test ca").unwrap();
-        let leaf = ca.server_cert().unwrap();
-        let dir = f.dir().join("tls");
-        std::fs::create_dir_all(&dir).unwrap();
-        let (cert, key, htpasswd) = (
-            dir.join("leaf.crt"),
-            dir.join("leaf.key"),
-            dir.join("htpasswd"),
-        );
-        std::fs::write(&cert, &leaf.cert_pem).unwrap();
-        std::fs::write(&key, &leaf.key_pem).unwrap();
-        write_htpasswd(&htpasswd, &[(USER, PASSWORD)]).unwrap();
-        let registry = TestRegistry::builder()
-            .tls(&cert, &key)
-            .htpasswd(&htpasswd)
-            .start()
+        let tls = BasicTlsRegistry::start("img-push test ca", &[(USER, PASSWORD)])
             .expect("starting a Basic-auth TLS registry");
+        let ca = &tls.ca;
         // Trusted by img through $XDG_CONFIG_HOME/img/certs.d, by skopeo through --cert-dir.
-        ca.write_certs_d(&f.dir().join("config/img/certs.d"), &registry.addr())
+        ca.write_certs_d(&f.dir().join("config/img/certs.d"), &tls.host())
             .unwrap();
         let cert_dir = f.dir().join("skopeo-certs");
         std::fs::create_dir_all(&cert_dir).unwrap();
         std::fs::write(cert_dir.join("ca.crt"), ca.cert_pem()).unwrap();
-        BasicTls {
-            f,
-            registry,
-            cert_dir,
-        }
+        BasicTls { f, tls, cert_dir }
     }
 
     /// Tags the store's ALPINE as `name` (`me/app:1`) on the TLS registry; its reference.
@@ -63,19 +44,8 @@ impl BasicTls {
     /// Tags the store's `from` (a name on the fixture's registry) as `name` on the TLS
     /// registry; its reference.
     fn tag_from(&self, from: &str, name: &str) -> String {
-        let target = format!("{}/{name}", self.registry.addr());
-        let store = self.f.store().unwrap();
-        let from = img_core::Reference::parse_normalized(&self.f.reference(from)).unwrap();
-        let image = store
-            .index()
-            .image_by_tag(&from.name(), from.tag().unwrap())
-            .unwrap()
-            .unwrap();
-        let to = img_core::Reference::parse_normalized(&target).unwrap();
-        store
-            .index()
-            .tag(&image.id, &to.name(), to.tag().unwrap())
-            .unwrap();
+        let target = format!("{}/{name}", self.tls.host());
+        self.f.tag(from, &target).unwrap();
         target
     }
 
@@ -83,7 +53,11 @@ impl BasicTls {
     fn credentials(&self, password: &str) {
         let docker = self.f.dir().join("home/.docker");
         std::fs::create_dir_all(&docker).unwrap();
-        std::fs::write(docker.join("config.json"), auths(&self.registry, password)).unwrap();
+        std::fs::write(
+            docker.join("config.json"),
+            auths(&self.tls.registry, password),
+        )
+        .unwrap();
     }
 
     fn push(&self, target: &str) -> Run {
@@ -187,7 +161,7 @@ fn a_wrong_password_on_push_says_the_credentials_were_refused_not_denied() {
     assert!(r.stderr.contains("log in first"), "{}", r.stderr);
     assert!(!r.stderr.contains("denied"), "{}", r.stderr);
 
-    let client = reg.registry.client_as(USER, PASSWORD).unwrap();
+    let client = reg.tls.registry.client_as(USER, PASSWORD).unwrap();
     assert!(client.head_manifest("me/app", "2").unwrap().is_none());
 }
 
@@ -204,7 +178,7 @@ fn dockerd_pulls_what_img_pushed_over_tls_as_the_same_image() {
     // The daemon trusts loopback registries without verifying their certificate.
     std::fs::write(
         daemon.dir().join("cli/config.json"),
-        auths(&reg.registry, PASSWORD),
+        auths(&reg.tls.registry, PASSWORD),
     )
     .unwrap();
     let out = stdout_of(daemon.docker().args(["pull", &target]));
@@ -234,7 +208,7 @@ fn dockerd_pulls_what_img_pushed_over_tls_as_the_same_image() {
         digests,
         [format!(
             "{}/me/app@{}",
-            reg.registry.addr(),
+            reg.tls.registry.addr(),
             rec["Digest"].as_str().unwrap()
         )]
     );

@@ -63,6 +63,28 @@ impl Fixture {
         format!("{}/{name}", self.registry.addr())
     }
 
+    /// Tags the store's image `from` (a test image's name on this registry, pulled
+    /// already) as `to`, a full reference (`latest` when it has no tag), through the
+    /// index as img-tag would.
+    pub fn tag(&self, from: &str, to: &str) -> Result<()> {
+        let store = self.store()?;
+        let from = Reference::parse_normalized(&self.reference(from))?;
+        let image = store
+            .index()
+            .image_by_tag(&from.name(), from.tag().unwrap_or("latest"))?
+            .ok_or_else(|| {
+                crate::Error::new(
+                    crate::error::ErrorKind::NotFound,
+                    format!("{from} is not in the store"),
+                )
+            })?;
+        let to = Reference::parse_normalized(to)?;
+        store
+            .index()
+            .tag(&image.id, &to.name(), to.tag().unwrap_or("latest"))?;
+        Ok(())
+    }
+
     /// Pulls `name` (`test/alpine-like:latest`) into the store for the host platform, a
     /// real pull through img-core.
     pub fn pull(&self, name: &str) -> Result<Pulled> {
