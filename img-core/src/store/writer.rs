@@ -9,13 +9,15 @@
 //! (containerd's `Commit(size, expected)`); [`BlobWriter::finish`] stages the blob under
 //! the digest it hashes to, invisible, for a load to commit once it has checked all it
 //! loads. Either way a commit is fsync → verify → the digest's ingest lock → rename into
-//! `blobs/` → fsync the directories → row ([`Store::publish`]).
+//! `blobs/` → fsync the directories → row ([`Store::publish`]); a pull's blobs share the
+//! last three steps with the other commits in flight ([`BlobWriter::commit_in`], batch.rs).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::batch::CommitGroup;
 use super::import::SessionLock;
 use super::lock::{LockFile, Mode};
 use super::{Check, INGEST_DIR, Store};
@@ -202,6 +204,28 @@ impl<'s> BlobWriter<'s> {
         Ok(digest)
     }
 
+    /// [`BlobWriter::commit`] with the other commits in flight in `group` (a pull's
+    /// blobs): synced and verified here, then renamed into `blobs/` and recorded in the
+    /// group's next batch, one directory sync and one index transaction for all of them.
+    /// A digest mismatch refuses this blob alone, as a commit of its own would.
+    pub fn commit_in(
+        self,
+        group: &CommitGroup<'s>,
+        expected: Option<&Digest>,
+        media_type: &str,
+    ) -> Result<Digest> {
+        let named = expected.or(self.digest.as_ref()).cloned();
+        let staged = self.verified(expected).map_err(|e| match &named {
+            Some(d) => e.context(format!("committing {d}")),
+            None => e,
+        })?;
+        let digest = staged.digest.clone();
+        group
+            .commit(staged, media_type)
+            .map_err(|e| e.context(format!("committing {digest}")))?;
+        Ok(digest)
+    }
+
     /// The staged blob, once its size and digest are as expected.
     fn verified(self, expected: Option<&Digest>) -> Result<Staged<'s>> {
         if self.exact
@@ -361,18 +385,30 @@ impl Staged<'_> {
             .map_err(|e| e.context(format!("committing {digest}")))
     }
 
-    fn commit_inner(&mut self, media_type: &str) -> Result<()> {
-        let store = self.store;
-        let partial = self.partial.display().to_string();
+    /// Puts the bytes on disk: before any rename makes them visible.
+    pub(super) fn sync(&self) -> Result<()> {
         File::open(&self.partial)
             .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(e, format!("syncing {partial}")))?;
+            .map_err(|e| Error::io(e, format!("syncing {}", self.partial.display())))
+    }
+
+    /// Whether this is a pull's partial, `ingest/<alg>-<hex>`, under the lock of its
+    /// digest held since the ingest found the blob absent or damaged: it is published as
+    /// it is, with no other check.
+    pub(super) fn is_own_partial(&self) -> bool {
+        let name = format!("{}-{}", self.digest.algorithm().as_str(), self.digest.hex());
+        self.partial == self.store.root.join(INGEST_DIR).join(name)
+            && matches!(self.guard, Some(Guard::Digest(_)))
+    }
+
+    fn commit_inner(&mut self, media_type: &str) -> Result<()> {
+        let store = self.store;
+        self.sync()?;
         let ingest_dir = store.root.join(INGEST_DIR);
         let name = format!("{}-{}", self.digest.algorithm().as_str(), self.digest.hex());
-        // A pull's partial is this digest's own, its lock held since the ingest found the
-        // blob absent or damaged; any other takes the digest's lock now, so that a pull of
-        // the same blob waits for us, or we for it.
-        if self.partial == ingest_dir.join(&name) && matches!(self.guard, Some(Guard::Digest(_))) {
+        // Any partial but a pull's own takes the digest's lock now, so that a pull of the
+        // same blob waits for us, or we for it.
+        if self.is_own_partial() {
             return store.publish(&self.partial, &self.digest, self.size, media_type);
         }
         let ingest_lock =

@@ -1,5 +1,6 @@
 //! The downloads of one pull: blobs fetched in parallel into the store's ingest, each
-//! resumed from its partial, retried when the transfer breaks, verified before commit.
+//! resumed from its partial, retried when the transfer breaks, verified before commit,
+//! committed in batches with the others in flight (store/batch.rs).
 
 use std::io::{Read, Write};
 
@@ -8,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::oci::Descriptor;
 use crate::ops::parallel;
 use crate::ops::progress::BlobEvent;
-use crate::store::Ingest;
+use crate::store::{CommitGroup, Ingest};
 
 /// Attempts at one blob before giving up: transfers that break mid-way resume from what
 /// arrived; content that fails its digest is fetched again once from scratch.
@@ -17,7 +18,7 @@ const BLOB_ATTEMPTS: u32 = 5;
 /// `jobs` of them stay far below the memory target.
 const COPY_BUFFER: usize = 256 * 1024;
 
-impl Puller<'_> {
+impl<'a> Puller<'a> {
     /// Fetches `blobs` with up to `jobs` at once; the first failure stops new work and is
     /// returned once the running downloads end (their partials stay for a resume).
     pub(super) fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
@@ -36,12 +37,15 @@ impl Puller<'_> {
         } else {
             jobs
         };
+        // Their commits go in batches: what arrives while one batch syncs goes in the
+        // next, one directory sync and one index transaction for all of them.
+        let group = self.store.commit_group();
         let done = parallel::run_sized(
             &order,
             jobs,
             small_jobs,
             |desc| desc.size < super::SMALL_BLOB,
-            |desc| self.fetch_blob(desc),
+            |desc| self.fetch_blob(desc, &group),
         )?;
         Ok(done
             .into_iter()
@@ -78,7 +82,11 @@ impl Puller<'_> {
 
     /// One blob into the store: resumed from a partial when there is one, retried when the
     /// transfer breaks, verified before commit. Returns (bytes downloaded, bytes reused).
-    pub(super) fn fetch_blob(&self, desc: &Descriptor) -> Result<(u64, u64)> {
+    pub(super) fn fetch_blob(
+        &self,
+        desc: &Descriptor,
+        group: &CommitGroup<'a>,
+    ) -> Result<(u64, u64)> {
         let ctx = || format!("fetching blob {}", desc.digest);
         let mut downloaded = 0u64;
         let mut attempt = 0;
@@ -122,7 +130,7 @@ impl Puller<'_> {
             let result = result.and_then(|()| {
                 self.progress.blob(desc, BlobEvent::Verifying);
                 writer
-                    .commit(Some(&desc.digest), &desc.media_type)
+                    .commit_in(group, Some(&desc.digest), &desc.media_type)
                     .map(drop)
             });
             match result {
