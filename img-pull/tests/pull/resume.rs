@@ -262,6 +262,7 @@ fn a_pull_of_many_small_layers_killed_at_random_instants_leaves_a_sound_store_an
             "{what}"
         );
     }
+    eprintln!("{killed} of {ROUNDS} pulls killed before they ended (a pull takes {typical:?})");
     assert!(
         killed >= ROUNDS / 3,
         "only {killed} of {ROUNDS} kills came before the pull ended (it takes {typical:?})"
