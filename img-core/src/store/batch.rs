@@ -2,10 +2,11 @@
 //! and verified by its own writer before anything of it is visible; what the commits in
 //! flight share — the renames into `blobs/`, then one sync of each directory, then their
 //! rows in one index transaction ([`Store::publish_all`]) — is done once for all the blobs
-//! waiting, by whichever of their threads comes first while no batch is being committed
-//! (the leader), as databases commit their log. The others wait for the leader's result:
-//! no timer, so a lone commit costs what it did alone, and under load each batch gathers
-//! what arrived while the last one synced.
+//! waiting, by whichever of their threads came first while no batch was being committed
+//! (the leader, as databases commit their log). The leader goes on with the next batch
+//! while blobs are waiting; the others hand theirs over and go back to downloading. No
+//! timer: a lone commit costs what it did alone, and under load each batch gathers what
+//! arrived while the last one synced. [`CommitGroup::finish`] says whether all went in.
 //!
 //! A kill -9 at any instant leaves what single commits would: partials (each verified
 //! only once complete; resumed by the next pull), blob files renamed but without a row (a
@@ -14,33 +15,41 @@
 //! never wrong), rows only for files already synced in place. Each blob keeps its digest's
 //! ingest lock until its row is in, so another process ingesting it waits as before.
 
-use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::Store;
 use super::writer::Staged;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
-/// The commits in flight of one pull: `&CommitGroup` is shared by its download threads,
-/// each committing through [`IngestWriter::commit_in`](super::IngestWriter::commit_in).
-pub struct CommitGroup<'s> {
-    store: &'s Store,
-    state: Mutex<State<'s>>,
-    committed: Condvar,
+/// What is done with a blob's outcome once its batch is committed (a pull's progress
+/// line), on whichever thread committed it.
+pub type Then<'g> = Box<dyn FnOnce(&Result<()>) + Send + 'g>;
+
+/// The commits of one pull: `&CommitGroup` is shared by its download threads, each
+/// handing its blobs over with [`IngestWriter::hand_to`](super::IngestWriter::hand_to).
+pub struct CommitGroup<'g> {
+    store: &'g Store,
+    state: Mutex<State<'g>>,
+    /// Signalled when a leader lets go.
+    idle: Condvar,
 }
 
-#[derive(Default)]
-struct State<'s> {
-    /// Blobs synced and verified, waiting for the next batch, with their tickets.
-    waiting: Vec<(u64, Staged<'s>, String)>,
-    /// Whether a leader is committing a batch now.
+struct State<'g> {
+    /// Blobs synced and verified, waiting for the next batch.
+    waiting: Vec<Waiting<'g>>,
+    /// Whether a leader is committing batches now.
     leading: bool,
-    /// Outcomes of committed batches, by ticket, until their threads take them.
-    outcomes: HashMap<u64, Result<()>>,
-    next_ticket: u64,
+    /// The first commit that failed.
+    failed: Option<Error>,
     /// Batches committed so far, and the most blobs in one.
     batches: usize,
     largest: usize,
+}
+
+struct Waiting<'g> {
+    staged: Staged<'g>,
+    media_type: String,
+    then: Then<'g>,
 }
 
 impl Store {
@@ -48,47 +57,67 @@ impl Store {
     pub fn commit_group(&self) -> CommitGroup<'_> {
         CommitGroup {
             store: self,
-            state: Mutex::new(State::default()),
-            committed: Condvar::new(),
+            state: Mutex::new(State {
+                waiting: Vec::new(),
+                leading: false,
+                failed: None,
+                batches: 0,
+                largest: 0,
+            }),
+            idle: Condvar::new(),
         }
     }
 }
 
-impl<'s> CommitGroup<'s> {
-    /// Commits `staged` in the next batch and returns once its batch is committed, with
-    /// this blob's outcome. A partial that is not a pull's own (`ingest/<alg>-<hex>` under
-    /// its digest's lock) is committed on its own, as [`Staged::commit`] does.
-    pub(super) fn commit(&self, staged: Staged<'s>, media_type: &str) -> Result<()> {
+impl<'g> CommitGroup<'g> {
+    /// Syncs `staged` and hands it to the next batch; when no other thread is committing
+    /// batches, this one does until none is waiting. Errors are the sync's; a failed
+    /// commit is told to `then` and by [`CommitGroup::finish`]. A partial that is not a
+    /// pull's own (`ingest/<alg>-<hex>` under its digest's lock) is committed on its own,
+    /// as [`Staged::commit`] does, its error returned.
+    pub(super) fn hand(&self, staged: Staged<'g>, media_type: &str, then: Then<'g>) -> Result<()> {
         if !staged.is_own_partial() {
-            return staged.commit(media_type);
+            // Its caller has the error, and may try again: not the group's failure.
+            let outcome = staged.commit(media_type);
+            then(&outcome);
+            return outcome;
         }
         // On disk before it joins a batch: the leader's renames make it visible.
         staged.sync()?;
         let mut state = self.lock();
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.waiting.push((ticket, staged, media_type.to_owned()));
-        loop {
-            if let Some(outcome) = state.outcomes.remove(&ticket) {
-                return outcome;
-            }
-            if !state.leading {
-                state.leading = true;
-                let batch = std::mem::take(&mut state.waiting);
-                drop(state);
-                let lead = Lead {
-                    group: self,
-                    tickets: batch.iter().map(|(t, _, _)| *t).collect(),
-                    outcomes: Vec::new(),
-                };
-                lead.run(batch);
-                state = self.lock();
-                continue;
-            }
+        state.waiting.push(Waiting {
+            staged,
+            media_type: media_type.to_owned(),
+            then,
+        });
+        if state.leading {
+            return Ok(());
+        }
+        state.leading = true;
+        drop(state);
+        self.lead();
+        Ok(())
+    }
+
+    /// Once every thread that handed blobs over is done: whether every commit went in
+    /// (the first failure otherwise). Commits what is still waiting, if anything is.
+    pub fn finish(&self) -> Result<()> {
+        let mut state = self.lock();
+        while state.leading {
             state = self
-                .committed
+                .idle
                 .wait(state)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+        if !state.waiting.is_empty() {
+            state.leading = true;
+            drop(state);
+            self.lead();
+            state = self.lock();
+        }
+        match state.failed.clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -98,53 +127,73 @@ impl<'s> CommitGroup<'s> {
         (state.batches, state.largest)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<'s>> {
+    /// Commits batches until none is waiting; called with `leading` set.
+    fn lead(&self) {
+        let _lead = Lead(self);
+        loop {
+            let batch = {
+                let mut state = self.lock();
+                if state.waiting.is_empty() {
+                    // Let go under the lock: a blob handed over after this finds no leader
+                    // and leads itself.
+                    state.leading = false;
+                    return;
+                }
+                let batch = std::mem::take(&mut state.waiting);
+                state.batches += 1;
+                state.largest = state.largest.max(batch.len());
+                batch
+            };
+            self.commit_batch(batch);
+        }
+    }
+
+    fn commit_batch(&self, batch: Vec<Waiting<'g>>) {
+        let blobs: Vec<_> = batch
+            .iter()
+            .map(|w| {
+                let s = &w.staged;
+                (s.path(), s.digest(), s.size(), w.media_type.as_str())
+            })
+            .collect();
+        let outcomes = match self.store.publish_all(&blobs) {
+            Ok(each) => each,
+            Err(e) => vec![Err(e); batch.len()],
+        };
+        for (w, outcome) in batch.into_iter().zip(outcomes) {
+            let digest = w.staged.digest().clone();
+            // Its digest's lock goes only now, its row in (or its commit failed).
+            drop(w.staged);
+            let outcome = outcome.map_err(|e| e.context(format!("committing {digest}")));
+            self.told(&outcome, w.then);
+        }
+    }
+
+    /// Tells `then` the outcome, and keeps a failure for [`CommitGroup::finish`].
+    fn told(&self, outcome: &Result<()>, then: Then<'g>) {
+        if let Err(e) = outcome {
+            self.lock().failed.get_or_insert_with(|| e.clone());
+        }
+        then(outcome);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<'g>> {
         // Nothing is left half-changed in the state by a panic: each change is one step.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// One leader's batch: hands every ticket its outcome and lets the next leader in when it
-/// ends, even by a panic (the waiting threads would otherwise wait for ever).
-struct Lead<'g, 's> {
-    group: &'g CommitGroup<'s>,
-    tickets: Vec<u64>,
-    outcomes: Vec<Result<()>>,
-}
-
-impl<'s> Lead<'_, 's> {
-    fn run(mut self, batch: Vec<(u64, Staged<'s>, String)>) {
-        let blobs: Vec<_> = batch
-            .iter()
-            .map(|(_, s, mt)| (s.path(), s.digest(), s.size(), mt.as_str()))
-            .collect();
-        self.outcomes = match self.group.store.publish_all(&blobs) {
-            Ok(each) => each,
-            Err(e) => vec![Err(e); batch.len()],
-        };
-        // Each blob's digest lock goes only now, its row in (or its commit failed).
-        drop(batch);
-    }
-}
+/// A leader's turn: ends by letting the next leader in, even by a panic (whatever was
+/// waiting stays for [`CommitGroup::finish`], and no thread waits for ever).
+struct Lead<'a, 'g>(&'a CommitGroup<'g>);
 
 impl Drop for Lead<'_, '_> {
     fn drop(&mut self) {
-        let mut state = self.group.lock();
-        let mut outcomes = std::mem::take(&mut self.outcomes).into_iter();
-        for &ticket in &self.tickets {
-            let outcome = outcomes.next().unwrap_or_else(|| {
-                Err(Error::new(
-                    ErrorKind::Io,
-                    "the thread committing this blob's batch panicked",
-                ))
-            });
-            state.outcomes.insert(ticket, outcome);
+        // Otherwise `lead` let go itself, under the lock, and another may lead by now.
+        if std::thread::panicking() {
+            self.0.lock().leading = false;
         }
-        state.batches += 1;
-        state.largest = state.largest.max(self.tickets.len());
-        state.leading = false;
-        drop(state);
-        self.group.committed.notify_all();
+        self.0.idle.notify_all();
     }
 }
 
@@ -165,68 +214,77 @@ mod tests {
 
     use super::*;
     use crate::digest::Digest;
+    use crate::error::ErrorKind;
     use crate::store::lock::{LockFile, Mode};
     use crate::store::test_support::{content, files_in};
     use crate::store::{GC_LOCK_FILE, Ingest};
 
     const MT: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
-    impl CommitGroup<'_> {
-        fn waiting(&self) -> usize {
-            self.lock().waiting.len()
-        }
-    }
-
-    /// Commits one blob (its bytes, the digest they must hash to) in `group`, from
-    /// a fresh ingest.
-    fn commit_one<'s>(
-        store: &'s Store,
-        group: &CommitGroup<'s>,
+    /// Hands one blob (its bytes, the digest they must hash to) to `group` from a fresh
+    /// ingest; what its batch came to goes into `told`.
+    fn hand_one<'g>(
+        store: &'g Store,
+        group: &CommitGroup<'g>,
         (bytes, digest): &(Vec<u8>, Digest),
+        told: &'g Mutex<Vec<(Digest, Result<()>)>>,
     ) -> Result<Digest> {
         let Ingest::Writer(mut w) = store.ingest(digest, Some(bytes.len() as u64))? else {
             panic!("{digest} unexpectedly present");
         };
         w.write_all(bytes).unwrap();
-        w.commit_in(group, Some(digest), MT)
+        let d = digest.clone();
+        let then: Then<'g> =
+            Box::new(move |outcome| told.lock().unwrap().push((d, outcome.clone())));
+        w.hand_to(group, Some(digest), MT, then)
     }
 
-    /// `n` commits in one group while `gc.lock` is held: the first takes the lead and
-    /// waits for the lock inside its batch, and every other one queues behind it, so the
-    /// lock's release commits one batch of one blob and then one batch of all the rest.
-    /// `queued` is how many of the rest reach the queue (a mismatch never does). Returns
-    /// each commit's outcome in the order of `blobs`, and the group's batch counts.
-    fn commit_behind_a_held_lock(
+    /// What handing `blobs` to one group came to, each blob's hand-over and what its
+    /// batch was told, in the order of `blobs`, and the group's batch counts; handed over
+    /// while `gc.lock` is held, so that the first to come leads and waits for the lock
+    /// inside its batch while the others queue up (`queued` of them: a mismatch never
+    /// does): the lock's release commits one batch of one blob, then one of the rest.
+    #[allow(clippy::type_complexity)]
+    fn hand_behind_a_held_lock(
         store: &Store,
         blobs: &[(Vec<u8>, Digest)],
         queued: usize,
-    ) -> (Vec<Result<Digest>>, (usize, usize)) {
+    ) -> (Vec<(Result<Digest>, Option<Result<()>>)>, (usize, usize)) {
         let held = LockFile::acquire(&store.root().join(GC_LOCK_FILE), Mode::Exclusive).unwrap();
+        let told = Mutex::new(Vec::new());
         let group = store.commit_group();
-        let outcomes = std::thread::scope(|s| {
-            let first = s.spawn(|| commit_one(store, &group, &blobs[0]));
+        let handed = std::thread::scope(|s| {
+            let first = s.spawn(|| hand_one(store, &group, &blobs[0], &told));
             let deadline = Instant::now() + Duration::from_secs(30);
             while !group.lock().leading {
-                assert!(Instant::now() < deadline, "no leader took the first commit");
+                assert!(Instant::now() < deadline, "no leader took the first blob");
                 std::thread::sleep(Duration::from_millis(1));
             }
-            let rest: Vec<_> = blobs[1..]
-                .iter()
-                .map(|b| {
-                    let group = &group;
-                    s.spawn(move || commit_one(store, group, b))
-                })
-                .collect();
-            while group.waiting() < queued {
-                assert!(Instant::now() < deadline, "the commits never queued");
-                std::thread::sleep(Duration::from_millis(1));
+            // The others are handed over and return at once: a leader is committing.
+            let mut handed = vec![];
+            for b in &blobs[1..] {
+                handed.push(hand_one(store, &group, b, &told));
             }
+            assert_eq!(group.lock().waiting.len(), queued);
+            assert!(told.lock().unwrap().is_empty(), "nothing committed yet");
             drop(held);
-            let mut all = vec![first.join().unwrap()];
-            all.extend(rest.into_iter().map(|h| h.join().unwrap()));
-            all
+            handed.insert(0, first.join().unwrap());
+            handed
         });
-        (outcomes, group.batches())
+        let finished = group.finish();
+        let batches = group.batches();
+        drop(group);
+        let told = told.into_inner().unwrap();
+        assert_eq!(finished.is_ok(), told.iter().all(|(_, r)| r.is_ok()));
+        let outcomes = blobs
+            .iter()
+            .zip(handed)
+            .map(|((_, d), h)| {
+                let t = told.iter().find(|(t, _)| t == d).map(|(_, r)| r.clone());
+                (h, t)
+            })
+            .collect();
+        (outcomes, batches)
     }
 
     #[test]
@@ -236,9 +294,10 @@ mod tests {
         let blobs: Vec<_> = (0..24u8)
             .map(|i| content(i, 1000 + usize::from(i)))
             .collect();
-        let (outcomes, batches) = commit_behind_a_held_lock(&store, &blobs, 23);
-        for ((_, d), got) in blobs.iter().zip(&outcomes) {
-            assert_eq!(got.as_ref().unwrap(), d);
+        let (outcomes, batches) = hand_behind_a_held_lock(&store, &blobs, 23);
+        for ((_, d), (handed, told)) in blobs.iter().zip(&outcomes) {
+            assert_eq!(handed.as_ref().unwrap(), d);
+            assert!(matches!(told, Some(Ok(()))), "{d}: {told:?}");
         }
         // One batch of the leader's own blob, then one of the 23 that queued meanwhile.
         assert_eq!(batches, (2, 23));
@@ -270,14 +329,17 @@ mod tests {
         // Blob 5's bytes are another blob's.
         let bad = blobs[5].1.clone();
         blobs[5].0 = content(99, 2000).0;
-        let (outcomes, batches) = commit_behind_a_held_lock(&store, &blobs, 6);
-        for (i, ((_, d), got)) in blobs.iter().zip(&outcomes).enumerate() {
+        let (outcomes, batches) = hand_behind_a_held_lock(&store, &blobs, 6);
+        for (i, ((_, d), (handed, told))) in blobs.iter().zip(&outcomes).enumerate() {
             if i != 5 {
-                assert_eq!(got.as_ref().unwrap(), d, "blob {i}");
+                assert_eq!(handed.as_ref().unwrap(), d, "blob {i}");
+                assert!(matches!(told, Some(Ok(()))), "blob {i}: {told:?}");
                 assert!(store.has_blob(d).unwrap(), "blob {i}");
             }
         }
-        let err = outcomes[5].as_ref().unwrap_err();
+        let (handed, told) = &outcomes[5];
+        assert!(told.is_none(), "a refused blob never joins a batch");
+        let err = handed.as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::DigestMismatch);
         let msg = err.to_string();
         assert!(

@@ -67,7 +67,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
-pub use batch::CommitGroup;
+pub use batch::{CommitGroup, Then};
 pub use check::CheckReport;
 pub use commit::Check;
 pub use gc::{GcOptions, GcReport};

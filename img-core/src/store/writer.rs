@@ -10,14 +10,14 @@
 //! the digest it hashes to, invisible, for a load to commit once it has checked all it
 //! loads. Either way a commit is fsync → verify → the digest's ingest lock → rename into
 //! `blobs/` → fsync the directories → row ([`Store::publish`]); a pull's blobs share the
-//! last three steps with the other commits in flight ([`BlobWriter::commit_in`], batch.rs).
+//! last three steps with the other commits in flight ([`BlobWriter::hand_to`], batch.rs).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::batch::CommitGroup;
+use super::batch::{CommitGroup, Then};
 use super::import::SessionLock;
 use super::lock::{LockFile, Mode};
 use super::{Check, INGEST_DIR, Store};
@@ -205,24 +205,29 @@ impl<'s> BlobWriter<'s> {
     }
 
     /// [`BlobWriter::commit`] with the other commits in flight in `group` (a pull's
-    /// blobs): synced and verified here, then renamed into `blobs/` and recorded in the
-    /// group's next batch, one directory sync and one index transaction for all of them.
-    /// A digest mismatch refuses this blob alone, as a commit of its own would.
-    pub fn commit_in(
+    /// blobs): verified and synced here, then handed to the group's next batch (renamed
+    /// into `blobs/` and recorded with the rest, one directory sync and one index
+    /// transaction for all of them) and `then` told the outcome. Errors here are this
+    /// blob's alone (a digest mismatch, as a commit of its own would say); a failed batch
+    /// is told to `then` and by [`CommitGroup::finish`].
+    pub fn hand_to<'g>(
         self,
-        group: &CommitGroup<'s>,
+        group: &CommitGroup<'g>,
         expected: Option<&Digest>,
         media_type: &str,
-    ) -> Result<Digest> {
+        then: Then<'g>,
+    ) -> Result<Digest>
+    where
+        's: 'g,
+    {
         let named = expected.or(self.digest.as_ref()).cloned();
-        let staged = self.verified(expected).map_err(|e| match &named {
+        let context = |e: Error| match &named {
             Some(d) => e.context(format!("committing {d}")),
             None => e,
-        })?;
+        };
+        let staged = self.verified(expected).map_err(context)?;
         let digest = staged.digest.clone();
-        group
-            .commit(staged, media_type)
-            .map_err(|e| e.context(format!("committing {digest}")))?;
+        group.hand(staged, media_type, then).map_err(context)?;
         Ok(digest)
     }
 

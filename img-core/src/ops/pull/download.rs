@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::oci::Descriptor;
 use crate::ops::parallel;
 use crate::ops::progress::BlobEvent;
-use crate::store::{CommitGroup, Ingest};
+use crate::store::{CommitGroup, Ingest, Then};
 
 /// Attempts at one blob before giving up: transfers that break mid-way resume from what
 /// arrived; content that fails its digest is fetched again once from scratch.
@@ -18,7 +18,7 @@ const BLOB_ATTEMPTS: u32 = 5;
 /// `jobs` of them stay far below the memory target.
 const COPY_BUFFER: usize = 256 * 1024;
 
-impl<'a> Puller<'a> {
+impl Puller<'_> {
     /// Fetches `blobs` with up to `jobs` at once; the first failure stops new work and is
     /// returned once the running downloads end (their partials stay for a resume).
     pub(super) fn fetch_blobs(&self, blobs: &[&Descriptor]) -> Result<(u64, u64)> {
@@ -46,7 +46,12 @@ impl<'a> Puller<'a> {
             small_jobs,
             |desc| desc.size < super::SMALL_BLOB,
             |desc| self.fetch_blob(desc, &group),
-        )?;
+        );
+        // Every blob handed over is committed by now (a leader commits until none is
+        // waiting): whether they all went in.
+        let committed = group.finish();
+        let done = done?;
+        committed?;
         Ok(done
             .into_iter()
             .fold((0, 0), |(dl, re), (d, r)| (dl + d, re + r)))
@@ -82,10 +87,10 @@ impl<'a> Puller<'a> {
 
     /// One blob into the store: resumed from a partial when there is one, retried when the
     /// transfer breaks, verified before commit. Returns (bytes downloaded, bytes reused).
-    pub(super) fn fetch_blob(
-        &self,
-        desc: &Descriptor,
-        group: &CommitGroup<'a>,
+    pub(super) fn fetch_blob<'g>(
+        &'g self,
+        desc: &'g Descriptor,
+        group: &CommitGroup<'g>,
     ) -> Result<(u64, u64)> {
         let ctx = || format!("fetching blob {}", desc.digest);
         let mut downloaded = 0u64;
@@ -129,15 +134,19 @@ impl<'a> Puller<'a> {
             })();
             let result = result.and_then(|()| {
                 self.progress.blob(desc, BlobEvent::Verifying);
+                // Done once its batch is committed, on whichever thread commits it; this
+                // one goes on to the next download meanwhile.
+                let then: Then<'g> = Box::new(move |outcome| {
+                    if outcome.is_ok() {
+                        self.progress.blob(desc, BlobEvent::Done);
+                    }
+                });
                 writer
-                    .commit_in(group, Some(&desc.digest), &desc.media_type)
+                    .hand_to(group, Some(&desc.digest), &desc.media_type, then)
                     .map(drop)
             });
             match result {
-                Ok(()) => {
-                    self.progress.blob(desc, BlobEvent::Done);
-                    return Ok((downloaded, 0));
-                }
+                Ok(()) => return Ok((downloaded, 0)),
                 Err(e) if !refused && attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
                     attempt += 1;
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
