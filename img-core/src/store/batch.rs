@@ -83,7 +83,9 @@ impl<'g> CommitGroup<'g> {
             return outcome;
         }
         // On disk before it joins a batch: the leader's renames make it visible.
-        staged.sync()?;
+        staged
+            .sync()
+            .map_err(|e| e.context(format!("committing {}", staged.digest())))?;
         let mut state = self.lock();
         state.waiting.push(Waiting {
             staged,

@@ -193,12 +193,7 @@ impl<'s> BlobWriter<'s> {
     /// the digest committed. Content shorter than expected is kept for resuming; a digest
     /// mismatch commits nothing and removes the partial.
     pub fn commit(self, expected: Option<&Digest>, media_type: &str) -> Result<Digest> {
-        let named = expected.or(self.digest.as_ref()).cloned();
-        let context = |e: Error| match &named {
-            Some(d) => e.context(format!("committing {d}")),
-            None => e,
-        };
-        let staged = self.verified(expected).map_err(context)?;
+        let staged = self.verified(expected)?;
         let digest = staged.digest.clone();
         staged.commit(media_type)?;
         Ok(digest)
@@ -220,19 +215,23 @@ impl<'s> BlobWriter<'s> {
     where
         's: 'g,
     {
-        let named = expected.or(self.digest.as_ref()).cloned();
-        let context = |e: Error| match &named {
-            Some(d) => e.context(format!("committing {d}")),
-            None => e,
-        };
-        let staged = self.verified(expected).map_err(context)?;
+        let staged = self.verified(expected)?;
         let digest = staged.digest.clone();
-        group.hand(staged, media_type, then).map_err(context)?;
+        group.hand(staged, media_type, then)?;
         Ok(digest)
     }
 
-    /// The staged blob, once its size and digest are as expected.
+    /// The staged blob, once its size and digest are as expected; errors say which blob
+    /// they are of (`committing <digest>: …`) when the writer knows.
     fn verified(self, expected: Option<&Digest>) -> Result<Staged<'s>> {
+        let named = expected.or(self.digest.as_ref()).cloned();
+        self.verified_unnamed(expected).map_err(|e| match &named {
+            Some(d) => e.context(format!("committing {d}")),
+            None => e,
+        })
+    }
+
+    fn verified_unnamed(self, expected: Option<&Digest>) -> Result<Staged<'s>> {
         if self.exact
             && let Some(size) = self.limit
             && self.written < size
