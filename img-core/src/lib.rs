@@ -12,8 +12,9 @@
 //! - [`store`] — the content-addressed blob directory: one blob writer for every blob
 //!   (`store/writer.rs`: hashed, size-capped, flushed behind; a pull's resumable partial
 //!   from `ingest.rs`, a load's session partial from `import.rs`), commit (`commit.rs`:
-//!   `publish`, `blob_intact`), locks, leases, GC, and `Store::check` (the fsck the tests
-//!   and the stress run share).
+//!   `publish`, `publish_all`, `blob_intact`), a pull's batched commits (`batch.rs`:
+//!   `CommitGroup`), locks, leases, GC, and `Store::check` (the fsck the tests and the
+//!   stress run share).
 //! - [`index`] — the SQLite index of images, tags and blobs (the only module speaking SQL),
 //!   and the one builder of familiar names (`index/names.rs`: `ImageInfo::familiar_tags`,
 //!   `familiar_digests`) every record that shows a name uses.

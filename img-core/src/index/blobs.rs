@@ -47,6 +47,27 @@ impl Index {
         })
     }
 
+    /// Records committed blobs, `(digest, size, media type)` each, in one transaction (a
+    /// pull's batch of commits: one fsync of the index for them all); rows already there
+    /// are kept as they are.
+    pub(crate) fn insert_blobs(&self, blobs: &[(&Digest, u64, &str)]) -> Result<()> {
+        let at = now();
+        self.write(|tx| {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO blobs (digest, size, media_type, committed_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (digest) DO NOTHING",
+                )
+                .map_err(|e| self.err(e))?;
+            for (digest, size, media_type) in blobs {
+                insert
+                    .execute(params![digest.to_string(), to_i64(*size), media_type, at])
+                    .map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
+
     /// The row of `digest`, if the blob is committed.
     pub fn blob(&self, digest: &Digest) -> Result<Option<BlobRow>> {
         self.read(|tx| {

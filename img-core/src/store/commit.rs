@@ -1,6 +1,6 @@
 //! Committed blobs: whether one is intact ([`Store::blob_intact`], by size or by hash),
 //! and [`Store::publish`], the end of every commit (rename into `blobs/`, fsync both
-//! directories, then the row). The blob writer, the pull's ingest and the load's imports
+//! directories, then the row), with [`Store::publish_all`], the same for a batch. The blob writer, the pull's ingest and the load's imports
 //! all go through these two.
 
 use std::fs::File;
@@ -80,6 +80,54 @@ impl Store {
         sync_dir(&dir)?;
         sync_dir(&self.root.join(INGEST_DIR))?;
         self.index.insert_blob(digest, size, media_type)
+    }
+
+    /// [`Store::publish`] for many blobs at once (a pull's group commit, see batch.rs),
+    /// each `(partial, digest, size, media type)` synced and verified already: every
+    /// rename, then one sync of each directory, then every row in one transaction, all
+    /// under `gc.lock` shared. The outer error is the shared steps' (the renamed files
+    /// then stay without rows, as one commit failing there leaves its file: the next
+    /// ingest of the digest adopts it, GC removes it); the inner ones say, blob by blob
+    /// in order, whether its rename succeeded, and only those that did get a row.
+    pub(super) fn publish_all(
+        &self,
+        blobs: &[(&Path, &Digest, u64, &str)],
+    ) -> Result<Vec<Result<()>>> {
+        let _gc = LockFile::acquire(&self.gc_lock_path(), Mode::Shared)?;
+        let mut dirs = Vec::new();
+        let mut renamed = Vec::with_capacity(blobs.len());
+        for &(partial, digest, _, _) in blobs {
+            let dir = self.root.join(BLOBS_DIR).join(digest.algorithm().as_str());
+            if !dirs.contains(&dir) {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o755)
+                    .create(&dir)
+                    .map_err(|e| Error::io(e, format!("creating {}", dir.display())))?;
+                dirs.push(dir);
+            }
+            let target = self.blob_path(digest);
+            renamed.push(std::fs::rename(partial, &target).map_err(|e| {
+                Error::io(
+                    e,
+                    format!("renaming {} to {}", partial.display(), target.display()),
+                )
+            }));
+        }
+        dirs.push(self.root.join(INGEST_DIR));
+        for dir in &dirs {
+            sync_dir(dir)?;
+        }
+        let rows: Vec<(&Digest, u64, &str)> = blobs
+            .iter()
+            .zip(&renamed)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(&(_, digest, size, media_type), _)| (digest, size, media_type))
+            .collect();
+        if !rows.is_empty() {
+            self.index.insert_blobs(&rows)?;
+        }
+        Ok(renamed)
     }
 }
 

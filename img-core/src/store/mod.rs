@@ -24,6 +24,9 @@
 //! - A blob file appears under `blobs/` only by a rename of a partial whose size and digest
 //!   were verified after an fsync; the directory is fsynced before the blob's row is
 //!   inserted. A blob is there ([`Store::has_blob`]) when both its row and its file are.
+//!   A pull commits its blobs in batches ([`CommitGroup`]): each file is still synced and
+//!   verified before its rename; a batch's renames are followed by one sync of each
+//!   directory, and its rows go in one transaction.
 //! - One process at a time writes a given digest: the ingest lock. A second one waits, then
 //!   finds the blob committed ([`Ingest::AlreadyPresent`]).
 //! - A process killed at any instant leaves at worst a partial (resumed by the next ingest,
@@ -38,6 +41,7 @@
 //!   [`Store::has_blob`]: the protection is a row written in a transaction that GC's mark
 //!   and sweep (one `BEGIN IMMEDIATE` transaction) either sees or follows.
 
+mod batch;
 mod check;
 mod commit;
 mod estimate;
@@ -64,6 +68,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::index::{ImageInfo, Index, LeaseRow};
 
+pub use batch::{CommitGroup, Then};
 pub use check::CheckReport;
 pub use commit::Check;
 pub use gc::{GcOptions, GcReport};

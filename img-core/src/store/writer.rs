@@ -9,13 +9,15 @@
 //! (containerd's `Commit(size, expected)`); [`BlobWriter::finish`] stages the blob under
 //! the digest it hashes to, invisible, for a load to commit once it has checked all it
 //! loads. Either way a commit is fsync → verify → the digest's ingest lock → rename into
-//! `blobs/` → fsync the directories → row ([`Store::publish`]).
+//! `blobs/` → fsync the directories → row ([`Store::publish`]); a pull's blobs share the
+//! last three steps with the other commits in flight ([`BlobWriter::hand_to`], batch.rs).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::batch::{CommitGroup, Then};
 use super::import::SessionLock;
 use super::lock::{LockFile, Mode};
 use super::{Check, INGEST_DIR, Store};
@@ -191,19 +193,45 @@ impl<'s> BlobWriter<'s> {
     /// the digest committed. Content shorter than expected is kept for resuming; a digest
     /// mismatch commits nothing and removes the partial.
     pub fn commit(self, expected: Option<&Digest>, media_type: &str) -> Result<Digest> {
-        let named = expected.or(self.digest.as_ref()).cloned();
-        let context = |e: Error| match &named {
-            Some(d) => e.context(format!("committing {d}")),
-            None => e,
-        };
-        let staged = self.verified(expected).map_err(context)?;
+        let staged = self.verified(expected)?;
         let digest = staged.digest.clone();
         staged.commit(media_type)?;
         Ok(digest)
     }
 
-    /// The staged blob, once its size and digest are as expected.
+    /// [`BlobWriter::commit`] with the other commits in flight in `group` (a pull's
+    /// blobs): verified and synced here, then handed to the group's next batch (renamed
+    /// into `blobs/` and recorded with the rest, one directory sync and one index
+    /// transaction for all of them) and `then` told the outcome. Errors here are this
+    /// blob's alone (a digest mismatch, as a commit of its own would say); a failed batch
+    /// is told to `then` and by [`CommitGroup::finish`].
+    pub fn hand_to<'g>(
+        self,
+        group: &CommitGroup<'g>,
+        expected: Option<&Digest>,
+        media_type: &str,
+        then: Then<'g>,
+    ) -> Result<Digest>
+    where
+        's: 'g,
+    {
+        let staged = self.verified(expected)?;
+        let digest = staged.digest.clone();
+        group.hand(staged, media_type, then)?;
+        Ok(digest)
+    }
+
+    /// The staged blob, once its size and digest are as expected; errors say which blob
+    /// they are of (`committing <digest>: …`) when the writer knows.
     fn verified(self, expected: Option<&Digest>) -> Result<Staged<'s>> {
+        let named = expected.or(self.digest.as_ref()).cloned();
+        self.verified_unnamed(expected).map_err(|e| match &named {
+            Some(d) => e.context(format!("committing {d}")),
+            None => e,
+        })
+    }
+
+    fn verified_unnamed(self, expected: Option<&Digest>) -> Result<Staged<'s>> {
         if self.exact
             && let Some(size) = self.limit
             && self.written < size
@@ -361,18 +389,30 @@ impl Staged<'_> {
             .map_err(|e| e.context(format!("committing {digest}")))
     }
 
-    fn commit_inner(&mut self, media_type: &str) -> Result<()> {
-        let store = self.store;
-        let partial = self.partial.display().to_string();
+    /// Puts the bytes on disk: before any rename makes them visible.
+    pub(super) fn sync(&self) -> Result<()> {
         File::open(&self.partial)
             .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(e, format!("syncing {partial}")))?;
+            .map_err(|e| Error::io(e, format!("syncing {}", self.partial.display())))
+    }
+
+    /// Whether this is a pull's partial, `ingest/<alg>-<hex>`, under the lock of its
+    /// digest held since the ingest found the blob absent or damaged: it is published as
+    /// it is, with no other check.
+    pub(super) fn is_own_partial(&self) -> bool {
+        let name = format!("{}-{}", self.digest.algorithm().as_str(), self.digest.hex());
+        self.partial == self.store.root.join(INGEST_DIR).join(name)
+            && matches!(self.guard, Some(Guard::Digest(_)))
+    }
+
+    fn commit_inner(&mut self, media_type: &str) -> Result<()> {
+        let store = self.store;
+        self.sync()?;
         let ingest_dir = store.root.join(INGEST_DIR);
         let name = format!("{}-{}", self.digest.algorithm().as_str(), self.digest.hex());
-        // A pull's partial is this digest's own, its lock held since the ingest found the
-        // blob absent or damaged; any other takes the digest's lock now, so that a pull of
-        // the same blob waits for us, or we for it.
-        if self.partial == ingest_dir.join(&name) && matches!(self.guard, Some(Guard::Digest(_))) {
+        // Any partial but a pull's own takes the digest's lock now, so that a pull of the
+        // same blob waits for us, or we for it.
+        if self.is_own_partial() {
             return store.publish(&self.partial, &self.digest, self.size, media_type);
         }
         let ingest_lock =

@@ -1,13 +1,17 @@
 //! Resuming: a pull killed (`kill -9`) in the middle of a large layer leaves its partial
 //! in `ingest/`; the next pull asks for the rest with `Range` and fetches only that, and
-//! copes with a server that ignores `Range` by starting the blob over.
+//! copes with a server that ignores `Range` by starting the blob over. A pull of many
+//! small layers, whose commits go in batches, killed at random instants leaves a sound
+//! store and resumes.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::Child;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use img_core::oci::Manifest;
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
+use img_core::testing::images::SplitMix64;
 use img_core::testing::{TestImage, TestRegistry, image_with_layers, push_image};
 
 use super::*;
@@ -185,4 +189,82 @@ fn a_server_that_ignores_range_gets_the_whole_blob_again_and_the_pull_verifies()
     );
     assert!(it.sandbox.store().has_blob(&layer.digest).unwrap());
     verify_store(&it.sandbox.root());
+}
+
+/// Issue 17's batched commits: a pull of 100 layers of 64 KiB commits them in batches (one
+/// directory sync and one index transaction for each), and a kill -9 at any instant must
+/// still leave only what single commits would: a store that checks clean (partials and
+/// blob files without rows are not wrong), and a pull run again that completes, fetching
+/// no more than a fresh one.
+#[test]
+fn a_pull_of_many_small_layers_killed_at_random_instants_leaves_a_sound_store_and_resumes() {
+    const ROUNDS: usize = 12;
+    let image = image_with_layers(100, 64 * 1024, 17);
+    let registry = TestRegistry::start().expect("starting the test registry");
+    push_image(&registry.client().unwrap(), &image).unwrap();
+    let reference = format!("{}/{}", registry.addr(), image.reference());
+    // How long a whole pull takes here: the kills land within 1.2 times that.
+    let probe = Sandbox::new();
+    let started = Instant::now();
+    let fresh = run(probe.command().arg(&reference), None)
+        .success()
+        .record();
+    let typical = started.elapsed();
+    let full = fresh
+        .downloaded
+        .expect("a fresh pull says what it downloaded");
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut rng = SplitMix64::new(seed);
+    let window = (typical.as_micros() as u64 * 6 / 5).max(1);
+    let mut killed = 0;
+    for round in 0..ROUNDS {
+        let at = Duration::from_micros(rng.next_u64() % window);
+        let what = format!("round {round} (seed {seed}), killed after {at:?}");
+        let sandbox = Sandbox::new();
+        let mut child = sandbox
+            .command()
+            .arg(&reference)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(at);
+        child.kill().unwrap(); // SIGKILL, or nothing when it has exited
+        if child.wait().unwrap().signal().is_some() {
+            killed += 1;
+        }
+        let report = sandbox.store().check();
+        assert!(report.is_sound(), "{what}: {:#?}", report.problems);
+        let again = run(sandbox.command().arg(&reference), None)
+            .success()
+            .record();
+        assert_eq!(again.id, fresh.id, "{what}");
+        let downloaded = again.downloaded.unwrap_or(0);
+        assert!(
+            downloaded <= full,
+            "{what}: the pull run again downloaded {downloaded} bytes, a fresh one {full}"
+        );
+        let store = sandbox.store();
+        for (d, _) in &image.blobs {
+            assert!(
+                store.has_blob(&d.digest).unwrap(),
+                "{what}: {} missing",
+                d.digest
+            );
+        }
+        assert_eq!(
+            verify_store(&sandbox.root()),
+            image.blobs.len() + 1,
+            "{what}"
+        );
+    }
+    eprintln!("{killed} of {ROUNDS} pulls killed before they ended (a pull takes {typical:?})");
+    assert!(
+        killed >= ROUNDS / 3,
+        "only {killed} of {ROUNDS} kills came before the pull ended (it takes {typical:?})"
+    );
 }

@@ -1,4 +1,5 @@
-//! Scenario 1: kill -9 at random instants of img-pull, `img-rm --prune`, img-tag,
+//! Scenario 1: kill -9 at random instants of img-pull (a large layer; 100 small ones,
+//! committed in batches), `img-rm --prune`, img-tag,
 //! `img-pack load` and img-push, on the real registry. After every round each complete
 //! image verifies (`img-inspect --verify` and a check of every blob file, row and pin),
 //! the interrupted command run again completes — a resumed pull fetching no more bytes
@@ -13,7 +14,7 @@ use img_core::Reference;
 use img_core::oci::Manifest;
 use img_core::registry::RegistryClient;
 use img_core::store::Store;
-use img_core::testing::{TestRegistry, push_image, standard_set};
+use img_core::testing::{TestRegistry, image_with_layers, push_image, standard_set};
 
 use super::{Ctx, Row, Sandbox, TOOL_LIMIT, finish, run_for, spawn, verify_all};
 
@@ -49,7 +50,17 @@ pub fn run(ctx: &Ctx) -> Result<Vec<Row>, String> {
         }
     }
 
-    let mut rows = vec![kill_pull(ctx, &big)?];
+    // Many small layers: their commits go in batches (issue 17), killed mid-batch too.
+    let small = image_with_layers(100, 64 * 1024, 17);
+    push_image(&client, &small).map_err(|e| e.to_string())?;
+    let small = format!("{r}/{}", small.reference());
+
+    let mut rows = vec![kill_pull(ctx, "kill -9 img-pull", &big)?];
+    rows.push(kill_pull(
+        ctx,
+        "kill -9 img-pull, 100 small layers",
+        &small,
+    )?);
     rows.push(kill_in_copy(
         ctx,
         &template,
@@ -99,8 +110,8 @@ fn settle(ctx: &Ctx, row: &mut Row, s: &Sandbox) -> Result<(), String> {
     Ok(())
 }
 
-fn kill_pull(ctx: &Ctx, big: &str) -> Result<Row, String> {
-    let mut row = Row::new("kill -9 img-pull");
+fn kill_pull(ctx: &Ctx, name: &str, big: &str) -> Result<Row, String> {
+    let mut row = Row::new(name);
     let fresh = Sandbox::new()?;
     let first = run_for(fresh.command(ctx.tool("img-pull")).arg(big), TOOL_LIMIT)?;
     let Some(full) = first.downloaded().filter(|_| first.ok()) else {

@@ -1,5 +1,6 @@
 //! The downloads of one pull: blobs fetched in parallel into the store's ingest, each
-//! resumed from its partial, retried when the transfer breaks, verified before commit.
+//! resumed from its partial, retried when the transfer breaks, verified before commit,
+//! committed in batches with the others in flight (store/batch.rs).
 
 use std::io::{Read, Write};
 
@@ -8,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::oci::Descriptor;
 use crate::ops::parallel;
 use crate::ops::progress::BlobEvent;
-use crate::store::Ingest;
+use crate::store::{CommitGroup, Ingest, Then};
 
 /// Attempts at one blob before giving up: transfers that break mid-way resume from what
 /// arrived; content that fails its digest is fetched again once from scratch.
@@ -36,13 +37,21 @@ impl Puller<'_> {
         } else {
             jobs
         };
+        // Their commits go in batches: what arrives while one batch syncs goes in the
+        // next, one directory sync and one index transaction for all of them.
+        let group = self.store.commit_group();
         let done = parallel::run_sized(
             &order,
             jobs,
             small_jobs,
             |desc| desc.size < super::SMALL_BLOB,
-            |desc| self.fetch_blob(desc),
-        )?;
+            |desc| self.fetch_blob(desc, &group),
+        );
+        // Every blob handed over is committed by now (a leader commits until none is
+        // waiting): whether they all went in.
+        let committed = group.finish();
+        let done = done?;
+        committed?;
         Ok(done
             .into_iter()
             .fold((0, 0), |(dl, re), (d, r)| (dl + d, re + r)))
@@ -78,7 +87,11 @@ impl Puller<'_> {
 
     /// One blob into the store: resumed from a partial when there is one, retried when the
     /// transfer breaks, verified before commit. Returns (bytes downloaded, bytes reused).
-    pub(super) fn fetch_blob(&self, desc: &Descriptor) -> Result<(u64, u64)> {
+    pub(super) fn fetch_blob<'g>(
+        &'g self,
+        desc: &'g Descriptor,
+        group: &CommitGroup<'g>,
+    ) -> Result<(u64, u64)> {
         let ctx = || format!("fetching blob {}", desc.digest);
         let mut downloaded = 0u64;
         let mut attempt = 0;
@@ -121,15 +134,19 @@ impl Puller<'_> {
             })();
             let result = result.and_then(|()| {
                 self.progress.blob(desc, BlobEvent::Verifying);
+                // Done once its batch is committed, on whichever thread commits it; this
+                // one goes on to the next download meanwhile.
+                let then: Then<'g> = Box::new(move |outcome| {
+                    if outcome.is_ok() {
+                        self.progress.blob(desc, BlobEvent::Done);
+                    }
+                });
                 writer
-                    .commit(Some(&desc.digest), &desc.media_type)
+                    .hand_to(group, Some(&desc.digest), &desc.media_type, then)
                     .map(drop)
             });
             match result {
-                Ok(()) => {
-                    self.progress.blob(desc, BlobEvent::Done);
-                    return Ok((downloaded, 0));
-                }
+                Ok(()) => return Ok((downloaded, 0)),
                 Err(e) if !refused && attempt + 1 < BLOB_ATTEMPTS && retryable(&e, attempt) => {
                     attempt += 1;
                     self.progress.blob(desc, BlobEvent::Retrying(e.to_string()));
