@@ -7,7 +7,7 @@
 //! bucket shared by every connection of every proxy given the same [`Traffic`].
 //!
 //! It counts connections and requests by kind (token, ping, HEAD and GET of manifests
-//! and blobs, redirects answered) and keeps each request line, for benchmarks and tests.
+//! and blobs, uploads, manifest PUTs, redirects answered) and keeps each request line, for benchmarks and tests.
 //!
 //! A registry's CDN: [`LatencyProxy::start_redirecting_blobs`] answers every blob GET
 //! itself with a `307` to a second proxy ([`LatencyProxy::start_cdn`], as delayed, in
@@ -39,8 +39,12 @@ pub struct Counts {
     pub head_blob: u64,
     /// `GET …/blobs/…`.
     pub get_blob: u64,
-    /// Any other request under `/v2/` (uploads, tag lists), or bytes that were no HTTP
-    /// request (a TLS hello sent to a plain HTTP port).
+    /// `POST`, `PATCH` or `PUT …/blobs/uploads/…` (a push's uploads).
+    pub upload: u64,
+    /// `PUT …/manifests/…`.
+    pub put_manifest: u64,
+    /// Any other request under `/v2/` (tag lists), or bytes that were no HTTP request (a
+    /// TLS hello sent to a plain HTTP port).
     pub other: u64,
     /// Answers with a 3xx status.
     pub redirects: u64,
@@ -63,6 +67,8 @@ impl Counts {
             + self.get_manifest
             + self.head_blob
             + self.get_blob
+            + self.upload
+            + self.put_manifest
             + self.other
             + self.cdn
     }
@@ -134,6 +140,10 @@ impl Traffic {
                 &mut c.token
             } else if path == "/v2/" {
                 &mut c.ping
+            } else if path.contains("/blobs/uploads/") {
+                &mut c.upload
+            } else if path.contains("/manifests/") && method == "PUT" {
+                &mut c.put_manifest
             } else if path.contains("/manifests/") && method == "HEAD" {
                 &mut c.head_manifest
             } else if path.contains("/manifests/") && method == "GET" {
