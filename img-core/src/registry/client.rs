@@ -27,6 +27,9 @@ pub struct RegistryClient {
     base: Mutex<Option<String>>,
     auth: Mutex<AuthState>,
     tokens: TokenCache,
+    /// Held while a token is fetched: the parallel first requests of a push (its HEADs)
+    /// would otherwise each ask the realm for the same scope's token.
+    token_fetch: Mutex<()>,
     /// Stalls of the registry, of where it redirects and of its token realm.
     watchdog: Arc<Watchdog>,
     /// Set once the registry refused a blob in one request (413): blobs then go up in
@@ -73,6 +76,7 @@ impl RegistryClient {
             base: Mutex::new(base),
             auth: Mutex::new(AuthState::default()),
             tokens: TokenCache::default(),
+            token_fetch: Mutex::new(()),
             watchdog,
             wants_chunks: std::sync::atomic::AtomicBool::new(false),
         })
@@ -307,6 +311,11 @@ impl RegistryClient {
         if let Some(t) = self.tokens.get(scope) {
             return Ok(t.header());
         }
+        // One fetch at a time; who waited takes the token the fetch before it cached.
+        let _fetching = lock(&self.token_fetch);
+        if let Some(t) = self.tokens.get(scope) {
+            return Ok(t.header());
+        }
         // A mount's scope is two: one `scope` parameter each, as docker sends them.
         let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
         let token = fetch_token(
@@ -372,10 +381,14 @@ impl RegistryClient {
                 scope: challenged,
             } => {
                 lock(&self.auth).bearer = Some((realm.clone(), service.clone()));
-                // The token we sent (if any) was refused — expired early, or revoked: get
-                // a new one rather than trusting its announced lifetime.
+                // The token we sent was refused — expired early, or revoked: get a new one
+                // rather than trusting its announced lifetime. A request that went without
+                // one refused nothing: the token another thread's challenge fetched
+                // meanwhile is good.
                 let scope = Self::token_scope(scope, challenged.as_deref());
-                self.tokens.invalidate(&scope);
+                if sent {
+                    self.tokens.invalidate(&scope);
+                }
                 self.token_for(realm, service.as_deref(), &scope)?;
                 Ok(true)
             }
