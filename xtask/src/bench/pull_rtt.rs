@@ -353,7 +353,7 @@ fn floors(rows: &[Row]) -> String {
         if let Some(floor) = r.bandwidth_floor {
             let ratio = r.img.as_secs_f64() / floor.as_secs_f64();
             s.push_str(&format!(
-                "{}: img-pull {:.2} s against a bandwidth floor of {:.2} s: {ratio:.2}× ({}), skopeo {:.2}×.\n",
+                "{}: img-pull {:.2} s against a bandwidth floor of {:.2} s: {ratio:.3}× ({}), skopeo {:.2}×.\n",
                 r.label,
                 r.img.as_secs_f64(),
                 floor.as_secs_f64(),
