@@ -84,6 +84,22 @@ impl ErrorKind {
     }
 }
 
+/// What a server answered, as an error reports it, kept typed for the decisions made on
+/// it (an upload retried from a new session, docker's refusal line): the message is for
+/// people, in words that vary from registry to registry and may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Answer {
+    /// The registry (or its token server) answered this HTTP status.
+    Status(u16),
+    /// The registry refused a whole blob in one request (413): it wants chunks, which a
+    /// new upload session sends.
+    WholeBlobTooLarge,
+    /// The credentials sent were refused, or the server wants some and none are stored:
+    /// what to fix is the login, not the access.
+    Credentials,
+}
+
 /// An error with its kind, its own message and the context it travelled through.
 ///
 /// Displayed outermost context first: `pulling "alpine": fetching manifest: connection refused`.
@@ -94,6 +110,7 @@ pub struct Error {
     /// Innermost first; displayed reversed.
     context: Vec<String>,
     io_kind: Option<std::io::ErrorKind>,
+    answer: Option<Answer>,
 }
 
 /// The result type of img-core.
@@ -107,6 +124,27 @@ impl Error {
             message: message.into(),
             context: Vec::new(),
             io_kind: None,
+            answer: None,
+        }
+    }
+
+    /// The error, reporting what the server answered.
+    pub fn with_answer(mut self, answer: Answer) -> Error {
+        self.answer = Some(answer);
+        self
+    }
+
+    /// What the server answered, when this error reports an answer.
+    pub fn answer(&self) -> Option<Answer> {
+        self.answer
+    }
+
+    /// The HTTP status the server answered, when this error reports one.
+    pub fn status(&self) -> Option<u16> {
+        match self.answer? {
+            Answer::Status(s) => Some(s),
+            Answer::WholeBlobTooLarge => Some(413),
+            Answer::Credentials => None,
         }
     }
 

@@ -57,6 +57,6 @@ pub mod template;
 pub mod testing;
 
 pub use digest::Digest;
-pub use error::{Error, ErrorKind, Result, ResultExt};
+pub use error::{Answer, Error, ErrorKind, Result, ResultExt};
 pub use reference::Reference;
 pub use store::Store;

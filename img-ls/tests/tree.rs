@@ -231,3 +231,67 @@ fn tree_on_a_terminal_has_dockers_colours_and_legend() {
         "{plain}"
     );
 }
+
+/// Regression (issue 18): DISK USAGE counted a blob a live lease holds (a pull or push in
+/// progress) as freed by removing the image, though neither prune nor img-rm frees it
+/// while the lease lives. With a lease on the image's largest layer the tree leaves that
+/// layer out, as prune's estimate does; once the lease goes, it counts again.
+#[test]
+fn disk_usage_leaves_out_a_blob_a_live_lease_holds() {
+    let f = Fixture::new().expect("starting the test registry");
+    let alpine = f.pull("test/alpine-like:latest").unwrap().record;
+    let name = format!("{}:latest", f.reference("test/alpine-like"));
+    let width = name.len();
+    let store = f.store().unwrap();
+    let (layer, layer_size) = store
+        .index()
+        .image_blobs(&alpine.id)
+        .unwrap()
+        .into_iter()
+        .map(|d| {
+            let size = store.index().blob(&d).unwrap().unwrap().size;
+            (d, size)
+        })
+        .max_by_key(|(_, size)| *size)
+        .unwrap();
+    assert!(layer_size > 0 && layer_size < alpine.size);
+    let lines = |disk: u64| {
+        vec![
+            format!(
+                "{:width$}   ID             DISK USAGE   CONTENT SIZE   EXTRA",
+                "IMAGE"
+            ),
+            line(width, &name, &alpine.id, disk, alpine.size),
+            line(width, "└─ linux/amd64", &alpine.digest, disk, alpine.size),
+            String::new(),
+        ]
+    };
+    // What a prune that removes the image would free beyond what one without it frees.
+    let freed_by_removing = || {
+        let with = store
+            .reclaimable_without(&[alpine.id.clone()].into_iter().collect())
+            .unwrap();
+        with - store.reclaimable_without(&Default::default()).unwrap()
+    };
+    assert_eq!(
+        tree(&f, &[]).lines().collect::<Vec<_>>(),
+        lines(alpine.size)
+    );
+    assert_eq!(freed_by_removing(), alpine.size);
+
+    let lease = store.lease("pulling a test image").unwrap();
+    lease.protect(&layer).unwrap();
+    let shown = tree(&f, &[]);
+    assert_eq!(
+        shown.lines().collect::<Vec<_>>(),
+        lines(alpine.size - layer_size),
+        "{shown}"
+    );
+    assert_eq!(freed_by_removing(), alpine.size - layer_size);
+
+    lease.release().unwrap();
+    assert_eq!(
+        tree(&f, &[]).lines().collect::<Vec<_>>(),
+        lines(alpine.size)
+    );
+}

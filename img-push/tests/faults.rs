@@ -2,15 +2,19 @@
 //! with 500 or cut mid-upload is retried from a new upload session and said on stderr; a
 //! stalled registry fails within the stall budget; retries are bounded (no tag written,
 //! the store untouched); a push racing `img-rm --prune -a` in a loop succeeds (its lease
-//! holds the image); an upload sent to another origin gets no credentials.
+//! holds the image); an upload sent to another origin gets no credentials; a registry
+//! asking for chunks (`OCI-Chunk-Min-Length`, or a 413 to a whole blob) gets PATCH chunks;
+//! and, behind a slow registry, a push's HEADs go out all at once and its uploads `jobs`
+//! at a time.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use img_core::testing::fault_proxy::{Fault, FaultProxy, SeenRequest};
-use img_core::testing::{Fixture, Run, verify_store};
+use img_core::testing::{Fixture, Run, TestImage, image_with_layers, push_image, verify_store};
 
 const ALPINE: &str = "test/alpine-like:latest";
 
@@ -110,6 +114,12 @@ fn blob_files(f: &Fixture) -> BTreeSet<String> {
 
 /// The pushed image is all in the registry, under the store's digest.
 fn assert_landed(f: &Fixture, run: &Run) {
+    assert_image_landed(f, run, f.image(ALPINE));
+}
+
+/// `image`, pushed as `me/app:1`, is in the registry under the store's digest, and the
+/// registry serves each of its blobs with the bytes it was made of.
+fn assert_image_landed(f: &Fixture, run: &Run, image: &TestImage) {
     let rec = run.json();
     let store = f.store().unwrap();
     let client = f.registry.client().unwrap();
@@ -118,10 +128,53 @@ fn assert_landed(f: &Fixture, run: &Run) {
         rec["Digest"],
         img_core::Digest::sha256_of(&bytes).to_string()
     );
-    for (d, _) in &f.image(ALPINE).blobs {
-        assert!(client.blob_exists("me/app", &d.digest).unwrap(), "{d:?}");
+    for (d, content) in &image.blobs {
+        let mut served = Vec::new();
+        client
+            .get_blob("me/app", &d.digest, 0)
+            .unwrap()
+            .reader
+            .read_to_end(&mut served)
+            .unwrap();
+        assert!(
+            served == *content,
+            "the registry serves other bytes for {d:?}"
+        );
         assert!(store.has_blob(&d.digest).unwrap());
     }
+}
+
+/// The requests of the upload session that committed `digest`: its PATCHes, in order,
+/// and the PUT that committed it (the last one naming the digest).
+fn session_of<'a>(
+    seen: &'a [SeenRequest],
+    digest: &img_core::Digest,
+) -> (Vec<&'a SeenRequest>, &'a SeenRequest) {
+    let commit = seen
+        .iter()
+        .rev()
+        .find(|s| is_upload_put(&s.method, &s.path) && s.path.contains(&format!("digest={digest}")))
+        .unwrap_or_else(|| panic!("no PUT committed {digest}: {seen:#?}"));
+    let session = commit.path.split('?').next().unwrap();
+    let patches = seen
+        .iter()
+        .filter(|s| s.method == "PATCH" && s.path.split('?').next() == Some(session))
+        .collect();
+    (patches, commit)
+}
+
+/// The `Content-Range`s of chunks of `chunk` bytes covering `size` bytes.
+fn ranges(size: u64, chunk: u64) -> Vec<String> {
+    (0..size.div_ceil(chunk))
+        .map(|i| {
+            let start = i * chunk;
+            format!("{start}-{}", (start + chunk).min(size) - 1)
+        })
+        .collect()
+}
+
+fn body_length(s: &SeenRequest) -> u64 {
+    s.header("content-length").map_or(0, |v| v.parse().unwrap())
 }
 
 /// Regression: a 5xx carrying the registry's error envelope (as distribution's do) was
@@ -420,4 +473,206 @@ fn an_upload_location_on_another_origin_gets_no_credentials() {
         rec["Digest"],
         img_core::Digest::sha256_of(&bytes).to_string()
     );
+}
+
+/// Issue 16: a registry that asks for chunks with `OCI-Chunk-Min-Length` on the upload
+/// it opens (Debian's never does: the proxy adds the header) gets every blob in PATCH
+/// chunks of at least that length, their ranges following on, and a body-less PUT
+/// committing it; the registry then serves the image's own bytes.
+#[test]
+fn a_registry_asking_for_chunks_of_a_minimum_length_gets_every_blob_in_patches_of_it() {
+    // Above the 16 MiB img chooses when a registry asks for less.
+    const MIN: u64 = 17 << 20;
+    let f = fixture();
+    let image = image_with_layers(1, 36 << 20, 31);
+    let layer = image.blobs.iter().map(|(d, _)| d.size).max().unwrap();
+    assert!(layer > MIN && layer < 2 * MIN, "a layer of {layer} bytes");
+    push_image(&f.registry.client().unwrap(), &image).unwrap();
+    f.pull(&image.reference()).unwrap();
+    let proxy = FaultProxy::start(&f.registry.addr(), |method, path, _| {
+        if method == "POST" && path.contains("/blobs/uploads/") {
+            Fault::AddHeaders(vec![("OCI-Chunk-Min-Length".to_owned(), MIN.to_string())])
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let target = format!("{}/me/app:1", proxy.addr());
+    tag(&f, &image.reference(), &target);
+    let (r, _) = push(&f, &target, &[]);
+    let r = ok(r);
+    let seen = proxy.seen();
+    let patches = seen.iter().filter(|s| s.method == "PATCH").count();
+    // Two chunks for the layer, one for the config.
+    assert_eq!(patches, 3, "{seen:#?}");
+    for (d, _) in &image.blobs {
+        let (patches, commit) = session_of(&seen, &d.digest);
+        let sent: Vec<&str> = patches
+            .iter()
+            .map(|p| p.header("content-range").unwrap())
+            .collect();
+        assert_eq!(sent, ranges(d.size, MIN), "{d:?}");
+        assert_eq!(patches.iter().map(|p| body_length(p)).sum::<u64>(), d.size);
+        assert_eq!(body_length(commit), 0, "{commit:#?}");
+    }
+    assert_image_landed(&f, &r, &image);
+    verify_store(&f.root());
+}
+
+/// Issue 16: a blob refused whole (413 to its PUT, as a proxy past its body limit
+/// answers) goes up again from a new upload session in PATCH chunks, and so does every
+/// upload after it (the config); the registry then serves the image's own bytes.
+#[test]
+fn a_blob_refused_whole_with_413_goes_up_in_chunks_from_a_new_upload_session() {
+    const LIMIT: u64 = 1 << 20;
+    let f = fixture();
+    f.pull("test/big:latest").unwrap();
+    let image = f.image("test/big:latest").clone();
+    let big = image
+        .blobs
+        .iter()
+        .map(|(d, _)| d)
+        .max_by_key(|d| d.size)
+        .unwrap()
+        .clone();
+    assert!(big.size > LIMIT, "{big:?}");
+    let proxy = FaultProxy::start(&f.registry.addr(), |method, path, _| {
+        if is_upload_put(method, path) {
+            Fault::BodyLimit(LIMIT)
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let target = format!("{}/me/app:1", proxy.addr());
+    tag(&f, "test/big:latest", &target);
+    let (r, _) = push(&f, &target, &[]);
+    let r = ok(r);
+    assert!(
+        r.stderr
+            .contains(&format!("retrying the upload of {}", big.digest.short()))
+            && r.stderr.contains("413"),
+        "{}",
+        r.stderr
+    );
+    let seen = proxy.seen();
+    // The whole blob was sent once, refused; then its new session chunked it.
+    let whole: Vec<&SeenRequest> = seen
+        .iter()
+        .filter(|s| is_upload_put(&s.method, &s.path) && body_length(s) > LIMIT)
+        .collect();
+    assert_eq!(whole.len(), 1, "{seen:#?}");
+    assert!(whole[0].path.contains(&format!("digest={}", big.digest)));
+    let (patches, commit) = session_of(&seen, &big.digest);
+    assert_ne!(
+        commit.path.split('?').next(),
+        whole[0].path.split('?').next(),
+        "the refused session was used again"
+    );
+    assert_eq!(patches.len(), 1, "{seen:#?}");
+    assert_eq!(
+        patches[0].header("content-range"),
+        Some(&*format!("0-{}", big.size - 1))
+    );
+    assert_eq!(body_length(commit), 0);
+    // The config went up after the refusal: in a chunk too.
+    let (config, _) = image
+        .blobs
+        .iter()
+        .find(|(d, _)| !d.media_type.contains("layer"))
+        .unwrap();
+    assert_eq!(session_of(&seen, &config.digest).0.len(), 1, "{seen:#?}");
+    assert_eq!(seen.iter().filter(|s| s.method == "PATCH").count(), 2);
+    assert_image_landed(&f, &r, &image);
+    verify_store(&f.root());
+}
+
+/// When the requests that `is` picks arrived, in order, each after the first.
+fn arrivals(seen: &[SeenRequest], is: impl Fn(&SeenRequest) -> bool) -> Vec<Duration> {
+    let mut at: Vec<Instant> = seen.iter().filter(|s| is(s)).map(|s| s.at).collect();
+    at.sort();
+    at.iter().map(|t| *t - at[0]).collect()
+}
+
+/// Issue 16: a re-push of 100 small layers took 141 ms, its 101 HEADs sent `jobs` (6) at
+/// a time. Behind a registry slow to answer, every HEAD of a push goes out before the
+/// first answer comes back, while the uploads keep to `jobs` at once (docker's
+/// max-concurrent-uploads): the seventh waits for a slot. A re-push asks only whether
+/// the repository has the manifest (the store saw its layers there) and HEADs no blob;
+/// when the registry says it has not, every blob is HEADed again, all at once.
+#[test]
+fn a_push_sends_its_heads_all_at_once_and_its_uploads_jobs_at_a_time() {
+    const SLOW: Duration = Duration::from_millis(700);
+    const LAYERS: usize = 12;
+    let f = fixture();
+    let image = image_with_layers(LAYERS, 2048, 41);
+    push_image(&f.registry.client().unwrap(), &image).unwrap();
+    f.pull(&image.reference()).unwrap();
+    let lost = Arc::new(AtomicBool::new(false));
+    let manifest_lost = lost.clone();
+    let proxy = FaultProxy::start(&f.registry.addr(), move |method, path, _| {
+        let blob_head = method == "HEAD" && path.contains("/blobs/sha256:");
+        if blob_head || is_upload_put(method, path) {
+            Fault::Delay(SLOW)
+        } else if method == "HEAD"
+            && path.contains("/manifests/")
+            && manifest_lost.load(Ordering::SeqCst)
+        {
+            Fault::Status(404, None)
+        } else {
+            Fault::Pass
+        }
+    })
+    .unwrap();
+    let target = format!("{}/me/app:1", proxy.addr());
+    tag(&f, &image.reference(), &target);
+    let is_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/blobs/sha256:");
+    let is_manifest_head = |s: &SeenRequest| s.method == "HEAD" && s.path.contains("/manifests/");
+    // At the default jobs, 6.
+    let (r, _) = push(&f, &target, &[]);
+    let digest = ok(r).json()["Digest"].as_str().unwrap().to_owned();
+    let seen = proxy.seen();
+    // A fresh repository: no manifest asked for, every blob HEADed at once.
+    assert!(!seen.iter().any(is_manifest_head), "{seen:#?}");
+    let heads = arrivals(&seen, is_head);
+    assert_eq!(heads.len(), LAYERS + 1, "{seen:#?}");
+    assert!(heads[LAYERS] < SLOW, "HEADs waited for answers: {heads:?}");
+    // The layers' PUTs: six at once, the seventh once one of them is answered.
+    let puts = arrivals(&seen, |s| is_upload_put(&s.method, &s.path));
+    assert_eq!(puts.len(), LAYERS + 1, "{seen:#?}");
+    assert!(puts[5] < SLOW && puts[6] >= SLOW, "{puts:?}");
+
+    // Again: the manifest's HEAD by digest, and the tag.
+    let before = proxy.seen().len();
+    let (r, took) = push(&f, &target, &[]);
+    let rec = ok(r).json();
+    let again = &proxy.seen()[before..];
+    let asked: Vec<&str> = again
+        .iter()
+        .filter(|s| is_manifest_head(s))
+        .map(|s| s.path.as_str())
+        .collect();
+    assert_eq!(
+        asked,
+        [format!("/v2/me/app/manifests/{digest}")],
+        "{again:#?}"
+    );
+    assert!(!again.iter().any(is_head), "{again:#?}");
+    assert!(!again.iter().any(is_upload_post), "{again:#?}");
+    assert_eq!(rec["Pushed"], 0, "{rec}");
+    assert!(took < SLOW, "the re-push took {took:?}");
+
+    // A registry that says it lost the manifest: every blob is HEADed, all at once.
+    lost.store(true, Ordering::SeqCst);
+    let before = proxy.seen().len();
+    let (r, took) = push(&f, &target, &[]);
+    let rec = ok(r).json();
+    let again = &proxy.seen()[before..];
+    let heads = arrivals(again, is_head);
+    assert_eq!(heads.len(), LAYERS + 1, "{again:#?}");
+    assert!(heads[LAYERS] < SLOW, "{heads:?}");
+    assert!(!again.iter().any(is_upload_post), "{again:#?}");
+    assert_eq!(rec["Pushed"], 0, "{rec}");
+    // One wave of HEADs, not the three of 13 at 6 at a time.
+    assert!(took < 2 * SLOW, "the re-push took {took:?}");
 }

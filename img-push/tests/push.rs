@@ -375,6 +375,90 @@ fn a_layer_pulled_from_another_repository_of_the_registry_is_mounted_not_uploade
     assert!(screen.contains("Mounted from me/mounted"), "{screen}");
 }
 
+/// Issue 16: docker asks up to three source repositories to mount a layer; img asked
+/// one. A layer the store saw most recently in two repositories that lack it (the
+/// registry opens an upload for each, which img cancels) is mounted from the third; with
+/// three such repositories ahead of the one that has it, that one is never asked and
+/// the layer goes up into the session the third opened.
+#[test]
+fn a_layer_is_mounted_from_the_third_source_when_the_first_two_lack_it() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let registry = f.registry.addr();
+    let store = f.store().unwrap();
+    let seen_in = |layers: &[img_core::oci::Descriptor], repos: &[&str]| {
+        let digests: Vec<&img_core::Digest> = layers.iter().map(|l| &l.digest).collect();
+        // Each later than the last: asked newest first.
+        for repo in repos {
+            store
+                .index()
+                .put_blob_sources(&digests, &registry, repo)
+                .unwrap();
+        }
+    };
+    // The mounts asked for `layer` into `repository`: (from, status) in order.
+    let asked = |log: &str, repository: &str, layer: &img_core::oci::Descriptor| {
+        requests(log, "POST", repository, &format!("mount={}", layer.digest))
+            .iter()
+            .map(|l| {
+                let from = l.split("from=").nth(1).unwrap();
+                let from = from.split(['&', '"', ' ']).next().unwrap().to_owned();
+                let status = l.split("http.response.status=").nth(1).unwrap();
+                (from, status[..3].to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    let pair = |from: &str, status: &str| (from.to_owned(), status.to_owned());
+
+    let target = f.reference("me/third:1");
+    tag(&f, ALPINE, &target);
+    let (layers, config_size) = layers_of(&f, &target);
+    let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
+    seen_in(&layers, &["me/gone1", "me/gone2"]);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Mounted"], layer_bytes, "{rec}");
+    assert_eq!(rec["Pushed"], config_size, "{rec}");
+    let log = f.registry.log_tail();
+    for l in &layers {
+        assert_eq!(
+            asked(&log, "me/third", l),
+            [
+                pair("me/gone2", "202"),
+                pair("me/gone1", "202"),
+                pair("test/alpine-like", "201")
+            ],
+            "{log}"
+        );
+    }
+    // The uploads opened for the sources that lacked the layers were cancelled.
+    let cancelled = requests(&log, "DELETE", "me/third", "/blobs/uploads/");
+    assert_eq!(cancelled.len(), 2 * layers.len(), "{log}");
+
+    // Three sources ahead of those that have it (me/third, now the newest of them).
+    let target = f.reference("me/fourth:1");
+    tag(&f, ALPINE, &target);
+    seen_in(&layers, &["me/gone3", "me/gone4", "me/gone5"]);
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Mounted"], 0, "{rec}");
+    assert_eq!(rec["Pushed"], layer_bytes + config_size, "{rec}");
+    let log = f.registry.log_tail();
+    for l in &layers {
+        assert_eq!(
+            asked(&log, "me/fourth", l),
+            [
+                pair("me/gone5", "202"),
+                pair("me/gone4", "202"),
+                pair("me/gone3", "202")
+            ],
+            "{log}"
+        );
+        let put = requests(&log, "PUT", "me/fourth", &format!("digest={}", l.digest));
+        assert_eq!(put.len(), 1, "{log}");
+    }
+    let cancelled = requests(&log, "DELETE", "me/fourth", "/blobs/uploads/");
+    assert_eq!(cancelled.len(), 2 * layers.len(), "{log}");
+}
+
 #[test]
 fn a_mount_with_token_auth_asks_pull_on_the_source_too() {
     let f = fixture();

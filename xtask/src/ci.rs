@@ -30,16 +30,6 @@ const PACKAGES: &[(&str, &str)] = &[
 /// them in its summary; run as root it skips nothing.
 pub const ROOT_TESTS: &[(&str, &str, &str)] = &[
     (
-        "img-ls",
-        "img_ls_prints_what_docker_images_prints",
-        "dockerd",
-    ),
-    (
-        "img-pull",
-        "docker_display::the_pull_display_is_dockers_on_a_terminal",
-        "dockerd",
-    ),
-    (
         "img-login",
         "docker::docker_pulls_with_what_img_login_stored_and_writes_what_img_login_writes",
         "dockerd",
@@ -179,6 +169,8 @@ pub fn ci() -> Result<(), String> {
     run(Command::new(cargo())
         .current_dir(&root)
         .args(test_args(as_root)))?;
+    // The parity tests against their goldens even here, where docker 28's CLI may be.
+    crate::goldens::check()?;
     // The short stress run: kill -9, eight tools at once, a hostile registry, a full
     // disk, secrets and fuzzing, a few rounds each (a few minutes).
     run(Command::new(cargo())

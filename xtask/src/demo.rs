@@ -7,8 +7,8 @@ use std::process::Command;
 
 use std::collections::BTreeMap;
 
-use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
-use img_core::testing::{TestRegistry, TokenAuthConfig, push_image, standard_set};
+use img_core::testing::token_server::{TokenServer, TokenServerOptions};
+use img_core::testing::{TestRegistry, push_image, standard_set};
 
 use crate::ci::ensure_packages;
 use crate::util::{project_root, run, target_dir};
@@ -69,15 +69,11 @@ pub fn demo() -> Result<(), String> {
         ..TokenServerOptions::default()
     })
     .map_err(|e| e.to_string())?;
-    let bundle = work.path().join("token-signer.pem");
-    std::fs::write(&bundle, tokens.cert_pem()).map_err(|e| e.to_string())?;
+    let auth = tokens
+        .auth_config(&work.path().join("token-signer.pem"))
+        .map_err(|e| e.to_string())?;
     let auth_registry = TestRegistry::builder()
-        .token_auth(TokenAuthConfig {
-            realm: tokens.realm(),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
+        .token_auth(auth)
         .start()
         .map_err(|e| e.to_string())?;
     let a = auth_registry.addr();

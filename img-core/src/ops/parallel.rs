@@ -7,6 +7,10 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{Error, Result};
 
+/// How many transfers that are mostly their round trip (a small blob, a HEAD) a verb runs
+/// at once to one host: the bound for HTTP/1.1, where each holds a connection.
+pub(crate) const ROUND_TRIP_JOBS: usize = 32;
+
 /// How many workers `jobs` gives for `items` transfers: at least one, never more than
 /// there is work for.
 pub(crate) fn workers(jobs: usize, items: usize) -> usize {
@@ -21,6 +25,10 @@ pub(crate) fn run<T: Sync, R: Send>(
     jobs: usize,
     work: impl Fn(&T) -> Result<R> + Sync,
 ) -> Result<Vec<R>> {
+    // No thread for no work (a re-push uploads nothing).
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
     // Popped from the end: reversed so the first item starts first.
     let queue = Mutex::new(items.iter().rev().collect::<Vec<_>>());
     let failed = AtomicBool::new(false);

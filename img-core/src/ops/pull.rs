@@ -37,7 +37,7 @@ mod download;
 pub const SMALL_BLOB: u64 = 1024 * 1024;
 /// How many small blobs a pull fetches at once (connections to one host): the issue's
 /// bound for HTTP/1.1, where each transfer holds a connection.
-pub const SMALL_BLOB_JOBS: usize = 32;
+pub const SMALL_BLOB_JOBS: usize = super::parallel::ROUND_TRIP_JOBS;
 
 /// How to pull.
 #[derive(Debug, Clone, Default)]

@@ -10,9 +10,10 @@
 //! take one from under the upload).
 
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 
 use crate::digest::Digest;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 use crate::index::{ImageInfo, NewImage};
 use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
 use crate::ops::parallel;
@@ -28,6 +29,10 @@ pub mod progress;
 
 pub use compress::CompressionFormat;
 pub use progress::{LayerEvent, NoPushProgress, PushProgress};
+
+/// How many source repositories a layer is asked to be mounted from before it is
+/// uploaded: docker's "up to three" candidates.
+const MOUNT_CANDIDATES: usize = 3;
 
 /// Attempts at one blob: a PUT failing with 5xx or a cut connection starts a new upload
 /// session, this many times in all.
@@ -137,14 +142,12 @@ fn store_tags(store: &Store, name: &str) -> Result<Vec<String>> {
 
 /// A registry refusing the push, in docker's words (whether it said 401 after the token
 /// it gave, or 403): the registry's own phrasing varies and says nothing more. Credentials
-/// the registry layer found wrong or missing keep its wording, the one every tool gives
-/// ("refused the credentials of …", "log in first"): docker's line is for a refusal of
-/// access, and would hide that the password is what to fix.
+/// the registry layer found wrong or missing ([`Answer::Credentials`]) keep its wording,
+/// the one every tool gives ("refused the credentials of …", "log in first"): docker's
+/// line is for a refusal of access, and would hide that the password is what to fix.
 fn refusal(e: Error) -> Error {
-    let credentials =
-        e.message().contains("refused the credentials") || e.message().contains("log in");
     match e.kind() {
-        ErrorKind::Unauthorized if credentials => e,
+        ErrorKind::Unauthorized if e.answer() == Some(Answer::Credentials) => e,
         ErrorKind::Unauthorized | ErrorKind::Denied => Error::new(
             ErrorKind::Denied,
             "denied: requested access to the resource is denied",
@@ -225,12 +228,12 @@ impl Pusher<'_> {
                         self.options.compression,
                     )? {
                         Some(c) => {
-                            self.push_manifest_blobs(&c.manifest, &mut totals)?;
+                            self.push_manifest_blobs(&c.manifest, &c.digest, &mut totals)?;
                             converted = Some(c.closure);
                             (c.digest, c.media_type, c.bytes)
                         }
                         None => {
-                            self.push_manifest_blobs(&m, &mut totals)?;
+                            self.push_manifest_blobs(&m, &image.target, &mut totals)?;
                             (image.target.clone(), image.target_media_type.clone(), bytes)
                         }
                     }
@@ -249,13 +252,13 @@ impl Pusher<'_> {
                         let child = self.child(entry)?.ok_or_else(|| {
                             missing_child(self.reference, entry, "is not in the store")
                         })?;
-                        self.push_manifest_blobs(&child.0, &mut totals)?;
+                        self.push_manifest_blobs(&child.0, &entry.digest, &mut totals)?;
                         (entry.digest.clone(), entry.media_type.clone(), child.1)
                     } else {
                         for entry in &index.manifests {
                             match self.child(entry)? {
                                 Some((m, child_bytes)) => {
-                                    self.push_manifest_blobs(&m, &mut totals)?;
+                                    self.push_manifest_blobs(&m, &entry.digest, &mut totals)?;
                                     self.client.put_manifest(
                                         repo,
                                         &entry.digest.to_string(),
@@ -358,8 +361,17 @@ impl Pusher<'_> {
         })
     }
 
-    /// A manifest's layers (in parallel, `jobs` at once) and then its config.
-    fn push_manifest_blobs(&self, m: &Manifest, totals: &mut Totals) -> Result<()> {
+    /// The blobs of manifest `m` (whose digest is `digest`): none asked for when the
+    /// repository has the manifest already ([`Self::already_there`]); else every one
+    /// HEADed first, [`head_jobs`] at once (a HEAD is a round trip, and a re-push is
+    /// nothing but HEADs); then the layers the repository lacks go up `jobs` at once
+    /// (docker's max-concurrent-uploads), and the config last.
+    fn push_manifest_blobs(
+        &self,
+        m: &Manifest,
+        digest: &Digest,
+        totals: &mut Totals,
+    ) -> Result<()> {
         let diff_ids = self
             .read(&m.config.digest)
             .ok()
@@ -379,45 +391,129 @@ impl Pusher<'_> {
             self.progress.layer(l, *diff_id, LayerEvent::Preparing);
         }
         let jobs = parallel::workers(self.options.jobs, layers.len());
-        // Rows past the first `jobs` wait, as docker's do.
+        // docker's rows past the first `jobs` say `Waiting`, on a re-push too: its
+        // transfers run max-concurrent-uploads at once and each HEADs its blob inside its
+        // slot. The rows stay docker's; img's HEADs below do not wait for a slot.
         for (l, diff_id) in layers.iter().skip(jobs) {
             self.progress.layer(l, *diff_id, LayerEvent::Waiting);
         }
-        let done = parallel::run(&layers, jobs, |(desc, diff_id)| {
-            self.push_blob(desc, *diff_id)
-        })?;
-        let mut s = Totals::default();
-        for t in done {
-            s.pushed += t.pushed;
-            s.mounted += t.mounted;
-            s.existing += t.existing;
+        if self.already_there(m, digest)? {
+            for (l, diff_id) in &layers {
+                self.progress.layer(l, *diff_id, LayerEvent::Exists);
+            }
+            let digests: Vec<&Digest> = layers.iter().map(|(l, _)| &l.digest).collect();
+            self.store.index().put_blob_sources(
+                &digests,
+                self.reference.domain(),
+                self.reference.path(),
+            )?;
+            totals.existing += m.layers.iter().map(|l| l.size).sum::<u64>() + m.config.size;
+            return Ok(());
         }
-        let config = self.push_blob(&m.config, None)?;
-        totals.pushed += s.pushed + config.pushed;
-        totals.mounted += s.mounted + config.mounted;
-        totals.existing += s.existing + config.existing;
+        let mut blobs: Vec<(&Descriptor, Option<&Digest>)> = layers.clone();
+        blobs.push((&m.config, None));
+        let heads: Vec<usize> = (0..blobs.len()).collect();
+        let mut present = vec![false; blobs.len()];
+        let found = parallel::run(&heads, head_jobs(self.options.jobs), |&i| {
+            let (desc, diff_id) = blobs[i];
+            let here = self
+                .client
+                .blob_exists(self.reference.path(), &desc.digest)?;
+            if here {
+                self.progress.layer(desc, diff_id, LayerEvent::Exists);
+            }
+            Ok((i, here))
+        })?;
+        for (i, here) in found {
+            present[i] = here;
+        }
+        let mut sum = Totals::default();
+        let mut missing = Vec::new();
+        for (&(desc, diff_id), &here) in blobs.iter().zip(&present).take(layers.len()) {
+            if here {
+                sum.existing += desc.size;
+            } else {
+                missing.push((desc, diff_id));
+            }
+        }
+        // The layers the repository now holds, recorded as its blobs in one write (even
+        // when an upload failed: those that made it are there).
+        let reached = Mutex::new(
+            blobs
+                .iter()
+                .zip(&present)
+                .take(layers.len())
+                .filter(|(_, here)| **here)
+                .map(|((desc, _), _)| *desc)
+                .collect::<Vec<_>>(),
+        );
+        let uploaded = parallel::run(&missing, jobs, |&(desc, diff_id)| {
+            let t = self.send_blob(desc, diff_id)?;
+            reached
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(desc);
+            Ok(t)
+        });
+        let reached = reached.into_inner().unwrap_or_else(PoisonError::into_inner);
+        let digests: Vec<&Digest> = reached
+            .iter()
+            .filter(|d| is_layer(d))
+            .map(|d| &d.digest)
+            .collect();
+        self.store.index().put_blob_sources(
+            &digests,
+            self.reference.domain(),
+            self.reference.path(),
+        )?;
+        for t in uploaded? {
+            sum.pushed += t.pushed;
+            sum.mounted += t.mounted;
+        }
+        if present[layers.len()] {
+            sum.existing += m.config.size;
+        } else {
+            let t = self.send_blob(&m.config, None)?;
+            sum.pushed += t.pushed;
+            sum.mounted += t.mounted;
+        }
+        totals.pushed += sum.pushed;
+        totals.mounted += sum.mounted;
+        totals.existing += sum.existing;
         Ok(())
     }
 
-    /// One blob: nothing when the repository has it, else streamed from the store and
-    /// re-hashed on the way; a failed upload is retried from a new session.
-    fn push_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
+    /// Whether the repository has the manifest `digest` already: asked (one HEAD) only
+    /// when the store saw its layers there, a re-push. The registry then holds every
+    /// blob the manifest names, since it refuses a manifest whose blobs it lacks, so none
+    /// is HEADed (go-containerregistry skips them the same way); a fresh push asks
+    /// nothing more than before.
+    fn already_there(&self, m: &Manifest, digest: &Digest) -> Result<bool> {
+        let Some(layer) = m.layers.first() else {
+            return Ok(false);
+        };
         let repo = self.reference.path();
-        let totals = self.send_blob(desc, diff_id)?;
-        if is_layer(desc) {
-            self.store
-                .index()
-                .put_blob_sources(&[&desc.digest], self.reference.domain(), repo)?;
+        let seen_here = self
+            .store
+            .index()
+            .blob_sources(&layer.digest, self.reference.domain())?
+            .iter()
+            .any(|r| r == repo);
+        if !seen_here {
+            return Ok(false);
         }
-        Ok(totals)
+        let found = self
+            .client
+            .head_manifest_for_push(repo, &digest.to_string())?;
+        Ok(found.is_some_and(|(d, _, _)| &d == digest))
     }
 
-    /// A layer the store knows in another repository of this registry is asked to be
-    /// mounted from there (the latest seen), as docker does; the registry then either
-    /// links it (201) or opens an upload (202) that the bytes go to.
-    fn mount_source(&self, desc: &Descriptor) -> Result<Option<String>> {
+    /// The repositories of this registry a layer is asked to be mounted from, as docker
+    /// asks: the [`MOUNT_CANDIDATES`] the store saw it in most recently, other than the
+    /// target. Configs are never mounted.
+    fn mount_sources(&self, desc: &Descriptor) -> Result<Vec<String>> {
         if !is_layer(desc) {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let repo = self.reference.path();
         Ok(self
@@ -425,20 +521,46 @@ impl Pusher<'_> {
             .index()
             .blob_sources(&desc.digest, self.reference.domain())?
             .into_iter()
-            .find(|r| r != repo))
+            .filter(|r| r != repo)
+            .take(MOUNT_CANDIDATES)
+            .collect())
     }
 
-    /// [`Self::push_blob`]'s transfer: HEAD, then a mount or an upload.
+    /// Asks each source but the last to mount the layer, in turn: the first that does is
+    /// returned. A source that declines (it lacks the blob: the registry opens an upload,
+    /// cancelled here) or fails is passed over, as docker passes over its candidates; the
+    /// last is left to [`Self::send_blob`], whose upload uses the session it opens.
+    fn mount_from_any(
+        &self,
+        desc: &Descriptor,
+        sources: &mut Vec<String>,
+    ) -> Result<Option<String>> {
+        while sources.len() > 1 {
+            let from = sources.remove(0);
+            match self.client.mount_blob(self.reference.path(), desc, &from) {
+                Ok(true) => return Ok(Some(from)),
+                Ok(false) => {}
+                Err(e) if e.kind() == ErrorKind::DigestMismatch => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// One blob the repository lacks: a mount, or its bytes streamed from the store and
+    /// re-hashed on the way; a failed upload is retried from a new session.
     fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
         let repo = self.reference.path();
-        if self.client.blob_exists(repo, &desc.digest)? {
-            self.progress.layer(desc, diff_id, LayerEvent::Exists);
+        let mut sources = self.mount_sources(desc)?;
+        if let Some(source) = self.mount_from_any(desc, &mut sources)? {
+            self.progress
+                .layer(desc, diff_id, LayerEvent::Mounted(source));
             return Ok(Totals {
-                existing: desc.size,
+                mounted: desc.size,
                 ..Totals::default()
             });
         }
-        let mut from = self.mount_source(desc)?;
+        let mut from = sources.pop();
         let mut attempt = 1;
         loop {
             let file = self.store.open_blob(&desc.digest)?;
@@ -500,6 +622,18 @@ impl Pusher<'_> {
     }
 }
 
+/// How many HEADs a push sends at once: as many as a pull's small blobs (each is one
+/// round trip on a pooled connection), unless `--jobs` asks for fewer than the default
+/// (one at a time means one at a time).
+fn head_jobs(jobs: usize) -> usize {
+    let jobs = jobs.max(1);
+    if jobs >= crate::settings::DEFAULT_JOBS {
+        jobs.max(parallel::ROUND_TRIP_JOBS)
+    } else {
+        jobs
+    }
+}
+
 /// Whether `desc` is a layer (what docker mounts): a config or manifest never is.
 fn is_layer(desc: &Descriptor) -> bool {
     crate::oci::media_type::layer_compression(&desc.media_type).is_some()
@@ -529,7 +663,7 @@ fn retryable(e: &Error) -> bool {
     match e.kind() {
         ErrorKind::Network => true,
         // A 413 to the whole blob: the next session sends it in chunks.
-        ErrorKind::Registry => e.to_string().contains("HTTP 5") || needs_new_session(e),
+        ErrorKind::Registry => e.status().is_some_and(|s| s >= 500) || needs_new_session(e),
         _ => false,
     }
 }
@@ -547,5 +681,75 @@ impl<R: Read, F: Fn(u64)> Read for Counting<R, F> {
             (self.seen)(n as u64);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16: the decisions read the typed answer, never the message, whose words
+    /// vary and may change.
+    #[test]
+    fn refusals_keep_credential_errors_and_give_dockers_line_for_access() {
+        let docker = "denied: requested access to the resource is denied";
+        let login = Error::new(ErrorKind::Unauthorized, "the token server wants a login")
+            .with_answer(Answer::Credentials)
+            .context("pushing");
+        let kept = refusal(login.clone());
+        assert_eq!(kept.to_string(), login.to_string());
+        for access in [
+            Error::new(ErrorKind::Unauthorized, "authentication required")
+                .with_answer(Answer::Status(401)),
+            Error::new(ErrorKind::Denied, "forbidden").with_answer(Answer::Status(403)),
+            // Words that look like the credentials' are not what decides.
+            Error::new(
+                ErrorKind::Unauthorized,
+                "log in first: refused the credentials",
+            ),
+        ] {
+            let e = refusal(access.context("pushing"));
+            assert_eq!(
+                (e.kind(), e.to_string()),
+                (ErrorKind::Denied, docker.to_owned())
+            );
+        }
+        let other =
+            Error::new(ErrorKind::NotFound, "manifest unknown").with_answer(Answer::Status(404));
+        assert_eq!(refusal(other).kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn an_upload_is_retried_after_a_5xx_a_cut_or_a_whole_blob_refused_never_after_a_4xx() {
+        let registry = |status| {
+            Error::new(ErrorKind::Registry, "unknown error")
+                .with_answer(Answer::Status(status))
+                .context("pushing blob")
+        };
+        for status in [500, 502, 503, 599] {
+            assert!(retryable(&registry(status)), "{status}");
+        }
+        for status in [400, 404, 405, 413, 416, 429] {
+            assert!(!retryable(&registry(status)), "{status}");
+        }
+        let whole =
+            Error::new(ErrorKind::Registry, "too large").with_answer(Answer::WholeBlobTooLarge);
+        assert!(retryable(&whole) && needs_new_session(&whole));
+        assert!(retryable(&Error::new(
+            ErrorKind::Network,
+            "connection reset"
+        )));
+        // The status's words without its type decide nothing.
+        assert!(!retryable(&Error::new(
+            ErrorKind::Registry,
+            "HTTP 500: unknown error"
+        )));
+        assert!(!needs_new_session(&Error::new(
+            ErrorKind::Registry,
+            "the registry refused the blob in one request (HTTP 413)"
+        )));
+        // A refusal is not retried, whatever its status.
+        let denied = Error::new(ErrorKind::Denied, "denied").with_answer(Answer::Status(503));
+        assert!(!retryable(&denied));
     }
 }

@@ -12,7 +12,7 @@ use super::retry;
 use super::stall::{StallReader, Watchdog, is_stall};
 use super::token::{TokenCache, fetch_token};
 use super::transport::{Exchange, Origin, answered_by, answering_origin, execute};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 
 /// A client for one registry host (`host[:port]`), safe to share between threads.
 ///
@@ -423,7 +423,7 @@ impl RegistryClient {
                 self.host
             ),
         };
-        Some(Error::new(ErrorKind::Unauthorized, message))
+        Some(Error::new(ErrorKind::Unauthorized, message).with_answer(Answer::Credentials))
     }
 
     /// One exchange with the server `url` names, redirects followed: `auth` goes only to

@@ -7,7 +7,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Answer, Error, ErrorKind};
 use crate::quote::{EXCERPT_BYTES, escape_excerpt};
 
 /// How much of an error body we read: envelopes are small, and a proxy's HTML page
@@ -89,7 +89,7 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
                 .map(describe_entry)
                 .collect::<Vec<_>>()
                 .join("; ");
-            Error::new(kind, message)
+            Error::new(kind, message).with_answer(Answer::Status(status))
         }
         None => {
             let reason = match status {
@@ -101,7 +101,7 @@ pub fn status_error(status: u16, body: &[u8]) -> Error {
                 }
                 _ => format!("registry answered HTTP {status}{}", body_hint(body)),
             };
-            Error::new(status_kind, reason)
+            Error::new(status_kind, reason).with_answer(Answer::Status(status))
         }
     }
 }
@@ -313,6 +313,23 @@ mod tests {
         let e = status_error(503, b"<html><body>down</body></html>");
         assert_eq!(e.to_string(), "registry answered HTTP 503");
         assert_eq!(status_error(404, b"").kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn every_status_error_says_its_status_typed() {
+        let envelope = br#"{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}"#;
+        for (status, body) in [
+            (500, &envelope[..]),
+            (502, &b"Bad Gateway"[..]),
+            (401, &b""[..]),
+            (404, &envelope[..]),
+        ] {
+            let e = status_error(status, body).context("pushing blob");
+            assert_eq!(e.status(), Some(status), "{e}");
+            assert_eq!(e.answer(), Some(Answer::Status(status)));
+        }
+        // The message of a 5xx with an envelope does not say its status: the type does.
+        assert!(!status_error(500, envelope).to_string().contains("500"));
     }
 
     #[test]

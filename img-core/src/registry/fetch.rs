@@ -151,6 +151,26 @@ impl RegistryClient {
     /// [`head_manifest`](Self::head_manifest), with the rate-limit header the registry
     /// sent along (Docker Hub's `ratelimit-remaining`), for `img-pull --check`.
     pub fn check_manifest(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
+        self.head_manifest_scoped(repository, reference, Scope::pull(repository))
+    }
+
+    /// [`head_manifest`](Self::head_manifest) on the way to a push, asked with the push's
+    /// scope (pull and push), so that one token serves the whole push.
+    pub fn head_manifest_for_push(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<(Digest, u64, String)>> {
+        let head = self.head_manifest_scoped(repository, reference, Scope::push(repository))?;
+        Ok(head.found)
+    }
+
+    fn head_manifest_scoped(
+        &self,
+        repository: &str,
+        reference: &str,
+        scope: Scope,
+    ) -> Result<ManifestHead> {
         let ctx = || {
             format!(
                 "checking manifest {:?} on {}",
@@ -158,16 +178,20 @@ impl RegistryClient {
                 self.host()
             )
         };
-        self.head_manifest_inner(repository, reference)
+        self.head_manifest_inner(repository, reference, scope)
             .map_err(|e| e.context(ctx()))
     }
 
-    fn head_manifest_inner(&self, repository: &str, reference: &str) -> Result<ManifestHead> {
+    fn head_manifest_inner(
+        &self,
+        repository: &str,
+        reference: &str,
+        scope: Scope,
+    ) -> Result<ManifestHead> {
         check_repository(repository)?;
         let r = ManifestRef::parse(reference)?;
         let path = format!("/v2/{repository}/manifests/{}", r.as_path());
-        let req = Request::new("HEAD", path, Scope::pull(repository))
-            .header("accept", media_type::MANIFEST_ACCEPT);
+        let req = Request::new("HEAD", path, scope).header("accept", media_type::MANIFEST_ACCEPT);
         let resp = self.send(req)?;
         let ratelimit_remaining = header(&resp, "ratelimit-remaining")
             .map(|v| v.trim().to_owned())

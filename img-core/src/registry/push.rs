@@ -9,7 +9,7 @@ use super::client::RegistryClient;
 use super::http::{Body, Request, Response, Target, expect, header};
 use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
 use crate::digest::{Digest, VerifyingReader};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
 
 /// How a pushed blob reached the repository.
@@ -35,6 +35,51 @@ impl RegistryClient {
             }
         };
         inner().map_err(|e| e.context(ctx()))
+    }
+
+    /// Asks the registry to link the blob `blob` into `repository` from the repository
+    /// `from`, sending no bytes: `true` when it did (201). When it declines (202: `from`
+    /// lacks the blob, or the registry does not mount), the upload it opened is
+    /// cancelled, as docker cancels it before asking its next candidate.
+    pub fn mount_blob(&self, repository: &str, blob: &Descriptor, from: &str) -> Result<bool> {
+        let ctx = || {
+            format!(
+                "mounting blob {} into {repository} from {from} on {}",
+                blob.digest,
+                self.host()
+            )
+        };
+        let inner = || -> Result<bool> {
+            check_repository(repository)?;
+            check_repository(from)?;
+            let base = self.base_url()?;
+            let start = format!("/v2/{repository}/blobs/uploads/");
+            let path = format!("{start}?mount={}&from={from}", blob.digest);
+            let resp = self.send(Request::new("POST", path, Scope::mount(repository, from)))?;
+            let resp = expect_upload(resp, &[201, 202])?;
+            if resp.status().as_u16() == 201 {
+                check_committed(&resp, &blob.digest)?;
+                return Ok(true);
+            }
+            let location = upload_location(&resp, &base, &start)?;
+            drop(resp);
+            self.cancel_upload(repository, location);
+            Ok(false)
+        };
+        inner().map_err(|e| e.context(ctx()))
+    }
+
+    /// Best effort: an abandoned upload would otherwise sit in the registry's storage
+    /// until its purge runs.
+    fn cancel_upload(&self, repository: &str, location: String) {
+        let cancel = Request {
+            method: "DELETE",
+            target: Target::Url(location),
+            headers: Vec::new(),
+            body: Body::Empty,
+            scope: Scope::push(repository),
+        };
+        let _ = self.send(cancel);
     }
 
     /// Uploads the blob `blob` (its digest and size) of `repository`, reading exactly
@@ -113,16 +158,7 @@ impl RegistryClient {
             &mut location,
         );
         if result.is_err() {
-            // Best effort: an abandoned upload would otherwise sit in the registry's
-            // storage until its purge runs.
-            let cancel = Request {
-                method: "DELETE",
-                target: Target::Url(location),
-                headers: Vec::new(),
-                body: Body::Empty,
-                scope: Scope::push(repository),
-            };
-            let _ = self.send(cancel);
+            self.cancel_upload(repository, location);
         }
         result
     }
@@ -184,7 +220,8 @@ impl RegistryClient {
                 return Err(Error::new(
                     ErrorKind::Registry,
                     format!("{TOO_LARGE_AT_ONCE}: it goes up in chunks from a new upload session"),
-                ));
+                )
+                .with_answer(Answer::WholeBlobTooLarge));
             }
             let resp = expect_upload(sent, &[201])?;
             check_committed(&resp, digest)?;
@@ -282,9 +319,9 @@ impl RegistryClient {
     }
 }
 
-/// [`expect`] for an upload's requests: a registry failing (5xx) says its status, which
-/// is what tells the caller a new upload session may succeed — the error envelope's own
-/// message ("unknown error") does not.
+/// [`expect`] for an upload's requests: a registry failing (5xx) says its status in the
+/// message too, since the error envelope's own ("unknown error") does not tell people
+/// what failed (the retry decision reads [`Error::status`]).
 fn expect_upload(resp: Response, ok: &[u16]) -> Result<Response> {
     let status = resp.status().as_u16();
     expect(resp, ok).map_err(|e| {
@@ -304,9 +341,10 @@ const ASKED_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
 const TOO_LARGE_AT_ONCE: &str = "the registry refused the blob in one request (HTTP 413)";
 
 /// Whether a failed [`RegistryClient::push_blob`] may succeed from a new upload session
-/// because the registry asked for chunks (a 413 to the whole blob).
+/// because the registry asked for chunks (a 413 to the whole blob; a 413 to a chunk is
+/// not: the next session would send the same chunks).
 pub fn needs_new_session(e: &Error) -> bool {
-    e.kind() == ErrorKind::Registry && e.to_string().contains(TOO_LARGE_AT_ONCE)
+    e.answer() == Some(Answer::WholeBlobTooLarge)
 }
 
 /// Where the upload continues: the `Location` of a 202, made absolute.

@@ -20,7 +20,7 @@ use super::stall::{StallReader, Watchdog};
 use super::transport::{
     Exchange, Origin, answered_by, answering_origin, encode_query_value, execute,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Answer, Error, ErrorKind, Result};
 
 /// Tokens without `expires_in` live 60 seconds, as the spec says.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -204,11 +204,13 @@ pub(crate) fn fetch_token(
                 None => "the token server refused anonymous access: log in first".to_owned(),
             },
         )
+        .with_answer(Answer::Credentials)
         .context(doing())),
         other => Err(Error::new(
             ErrorKind::Registry,
             format!("token server answered HTTP {other}"),
         )
+        .with_answer(Answer::Status(other))
         .context(doing())),
     }
 }

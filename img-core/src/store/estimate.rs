@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::gc::read_dir;
 use super::lock::LockFile;
-use super::{BLOBS_DIR, INGEST_DIR, Store, lease};
+use super::{BLOBS_DIR, INGEST_DIR, Store};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 
@@ -37,12 +37,7 @@ impl Store {
             }
             pinned.extend(self.index.image_blobs(&row.image.id)?);
         }
-        for lease_row in self.index.leases()? {
-            // A lease we cannot probe counts as live, as the collection counts it.
-            if lease::is_live(self, &lease_row.id).unwrap_or(true) {
-                pinned.extend(self.index.lease_digests(&lease_row.id)?);
-            }
-        }
+        pinned.extend(self.live_lease_blobs()?);
         let rows: HashSet<Digest> = self.index.blobs()?.into_iter().map(|b| b.digest).collect();
         let mut bytes = unheld_partials(&self.root)?;
         for alg in read_dir(&self.root.join(BLOBS_DIR))? {

@@ -54,6 +54,7 @@ mod rebuild;
 pub(crate) mod test_support;
 mod writer;
 
+use std::collections::HashSet;
 use std::fs::{DirBuilder, File};
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
@@ -274,6 +275,19 @@ impl Store {
             }
         }
         Ok(live)
+    }
+
+    /// Every digest a live lease pins (a pull, push or load in progress): what no prune
+    /// frees now. A lease that cannot be probed counts as live, as the collection counts
+    /// it; a dead process's lease pins nothing.
+    pub fn live_lease_blobs(&self) -> Result<HashSet<Digest>> {
+        let mut pinned = HashSet::new();
+        for row in self.index.leases()? {
+            if lease::is_live(self, &row.id).unwrap_or(true) {
+                pinned.extend(self.index.lease_digests(&row.id)?);
+            }
+        }
+        Ok(pinned)
     }
 
     fn gc_lock_path(&self) -> PathBuf {

@@ -38,6 +38,9 @@ pub struct Answer {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct GoldenFile {
     recorded_with: String,
+    /// What the test compares live only, and why (see [`DockerComparison::note`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<String>,
     answers: BTreeMap<String, Answer>,
 }
 
@@ -95,7 +98,7 @@ impl DockerComparison {
         let file = match mode {
             Mode::Record => GoldenFile {
                 recorded_with: RECORDED_WITH.to_owned(),
-                answers: BTreeMap::new(),
+                ..GoldenFile::default()
             },
             Mode::Live | Mode::Golden => read_golden(&path, mode == Mode::Golden),
         };
@@ -133,6 +136,14 @@ impl DockerComparison {
     /// Whether docker runs (so its daemon must be started and fed).
     pub fn is_live(&self) -> bool {
         self.mode != Mode::Golden
+    }
+
+    /// Says in the golden file's header what the test compares live only, and why (a
+    /// relative time that would go stale): a recording run writes `text` there.
+    pub fn note(&mut self, text: &str) {
+        if self.mode == Mode::Record {
+            self.file.notes.push(text.to_owned());
+        }
     }
 
     /// `text` (the test registry's address) is recorded as `placeholder`.

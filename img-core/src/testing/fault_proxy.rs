@@ -1,9 +1,10 @@
 //! A fault-injecting HTTP proxy to put between a tool and the real registry (or the
 //! harness's token server): it forwards each request, one request a connection, and on
-//! the way can reset the connection, answer an error status, truncate or corrupt the
-//! body, ignore `Range`, redirect, drip the body, or stall — before the headers or half-way
-//! through the body, holding the connection open and silent until the proxy is dropped.
-//! It records every request it sees (method, path, headers) for tests to assert on.
+//! the way can delay it, reset the connection, answer an error status (a 413 past a body
+//! limit), add headers, truncate or corrupt the body, ignore `Range`, redirect, drip the
+//! body, or stall — before the headers or half-way through the body, holding the
+//! connection open and silent until the proxy is dropped. It records every request it
+//! sees (method, path, headers, when) for tests to assert on.
 //!
 //! As a reverse proxy does, it rewrites a `Location` naming the upstream (the registry
 //! builds its upload URLs from the `Host` it was sent) back to the proxy's own address, so
@@ -17,13 +18,16 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the proxy does with one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Forward it untouched.
     Pass,
+    /// Wait this long, then forward it untouched: a far registry, or one slow to answer
+    /// (time for a test to see which requests a client sends before any answer comes).
+    Delay(Duration),
     /// Close the connection without answering.
     Reset,
     /// Answer this status without asking the registry; `Some(s)` adds `Retry-After: s`.
@@ -55,6 +59,11 @@ pub enum Fault {
         /// The body.
         body: Vec<u8>,
     },
+    /// Answer `413 Request Entity Too Large` to a request whose body (by its
+    /// `Content-Length`) is longer than this many bytes, after reading it, as a proxy in
+    /// front of a registry does past its body limit (nginx's `client_max_body_size`);
+    /// forward the others untouched.
+    BodyLimit(u64),
     /// Read the request, then send nothing at all (a server that never sends headers).
     Silent,
     /// Forward the headers and this many bytes of the body, then send nothing more.
@@ -97,6 +106,8 @@ pub struct SeenRequest {
     pub headers: Vec<(String, String)>,
     /// The fault applied.
     pub fault: Fault,
+    /// When it arrived, its head read.
+    pub at: Instant,
 }
 
 impl SeenRequest {
@@ -189,6 +200,7 @@ fn serve(
             path: path.clone(),
             headers: headers.clone(),
             fault: fault.clone(),
+            at: Instant::now(),
         });
         fault
     };
@@ -229,6 +241,17 @@ fn serve(
             }
             return Ok(());
         }
+        Fault::BodyLimit(limit) if body_length(&headers).is_some_and(|n| n > *limit) => {
+            drain_body(&mut reader, &headers)?;
+            let body = "<html><head><title>413 Request Entity Too Large</title></head></html>\n";
+            write!(
+                client_w,
+                "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            return Ok(());
+        }
+        Fault::Delay(pause) => thread::sleep(*pause),
         Fault::Silent => {
             hold(stop);
             return Ok(());
@@ -291,10 +314,7 @@ fn serve(
     up.write_all(out.as_bytes())?;
     // Request bodies (pushes) stream through as they come, whatever their framing;
     // the registry reads exactly what the framing says, then answers.
-    let content_length: Option<u64> = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok());
+    let content_length = body_length(&headers);
     let chunked = headers
         .iter()
         .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
@@ -413,13 +433,17 @@ fn flood(w: &mut TcpStream, len: u64, stop: &AtomicBool) -> io::Result<()> {
     w.flush()
 }
 
-/// Reads the request's body (of either framing) and throws it away.
-fn drain_body(reader: &mut impl BufRead, headers: &[(String, String)]) -> io::Result<()> {
-    let length: Option<u64> = headers
+/// The request body's `Content-Length`, if it says one.
+fn body_length(headers: &[(String, String)]) -> Option<u64> {
+    headers
         .iter()
         .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok());
-    if let Some(n) = length {
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+/// Reads the request's body (of either framing) and throws it away.
+fn drain_body(reader: &mut impl BufRead, headers: &[(String, String)]) -> io::Result<()> {
+    if let Some(n) = body_length(headers) {
         io::copy(&mut reader.take(n), &mut io::sink())?;
     } else if headers
         .iter()

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod basic_tls;
 pub mod docker_compare;
 pub mod dockerd;
 pub mod fault_proxy;
@@ -32,6 +33,7 @@ pub mod tls;
 pub mod token_server;
 pub mod verify;
 
+pub use basic_tls::BasicTlsRegistry;
 pub use docker_compare::DockerComparison;
 pub use dockerd::TestDockerd;
 pub use fixture::Fixture;

@@ -16,6 +16,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 
+use super::registry::TokenAuthConfig;
 use super::tls::SigningCert;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -121,16 +122,19 @@ impl TokenServer {
         &self.cert_pem
     }
 
-    /// The registry config's `auth:` section for this server, with the bundle written to
-    /// `bundle_path`.
-    pub fn registry_auth_yaml(&self, bundle_path: &Path) -> Result<String> {
+    /// The registry's settings for this server ([`TestRegistryBuilder::token_auth`]),
+    /// with its signing certificate written to `bundle_path` as the `rootcertbundle`.
+    ///
+    /// [`TestRegistryBuilder::token_auth`]: super::TestRegistryBuilder::token_auth
+    pub fn auth_config(&self, bundle_path: &Path) -> Result<TokenAuthConfig> {
         std::fs::write(bundle_path, &self.cert_pem)
             .map_err(|e| Error::io(e, format!("writing {}", bundle_path.display())))?;
-        Ok(format!(
-            "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
-            self.realm(),
-            bundle_path.display()
-        ))
+        Ok(TokenAuthConfig {
+            realm: self.realm(),
+            service: SERVICE.to_owned(),
+            issuer: ISSUER.to_owned(),
+            root_cert_bundle: bundle_path.to_owned(),
+        })
     }
 
     /// Every token request so far.

@@ -12,10 +12,8 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
-use img_core::testing::tls::TestCa;
 use img_core::testing::{
-    Run, TestImage, TestRegistry, push_image, run, standard_set, write_htpasswd,
+    BasicTlsRegistry, Run, TestImage, TestRegistry, push_image, run, standard_set,
 };
 
 mod basic;
@@ -133,59 +131,31 @@ pub fn img_pull() -> PathBuf {
 
 /// A registry requiring Basic auth (htpasswd) over TLS, its CA, and an image pushed.
 pub struct BasicTls {
-    pub registry: TestRegistry,
+    pub registry: BasicTlsRegistry,
     pub ca_pem: String,
     pub image: TestImage,
-    _files: tempfile::TempDir,
 }
 
 impl BasicTls {
     pub fn start() -> BasicTls {
-        let files = tempfile::tempdir().unwrap();
-        let ca = TestCa::new("img-login test ca").unwrap();
-        let leaf = ca.server_cert().unwrap();
-        let (cert, key, htpasswd) = (
-            files.path().join("leaf.crt"),
-            files.path().join("leaf.key"),
-            files.path().join("htpasswd"),
-        );
-        std::fs::write(&cert, &leaf.cert_pem).unwrap();
-        std::fs::write(&key, &leaf.key_pem).unwrap();
-        write_htpasswd(&htpasswd, &[(USER, PASSWORD)]).unwrap();
-        let registry = TestRegistry::builder()
-            .tls(&cert, &key)
-            .htpasswd(&htpasswd)
-            .start()
+        let registry = BasicTlsRegistry::start("img-login test ca", &[(USER, PASSWORD)])
             .expect("starting a Basic-auth TLS registry");
-        let pusher = RegistryClient::new(
-            &registry.addr(),
-            ClientOptions {
-                scheme: SchemePolicy::Https,
-                ca_pems: vec![ca.cert_pem().into_bytes()],
-                credentials: Some(Credentials::Basic {
-                    username: USER.into(),
-                    password: PASSWORD.into(),
-                }),
-                ..ClientOptions::default()
-            },
-        )
-        .unwrap();
         let image = standard_set().remove(0);
+        let pusher = registry.registry.client_as(USER, PASSWORD).unwrap();
         push_image(&pusher, &image).unwrap();
         BasicTls {
-            ca_pem: ca.cert_pem(),
+            ca_pem: registry.ca.cert_pem(),
             registry,
             image,
-            _files: files,
         }
     }
 
     pub fn host(&self) -> String {
-        self.registry.addr()
+        self.registry.host()
     }
 
     pub fn reference(&self) -> String {
-        format!("{}/{}", self.registry.addr(), self.image.reference())
+        format!("{}/{}", self.host(), self.image.reference())
     }
 
     /// A sandbox that trusts the registry's CA.

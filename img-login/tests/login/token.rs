@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use img_core::testing::TokenAuthConfig;
-use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
+use img_core::testing::token_server::{TokenServer, TokenServerOptions};
 
 use super::*;
 
@@ -16,15 +15,12 @@ fn the_token_server_checks_the_password_and_img_pull_gets_tokens_with_it() {
     })
     .unwrap();
     let files = tempfile::tempdir().unwrap();
-    let bundle = files.path().join("token-signer.pem");
-    std::fs::write(&bundle, server.cert_pem()).unwrap();
     let registry = TestRegistry::builder()
-        .token_auth(TokenAuthConfig {
-            realm: server.realm(),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
+        .token_auth(
+            server
+                .auth_config(&files.path().join("token-signer.pem"))
+                .unwrap(),
+        )
         .start()
         .expect("starting a token-auth registry");
     let image = standard_set().remove(0);

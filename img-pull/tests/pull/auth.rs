@@ -5,9 +5,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
-use img_core::testing::tls::TestCa;
-use img_core::testing::{TestImage, TestRegistry, push_image, standard_set, write_htpasswd};
+use img_core::testing::{BasicTlsRegistry, TestImage, push_image, standard_set};
 
 use super::*;
 
@@ -16,61 +14,36 @@ const PASSWORD: &str = "Corr3ct-Horse-Battery";
 
 /// A registry requiring Basic auth over TLS, its CA (PEM), and the image pushed to it.
 struct BasicTls {
-    registry: TestRegistry,
+    registry: BasicTlsRegistry,
     ca_pem: String,
     image: TestImage,
-    _files: tempfile::TempDir,
 }
 
 impl BasicTls {
     fn start() -> BasicTls {
-        let files = tempfile::tempdir().unwrap();
-        let ca = TestCa::new("img-pull test ca").unwrap();
-        let leaf = ca.server_cert().unwrap();
-        let (cert, key, htpasswd) = (
-            files.path().join("leaf.crt"),
-            files.path().join("leaf.key"),
-            files.path().join("htpasswd"),
-        );
-        std::fs::write(&cert, &leaf.cert_pem).unwrap();
-        std::fs::write(&key, &leaf.key_pem).unwrap();
-        write_htpasswd(&htpasswd, &[(USER, PASSWORD), ("bob", "other-secret")]).unwrap();
-        let registry = TestRegistry::builder()
-            .tls(&cert, &key)
-            .htpasswd(&htpasswd)
-            .start()
-            .expect("starting a Basic-auth TLS registry");
-        let pusher = RegistryClient::new(
-            &registry.addr(),
-            ClientOptions {
-                scheme: SchemePolicy::Https,
-                ca_pems: vec![ca.cert_pem().into_bytes()],
-                credentials: Some(Credentials::Basic {
-                    username: USER.into(),
-                    password: PASSWORD.into(),
-                }),
-                ..ClientOptions::default()
-            },
+        let registry = BasicTlsRegistry::start(
+            "img-pull test ca",
+            &[(USER, PASSWORD), ("bob", "other-secret")],
         )
-        .unwrap();
+        .expect("starting a Basic-auth TLS registry");
         let image = standard_set().remove(0);
+        let pusher = registry.registry.client_as(USER, PASSWORD).unwrap();
         push_image(&pusher, &image).unwrap();
         BasicTls {
-            ca_pem: ca.cert_pem(),
+            ca_pem: registry.ca.cert_pem(),
             registry,
             image,
-            _files: files,
         }
     }
 
     fn reference(&self) -> String {
-        format!("{}/{}", self.registry.addr(), self.image.reference())
+        format!("{}/{}", self.registry.host(), self.image.reference())
     }
 
     /// A sandbox that trusts the registry's CA.
     fn sandbox(&self) -> Sandbox {
         let s = Sandbox::new();
-        s.trust(&self.registry.addr(), &self.ca_pem);
+        s.trust(&self.registry.host(), &self.ca_pem);
         s
     }
 }
@@ -91,7 +64,7 @@ fn pulls(reg: &BasicTls, sandbox: &Sandbox, cmd: &mut Command) {
             .store()
             .index()
             .image_by_tag(
-                &format!("{}/{}", reg.registry.addr(), reg.image.name),
+                &format!("{}/{}", reg.registry.host(), reg.image.name),
                 "latest"
             )
             .unwrap()
@@ -103,7 +76,7 @@ fn pulls(reg: &BasicTls, sandbox: &Sandbox, cmd: &mut Command) {
 #[test]
 fn credentials_from_docker_config_auth_file_and_credential_helper() {
     let reg = BasicTls::start();
-    let host = reg.registry.addr();
+    let host = reg.registry.host();
 
     // `auths` in $DOCKER_CONFIG/config.json, base64 of user:password.
     let s = reg.sandbox();
@@ -160,7 +133,7 @@ fn one_clear_line(run: Run, reference: &str, secret: &str) -> String {
 #[test]
 fn wrong_password_names_the_refused_credentials_and_missing_ones_say_log_in() {
     let reg = BasicTls::start();
-    let host = reg.registry.addr();
+    let host = reg.registry.host();
     let reference = reg.reference();
 
     let secret = "Wr0ng-Pa55word-zq";
@@ -183,7 +156,7 @@ fn wrong_password_names_the_refused_credentials_and_missing_ones_say_log_in() {
 #[test]
 fn untrusted_certificate_is_one_tls_line_without_a_plain_http_retry() {
     let reg = BasicTls::start();
-    let host = reg.registry.addr();
+    let host = reg.registry.host();
     let reference = reg.reference();
 
     // The right password but no CA: a TLS error, and no quiet retry over plain HTTP.

@@ -5,17 +5,35 @@
 //! of an image already up to date without a tag (`Using default tag: latest`), a new tag
 //! for an image already present, and a pull by digest. Under `TERM=dumb` img prints the
 //! same completed lines plainly, with no escape sequence at all.
+//!
+//! docker's screens are live where docker 28.2.2's CLI is and the test runs as root, and
+//! otherwise tests/goldens/docker_display.json, recorded by `cargo xtask goldens` (issue
+//! 18): the images have fixed seeds (fixed digests and sizes), the pulls run in the same
+//! order on an empty daemon each time, and the registry's port is a placeholder.
 
 use std::process::Command;
 
-use img_core::testing::{Fixture, TestDockerd, on_terminal, push_image, screen};
+use img_core::testing::{DockerComparison, Fixture, TestDockerd, on_terminal, push_image, screen};
 
 use super::BIN;
 
-fn docker_pull(daemon: &TestDockerd, reference: &str) -> Vec<String> {
-    let mut cmd = daemon.docker();
-    cmd.env("TERM", "xterm").args(["pull", reference]);
-    screen(&on_terminal(&cmd))
+/// docker's final screen after `docker pull REFERENCE` on a terminal (`what` names the
+/// case in the goldens).
+fn docker_pull(
+    cmp: &mut DockerComparison,
+    daemon: Option<&TestDockerd>,
+    what: &str,
+    reference: &str,
+) -> Vec<String> {
+    let key = format!("{what}: docker pull {reference}");
+    let command = format!("TERM=xterm docker pull {reference} (its final screen)");
+    let (_, shown, _) = cmp.answer(&key, &command, || {
+        let mut cmd = daemon.expect("a live comparison has a daemon").docker();
+        cmd.env("TERM", "xterm").args(["pull", reference]);
+        // on_terminal asserts it succeeded; stderr is on the screen.
+        (0, screen(&on_terminal(&cmd)).join("\n"), String::new())
+    });
+    shown.lines().map(str::to_owned).collect()
 }
 
 fn img_pull(f: &Fixture, reference: &str, term: &str) -> String {
@@ -27,7 +45,13 @@ fn img_pull(f: &Fixture, reference: &str, term: &str) -> String {
 #[test]
 fn the_pull_display_is_dockers_on_a_terminal() {
     let f = Fixture::new().expect("the test registry");
-    let daemon = TestDockerd::start().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmp = DockerComparison::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/goldens/docker_display.json"),
+    );
+    cmp.placeholder(&f.registry.addr(), "127.0.0.1:XXXXX");
+    let daemon = cmp
+        .is_live()
+        .then(|| TestDockerd::start().unwrap_or_else(|e| panic!("{e}")));
     // The same image under a second tag: a new tag for an image already present.
     let mut again = f.image("test/alpine-like").clone();
     again.tag = "again".to_owned();
@@ -44,17 +68,17 @@ fn the_pull_display_is_dockers_on_a_terminal() {
         ("a new tag for an image already present", again.as_str()),
         ("a pull by digest", by_digest.as_str()),
     ] {
-        let docker = docker_pull(&daemon, reference);
+        let docker = docker_pull(&mut cmp, daemon.as_ref(), what, reference);
         let img = screen(&img_pull(&f, reference, "xterm"));
         assert_eq!(
             img, docker,
             "{what}: img-pull's final screen differs from docker's"
         );
     }
-    let fresh = docker_pull(&daemon, &alpine);
+    let again = docker_pull(&mut cmp, daemon.as_ref(), "a second pull", &alpine);
     assert!(
-        fresh[0].ends_with(": Pulling from test/alpine-like"),
-        "{fresh:?}"
+        again[0].ends_with(": Pulling from test/alpine-like"),
+        "{again:?}"
     );
 
     // TERM=dumb: plain lines, one per state change, every one ending with a newline, and
@@ -80,6 +104,7 @@ fn the_pull_display_is_dockers_on_a_terminal() {
         screen(&plain).last().map(String::as_str),
         Some(oci.as_str())
     );
+    cmp.finish();
 }
 
 /// Issue 14: the display redrew a layer's line on every 128 KiB read (748 redraws, 43.5 KB

@@ -4,9 +4,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use img_core::registry::{ClientOptions, Credentials, RegistryClient, SchemePolicy};
-use img_core::testing::tls::TestCa;
-use img_core::testing::{TestRegistry, push_image, standard_set, write_htpasswd};
+use img_core::testing::{BasicTlsRegistry, push_image, standard_set};
 
 use super::Sandbox;
 
@@ -17,38 +15,11 @@ const PASSWORD: &str = "Corr3ct-Horse-Battery";
 /// "authentication required" where img-pull names the refused user.
 #[test]
 fn search_with_a_wrong_password_names_the_refused_credentials_as_pull_does() {
-    let files = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("img-search test ca").unwrap();
-    let leaf = ca.server_cert().unwrap();
-    let (cert, key, htpasswd) = (
-        files.path().join("leaf.crt"),
-        files.path().join("leaf.key"),
-        files.path().join("htpasswd"),
-    );
-    std::fs::write(&cert, &leaf.cert_pem).unwrap();
-    std::fs::write(&key, &leaf.key_pem).unwrap();
-    write_htpasswd(&htpasswd, &[(USER, PASSWORD)]).unwrap();
-    let registry = TestRegistry::builder()
-        .tls(&cert, &key)
-        .htpasswd(&htpasswd)
-        .start()
+    let reg = BasicTlsRegistry::start("img-search test ca", &[(USER, PASSWORD)])
         .expect("starting a Basic-auth TLS registry");
-    let host = registry.addr();
-    let pusher = RegistryClient::new(
-        &host,
-        ClientOptions {
-            scheme: SchemePolicy::Https,
-            ca_pems: vec![ca.cert_pem().into_bytes()],
-            credentials: Some(Credentials::Basic {
-                username: USER.into(),
-                password: PASSWORD.into(),
-            }),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let (ca, host) = (&reg.ca, reg.host());
     let image = standard_set().remove(0);
-    push_image(&pusher, &image).unwrap();
+    push_image(&reg.registry.client_as(USER, PASSWORD).unwrap(), &image).unwrap();
 
     let secret = "Wr0ng-Pa55word-zq";
     let s = Sandbox::new();

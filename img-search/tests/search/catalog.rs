@@ -9,8 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use img_core::record::{ImageRecord, SearchRecord};
 use img_core::testing::fault_proxy::{Fault, FaultProxy};
-use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
-use img_core::testing::{TestImage, TestRegistry, TokenAuthConfig, push_image, standard_set};
+use img_core::testing::token_server::{TokenServer, TokenServerOptions};
+use img_core::testing::{TestImage, TestRegistry, push_image, standard_set};
 
 use super::Sandbox;
 
@@ -212,15 +212,12 @@ fn token_auth_asks_for_the_catalog_scope() {
     })
     .unwrap();
     let files = tempfile::tempdir().unwrap();
-    let bundle = files.path().join("token-signer.pem");
-    std::fs::write(&bundle, server.cert_pem()).unwrap();
     let registry = TestRegistry::builder()
-        .token_auth(TokenAuthConfig {
-            realm: server.realm(),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
+        .token_auth(
+            server
+                .auth_config(&files.path().join("token-signer.pem"))
+                .unwrap(),
+        )
         .start()
         .expect("starting a token-auth registry");
     let pusher = registry.client_as(USER, PASSWORD).unwrap();

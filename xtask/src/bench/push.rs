@@ -2,10 +2,10 @@
 //! the same blobs and with the floor (curl opening every upload with the same POST, then
 //! sending every blob at once with the same PUT), to a local registry, median of several
 //! runs, for 1 GiB in 8 layers of incompressible data and 100 layers of 64 KiB; then the
-//! re-push of an image the registry has (HEADs and the manifest PUT) and img-push's peak
-//! memory (with `--rtt`, push_rtt.rs's run through the latency proxy instead). Each run
-//! pushes to a new registry, each tool to a repository of its own, so every tool uploads
-//! every blob.
+//! re-push of an image the registry has (a HEAD of its manifest and the manifest PUT)
+//! and img-push's peak memory (with `--rtt`, push_rtt.rs's run through the latency proxy
+//! instead). Each run pushes to a new registry, each tool to a repository of its own, so
+//! every tool uploads every blob.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -161,7 +161,7 @@ pub fn run(args: PushBench) -> Result<(), String> {
              RSS is the largest of the runs. The floor is curl opening every upload (one \
              POST each, all at once) then sending every blob at once (one PUT each); skopeo \
              copies a `dir:` of the same blobs. \"Again\" is img-push of an image the \
-             registry has (HEADs and the manifest PUT). Targets: the large image ≤ 1.3× the \
+             registry has (a HEAD of its manifest, then the manifest PUT). Targets: the large image ≤ 1.3× the \
              floor and ≥ 2.5× faster than skopeo; 100 layers ≥ 3× faster than skopeo; peak \
              RSS < 64 MB; again < 100 ms. Machine: {} (shared with other builds while \
              measured).\n\n{table}",

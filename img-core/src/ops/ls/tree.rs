@@ -7,7 +7,7 @@
 //! manifests of an index the store holds, or the one manifest of a one-platform image.
 //! Entries sort by their first name, untagged ones last. Columns: IMAGE, ID (12 hex),
 //! DISK USAGE (the bytes removing that image, or that platform, alone would free: its blobs
-//! no other image, nor another platform of it, pins), CONTENT SIZE (its blobs as stored),
+//! no other image, nor another platform of it, nor a live lease pins), CONTENT SIZE (its blobs as stored),
 //! EXTRA (docker's `U` marks an image containers use: the store runs none, so it is
 //! always empty). Sizes are go-units' with three digits (`25.5MB`), as tree.go prints them.
 //!
@@ -122,6 +122,11 @@ pub fn build(store: &Store, rows: &[ImageRow]) -> Result<TreeView> {
                 *pinned_by.entry(d).or_default() += 1;
             }
         }
+    }
+    // A blob a live lease holds (a pull or push in progress) stays after a removal, as
+    // prune's estimate and its collection keep it: it counts as pinned by one more.
+    for d in store.live_lease_blobs()? {
+        *pinned_by.entry(d).or_default() += 1;
     }
     let size_of = |d: &Digest| -> Result<Option<u64>> {
         Ok(index
