@@ -27,6 +27,9 @@ pub struct RegistryClient {
     base: Mutex<Option<String>>,
     auth: Mutex<AuthState>,
     tokens: TokenCache,
+    /// Held while a token is fetched: the parallel first requests of a push (its HEADs)
+    /// would otherwise each ask the realm for the same scope's token.
+    token_fetch: Mutex<()>,
     /// Stalls of the registry, of where it redirects and of its token realm.
     watchdog: Arc<Watchdog>,
     /// Set once the registry refused a blob in one request (413): blobs then go up in
@@ -73,6 +76,7 @@ impl RegistryClient {
             base: Mutex::new(base),
             auth: Mutex::new(AuthState::default()),
             tokens: TokenCache::default(),
+            token_fetch: Mutex::new(()),
             watchdog,
             wants_chunks: std::sync::atomic::AtomicBool::new(false),
         })
@@ -101,19 +105,26 @@ impl RegistryClient {
         // Both asked at once (a distant registry's round trips are the cost of a pull);
         // HTTPS still wins whenever it answers, and a certificate error is still the
         // answer. The probe carries no credentials, so asking over HTTP reveals nothing.
-        let (secure, plain) = std::thread::scope(|s| {
-            let plain = s.spawn(|| self.probe(&http));
-            let secure = self.probe(&https);
-            (secure, plain.join())
-        });
+        // The plain probe runs on a thread of its own that nobody waits for once HTTPS
+        // answered: a TLS server that holds plain-HTTP connections open without a word
+        // would otherwise hold the decision up to the stall timeout.
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let (agent, watchdog, http) = (self.agent.clone(), self.watchdog.clone(), http.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send(probe(&agent, &watchdog, &http));
+            });
+        }
+        let secure = probe(&self.agent, &self.watchdog, &https);
         // Only the decided scheme's challenge is kept: a realm read over plain HTTP while
         // HTTPS answered could be anyone's, and credentials go to the realm.
         let (decided, realm) = match secure {
             Ok(realm) => (https, realm),
             Err(e) if is_certificate_error(&e) => return Err(e),
-            Err(e) => match plain {
+            Err(e) => match rx.recv() {
                 Ok(Ok(realm)) => (http, realm),
                 Ok(Err(e)) => return Err(e),
+                // The probe's thread ended without an answer (a panic): HTTPS's error.
                 Err(_) => return Err(e),
             },
         };
@@ -122,30 +133,6 @@ impl RegistryClient {
         }
         *base = Some(decided.clone());
         Ok(decided)
-    }
-
-    /// Any HTTP answer at all to `GET base/v2/` shows the scheme works. A Bearer
-    /// challenge in it names the token realm: the first real request then goes with its
-    /// token rather than earning a 401 first (one round trip fewer).
-    fn probe(&self, base: &str) -> Result<Option<(String, Option<String>)>> {
-        let mut req = Request::new("GET", String::new(), Scope::None);
-        let url = format!("{base}/v2/");
-        let resp = self.call(&mut req, &url, None)?;
-        let from_registry = answering_origin(&resp) == Origin::of(&url).ok();
-        let realm = match header(&resp, "www-authenticate")
-            .as_deref()
-            .and_then(Challenge::parse)
-        {
-            Some(Challenge::Bearer { realm, service, .. })
-                if resp.status().as_u16() == 401 && from_registry =>
-            {
-                Some((realm, service))
-            }
-            _ => None,
-        };
-        // Drain the small body so the connection goes back to the pool.
-        let _ = read_error_body(resp.into_body());
-        Ok(realm)
     }
 
     /// Checks that the registry speaks the distribution API and accepts us: `GET /v2/`,
@@ -324,6 +311,11 @@ impl RegistryClient {
         if let Some(t) = self.tokens.get(scope) {
             return Ok(t.header());
         }
+        // One fetch at a time; who waited takes the token the fetch before it cached.
+        let _fetching = lock(&self.token_fetch);
+        if let Some(t) = self.tokens.get(scope) {
+            return Ok(t.header());
+        }
         // A mount's scope is two: one `scope` parameter each, as docker sends them.
         let scopes: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
         let token = fetch_token(
@@ -389,10 +381,14 @@ impl RegistryClient {
                 scope: challenged,
             } => {
                 lock(&self.auth).bearer = Some((realm.clone(), service.clone()));
-                // The token we sent (if any) was refused — expired early, or revoked: get
-                // a new one rather than trusting its announced lifetime.
+                // The token we sent was refused — expired early, or revoked: get a new one
+                // rather than trusting its announced lifetime. A request that went without
+                // one refused nothing: the token another thread's challenge fetched
+                // meanwhile is good.
                 let scope = Self::token_scope(scope, challenged.as_deref());
-                self.tokens.invalidate(&scope);
+                if sent {
+                    self.tokens.invalidate(&scope);
+                }
                 self.token_for(realm, service.as_deref(), &scope)?;
                 Ok(true)
             }
@@ -462,6 +458,44 @@ impl RegistryClient {
         let host = answered_by(&resp).unwrap_or_else(|| self.host.clone());
         StallReader::new(resp.into_body().into_reader(), self.watchdog.clone(), host)
     }
+}
+
+/// Any HTTP answer at all to `GET base/v2/` shows the scheme works. A Bearer challenge
+/// in it names the token realm: the first real request then goes with its token rather
+/// than earning a 401 first (one round trip fewer).
+fn probe(
+    agent: &ureq::Agent,
+    watchdog: &Arc<Watchdog>,
+    base: &str,
+) -> Result<Option<(String, Option<String>)>> {
+    let mut body = super::http::Body::Empty;
+    let url = format!("{base}/v2/");
+    let resp = execute(
+        agent,
+        watchdog,
+        Exchange {
+            method: "GET",
+            url: &url,
+            headers: &[],
+            body: &mut body,
+            auth: None,
+        },
+    )?;
+    let from_registry = answering_origin(&resp) == Origin::of(&url).ok();
+    let realm = match header(&resp, "www-authenticate")
+        .as_deref()
+        .and_then(Challenge::parse)
+    {
+        Some(Challenge::Bearer { realm, service, .. })
+            if resp.status().as_u16() == 401 && from_registry =>
+        {
+            Some((realm, service))
+        }
+        _ => None,
+    };
+    // Drain the small body so the connection goes back to the pool.
+    let _ = read_error_body(resp.into_body());
+    Ok(realm)
 }
 
 /// A host is `name[:port]` or `[v6]:port`: nothing that could change the URL's meaning.

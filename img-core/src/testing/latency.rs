@@ -7,7 +7,13 @@
 //! bucket shared by every connection of every proxy given the same [`Traffic`].
 //!
 //! It counts connections and requests by kind (token, ping, HEAD and GET of manifests
-//! and blobs, redirects answered) and keeps each request line, for benchmarks and tests.
+//! and blobs, uploads, manifest PUTs, redirects answered) and keeps each request line, for benchmarks and tests.
+//!
+//! A registry's CDN: [`LatencyProxy::start_redirecting_blobs`] answers every blob GET
+//! itself with a `307` to a second proxy ([`LatencyProxy::start_cdn`], as delayed, in
+//! front of a registry that serves the same storage without auth), as registries send
+//! blobs to object storage. What the CDN serves is counted apart, with the requests that
+//! carried an `Authorization` (credentials belong to the registry's origin alone).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -33,13 +39,23 @@ pub struct Counts {
     pub head_blob: u64,
     /// `GET …/blobs/…`.
     pub get_blob: u64,
-    /// Any other request under `/v2/` (uploads, tag lists), or bytes that were no HTTP
-    /// request (a TLS hello sent to a plain HTTP port).
+    /// `POST`, `PATCH` or `PUT …/blobs/uploads/…` (a push's uploads).
+    pub upload: u64,
+    /// `PUT …/manifests/…`.
+    pub put_manifest: u64,
+    /// Any other request under `/v2/` (tag lists), or bytes that were no HTTP request (a
+    /// TLS hello sent to a plain HTTP port).
     pub other: u64,
     /// Answers with a 3xx status.
     pub redirects: u64,
     /// Answers with a 401 status.
     pub unauthorized: u64,
+    /// Requests the CDN answered (the blob GETs a 307 sent there).
+    pub cdn: u64,
+    /// Of those, the requests that carried an `Authorization` header.
+    pub cdn_authorized: u64,
+    /// TCP connections the CDN accepted.
+    pub cdn_connections: u64,
 }
 
 impl Counts {
@@ -51,7 +67,10 @@ impl Counts {
             + self.get_manifest
             + self.head_blob
             + self.get_blob
+            + self.upload
+            + self.put_manifest
             + self.other
+            + self.cdn
     }
 }
 
@@ -101,10 +120,19 @@ impl Traffic {
         f(&mut lock(&self.counts));
     }
 
-    fn request(&self, line: &str) {
+    fn request(&self, seen: &Seen, role: &Role) {
+        let line = seen.line.as_str();
         let mut parts = line.split(' ');
         let method = parts.next().unwrap_or("");
         let path = parts.next().unwrap_or("");
+        if matches!(role, Role::Cdn) {
+            self.count(|c| {
+                c.cdn += 1;
+                c.cdn_authorized += u64::from(seen.authorized);
+            });
+            lock(&self.log).push(format!("cdn: {line}"));
+            return;
+        }
         self.count(|c| {
             let field = if method == "(not" {
                 &mut c.other
@@ -112,6 +140,10 @@ impl Traffic {
                 &mut c.token
             } else if path == "/v2/" {
                 &mut c.ping
+            } else if path.contains("/blobs/uploads/") {
+                &mut c.upload
+            } else if path.contains("/manifests/") && method == "PUT" {
+                &mut c.put_manifest
             } else if path.contains("/manifests/") && method == "HEAD" {
                 &mut c.head_manifest
             } else if path.contains("/manifests/") && method == "GET" {
@@ -153,10 +185,49 @@ pub struct LatencyProxy {
     accept: Option<thread::JoinHandle<()>>,
 }
 
+/// What a proxy stands for: the registry, the registry sending blobs to its CDN, or the
+/// CDN.
+#[derive(Debug, Clone)]
+enum Role {
+    Registry,
+    /// Blob GETs are answered with a 307 to this `host:port`.
+    RedirectBlobs(String),
+    Cdn,
+}
+
 impl LatencyProxy {
     /// Listens on 127.0.0.1 (a free port) and forwards to `upstream` (`host:port`),
     /// `rtt` away, counting into `traffic`.
     pub fn start(upstream: &str, rtt: Duration, traffic: Arc<Traffic>) -> io::Result<Self> {
+        Self::start_as(upstream, rtt, traffic, Role::Registry)
+    }
+
+    /// As [`LatencyProxy::start`], but every blob GET is answered here, one RTT after it
+    /// arrived, with a `307` to the same path on `cdn` (counted as a redirect, never
+    /// forwarded to `upstream`).
+    pub fn start_redirecting_blobs(
+        upstream: &str,
+        rtt: Duration,
+        traffic: Arc<Traffic>,
+        cdn: &LatencyProxy,
+    ) -> io::Result<Self> {
+        Self::start_as(upstream, rtt, traffic, Role::RedirectBlobs(cdn.addr()))
+    }
+
+    /// The CDN a redirecting proxy sends blobs to, `rtt` away too and sharing the
+    /// bandwidth bucket of `traffic`: `upstream` is a registry serving the same storage
+    /// (without auth, as a presigned URL needs none). Its requests and connections count
+    /// as [`Counts::cdn`] and [`Counts::cdn_connections`].
+    pub fn start_cdn(upstream: &str, rtt: Duration, traffic: Arc<Traffic>) -> io::Result<Self> {
+        Self::start_as(upstream, rtt, traffic, Role::Cdn)
+    }
+
+    fn start_as(
+        upstream: &str,
+        rtt: Duration,
+        traffic: Arc<Traffic>,
+        role: Role,
+    ) -> io::Result<Self> {
         let upstream: SocketAddr = upstream
             .parse()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{upstream}: {e}")))?;
@@ -175,10 +246,13 @@ impl LatencyProxy {
                     if let Ok(c) = client.try_clone() {
                         lock(&open).push(c);
                     }
-                    traffic.count(|c| c.connections += 1);
-                    let traffic = traffic.clone();
+                    traffic.count(|c| match role {
+                        Role::Cdn => c.cdn_connections += 1,
+                        _ => c.connections += 1,
+                    });
+                    let (traffic, role) = (traffic.clone(), role.clone());
                     thread::spawn(move || {
-                        let _ = relay(client, upstream, rtt, &traffic);
+                        let _ = relay(client, upstream, rtt, &traffic, &role);
                     });
                 }
             })
@@ -218,6 +292,7 @@ fn relay(
     upstream: SocketAddr,
     rtt: Duration,
     traffic: &Arc<Traffic>,
+    role: &Role,
 ) -> io::Result<()> {
     thread::sleep(rtt);
     let server = TcpStream::connect(upstream)?;
@@ -262,13 +337,32 @@ fn relay(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        for line in requests.feed(&buf[..n]) {
-            traffic.request(&line);
-            *lock(&pending) = Some(Instant::now());
-        }
-        // Throttled by the bandwidth cap only from servers to clients: a pull's bytes.
-        if to.write_all(&buf[..n]).is_err() {
-            break;
+        for piece in requests.feed(&buf[..n]) {
+            if let Some(seen) = &piece.request {
+                traffic.request(seen, role);
+                let arrived = Instant::now();
+                if let Role::RedirectBlobs(cdn) = role
+                    && let Some(path) = blob_get(&seen.line)
+                {
+                    // Answered here: the client sends nothing more on this connection
+                    // before it has read this answer (no pipelining), so no answer of
+                    // the registry's is on its way to mix with it.
+                    sleep_until(arrived + rtt);
+                    let answer = format!(
+                        "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{cdn}{path}\r\nContent-Length: 0\r\n\r\n"
+                    );
+                    traffic.count(|c| c.redirects += 1);
+                    if (&from).write_all(answer.as_bytes()).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                *lock(&pending) = Some(arrived);
+            }
+            // Throttled by the bandwidth cap only from servers to clients: a pull's bytes.
+            if to.write_all(&piece.bytes).is_err() {
+                break;
+            }
         }
     }
     let _ = to.shutdown(Shutdown::Write);
@@ -276,9 +370,10 @@ fn relay(
     Ok(())
 }
 
-/// Finds request boundaries in what a client sends: heads up to their blank line, then
-/// `Content-Length` bytes of body. What cannot be parsed (a TLS hello) counts as one
-/// request and the rest of the connection is passed on unread.
+/// Finds request boundaries in what a client sends: heads up to their blank line (held
+/// back until whole, so a redirecting proxy can answer a request instead of forwarding
+/// it), then `Content-Length` bytes of body. What cannot be parsed (a TLS hello) counts
+/// as one request and the rest of the connection is passed on unread.
 #[derive(Default)]
 struct Requests {
     head: Vec<u8>,
@@ -286,14 +381,44 @@ struct Requests {
     raw: bool,
 }
 
+/// A request seen: its line (`GET /v2/`) and whether it carried an `Authorization`.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    line: String,
+    authorized: bool,
+}
+
+/// Bytes to pass on, and the request whose head they are, if they are one.
+#[derive(Debug)]
+struct Piece {
+    request: Option<Seen>,
+    bytes: Vec<u8>,
+}
+
 impl Requests {
-    /// The request lines that complete in `bytes`.
-    fn feed(&mut self, mut bytes: &[u8]) -> Vec<String> {
-        let mut lines = Vec::new();
-        while !bytes.is_empty() && !self.raw {
+    /// What `bytes` completes: whole request heads (each with its request) and body or
+    /// unparsed bytes, in order.
+    fn feed(&mut self, mut bytes: &[u8]) -> Vec<Piece> {
+        let mut out = Vec::new();
+        let not_http = || Seen {
+            line: "(not HTTP)".to_owned(),
+            authorized: false,
+        };
+        while !bytes.is_empty() {
+            if self.raw {
+                out.push(Piece {
+                    request: None,
+                    bytes: bytes.to_vec(),
+                });
+                break;
+            }
             if self.body_left > 0 {
                 let take = (self.body_left as usize).min(bytes.len());
                 self.body_left -= take as u64;
+                out.push(Piece {
+                    request: None,
+                    bytes: bytes[..take].to_vec(),
+                });
                 bytes = &bytes[take..];
                 continue;
             }
@@ -306,39 +431,60 @@ impl Requests {
                     || self.head.len() > 64 * 1024
                 {
                     self.raw = true;
-                    lines.push("(not HTTP)".to_owned());
+                    out.push(Piece {
+                        request: Some(not_http()),
+                        bytes: std::mem::take(&mut self.head),
+                    });
                 }
-                return lines;
+                return out;
             };
-            let head = String::from_utf8_lossy(&self.head[..end]).into_owned();
-            let used = end + 4 - before;
-            bytes = &bytes[used..];
+            let head_bytes = self.head[..end + 4].to_vec();
+            bytes = &bytes[end + 4 - before..];
             self.head.clear();
+            let head = String::from_utf8_lossy(&head_bytes[..end]).into_owned();
             let mut it = head.split("\r\n");
             let line = it.next().unwrap_or("").to_owned();
             if !line.ends_with("HTTP/1.1") && !line.ends_with("HTTP/1.0") {
                 self.raw = true;
-                lines.push("(not HTTP)".to_owned());
-                return lines;
+                out.push(Piece {
+                    request: Some(not_http()),
+                    bytes: head_bytes,
+                });
+                continue;
             }
+            let mut authorized = false;
             for h in it {
                 if let Some((k, v)) = h.split_once(':') {
-                    if k.trim().eq_ignore_ascii_case("content-length") {
+                    let k = k.trim();
+                    if k.eq_ignore_ascii_case("content-length") {
                         self.body_left = v.trim().parse().unwrap_or(0);
-                    } else if k.trim().eq_ignore_ascii_case("transfer-encoding") {
+                    } else if k.eq_ignore_ascii_case("transfer-encoding") {
                         // A chunked body is not followed: the rest passes unread.
                         self.raw = true;
+                    } else if k.eq_ignore_ascii_case("authorization") {
+                        authorized = true;
                     }
                 }
             }
-            lines.push(
-                line.trim_end_matches(" HTTP/1.1")
-                    .trim_end_matches(" HTTP/1.0")
-                    .to_owned(),
-            );
+            let line = line
+                .trim_end_matches(" HTTP/1.1")
+                .trim_end_matches(" HTTP/1.0")
+                .to_owned();
+            out.push(Piece {
+                request: Some(Seen { line, authorized }),
+                bytes: head_bytes,
+            });
         }
-        lines
+        out
     }
+}
+
+/// The path of a blob GET (`GET /v2/a/blobs/sha256:…`), the request a registry sends to
+/// its CDN.
+fn blob_get(line: &str) -> Option<&str> {
+    let path = line.strip_prefix("GET ")?;
+    (path.starts_with("/v2/") && path.contains("/blobs/") && !path.contains("/uploads/"))
+        .then_some(path)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -361,13 +507,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    /// The request lines of `pieces`, and their bytes joined.
+    fn split(pieces: Vec<Piece>) -> (Vec<String>, Vec<u8>) {
+        let mut lines = Vec::new();
+        let mut bytes = Vec::new();
+        for p in pieces {
+            if let Some(r) = p.request {
+                lines.push(r.line);
+            }
+            bytes.extend(p.bytes);
+        }
+        (lines, bytes)
+    }
+
     #[test]
     fn requests_are_split_at_their_heads_and_bodies() {
         let mut r = Requests::default();
-        let lines =
-            r.feed(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nHEAD /v2/a/manifests/t HTTP/1.1\r\n");
+        let one = b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\nHEAD /v2/a/manifests/t HTTP/1.1\r\n";
+        let (lines, first) = split(r.feed(one));
         assert_eq!(lines, ["GET /v2/"]);
-        let lines = r.feed(b"\r\nPUT /v2/a/blobs/uploads/1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /v2/a/blobs/b HTTP/1.1\r\n\r\n");
+        // The unfinished head is held back until whole.
+        assert_eq!(first, b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n");
+        let two = b"\r\nPUT /v2/a/blobs/uploads/1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /v2/a/blobs/b HTTP/1.1\r\nAuthorization: Bearer x\r\n\r\n";
+        let pieces = r.feed(two);
+        let authorized: Vec<bool> = pieces
+            .iter()
+            .filter_map(|p| p.request.as_ref().map(|r| r.authorized))
+            .collect();
+        assert_eq!(authorized, [false, false, true]);
+        let (lines, rest) = split(pieces);
         assert_eq!(
             lines,
             [
@@ -376,7 +544,13 @@ mod tests {
                 "GET /v2/a/blobs/b"
             ]
         );
+        assert_eq!([first, rest].concat(), [&one[..], &two[..]].concat());
+        assert_eq!(blob_get("GET /v2/a/blobs/b"), Some("/v2/a/blobs/b"));
+        assert_eq!(blob_get("HEAD /v2/a/blobs/b"), None);
+        assert_eq!(blob_get("GET /v2/a/manifests/b"), None);
         let mut tls = Requests::default();
-        assert_eq!(tls.feed(b"\x16\x03\x01\x02\x00"), ["(not HTTP)"]);
+        let (lines, bytes) = split(tls.feed(b"\x16\x03\x01\x02\x00"));
+        assert_eq!(lines, ["(not HTTP)"]);
+        assert_eq!(bytes, b"\x16\x03\x01\x02\x00");
     }
 }

@@ -14,6 +14,7 @@ use img_core::testing::{TestImage, TestRegistry, big_image, push_image, standard
 mod fake;
 mod stall;
 mod tls;
+mod token;
 
 fn registry() -> TestRegistry {
     TestRegistry::start().expect("starting the test registry")

@@ -66,3 +66,42 @@ fn a_fresh_pull_sends_no_head_and_a_re_pull_only_the_head_of_the_tag() {
     assert_eq!(again.requests(), 3, "{log:?}");
     assert_eq!(setup.server.requests().len() - tokens, 1);
 }
+
+/// Blobs a registry sends to its CDN (a 307 to another origin, as presigned object
+/// storage URLs are): followed, each once, and the CDN never sees the registry's token.
+#[test]
+fn blobs_sent_to_a_cdn_are_fetched_there_without_the_token() {
+    use img_core::testing::TestRegistry;
+
+    let image = image_with_layers(12, 4 * 1024, 17);
+    let setup = TokenSetup::start(TokenServerOptions::default(), std::slice::from_ref(&image));
+    // The CDN's origin: the same storage, served without auth (a presigned URL needs
+    // none), behind a delay of its own.
+    let storage = TestRegistry::builder()
+        .storage(setup.registry.dir().join("data"))
+        .start()
+        .unwrap();
+    let rtt = Duration::from_millis(5);
+    let traffic = Traffic::new(None);
+    let cdn = LatencyProxy::start_cdn(&storage.addr(), rtt, traffic.clone()).unwrap();
+    let proxy =
+        LatencyProxy::start_redirecting_blobs(&setup.registry.addr(), rtt, traffic.clone(), &cdn)
+            .unwrap();
+    let s = TokenSetup::credentialed(&proxy.addr());
+
+    let r = run(
+        s.command()
+            .arg(format!("{}/{}", proxy.addr(), image.reference())),
+        None,
+    )
+    .success()
+    .record();
+    assert_eq!(&r.digest, image.digest());
+    verify_store(&s.root());
+    let c = traffic.counts();
+    let log = traffic.log();
+    // The config and 12 layers: each asked of the registry, redirected, fetched there.
+    assert_eq!((c.get_blob, c.redirects, c.cdn), (13, 13, 13), "{log:?}");
+    assert_eq!(c.cdn_authorized, 0, "the token went to the CDN: {log:?}");
+    assert!(c.cdn_connections >= 1 && c.cdn_connections <= 13, "{c:?}");
+}

@@ -16,6 +16,7 @@ mod pack;
 mod pull;
 mod pull_rtt;
 mod push;
+mod push_rtt;
 mod rm;
 mod search;
 

@@ -31,9 +31,14 @@ pub struct PullBench {
     /// (`50ms`; default 0: plain loopback, no proxy, compared with curl)
     #[argh(option, default = "String::from(\"0\")")]
     rtt: String,
-    /// with --rtt: the bandwidth cap of the large image in Mbit/s (default 100; 0: none)
-    #[argh(option, default = "100")]
+    /// with --rtt: the bandwidth cap of the large image in Mbit/s (default 1000, so that
+    /// 1 GiB is 9 s a pull; 0: none)
+    #[argh(option, default = "1000")]
     bandwidth_mbit: u64,
+    /// with --rtt: the registry answers blob GETs with a 307 to a second delayed port
+    /// (its CDN)
+    #[argh(switch)]
+    cdn: bool,
 }
 
 struct Case {
@@ -54,6 +59,12 @@ struct Row {
 /// Runs the benchmark and writes docs/benchmarks.md's "img-pull" section.
 pub fn run(args: PullBench) -> Result<(), String> {
     let rtt = parse_rtt(&args.rtt)?;
+    if args.cdn && rtt.is_zero() {
+        return Err(
+            "--cdn goes with --rtt (the CDN is a port of the latency proxy): add --rtt 50ms"
+                .to_owned(),
+        );
+    }
     if !rtt.is_zero() {
         if !crate::ci::on_path("skopeo") {
             return Err("the pull benchmark needs skopeo: apt-get install skopeo".to_owned());
@@ -65,8 +76,11 @@ pub fn run(args: PullBench) -> Result<(), String> {
             bandwidth: (args.bandwidth_mbit > 0).then(|| args.bandwidth_mbit * 1_000_000 / 8),
             small_jobs: img_core::ops::pull::SMALL_BLOB_JOBS,
             large_jobs: img_core::settings::DEFAULT_JOBS,
+            cdn: args.cdn,
         })?;
-        return record_section(&format!("img-pull, {} ms RTT", rtt.as_millis()), &body).map(|_| ());
+        let cdn = if args.cdn { ", CDN" } else { "" };
+        return record_section(&format!("img-pull, {} ms RTT{cdn}", rtt.as_millis()), &body)
+            .map(|_| ());
     }
     for tool in ["skopeo", "curl", "sync"] {
         if !crate::ci::on_path(tool) {
@@ -347,7 +361,7 @@ fn image_of_tars(name: &str, tag: &str, tars: Vec<Vec<u8>>) -> TestImage {
 }
 
 /// `50ms`, `0.05s`, `0`: the proxy's round-trip time.
-fn parse_rtt(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_rtt(s: &str) -> Result<Duration, String> {
     let bad = || format!("--rtt {s:?}: expected a duration such as 50ms or 0");
     let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 1e-3)

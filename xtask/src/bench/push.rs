@@ -3,7 +3,8 @@
 //! sending every blob at once with the same PUT), to a local registry, median of several
 //! runs, for 1 GiB in 8 layers of incompressible data and 100 layers of 64 KiB; then the
 //! re-push of an image the registry has (a HEAD of its manifest and the manifest PUT)
-//! and img-push's peak memory. Each run pushes to a new registry, each tool to a repository of its own, so
+//! and img-push's peak memory (with `--rtt`, push_rtt.rs's run through the latency proxy
+//! instead). Each run pushes to a new registry, each tool to a repository of its own, so
 //! every tool uploads every blob.
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,11 @@ pub struct PushBench {
     /// size of the large image in MiB (default 1024)
     #[argh(option, default = "1024")]
     big_mib: usize,
+    /// round-trip time of the latency proxy put in front of a token-auth registry
+    /// (`50ms`: the 100-layer image and its re-push against skopeo; default 0: plain
+    /// loopback, compared with curl)
+    #[argh(option, default = "String::from(\"0\")")]
+    rtt: String,
 }
 
 /// One row of the result table.
@@ -45,6 +51,14 @@ struct Row {
 
 /// Runs the benchmark and writes docs/benchmarks.md's "img-push" section.
 pub fn run(args: PushBench) -> Result<(), String> {
+    let rtt = super::pull::parse_rtt(&args.rtt)?;
+    if !rtt.is_zero() {
+        if !crate::ci::on_path("skopeo") {
+            return Err("the push benchmark needs skopeo: apt-get install skopeo".to_owned());
+        }
+        let body = super::push_rtt::run(rtt, args.runs)?;
+        return record_section(&format!("img-push, {} ms RTT", rtt.as_millis()), &body).map(|_| ());
+    }
     for tool in ["skopeo", "curl"] {
         if !crate::ci::on_path(tool) {
             return Err(format!(
@@ -179,7 +193,11 @@ fn render(rows: &[Row]) -> String {
 }
 
 /// `image` pushed to `source` and pulled into `store` (img-core's own pull): its ID.
-fn stored(store: &Store, source: &TestRegistry, image: &TestImage) -> Result<Digest, String> {
+pub(super) fn stored(
+    store: &Store,
+    source: &TestRegistry,
+    image: &TestImage,
+) -> Result<Digest, String> {
     let client = source.client().map_err(|e| e.to_string())?;
     push_image(&client, image).map_err(|e| e.to_string())?;
     let reference =
@@ -195,7 +213,7 @@ fn stored(store: &Store, source: &TestRegistry, image: &TestImage) -> Result<Dig
 }
 
 /// Tags the image `id` of `store` as `reference`.
-fn tag(store: &Store, id: &Digest, reference: &str) -> Result<(), String> {
+pub(super) fn tag(store: &Store, id: &Digest, reference: &str) -> Result<(), String> {
     let r = Reference::parse_normalized(reference).map_err(|e| e.to_string())?;
     store
         .index()
@@ -205,7 +223,7 @@ fn tag(store: &Store, id: &Digest, reference: &str) -> Result<(), String> {
 
 /// `image` as skopeo's `dir:` layout (`manifest.json`, `version`, each blob under its
 /// digest's hex), which the floor's curl reads its blobs from too.
-fn skopeo_dir(dir: &Path, image: &TestImage) -> Result<PathBuf, String> {
+pub(super) fn skopeo_dir(dir: &Path, image: &TestImage) -> Result<PathBuf, String> {
     fresh(dir)?;
     let write = |name: &str, bytes: &[u8]| {
         std::fs::write(dir.join(name), bytes).map_err(|e| format!("writing {name}: {e}"))
