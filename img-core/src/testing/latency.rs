@@ -14,11 +14,16 @@
 //! front of a registry that serves the same storage without auth), as registries send
 //! blobs to object storage. What the CDN serves is counted apart, with the requests that
 //! carried an `Authorization` (credentials belong to the registry's origin alone).
+//!
+//! `IMG_LATENCY_TRACE=1` prints a timeline to stderr (milliseconds since the proxy's
+//! first event): each connection accepted and let through, each request's arrival and
+//! its answer's first byte, each counts reset; to see where a client's round trips go.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -112,6 +117,7 @@ impl Traffic {
 
     /// Forgets the counts and the log (between the runs of a benchmark).
     pub fn reset(&self) {
+        trace(0, "counts reset");
         *lock(&self.counts) = Counts::default();
         lock(&self.log).clear();
     }
@@ -251,8 +257,10 @@ impl LatencyProxy {
                         _ => c.connections += 1,
                     });
                     let (traffic, role) = (traffic.clone(), role.clone());
+                    let id = NEXT_CONNECTION.fetch_add(1, Ordering::SeqCst);
+                    trace(id, &format!("accepted ({role:?})"));
                     thread::spawn(move || {
-                        let _ = relay(client, upstream, rtt, &traffic, &role);
+                        let _ = relay(client, upstream, rtt, &traffic, &role, id);
                     });
                 }
             })
@@ -293,9 +301,11 @@ fn relay(
     rtt: Duration,
     traffic: &Arc<Traffic>,
     role: &Role,
+    id: u64,
 ) -> io::Result<()> {
     thread::sleep(rtt);
     let server = TcpStream::connect(upstream)?;
+    trace(id, "let through");
     let _ = server.set_nodelay(true);
     let _ = client.set_nodelay(true);
     // The arrival time of the latest request whose answer has not started.
@@ -314,6 +324,13 @@ fn relay(
                 let asked = lock(&pending).take();
                 if let Some(at) = asked {
                     sleep_until(at + rtt);
+                    trace(
+                        id,
+                        &format!(
+                            "answer {}",
+                            String::from_utf8_lossy(buf.get(9..12).unwrap_or(b"?"))
+                        ),
+                    );
                     // The status line starts the answer: `HTTP/1.1 307 …`.
                     match buf.get(9..12) {
                         Some([b'3', _, _]) => traffic.count(|c| c.redirects += 1),
@@ -341,6 +358,7 @@ fn relay(
             if let Some(seen) = &piece.request {
                 traffic.request(seen, role);
                 let arrived = Instant::now();
+                trace(id, &format!("request {}", seen.line));
                 if let Role::RedirectBlobs(cdn) = role
                     && let Some(path) = blob_get(&seen.line)
                 {
@@ -485,6 +503,21 @@ fn blob_get(line: &str) -> Option<&str> {
     let path = line.strip_prefix("GET ")?;
     (path.starts_with("/v2/") && path.contains("/blobs/") && !path.contains("/uploads/"))
         .then_some(path)
+}
+
+/// Connection numbers for the trace, across every proxy of the process.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// One line of the `IMG_LATENCY_TRACE` timeline, when it is on.
+fn trace(connection: u64, what: &str) {
+    static ON: OnceLock<Option<Instant>> = OnceLock::new();
+    let on = ON.get_or_init(|| std::env::var_os("IMG_LATENCY_TRACE").map(|_| Instant::now()));
+    if let Some(start) = on {
+        eprintln!(
+            "latency: {:8.1} ms c{connection} {what}",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
