@@ -17,7 +17,7 @@ pub(crate) struct SealedReader<R> {
 }
 
 enum State {
-    Hashing(Hasher),
+    Hashing(Box<Hasher>),
     /// Every byte read and verified: the reader is at its end.
     Sealed,
     /// Verification failed: every later read fails too (never an end that looks clean).
@@ -32,7 +32,7 @@ impl<R: Read> SealedReader<R> {
             expected,
             size,
             read: 0,
-            state: State::Hashing(hasher),
+            state: State::Hashing(Box::new(hasher)),
         }
     }
 
@@ -43,7 +43,7 @@ impl<R: Read> SealedReader<R> {
             return Ok(());
         };
         let verdict = self.check_end().and_then(|()| {
-            let got = hasher.finish();
+            let got = (*hasher).finish();
             if got == self.expected {
                 Ok(())
             } else {
