@@ -195,9 +195,6 @@ fn system_bundle() -> std::path::PathBuf {
 /// ([`crate::ops::pull::SMALL_BLOB_JOBS`]).
 pub const MAX_IDLE_CONNECTIONS: usize = 64;
 
-/// Bytes of a request body sent at a time (ureq's output buffer).
-const UPLOAD_BUFFER_SIZE: usize = 1024 * 1024;
-
 /// The one agent for a registry: its TLS settings, timeouts, and the rules we rely on
 /// (statuses are not errors, so error bodies can be read; redirects are not followed by
 /// ureq, whose same-host rule ignores the port, but by [`super::transport`], which
@@ -217,10 +214,6 @@ pub(crate) fn build_agent(opts: &ClientOptions) -> Result<ureq::Agent> {
         // opened (and paid a round trip for) a new connection for most of them.
         .max_idle_connections(MAX_IDLE_CONNECTIONS)
         .max_idle_connections_per_host(MAX_IDLE_CONNECTIONS)
-        // A blob's upload is read into this buffer and written from it: 1 MiB a read and
-        // a write rather than ureq's 128 KiB, an eighth of the system calls. Its pages are
-        // touched only by what is written, so a GET's connection costs no more.
-        .output_buffer_size(UPLOAD_BUFFER_SIZE)
         .build();
     Ok(ureq::Agent::new_with_config(config))
 }
