@@ -39,6 +39,7 @@ mod options;
 mod paths;
 mod push;
 mod retry;
+mod sealed;
 mod search;
 mod stall;
 mod token;

@@ -8,7 +8,8 @@ use super::auth::Scope;
 use super::client::RegistryClient;
 use super::http::{Body, Request, Response, Target, expect, header};
 use super::paths::{ManifestRef, add_query, check_repository, display_ref, resolve_location};
-use crate::digest::{Digest, VerifyingReader};
+use super::sealed::SealedReader;
+use crate::digest::Digest;
 use crate::error::{Answer, Error, ErrorKind, Result};
 use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
 
@@ -91,7 +92,9 @@ impl RegistryClient {
     /// `OCI-Chunk-Min-Length` on the upload it opened, or a 413 to an earlier whole blob:
     /// that one fails, retryable from a new session, see [`needs_new_session`]) or
     /// `ClientOptions::chunk_size` says so: then in PATCH chunks and a final PUT. Nothing
-    /// is buffered beyond what ureq writes at a time.
+    /// is buffered beyond what ureq writes at a time, and the last bytes are sent only
+    /// once the whole blob hashed to its digest ([`SealedReader`]): a corrupt blob fails
+    /// before the registry has all of it.
     pub fn push_blob(
         &self,
         repository: &str,
@@ -195,7 +198,7 @@ impl RegistryClient {
         let digest = &blob.digest;
 
         let mut source = Watched {
-            inner: VerifyingReader::new(reader, digest.clone(), Some(blob.size)),
+            inner: SealedReader::new(reader, digest.clone(), blob.size),
             failure: None,
         };
         let scope = Scope::push(repository);
@@ -369,8 +372,8 @@ fn check_committed(resp: &Response, digest: &Digest) -> Result<()> {
     }
 }
 
-/// Reads once more so the verifying reader sees EOF: it fails when the source is longer
-/// than the descriptor's size or did not hash to its digest.
+/// Reads once more so the sealed reader sees its end: an empty blob (whose request sent
+/// no byte) is verified here, and a stream that went wrong says so.
 fn ensure_source_ended(source: &mut impl Read) -> Result<()> {
     let mut probe = [0u8; 1];
     let n = source.read(&mut probe).map_err(source_error)?;
@@ -431,23 +434,32 @@ fn source_error(e: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
+    /// What pushing `data` as the 3-byte blob "abc" gives: the bytes handed to the
+    /// request body, and the error, as the push reports it.
+    fn send(data: &[u8]) -> (Vec<u8>, Result<()>) {
+        let d = Digest::sha256_of(b"abc");
+        let mut source = SealedReader::new(data, d, 3);
+        let mut sent = Vec::new();
+        let copied = std::io::copy(&mut (&mut source).take(3), &mut sent).map_err(source_error);
+        (sent, copied.and_then(|_| ensure_source_ended(&mut source)))
+    }
+
     #[test]
-    fn a_long_source_is_refused_after_the_last_byte() {
-        let data = b"abc";
-        let d = Digest::sha256_of(data);
-        let mut exact = VerifyingReader::new(&data[..], d.clone(), Some(3));
-        let mut first = (&mut exact).take(3);
-        std::io::copy(&mut first, &mut std::io::sink()).unwrap();
-        ensure_source_ended(&mut exact).unwrap();
+    fn a_long_or_wrong_source_is_refused_before_its_last_byte_is_sent() {
+        let (sent, r) = send(b"abc");
+        assert_eq!(sent, b"abc");
+        r.unwrap();
 
-        let mut long = VerifyingReader::new(&b"abcd"[..], d.clone(), Some(3));
-        std::io::copy(&mut (&mut long).take(3), &mut std::io::sink()).unwrap();
-        let e = ensure_source_ended(&mut long).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::TooLarge, "{e}");
+        let (sent, r) = send(b"abcd");
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::TooLarge);
 
-        let mut wrong = VerifyingReader::new(&b"abd"[..], d, Some(3));
-        std::io::copy(&mut (&mut wrong).take(3), &mut std::io::sink()).unwrap();
-        let e = ensure_source_ended(&mut wrong).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::DigestMismatch, "{e}");
+        let (sent, r) = send(b"abd");
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::DigestMismatch);
+
+        let (sent, r) = send(b"ab");
+        assert_eq!(sent, b"ab");
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::DigestMismatch);
     }
 }

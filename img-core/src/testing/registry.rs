@@ -178,6 +178,11 @@ impl TestRegistry {
         log.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
+    /// The registry's process ID (a benchmark reads its CPU time in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the registry process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

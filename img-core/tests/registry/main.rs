@@ -283,6 +283,13 @@ fn wrong_content_is_refused_in_both_upload_paths() {
             "chunk {chunk_size:?}: {err}"
         );
         assert!(!client.blob_exists(&image.name, &desc.digest).unwrap());
+        // The client refused it before its last bytes: the registry never read a whole
+        // body to find the digest wrong itself.
+        let log = reg.log_tail();
+        assert!(
+            !log.contains("digest invalid"),
+            "chunk {chunk_size:?}: {log}"
+        );
         // A failed chunked upload is cancelled, not left in the registry's storage. (A
         // failed monolithic PUT cannot be: 2.8 no longer knows the upload's state token
         // after it, and leaves the files to its upload purge.)

@@ -4,8 +4,11 @@
 //! runs, for 1 GiB in 8 layers of incompressible data and 100 layers of 64 KiB; then the
 //! re-push of an image the registry has (a HEAD of its manifest and the manifest PUT)
 //! and img-push's peak memory (with `--rtt`, push_rtt.rs's run through the latency proxy
-//! instead). Each run pushes to a new registry, each tool to a repository of its own, so
-//! every tool uploads every blob.
+//! instead). Each tool of each run pushes to a new, empty registry (the same work for all,
+//! and nothing skopeo's blob-info cache could mount), after `sync` (no earlier tool's
+//! writes being flushed during it) and with the files it reads in the page cache; the
+//! tools take turns going first. CPU seconds of the tool and of the registry are taken
+//! too: on a machine of few cores the two share them, which is what bounds the floor.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -37,16 +40,36 @@ pub struct PushBench {
     /// loopback, compared with curl)
     #[argh(option, default = "String::from(\"0\")")]
     rtt: String,
+    /// an img-push binary to measure instead of this tree's release build (to compare
+    /// a before and an after under the same bench)
+    #[argh(option)]
+    img_push: Option<PathBuf>,
 }
 
 /// One row of the result table.
 struct Row {
     label: String,
-    floor: Duration,
-    img: Duration,
+    floor: Timed,
+    img: Timed,
     skopeo: Duration,
     img_rss_kib: u64,
     again: Duration,
+}
+
+/// One timed push: its wall time and the CPU seconds of the tool and of the registry.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timed {
+    wall: Duration,
+    tool_cpu: f64,
+    registry_cpu: f64,
+}
+
+/// The tools each run times, in the order the first run takes them (later runs rotate).
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    Floor,
+    Img,
+    Skopeo,
 }
 
 /// Runs the benchmark and writes docs/benchmarks.md's "img-push" section.
@@ -66,7 +89,10 @@ pub fn run(args: PushBench) -> Result<(), String> {
             ));
         }
     }
-    let img_push = build_release("img-push")?;
+    let img_push = match &args.img_push {
+        Some(bin) => bin.clone(),
+        None => build_release("img-push")?,
+    };
     let work = crate::util::target_dir().join("bench-push");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -99,53 +125,85 @@ pub fn run(args: PushBench) -> Result<(), String> {
         let dir = skopeo_dir(&work.join(format!("dir-{short}")), &image)?;
         let compressed: u64 = image.blobs.iter().map(|(d, _)| d.size).sum();
         let label = format!("{label} ({:.0} MB)", compressed as f64 / 1e6);
+        let blob_files: Vec<PathBuf> = image
+            .blobs
+            .iter()
+            .map(|(d, _)| dir.join(d.digest.hex()))
+            .collect();
+        let store_files: Vec<PathBuf> = image
+            .blobs
+            .iter()
+            .map(|(d, _)| store.blob_path(&d.digest))
+            .collect();
         let (mut floor, mut img, mut skopeo, mut rss, mut again) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..args.runs {
             eprintln!("bench: {label}: run {}/{}", run + 1, args.runs);
-            // A registry of the run's own, on a port of its own: skopeo's blob-info cache
-            // (a machine-wide file for root) remembers where it saw each blob, and would
-            // mount it from an earlier run's repository rather than upload it.
-            let target = TestRegistry::builder()
-                .workdir(work.join("target"))
-                .start()
-                .map_err(|e| e.to_string())?;
-            let addr = target.addr();
-            let repo = |tool: &str| format!("bench/{short}-{tool}-{run}");
-            floor.push(curl_floor(&addr, &repo("curl"), &image, &dir)?);
-
-            let reference = format!("{addr}/{}:latest", repo("img"));
-            tag(&store, &id, &reference)?;
-            let push = |reference: &str| {
-                let mut c = Command::new(&img_push);
-                c.arg("--root")
-                    .arg(&store_root)
-                    .arg(reference)
-                    .env("IMG_CONFIG", work.join("img-config.json"))
-                    .env("DOCKER_CONFIG", work.join("docker"))
-                    .env_remove("REGISTRY_AUTH_FILE");
-                c
-            };
-            img.push(timed(&mut push(&reference))?);
-            // Again: the registry has every blob.
-            again.push(timed(&mut push(&reference))?);
-            // Peak memory of a whole push, in a run of its own under GNU time.
-            let reference = format!("{addr}/{}:latest", repo("rss"));
-            tag(&store, &id, &reference)?;
-            rss.push(peak_rss_kib(&push(&reference))?.unwrap_or(0));
-
-            skopeo.push(timed(
-                Command::new("skopeo")
-                    .args(["copy", "--quiet", "--dest-tls-verify=false"])
-                    .arg(format!("dir:{}", dir.display()))
-                    .arg(format!("docker://{addr}/{}:latest", repo("skopeo"))),
-            )?);
-            drop(target);
+            let mut tools = [Tool::Floor, Tool::Img, Tool::Skopeo];
+            tools.rotate_left(run % 3);
+            for tool in tools {
+                // A registry of the tool's own, empty, on a port of its own: skopeo's
+                // blob-info cache (a machine-wide file for root) remembers where it saw
+                // each blob, and would mount it from an earlier repository rather than
+                // upload it; and a registry that has the blob from another repository
+                // discards the upload instead of keeping it.
+                let target = TestRegistry::builder()
+                    .workdir(work.join("target"))
+                    .start()
+                    .map_err(|e| e.to_string())?;
+                let addr = target.addr();
+                let repo = |tool: &str| format!("bench/{short}-{tool}-{run}");
+                match tool {
+                    Tool::Floor => {
+                        settle(&blob_files)?;
+                        floor.push(measured(&target, || {
+                            curl_floor(&addr, &repo("curl"), &image, &dir)
+                        })?);
+                    }
+                    Tool::Img => {
+                        let reference = format!("{addr}/{}:latest", repo("img"));
+                        tag(&store, &id, &reference)?;
+                        let push = |reference: &str| {
+                            let mut c = Command::new(&img_push);
+                            c.arg("--root")
+                                .arg(&store_root)
+                                .arg(reference)
+                                .env("IMG_CONFIG", work.join("img-config.json"))
+                                .env("DOCKER_CONFIG", work.join("docker"))
+                                .env_remove("REGISTRY_AUTH_FILE");
+                            c
+                        };
+                        settle(&store_files)?;
+                        img.push(measured(&target, || timed(&mut push(&reference)))?);
+                        // Again: the registry has every blob.
+                        again.push(timed(&mut push(&reference))?);
+                        // Peak memory of a whole push, in a run of its own under GNU time.
+                        let reference = format!("{addr}/{}:latest", repo("rss"));
+                        tag(&store, &id, &reference)?;
+                        rss.push(peak_rss_kib(&push(&reference))?.unwrap_or(0));
+                    }
+                    Tool::Skopeo => {
+                        settle(&blob_files)?;
+                        skopeo.push(
+                            measured(&target, || {
+                                timed(
+                                    Command::new("skopeo")
+                                        .args(["copy", "--quiet", "--dest-tls-verify=false"])
+                                        .arg(format!("dir:{}", dir.display()))
+                                        .arg(format!("docker://{addr}/{}:latest", repo("skopeo"))),
+                                )
+                            })?
+                            .wall,
+                        );
+                    }
+                }
+                drop(target);
+            }
         }
         rows.push(Row {
             label,
-            floor: median(&mut floor),
-            img: median(&mut img),
+            floor: median_timed(&mut floor),
+            img: median_timed(&mut img),
             skopeo: median(&mut skopeo),
             img_rss_kib: rss.iter().copied().max().unwrap_or(0),
             again: median(&mut again),
@@ -157,8 +215,10 @@ pub fn run(args: PushBench) -> Result<(), String> {
         "img-push",
         &format!(
             "`cargo xtask bench push` — a local docker-registry on 127.0.0.1 (plain HTTP), \
-             release build, median of {} runs, each run to a new registry and each tool to a repository of its own; peak \
-             RSS is the largest of the runs. The floor is curl opening every upload (one \
+             release build, median of {} runs, each tool of each run to a new registry, after `sync` and with \
+             the files it reads cached, the tools taking turns to go first; peak \
+             RSS is the largest of the runs. CPU is user + system seconds of the tool and of the \
+             registry during the push (the two share the machine's cores). The floor is curl opening every upload (one \
              POST each, all at once) then sending every blob at once (one PUT each); skopeo \
              copies a `dir:` of the same blobs. \"Again\" is img-push of an image the \
              registry has (a HEAD of its manifest, then the manifest PUT). Targets: the large image ≤ 1.3× the \
@@ -174,22 +234,101 @@ pub fn run(args: PushBench) -> Result<(), String> {
 
 fn render(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| image | floor (curl POST + PUT) | img-push | skopeo copy | img / floor | skopeo / img | img peak RSS | img-push, again |\n|---|---|---|---|---|---|---|---|\n",
+        "| image | floor (curl POST + PUT) | img-push | skopeo copy | img / floor | skopeo / img | CPU floor: curl + registry | CPU img: img-push + registry | img peak RSS | img-push, again |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         s.push_str(&format!(
-            "| {} | {:.2} s | {:.2} s | {:.2} s | {:.2}× | {:.2}× | {:.1} MB | {:.0} ms |\n",
+            "| {} | {:.2} s | {:.2} s | {:.2} s | {:.2}× | {:.2}× | {:.2} + {:.2} s | {:.2} + {:.2} s | {:.1} MB | {:.0} ms |\n",
             r.label,
-            r.floor.as_secs_f64(),
-            r.img.as_secs_f64(),
+            r.floor.wall.as_secs_f64(),
+            r.img.wall.as_secs_f64(),
             r.skopeo.as_secs_f64(),
-            r.img.as_secs_f64() / r.floor.as_secs_f64(),
-            r.skopeo.as_secs_f64() / r.img.as_secs_f64(),
+            r.img.wall.as_secs_f64() / r.floor.wall.as_secs_f64(),
+            r.skopeo.as_secs_f64() / r.img.wall.as_secs_f64(),
+            r.floor.tool_cpu,
+            r.floor.registry_cpu,
+            r.img.tool_cpu,
+            r.img.registry_cpu,
             r.img_rss_kib as f64 / 1024.0,
             r.again.as_secs_f64() * 1000.0,
         ));
     }
     s
+}
+
+/// The same state before every timed tool: nothing of an earlier push left to flush to
+/// disk during it (`sync`), and the files it reads in the page cache.
+fn settle(files: &[PathBuf]) -> Result<(), String> {
+    status(&mut Command::new("sync"))?;
+    for f in files {
+        let mut file =
+            std::fs::File::open(f).map_err(|e| format!("reading {}: {e}", f.display()))?;
+        std::io::copy(&mut file, &mut std::io::sink())
+            .map_err(|e| format!("reading {}: {e}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `push` (which waits for every process it starts) and takes the CPU its
+/// processes and `registry` used meanwhile.
+fn measured(
+    registry: &TestRegistry,
+    push: impl FnOnce() -> Result<Duration, String>,
+) -> Result<Timed, String> {
+    let (tool0, registry0) = (children_cpu()?, process_cpu(registry.pid())?);
+    let wall = push()?;
+    Ok(Timed {
+        wall,
+        tool_cpu: children_cpu()? - tool0,
+        registry_cpu: process_cpu(registry.pid())? - registry0,
+    })
+}
+
+/// User + system seconds of this process's waited-for children (/proc/self/stat's
+/// cutime and cstime).
+fn children_cpu() -> Result<f64, String> {
+    stat_seconds("self", 13)
+}
+
+/// User + system seconds of process `pid` (utime and stime).
+fn process_cpu(pid: u32) -> Result<f64, String> {
+    stat_seconds(&pid.to_string(), 11)
+}
+
+/// The sum of the two clock-tick fields at `at` and `at + 1` after the command name
+/// of /proc/PID/stat, in seconds (USER_HZ is 100 on Linux).
+fn stat_seconds(pid: &str, at: usize) -> Result<f64, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("reading {path}: {e}"))?;
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("{path}: no command name"))?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| -> Result<f64, String> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("{path}: no field {}", i + 3))
+    };
+    Ok((tick(at)? + tick(at + 1)?) / 100.0)
+}
+
+/// The median of each of `samples`' figures.
+fn median_timed(samples: &mut [Timed]) -> Timed {
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    };
+    Timed {
+        wall: median(&mut samples.iter().map(|t| t.wall).collect::<Vec<_>>()),
+        tool_cpu: mid(samples.iter().map(|t| t.tool_cpu).collect()),
+        registry_cpu: mid(samples.iter().map(|t| t.registry_cpu).collect()),
+    }
 }
 
 /// `image` pushed to `source` and pulled into `store` (img-core's own pull): its ID.
