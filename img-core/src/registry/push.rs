@@ -197,8 +197,12 @@ impl RegistryClient {
     ) -> Result<BlobPush> {
         let digest = &blob.digest;
 
+        let sealed = SealedReader::new(reader, digest.clone(), blob.size);
+        let chunked = chunk_size.is_some() && blob.size > 0;
         let mut source = Watched {
-            inner: SealedReader::new(reader, digest.clone(), blob.size),
+            // A chunk cut mid-body leaves an upload the registry will not cancel: chunks
+            // end in zeros instead, and the failure is asked after each (sealed.rs).
+            inner: if chunked { sealed.padding() } else { sealed },
             failure: None,
         };
         let scope = Scope::push(repository);
@@ -247,7 +251,18 @@ impl RegistryClient {
                 scope: scope.clone(),
             };
             let sent = self.send(req);
-            let resp = expect_upload(source.blame(sent)?, &[202])?;
+            let sent = source.blame(sent);
+            // The content's failure is the one to tell, whatever the registry said of
+            // the chunk it ended (the upload is cancelled from the location it gave).
+            let padded = source.inner.failure().map(source_error);
+            let resp = match (sent.and_then(|r| expect_upload(r, &[202])), padded) {
+                (Ok(resp), None) => resp,
+                (Ok(resp), Some(e)) => {
+                    *location = upload_location(&resp, base, start)?;
+                    return Err(e);
+                }
+                (Err(_), Some(e)) | (Err(e), None) => return Err(e),
+            };
             if let Some(range) = header(&resp, "range")
                 && range.trim() != format!("0-{last}")
             {

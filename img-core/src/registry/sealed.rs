@@ -2,6 +2,12 @@
 //! until the whole blob hashed to its digest and the source ended there. A corrupt, short
 //! or long blob then fails before the registry has received all of it, whatever the
 //! registry itself checks: it never sees a complete body to store.
+//!
+//! A chunked upload's reader pads instead of failing ([`SealedReader::padding`]): a read
+//! error cuts its request mid-body, and the registry then keeps what it read of that
+//! chunk at an offset no state token names, an upload it refuses to cancel ("upload
+//! resumed at wrong offset"). Zeros in place of the rest of the chunk end the request
+//! cleanly; its answer names the upload's new state, so the upload can be cancelled.
 
 use std::io::{self, Read};
 
@@ -14,6 +20,8 @@ pub(crate) struct SealedReader<R> {
     size: u64,
     read: u64,
     state: State,
+    /// Zeros in place of what is left once verification failed (see the module).
+    pad: bool,
 }
 
 enum State {
@@ -33,7 +41,38 @@ impl<R: Read> SealedReader<R> {
             size,
             read: 0,
             state: State::Hashing(Box::new(hasher)),
+            pad: false,
         }
+    }
+
+    /// A reader that, once verification failed, yields zeros to the blob's size where it
+    /// would fail; the caller asks [`SealedReader::failure`] after each request it sent and
+    /// never commits what such a request carried.
+    pub(crate) fn padding(mut self) -> Self {
+        self.pad = true;
+        self
+    }
+
+    /// Why verification failed, if it did.
+    pub(crate) fn failure(&self) -> Option<io::Error> {
+        match &self.state {
+            State::Failed(kind, message) => Some(io::Error::new(*kind, message.clone())),
+            _ => None,
+        }
+    }
+
+    /// What a read gives once verification failed: zeros to the blob's size when
+    /// padding, else the failure again.
+    fn after_failure(&mut self, buf: &mut [u8], e: io::Error) -> io::Result<usize> {
+        if !self.pad {
+            return Err(e);
+        }
+        let n = buf
+            .len()
+            .min(usize::try_from(self.size - self.read).unwrap_or(usize::MAX));
+        buf[..n].fill(0);
+        self.read += n as u64;
+        Ok(n)
     }
 
     /// Checks that the source ends after the last byte and that it all hashed to the
@@ -93,14 +132,19 @@ impl<R: Read> Read for SealedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &self.state {
             State::Sealed => return Ok(0),
-            State::Failed(kind, message) => return Err(io::Error::new(*kind, message.clone())),
+            State::Failed(kind, message) => {
+                let e = io::Error::new(*kind, message.clone());
+                return self.after_failure(buf, e);
+            }
             State::Hashing(_) => {}
         }
         let remaining = self.size - self.read;
         if remaining == 0 {
             // An empty blob: nothing to hold back, the end is checked now.
-            self.seal()?;
-            return Ok(0);
+            return match self.seal() {
+                Ok(()) => Ok(0),
+                Err(e) => self.after_failure(buf, e),
+            };
         }
         if buf.is_empty() {
             return Ok(0);
@@ -111,7 +155,10 @@ impl<R: Read> Read for SealedReader<R> {
         let n = match self.inner.read(&mut buf[..want]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
-            Err(e) => return Err(self.fail(e)),
+            Err(e) => {
+                let e = self.fail(e);
+                return self.after_failure(buf, e);
+            }
         };
         if n == 0 {
             let e = io::Error::new(
@@ -121,7 +168,8 @@ impl<R: Read> Read for SealedReader<R> {
                     self.expected, self.read, self.size
                 ),
             );
-            return Err(self.fail(e));
+            let e = self.fail(e);
+            return self.after_failure(buf, e);
         }
         if let State::Hashing(h) = &mut self.state {
             h.update(&buf[..n]);
@@ -130,7 +178,10 @@ impl<R: Read> Read for SealedReader<R> {
         if self.read == self.size {
             // The last bytes are in `buf`, but the caller gets them only if the blob is
             // sound: an error here means they are never sent.
-            self.seal()?;
+            if let Err(e) = self.seal() {
+                self.read -= n as u64;
+                return self.after_failure(&mut buf[..n], e);
+            }
         }
         Ok(n)
     }
@@ -208,5 +259,42 @@ mod tests {
         let e = e.unwrap();
         assert!(e.to_string().contains("larger than"), "{e}");
         assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn a_padding_reader_ends_a_corrupt_blob_in_zeros_and_keeps_the_failure() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let d = Digest::sha256_of(&data);
+        let mut wrong = data.clone();
+        wrong[9_999] ^= 0xff;
+        for step in [1, 4096, 1 << 20] {
+            let mut r = SealedReader::new(&wrong[..], d.clone(), 10_000).padding();
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; step];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) => panic!("step {step}: a padding reader failed a read: {e}"),
+                }
+            }
+            // Exactly the blob's size, its last read zeros, never the corrupt bytes.
+            assert_eq!(got.len(), data.len(), "step {step}");
+            let tail = (data.len() - 1) / step * step;
+            assert_eq!(got[..tail], wrong[..tail], "step {step}");
+            assert!(got[tail..].iter().all(|&b| b == 0), "step {step}");
+            let e = r.failure().expect("the failure is kept");
+            assert!(e.to_string().contains("content hashes to"), "{e}");
+        }
+        // A short source: zeros for what it lacks.
+        let mut r = SealedReader::new(&data[..5], d.clone(), 10_000).padding();
+        let (got, e) = reads(&mut r, 4096);
+        assert!(e.is_none(), "{e:?}");
+        assert_eq!(got.len(), 10_000);
+        assert_eq!(r.failure().unwrap().kind(), io::ErrorKind::UnexpectedEof);
+        // A sound blob reads as without padding and has no failure.
+        let mut r = SealedReader::new(&data[..], d, 10_000).padding();
+        let (got, e) = reads(&mut r, 4096);
+        assert!(e.is_none() && got == data && r.failure().is_none());
     }
 }

@@ -274,6 +274,8 @@ fn wrong_content_is_refused_in_both_upload_paths() {
             },
         );
         let before = open_uploads();
+        let refused_cancels = || reg.log_tail().matches("wrong offest").count();
+        let refused_before = refused_cancels();
         let err = client
             .push_blob(&image.name, desc, None, wrong.as_slice())
             .unwrap_err();
@@ -294,6 +296,14 @@ fn wrong_content_is_refused_in_both_upload_paths() {
         // failed monolithic PUT cannot be: 2.8 no longer knows the upload's state token
         // after it, and leaves the files to its upload purge.)
         if chunk_size.is_some() {
+            // The refused chunk ended cleanly (in zeros, never committed), so the
+            // registry knew the upload's offset and let it be cancelled: a chunk cut
+            // mid-body left one it refused to ("upload resumed at wrong offest").
+            assert_eq!(
+                refused_cancels(),
+                refused_before,
+                "chunk {chunk_size:?}: {log}"
+            );
             assert_eq!(
                 open_uploads(),
                 before,
