@@ -5,7 +5,8 @@
 //!
 //! A source is a hint, never trusted for content: the registry checks that the source
 //! repository has the blob (and that we may pull it) before it mounts, and answers 202 (an
-//! upload to do) when it does not.
+//! upload to do) when it does not. A source that declined is forgotten for that blob
+//! (`forget_blob_sources`), as docker forgets a failed mount candidate.
 
 use rusqlite::params;
 
