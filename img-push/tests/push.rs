@@ -254,6 +254,42 @@ fn token_auth_asks_for_pull_push_and_an_anonymous_push_is_refused() {
     );
 }
 
+/// Issue 16: the HEAD of an index child the store lacks went with a pull-only scope,
+/// a second token for a push already holding `pull,push` on the repository. One token
+/// serves the whole push.
+#[test]
+fn a_child_the_store_lacks_is_checked_with_the_pushs_own_token() {
+    let f = fixture();
+    f.pull_all_platforms(MULTI).unwrap();
+    let (server, registry) = token_registry(&f);
+    log_in(&f, &registry);
+    let target = format!("{}/team/multi:1", registry.addr());
+    f.tag(MULTI, &target).unwrap();
+    let first = push(&f, &[&target], None).success().json();
+    // The store loses one platform's manifest, which the repository has.
+    let store = f.store().unwrap();
+    let child = f.image(MULTI).manifests[1].0.clone();
+    std::fs::remove_file(store.blob_path(&child.digest)).unwrap();
+    assert!(!store.has_blob(&child.digest).unwrap());
+    let before = server.issued();
+    let rec = push(&f, &[&target], None).success().json();
+    assert_eq!(rec["Digest"], first["Digest"], "{rec}");
+    assert_eq!(server.issued() - before, 1, "{:?}", server.requests());
+    let last = server.requests().pop().unwrap();
+    assert_eq!(last.scopes, ["repository:team/multi:pull,push"], "{last:?}");
+    let log = registry.log_tail();
+    let heads = requests(
+        &log,
+        "HEAD",
+        "team/multi",
+        &format!("manifests/{}", child.digest),
+    );
+    assert!(
+        heads.iter().any(|l| l.contains("http.response.status=200")),
+        "{log}"
+    );
+}
+
 /// A registry with token auth (user carol, anonymous pulls allowed) and its token server.
 fn token_registry(
     f: &Fixture,
@@ -378,18 +414,7 @@ fn a_layer_is_mounted_from_the_third_source_when_the_first_two_lack_it() {
                 .unwrap();
         }
     };
-    // The mounts asked for `layer` into `repository`: (from, status) in order.
-    let asked = |log: &str, repository: &str, layer: &img_core::oci::Descriptor| {
-        requests(log, "POST", repository, &format!("mount={}", layer.digest))
-            .iter()
-            .map(|l| {
-                let from = l.split("from=").nth(1).unwrap();
-                let from = from.split(['&', '"', ' ']).next().unwrap().to_owned();
-                let status = l.split("http.response.status=").nth(1).unwrap();
-                (from, status[..3].to_owned())
-            })
-            .collect::<Vec<_>>()
-    };
+    let asked = mounts_asked;
     let pair = |from: &str, status: &str| (from.to_owned(), status.to_owned());
 
     let target = f.reference("me/third:1");
@@ -439,6 +464,105 @@ fn a_layer_is_mounted_from_the_third_source_when_the_first_two_lack_it() {
     }
     let cancelled = requests(&log, "DELETE", "me/fourth", "/blobs/uploads/");
     assert_eq!(cancelled.len(), 2 * layers.len(), "{log}");
+}
+
+/// The mounts asked for `layer` into `repository`, from the registry's log: (from,
+/// status) in order.
+fn mounts_asked(
+    log: &str,
+    repository: &str,
+    layer: &img_core::oci::Descriptor,
+) -> Vec<(String, String)> {
+    requests(log, "POST", repository, &format!("mount={}", layer.digest))
+        .iter()
+        .map(|l| {
+            let from = l.split("from=").nth(1).unwrap();
+            let from = from.split(['&', '"', ' ']).next().unwrap().to_owned();
+            let status = l.split("http.response.status=").nth(1).unwrap();
+            (from, status[..3].to_owned())
+        })
+        .collect()
+}
+
+/// Issue 16: a mount source the registry declines (it answers 202, an upload to do: the
+/// repository no longer has the layer) is forgotten for that layer, as docker removes
+/// its V2 metadata for a failed candidate, so no later push asks it again.
+#[test]
+fn a_mount_source_that_lost_the_layer_is_forgotten_and_never_asked_again() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let registry = f.registry.addr();
+    let first = f.reference("me/src:1");
+    f.tag(ALPINE, &first).unwrap();
+    let (layers, config_size) = layers_of(&f, &first);
+    let layer_bytes: u64 = layers.iter().map(|l| l.size).sum();
+    let rec = push(&f, &[&first], None).success().json();
+    assert_eq!(rec["Mounted"], layer_bytes, "{rec}");
+    // Both repositories the store saw the layers in lose them at the registry.
+    for repo in ["me/src", "test/alpine-like"] {
+        for l in &layers {
+            let out = std::process::Command::new("curl")
+                .args([
+                    "-sS",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "-X",
+                    "DELETE",
+                ])
+                .arg(format!("http://{registry}/v2/{repo}/blobs/{}", l.digest))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), "202", "{out:?}");
+        }
+    }
+    let store = f.store().unwrap();
+    for l in &layers {
+        assert_eq!(
+            store.index().blob_sources(&l.digest, &registry).unwrap(),
+            ["me/src", "test/alpine-like"]
+        );
+    }
+    // The first source declines through its own mount request; the last, through the
+    // upload it opened, which carries the layer's bytes instead.
+    let second = f.reference("me/dst:1");
+    f.tag(ALPINE, &second).unwrap();
+    let rec = push(&f, &[&second], None).success().json();
+    assert_eq!(rec["Mounted"], 0, "{rec}");
+    assert_eq!(rec["Pushed"], layer_bytes + config_size, "{rec}");
+    let log = f.registry.log_tail();
+    let pair = |from: &str, status: &str| (from.to_owned(), status.to_owned());
+    for l in &layers {
+        assert_eq!(
+            mounts_asked(&log, "me/dst", l),
+            [pair("me/src", "202"), pair("test/alpine-like", "202")],
+            "{log}"
+        );
+        assert_eq!(
+            requests(&log, "PUT", "me/dst", &format!("digest={}", l.digest)).len(),
+            1,
+            "{log}"
+        );
+        // Only the repository that has the layer now is left.
+        assert_eq!(
+            store.index().blob_sources(&l.digest, &registry).unwrap(),
+            ["me/dst"]
+        );
+    }
+    // Another repository: mounted from the one that has the layers, the others not asked.
+    let third = f.reference("me/next:1");
+    f.tag(ALPINE, &third).unwrap();
+    let rec = push(&f, &[&third], None).success().json();
+    assert_eq!(rec["Mounted"], layer_bytes, "{rec}");
+    let log = f.registry.log_tail();
+    for l in &layers {
+        assert_eq!(
+            mounts_asked(&log, "me/next", l),
+            [pair("me/dst", "201")],
+            "{log}"
+        );
+    }
 }
 
 #[test]

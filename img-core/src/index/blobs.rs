@@ -1,6 +1,6 @@
 //! Blob rows, lease rows and the row half of garbage collection.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{Index, now, parse_digest, to_i64, to_u64};
 use crate::digest::Digest;
@@ -139,16 +139,23 @@ impl Index {
         })
     }
 
-    /// Records a new lease. The caller holds its lock file already, so that a garbage
-    /// collector never sees the row without a held lock and takes the lease for dead.
-    pub(crate) fn insert_lease(&self, id: &str, purpose: &str, pid: u32) -> Result<()> {
+    /// Records a new lease pinning `digests`, in one transaction. The caller holds its
+    /// lock file already, so that a garbage collector never sees the row without a held
+    /// lock and takes the lease for dead.
+    pub(crate) fn insert_lease(
+        &self,
+        id: &str,
+        purpose: &str,
+        pid: u32,
+        digests: &[&Digest],
+    ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO leases (id, purpose, pid, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![id, purpose, i64::from(pid), now()],
             )
             .map_err(|e| self.err(e))?;
-            Ok(())
+            self.lease_protect_in(tx, id, digests)
         })
     }
 
@@ -165,19 +172,21 @@ impl Index {
     pub(crate) fn lease_protect(&self, id: &str, digests: &[&Digest]) -> Result<()> {
         // One transaction for all: each commit is an fsync, and a pull pins every blob of
         // an image up front.
-        self.write(|tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)
-                     ON CONFLICT DO NOTHING",
-                )
+        self.write(|tx| self.lease_protect_in(tx, id, digests))
+    }
+
+    fn lease_protect_in(&self, tx: &Transaction<'_>, id: &str, digests: &[&Digest]) -> Result<()> {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO lease_blobs (lease_id, digest) VALUES (?1, ?2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .map_err(|e| self.err(e))?;
+        for digest in digests {
+            stmt.execute(params![id, digest.to_string()])
                 .map_err(|e| self.err(e))?;
-            for digest in digests {
-                stmt.execute(params![id, digest.to_string()])
-                    .map_err(|e| self.err(e))?;
-            }
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Every lease row, live or not (liveness is a lock file question, see `store`).

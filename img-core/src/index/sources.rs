@@ -5,7 +5,8 @@
 //!
 //! A source is a hint, never trusted for content: the registry checks that the source
 //! repository has the blob (and that we may pull it) before it mounts, and answers 202 (an
-//! upload to do) when it does not.
+//! upload to do) when it does not. A source that declined is forgotten for that blob
+//! (`forget_blob_sources`), as docker forgets a failed mount candidate.
 
 use rusqlite::params;
 
@@ -43,6 +44,56 @@ impl Index {
                     .map_err(e)?;
             }
             Ok(())
+        })
+    }
+
+    /// Forgets each (blob, repository) pair of `registry` in `sources`: a mount from
+    /// there was declined (the repository no longer has the blob, or may not be read), so
+    /// no push asks it again, as docker removes a failed candidate's V2 metadata.
+    pub fn forget_blob_sources(&self, sources: &[(&Digest, &str)], registry: &str) -> Result<()> {
+        if sources.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let e = |e| self.err(e);
+            let mut stmt = tx
+                .prepare_cached(
+                    "DELETE FROM blob_sources
+                     WHERE digest = ?1 AND registry = ?2 AND repository = ?3",
+                )
+                .map_err(e)?;
+            for (d, repository) in sources {
+                stmt.execute(params![d.to_string(), registry, repository])
+                    .map_err(e)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `registry` is known to have every one of `digests` in `repository`.
+    pub fn has_blob_sources(
+        &self,
+        digests: &[&Digest],
+        registry: &str,
+        repository: &str,
+    ) -> Result<bool> {
+        self.read(|tx| {
+            let e = |e| self.err(e);
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT 1 FROM blob_sources
+                     WHERE digest = ?1 AND registry = ?2 AND repository = ?3",
+                )
+                .map_err(e)?;
+            for d in digests {
+                if !stmt
+                    .exists(params![d.to_string(), registry, repository])
+                    .map_err(e)?
+                {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
         })
     }
 
@@ -96,5 +147,40 @@ mod tests {
         );
         assert_eq!(index.blob_sources(&d, "reg.lan").unwrap(), ["me/base"]);
         assert!(index.blob_sources(&d, "other").unwrap().is_empty());
+        let e = Digest::sha256_of(b"other layer");
+        assert!(index.has_blob_sources(&[&d], "reg.lan", "me/base").unwrap());
+        assert!(
+            !index
+                .has_blob_sources(&[&d, &e], "reg.lan", "me/base")
+                .unwrap()
+        );
+        assert!(
+            !index
+                .has_blob_sources(&[&d], "reg.lan", "library/a")
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn a_forgotten_source_goes_for_that_blob_and_registry_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::open(&dir.path().join("index.db")).unwrap();
+        let (a, b) = (Digest::sha256_of(b"a"), Digest::sha256_of(b"b"));
+        for d in [&a, &b] {
+            index.insert_blob(d, 1, "application/octet-stream").unwrap();
+            index.put_blob_sources(&[d], "reg.lan", "me/gone").unwrap();
+            index
+                .put_blob_sources(&[d], "other.lan", "me/gone")
+                .unwrap();
+        }
+        index.put_blob_sources(&[&a], "reg.lan", "me/kept").unwrap();
+        index
+            .forget_blob_sources(&[(&a, "me/gone")], "reg.lan")
+            .unwrap();
+        assert_eq!(index.blob_sources(&a, "reg.lan").unwrap(), ["me/kept"]);
+        assert_eq!(index.blob_sources(&b, "reg.lan").unwrap(), ["me/gone"]);
+        assert_eq!(index.blob_sources(&a, "other.lan").unwrap(), ["me/gone"]);
+        // Nothing to forget: no transaction, no error.
+        index.forget_blob_sources(&[], "reg.lan").unwrap();
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::digest::Digest;
 use crate::error::{Answer, Error, ErrorKind, Result};
-use crate::index::{ImageInfo, NewImage};
+use crate::index::ImageInfo;
 use crate::oci::{Descriptor, Document, ImageConfig, Manifest, Platform};
 use crate::ops::parallel;
 use crate::record::{ImageRecord, PushRecord};
@@ -175,6 +175,13 @@ struct Totals {
     existing: u64,
 }
 
+/// One blob in the repository: its bytes by how they went, and the sources asked to
+/// mount it that declined, to forget.
+struct Sent {
+    totals: Totals,
+    declined: Vec<String>,
+}
+
 /// One tag's push.
 struct Pusher<'a> {
     store: &'a Store,
@@ -193,13 +200,13 @@ impl Pusher<'_> {
             .index()
             .image_by_tag(&name, &tag)?
             .ok_or_else(|| not_local(self.reference))?;
-        let lease = self
-            .store
-            .lease(&format!("pushing {}", self.reference.familiar()))?;
         let blobs = self.store.index().image_blobs(&image.id)?;
         let mut pinned: Vec<&Digest> = blobs.iter().collect();
         pinned.extend([&image.id, &image.target]);
-        lease.protect_all(&pinned)?;
+        // The lease and its pins in one commit: a re-push is little more than its writes.
+        let lease = self
+            .store
+            .lease_protecting(&format!("pushing {}", self.reference.familiar()), &pinned)?;
         let repo = self.reference.path();
         let bytes = self.read(&image.target)?;
         let mut totals = Totals::default();
@@ -269,9 +276,10 @@ impl Pusher<'_> {
                                 // docker 28's rule: a child the store lacks is fine when the
                                 // repository already has it.
                                 None => {
+                                    // With the push's scope: its token serves.
                                     if self
                                         .client
-                                        .head_manifest(repo, &entry.digest.to_string())?
+                                        .head_manifest_for_push(repo, &entry.digest.to_string())?
                                         .is_none()
                                     {
                                         return Err(missing_child(
@@ -295,7 +303,7 @@ impl Pusher<'_> {
                 format!("pushed {digest}, the registry stored {pushed}"),
             ));
         }
-        let mut info = self.record_repo_digest(&image, &blobs, &digest)?;
+        let mut info = self.record_repo_digest(&image, &digest)?;
         if let Some(closure) = converted {
             info = self.store.index().put_root(&image.id, &digest, &closure)?;
         }
@@ -340,24 +348,24 @@ impl Pusher<'_> {
         }
     }
 
-    /// `repo@digest` among the image's RepoDigests, as docker records after a push: the
-    /// image recorded again with nothing else changed.
-    fn record_repo_digest(
-        &self,
-        image: &ImageInfo,
-        blobs: &[Digest],
-        digest: &Digest,
-    ) -> Result<ImageInfo> {
-        self.store.index().put_image(&NewImage {
-            id: image.id.clone(),
-            target: image.target.clone(),
-            target_media_type: image.target_media_type.clone(),
-            created: image.created.clone(),
-            platform: image.platform.clone(),
-            blobs: blobs.to_vec(),
-            labels: image.labels.clone(),
-            tags: Vec::new(),
-            repo_digests: vec![(self.reference.name(), digest.clone())],
+    /// `repo@digest` among the image's RepoDigests, as docker records after a push;
+    /// nothing written when the image has it already (a re-push: a commit is an fsync).
+    fn record_repo_digest(&self, image: &ImageInfo, digest: &Digest) -> Result<ImageInfo> {
+        let name = self.reference.name();
+        if image
+            .repo_digests
+            .iter()
+            .any(|(n, d)| *n == name && d == digest)
+        {
+            return Ok(image.clone());
+        }
+        let index = self.store.index();
+        index.add_repo_digest(&image.id, &name, digest)?;
+        index.image(&image.id)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("image {} was removed during the push", image.id),
+            )
         })
     }
 
@@ -401,12 +409,14 @@ impl Pusher<'_> {
             for (l, diff_id) in &layers {
                 self.progress.layer(l, *diff_id, LayerEvent::Exists);
             }
+            // Recorded unless every layer is known here already (a re-push: its rows stay
+            // as they are rather than cost a commit).
             let digests: Vec<&Digest> = layers.iter().map(|(l, _)| &l.digest).collect();
-            self.store.index().put_blob_sources(
-                &digests,
-                self.reference.domain(),
-                self.reference.path(),
-            )?;
+            let index = self.store.index();
+            let (domain, repo) = (self.reference.domain(), self.reference.path());
+            if !index.has_blob_sources(&digests, domain, repo)? {
+                index.put_blob_sources(&digests, domain, repo)?;
+            }
             totals.existing += m.layers.iter().map(|l| l.size).sum::<u64>() + m.config.size;
             return Ok(());
         }
@@ -437,35 +447,46 @@ impl Pusher<'_> {
             }
         }
         // The layers the repository now holds, recorded as its blobs in one write (even
-        // when an upload failed: those that made it are there).
+        // when an upload failed: those that made it are there), each with the sources
+        // that declined to mount it.
         let reached = Mutex::new(
             blobs
                 .iter()
                 .zip(&present)
                 .take(layers.len())
                 .filter(|(_, here)| **here)
-                .map(|((desc, _), _)| *desc)
-                .collect::<Vec<_>>(),
+                .map(|((desc, _), _)| (*desc, Vec::new()))
+                .collect::<Vec<(&Descriptor, Vec<String>)>>(),
         );
         let uploaded = parallel::run(&missing, jobs, |&(desc, diff_id)| {
-            let t = self.send_blob(desc, diff_id)?;
+            let sent = self.send_blob(desc, diff_id)?;
             reached
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push(desc);
-            Ok(t)
+                .push((desc, sent.declined));
+            Ok(sent.totals)
         });
         let reached = reached.into_inner().unwrap_or_else(PoisonError::into_inner);
         let digests: Vec<&Digest> = reached
             .iter()
-            .filter(|d| is_layer(d))
-            .map(|d| &d.digest)
+            .filter(|(d, _)| is_layer(d))
+            .map(|(d, _)| &d.digest)
             .collect();
         self.store.index().put_blob_sources(
             &digests,
             self.reference.domain(),
             self.reference.path(),
         )?;
+        // docker's rule: a source that declined the mount of a blob now in the target
+        // (so the registry and the push's access were fine) lacks it, or may not be
+        // read; it is never asked for that blob again.
+        let declined: Vec<(&Digest, &str)> = reached
+            .iter()
+            .flat_map(|(d, from)| from.iter().map(|r| (&d.digest, r.as_str())))
+            .collect();
+        self.store
+            .index()
+            .forget_blob_sources(&declined, self.reference.domain())?;
         for t in uploaded? {
             sum.pushed += t.pushed;
             sum.mounted += t.mounted;
@@ -473,7 +494,7 @@ impl Pusher<'_> {
         if present[layers.len()] {
             sum.existing += m.config.size;
         } else {
-            let t = self.send_blob(&m.config, None)?;
+            let t = self.send_blob(&m.config, None)?.totals;
             sum.pushed += t.pushed;
             sum.mounted += t.mounted;
         }
@@ -529,18 +550,22 @@ impl Pusher<'_> {
     /// Asks each source but the last to mount the layer, in turn: the first that does is
     /// returned. A source that declines (it lacks the blob: the registry opens an upload,
     /// cancelled here) or fails is passed over, as docker passes over its candidates; the
-    /// last is left to [`Self::send_blob`], whose upload uses the session it opens.
+    /// last is left to [`Self::send_blob`], whose upload uses the session it opens. Those
+    /// that declined or refused access go to `declined`; one that failed (a 5xx, a cut)
+    /// said nothing about the blob and is kept.
     fn mount_from_any(
         &self,
         desc: &Descriptor,
         sources: &mut Vec<String>,
+        declined: &mut Vec<String>,
     ) -> Result<Option<String>> {
         while sources.len() > 1 {
             let from = sources.remove(0);
             match self.client.mount_blob(self.reference.path(), desc, &from) {
                 Ok(true) => return Ok(Some(from)),
-                Ok(false) => {}
+                Ok(false) => declined.push(from),
                 Err(e) if e.kind() == ErrorKind::DigestMismatch => return Err(e),
+                Err(e) if refused(&e) => declined.push(from),
                 Err(_) => {}
             }
         }
@@ -549,15 +574,19 @@ impl Pusher<'_> {
 
     /// One blob the repository lacks: a mount, or its bytes streamed from the store and
     /// re-hashed on the way; a failed upload is retried from a new session.
-    fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Totals> {
+    fn send_blob(&self, desc: &Descriptor, diff_id: Option<&Digest>) -> Result<Sent> {
         let repo = self.reference.path();
         let mut sources = self.mount_sources(desc)?;
-        if let Some(source) = self.mount_from_any(desc, &mut sources)? {
+        let mut declined = Vec::new();
+        if let Some(source) = self.mount_from_any(desc, &mut sources, &mut declined)? {
             self.progress
                 .layer(desc, diff_id, LayerEvent::Mounted(source));
-            return Ok(Totals {
-                mounted: desc.size,
-                ..Totals::default()
+            return Ok(Sent {
+                totals: Totals {
+                    mounted: desc.size,
+                    ..Totals::default()
+                },
+                declined,
             });
         }
         let mut from = sources.pop();
@@ -570,10 +599,15 @@ impl Pusher<'_> {
             };
             match self.client.push_blob(repo, desc, from.as_deref(), reader) {
                 Ok(BlobPush::Uploaded) => {
+                    // Asked to mount, the registry opened an upload instead: declined.
+                    declined.extend(from);
                     self.progress.layer(desc, diff_id, LayerEvent::Pushed);
-                    return Ok(Totals {
-                        pushed: desc.size,
-                        ..Totals::default()
+                    return Ok(Sent {
+                        totals: Totals {
+                            pushed: desc.size,
+                            ..Totals::default()
+                        },
+                        declined,
                     });
                 }
                 Ok(BlobPush::Mounted) => {
@@ -581,9 +615,12 @@ impl Pusher<'_> {
                     let source = from.unwrap_or_default();
                     self.progress
                         .layer(desc, diff_id, LayerEvent::Mounted(source));
-                    return Ok(Totals {
-                        mounted: desc.size,
-                        ..Totals::default()
+                    return Ok(Sent {
+                        totals: Totals {
+                            mounted: desc.size,
+                            ..Totals::default()
+                        },
+                        declined,
                     });
                 }
                 Err(e)
@@ -598,11 +635,8 @@ impl Pusher<'_> {
                 }
                 // Refused the source (no pull access there): upload instead, as docker
                 // goes on after a mount it may not make.
-                Err(e)
-                    if from.is_some()
-                        && matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied) =>
-                {
-                    from = None;
+                Err(e) if from.is_some() && refused(&e) => {
+                    declined.extend(from.take());
                 }
                 Err(e) if attempt < BLOB_ATTEMPTS && retryable(&e) => {
                     crate::notice::say(&format!(
@@ -632,6 +666,11 @@ fn head_jobs(jobs: usize) -> usize {
     } else {
         jobs
     }
+}
+
+/// Whether the registry refused access (to a mount's source, when the push may go on).
+fn refused(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Denied)
 }
 
 /// Whether `desc` is a layer (what docker mounts): a config or manifest never is.

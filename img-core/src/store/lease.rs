@@ -25,6 +25,13 @@ pub struct Lease<'s> {
 impl Store {
     /// Takes a lease for `purpose` (shown to users: `pulling docker.io/library/alpine:3.20`).
     pub fn lease(&self, purpose: &str) -> Result<Lease<'_>> {
+        self.lease_protecting(purpose, &[])
+    }
+
+    /// [`Store::lease`] pinning `digests` from the start: the row and its pins in one
+    /// transaction (one commit, one fsync, where a lease then [`Lease::protect_all`] is
+    /// two; a re-push is little more than these).
+    pub fn lease_protecting(&self, purpose: &str, digests: &[&Digest]) -> Result<Lease<'_>> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let pid = std::process::id();
         let nanos = std::time::SystemTime::now()
@@ -38,7 +45,7 @@ impl Store {
         // The lock first, the row second: GC never sees a row whose lock is not yet held.
         let lock = LockFile::acquire(&lock_path(self, &id), Mode::Exclusive)
             .map_err(|e| e.context(format!("taking a lease for {purpose}")))?;
-        if let Err(e) = self.index.insert_lease(&id, purpose, pid) {
+        if let Err(e) = self.index.insert_lease(&id, purpose, pid, digests) {
             let _ = lock.remove();
             return Err(e.context(format!("taking a lease for {purpose}")));
         }

@@ -137,6 +137,11 @@ impl TokenServer {
         })
     }
 
+    /// How many tokens it issued so far (requests granted).
+    pub fn issued(&self) -> usize {
+        self.requests().iter().filter(|r| r.granted).count()
+    }
+
     /// Every token request so far.
     pub fn requests(&self) -> Vec<TokenRequest> {
         self.requests
