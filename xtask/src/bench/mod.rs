@@ -13,6 +13,7 @@ use crate::util;
 pub use record::record_section;
 
 mod bundle;
+mod latency;
 mod ls;
 mod pack;
 mod pull;
@@ -172,6 +173,30 @@ pub fn machine() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     format!("{cpus} CPUs ({model}), {date}")
+}
+
+/// A fresh (emptied) working directory `target/bench-{name}`.
+pub fn work_dir(name: &str) -> Result<PathBuf, String> {
+    let work = util::target_dir().join(format!("bench-{name}"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
+    Ok(work)
+}
+
+/// Fails, naming the package to install, unless every one of `tools` is on the PATH.
+pub fn need_tools(bench: &str, tools: &[&str]) -> Result<(), String> {
+    match tools.iter().find(|t| !crate::ci::on_path(t)) {
+        Some(tool) => {
+            let package = match *tool {
+                "cat" | "sync" => "coreutils",
+                other => other,
+            };
+            Err(format!(
+                "the {bench} benchmark needs {tool}: apt-get install {package}"
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
 /// Milliseconds with one decimal.
