@@ -377,6 +377,16 @@ pub fn open_store_read_only(root: Option<&std::path::Path>) -> Result<crate::sto
     crate::store::Store::open_read_only(&crate::settings::store_root(root)?)
 }
 
+/// The transfers at once a `-j/--jobs` flag asks for (`flag`), else the config's; 0 is a
+/// usage error.
+pub fn jobs(flag: Option<usize>, config: &crate::settings::Config) -> Result<usize> {
+    match flag {
+        Some(0) => Err(Error::usage("--jobs must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(config.jobs()),
+    }
+}
+
 /// A usage error for a tool that received nothing to act on.
 pub fn nothing_to_do(what: &str) -> Error {
     Error::new(
@@ -392,6 +402,26 @@ mod tests {
     fn split(args: &[&str], shorts: &[char]) -> Vec<String> {
         let owned: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         split_args(&owned, shorts)
+    }
+
+    #[test]
+    fn jobs_come_from_the_flag_else_the_config_and_zero_is_refused() {
+        let config = crate::settings::Config {
+            jobs: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(jobs(Some(8), &config).unwrap(), 8);
+        assert_eq!(jobs(None, &config).unwrap(), 3);
+        assert_eq!(
+            jobs(None, &crate::settings::Config::default()).unwrap(),
+            crate::settings::DEFAULT_JOBS
+        );
+        let err = jobs(Some(0), &config).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert!(
+            err.to_string().contains("--jobs must be at least 1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -67,14 +67,11 @@ fn main() {
 fn run(args: Args) -> Result<i32> {
     let config = Config::load()?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
-    if args.jobs == Some(0) {
-        return Err(Error::usage("--jobs must be at least 1"));
-    }
     let options = PullOptions {
         platform,
         all_platforms: args.all_platforms,
         all_tags: args.all_tags,
-        jobs: args.jobs.unwrap_or_else(|| config.jobs()),
+        jobs: cli::jobs(args.jobs, &config)?,
         insecure: args.insecure,
         verify: args.verify,
     };

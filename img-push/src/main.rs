@@ -56,13 +56,10 @@ fn main() {
 fn run(args: Args) -> Result<i32> {
     let config = Config::load()?;
     let platform = args.platform.as_deref().map(Platform::parse).transpose()?;
-    if args.jobs == Some(0) {
-        return Err(Error::usage("--jobs must be at least 1"));
-    }
     let options = PushOptions {
         platform,
         all_tags: args.all_tags,
-        jobs: args.jobs.unwrap_or_else(|| config.jobs()),
+        jobs: cli::jobs(args.jobs, &config)?,
         insecure: args.insecure,
         compression: args
             .compression_format

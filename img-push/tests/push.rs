@@ -147,6 +147,28 @@ fn an_index_naming_platforms_the_store_lacks_is_refused_unless_one_is_chosen() {
 }
 
 #[test]
+fn jobs_zero_is_a_usage_error_and_pushes_nothing() {
+    let f = fixture();
+    f.pull(ALPINE).unwrap();
+    let target = f.reference("me/jobs0:1");
+    f.tag(ALPINE, &target).unwrap();
+    let r = push(&f, &["--jobs", "0", &target], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--jobs must be at least 1"),
+        "{}",
+        r.stderr
+    );
+    let tags = f
+        .registry
+        .client()
+        .unwrap()
+        .tags("me/jobs0")
+        .unwrap_or_default();
+    assert!(tags.is_empty(), "{tags:?}");
+}
+
+#[test]
 fn a_digest_or_a_tag_with_all_tags_is_a_usage_error() {
     let f = fixture();
     let pulled = f.pull(ALPINE).unwrap().record;

@@ -11,6 +11,8 @@
 //! assert_eq!(String::from_utf8(buf).unwrap(), "REPOSITORY   TAG\nalpine       3.20\n");
 //! ```
 
+#[cfg(any(test, feature = "testing"))]
+pub mod screen;
 mod table;
 pub(crate) mod units;
 pub mod width;

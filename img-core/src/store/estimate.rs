@@ -12,11 +12,11 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::gc::read_dir;
+use super::gc::{algorithm_dirs, blob_files, read_dir, size_if_present};
 use super::lock::LockFile;
-use super::{BLOBS_DIR, INGEST_DIR, Store};
+use super::{INGEST_DIR, Store};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 impl Store {
     /// The bytes a prune's collection would free once the images `deleted` are gone.
@@ -40,23 +40,11 @@ impl Store {
         pinned.extend(self.live_lease_blobs()?);
         let rows: HashSet<Digest> = self.index.blobs()?.into_iter().map(|b| b.digest).collect();
         let mut bytes = unheld_partials(&self.root)?;
-        for alg in read_dir(&self.root.join(BLOBS_DIR))? {
-            if !alg.is_dir() {
-                continue;
-            }
-            let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            for file in read_dir(&alg)? {
-                let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
-                    continue;
-                };
+        for alg in algorithm_dirs(&self.root)? {
+            for (digest, file) in blob_files(&alg)? {
                 // An orphan (no row), or a row nothing will pin.
                 if !rows.contains(&digest) || !pinned.contains(&digest) {
-                    bytes += size(&file)?.unwrap_or(0);
+                    bytes += size_if_present(&file)?.unwrap_or(0);
                 }
             }
         }
@@ -77,16 +65,8 @@ fn unheld_partials(root: &Path) -> Result<u64> {
         }
         let guard = dir.join(super::import::guard_lock_name(name));
         if !LockFile::is_held(&guard)? {
-            bytes += size(&path)?.unwrap_or(0);
+            bytes += size_if_present(&path)?.unwrap_or(0);
         }
     }
     Ok(bytes)
-}
-
-fn size(path: &Path) -> Result<Option<u64>> {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) => Ok(Some(m.len())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(e, format!("reading {}", path.display()))),
-    }
 }

@@ -184,17 +184,7 @@ fn remove_unindexed(
     let rows: std::collections::HashSet<Digest> =
         index.blobs()?.into_iter().map(|b| b.digest).collect();
     for alg in algorithm_dirs(root)? {
-        let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-            continue;
-        };
-        for file in read_dir(&alg)? {
-            let Some(hex) = file.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            // Only files named as blobs; anything else is not ours to remove.
-            let Ok(digest) = Digest::parse(&format!("{alg_name}:{hex}")) else {
-                continue;
-            };
+        for (digest, file) in blob_files(&alg)? {
             if !rows.contains(&digest)
                 && let Some(bytes) = remove_if_present(&file)?
             {
@@ -209,8 +199,24 @@ fn remove_unindexed(
     Ok(report)
 }
 
+/// The files of one algorithm's directory under `blobs/` that are named as blobs, with
+/// their digests; anything else there is not ours to count or remove.
+pub(super) fn blob_files(alg: &Path) -> Result<Vec<(Digest, std::path::PathBuf)>> {
+    let Some(alg_name) = alg.file_name().and_then(|n| n.to_str()) else {
+        return Ok(Vec::new());
+    };
+    Ok(read_dir(alg)?
+        .into_iter()
+        .filter_map(|file| {
+            let hex = file.file_name()?.to_str()?;
+            let digest = Digest::parse(&format!("{alg_name}:{hex}")).ok()?;
+            Some((digest, file))
+        })
+        .collect())
+}
+
 /// The per-algorithm directories under `blobs/` (not `blobs/store-id`).
-fn algorithm_dirs(root: &Path) -> Result<Vec<std::path::PathBuf>> {
+pub(super) fn algorithm_dirs(root: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(read_dir(&root.join(BLOBS_DIR))?
         .into_iter()
         .filter(|p| p.is_dir())
@@ -294,12 +300,19 @@ pub(super) fn read_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         .collect()
 }
 
+/// The size of the file `path` (not following a symlink), or `None` if it is gone.
+pub(super) fn size_if_present(path: &Path) -> Result<Option<u64>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(m.len())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(e, format!("reading {}", path.display()))),
+    }
+}
+
 /// Removes `path`, returning its size, or `None` if it was already gone.
 fn remove_if_present(path: &Path) -> Result<Option<u64>> {
-    let size = match std::fs::symlink_metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(e, format!("reading {}", path.display()))),
+    let Some(size) = size_if_present(path)? else {
+        return Ok(None);
     };
     match std::fs::remove_file(path) {
         Ok(()) => Ok(Some(size)),
@@ -311,14 +324,11 @@ fn remove_if_present(path: &Path) -> Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::index::NewImage;
     use crate::store::Ingest;
-    use crate::store::test_support::{
-        ROLE_VAR, ROOT_VAR, SIGNAL_VAR, content, signal, spawn_helper, wait_for,
-    };
+    use crate::store::test_support::{content, helper_env, signal, spawn_helper, wait_for};
 
     const HELPER: &str = "store::gc::tests::helper";
 
@@ -333,12 +343,9 @@ mod tests {
     /// Not a test on its own: the body of the child processes the tests below start.
     #[test]
     fn helper() {
-        let Ok(role) = std::env::var(ROLE_VAR) else {
+        let Some((role, store, signals)) = helper_env() else {
             return;
         };
-        let root = PathBuf::from(std::env::var(ROOT_VAR).unwrap());
-        let signals = PathBuf::from(std::env::var(SIGNAL_VAR).unwrap());
-        let store = Store::open(&root).unwrap();
         let (name, digest) = role.split_once(':').unwrap();
         let lease = store.lease(&format!("testing {name}")).unwrap();
         lease.protect(&Digest::parse(digest).unwrap()).unwrap();

@@ -121,13 +121,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::error::ErrorKind;
     use crate::store::test_support::{
-        ROLE_VAR, ROOT_VAR, SIGNAL_VAR, assert_success, content, files_in, signal, spawn_helper,
-        wait_for,
+        assert_success, content, files_in, helper_env, signal, spawn_helper, wait_for,
     };
 
     const HELPER: &str = "store::ingest::tests::helper";
@@ -143,12 +141,9 @@ mod tests {
     /// Not a test on its own: the body of the child processes the tests below start.
     #[test]
     fn helper() {
-        let Ok(role) = std::env::var(ROLE_VAR) else {
+        let Some((role, store, signals)) = helper_env() else {
             return;
         };
-        let root = PathBuf::from(std::env::var(ROOT_VAR).unwrap());
-        let signals = PathBuf::from(std::env::var(SIGNAL_VAR).unwrap());
-        let store = Store::open(&root).unwrap();
         let (data, d) = content(1, BIG);
         match role.split_once(':') {
             Some(("whole", name)) => {

@@ -2,7 +2,7 @@
 //! child processes (the test binary re-executed to run one helper test) for the tests that
 //! need real processes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,16 @@ pub(crate) fn spawn_helper(test: &str, role: &str, root: &Path, signals: &Path) 
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawning the test binary as a helper")
+}
+
+/// In a child process [`spawn_helper`] started: its role, the store it works on (opened),
+/// and the signals directory; `None` in a plain test run, where the helper test passes.
+pub(crate) fn helper_env() -> Option<(String, crate::store::Store, PathBuf)> {
+    let role = std::env::var(ROLE_VAR).ok()?;
+    let root = PathBuf::from(std::env::var(ROOT_VAR).expect("the helper's store root"));
+    let signals = PathBuf::from(std::env::var(SIGNAL_VAR).expect("the helper's signals"));
+    let store = crate::store::Store::open(&root).expect("opening the helper's store");
+    Some((role, store, signals))
 }
 
 /// Creates the signal file `name`.

@@ -114,7 +114,12 @@ impl TokenServer {
 
     /// The realm URL for the registry's config.
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.server.addr())
+        format!("http://{}/token", self.host())
+    }
+
+    /// Its `host:port` (the realm's), for a proxy put in front of it.
+    pub fn host(&self) -> &str {
+        self.server.addr()
     }
 
     /// The certificate to put in the registry's `rootcertbundle`.

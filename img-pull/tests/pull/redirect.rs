@@ -229,11 +229,7 @@ where
 {
     let mut front = None;
     let setup = super::token::TokenSetup::start_with_realm(options, images, |server| {
-        let addr = server
-            .realm()
-            .trim_start_matches("http://")
-            .trim_end_matches("/token")
-            .to_owned();
+        let addr = server.host().to_owned();
         let proxy = FaultProxy::start(&addr, plan(&addr)).unwrap();
         let realm = format!("http://{}/token", proxy.addr());
         front = Some(proxy);

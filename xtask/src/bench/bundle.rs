@@ -11,7 +11,7 @@ use std::time::Duration;
 use argh::FromArgs;
 
 use super::pack::{Job, build_image_as, round_robin};
-use super::{build_release, machine, record_section};
+use super::{build_release, machine, record_section, work_dir};
 
 /// Measure a partial bundle of a one-layer release against the full bundle.
 #[derive(FromArgs)]
@@ -37,9 +37,7 @@ pub fn run(args: BundleBench) -> Result<(), String> {
         return Err("--layers must be at least 2 (one kept, one changed)".to_owned());
     }
     let img_pack = build_release("img-pack")?;
-    let work = crate::util::target_dir().join("bench-bundle");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("bundle")?;
     let sender = work.join("sender");
     let repo = "docker.io/bench/app";
     build_image_as(&sender, args.layers, args.layer_mib, (repo, "1"), None)?;

@@ -10,13 +10,17 @@ use argh::FromArgs;
 
 use crate::util;
 
+pub use record::record_section;
+
 mod bundle;
+mod latency;
 mod ls;
 mod pack;
 mod pull;
 mod pull_rtt;
 mod push;
 mod push_rtt;
+mod record;
 mod rm;
 mod search;
 
@@ -171,64 +175,31 @@ pub fn machine() -> String {
     format!("{cpus} CPUs ({model}), {date}")
 }
 
+/// A fresh (emptied) working directory `target/bench-{name}`.
+pub fn work_dir(name: &str) -> Result<PathBuf, String> {
+    let work = util::target_dir().join(format!("bench-{name}"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
+    Ok(work)
+}
+
+/// Fails, naming the package to install, unless every one of `tools` is on the PATH.
+pub fn need_tools(bench: &str, tools: &[&str]) -> Result<(), String> {
+    match tools.iter().find(|t| !crate::ci::on_path(t)) {
+        Some(tool) => {
+            let package = match *tool {
+                "cat" | "sync" => "coreutils",
+                other => other,
+            };
+            Err(format!(
+                "the {bench} benchmark needs {tool}: apt-get install {package}"
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Milliseconds with one decimal.
 pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Replaces the section `## {title}` of docs/benchmarks.md (up to the next `## ` heading)
-/// with `body`, or appends it; creates the file when missing.
-pub fn record_section(title: &str, body: &str) -> Result<PathBuf, String> {
-    let path = util::project_root().join("docs").join("benchmarks.md");
-    let old = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "# Benchmarks\n\nFigures written by `cargo xtask bench <what>`; each section is \
-             replaced when its benchmark runs again.\n"
-                .to_owned()
-        }
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
-    };
-    let new = replace_section(&old, title, body);
-    std::fs::write(&path, new).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    Ok(path)
-}
-
-/// `doc` with its section `## {title}` (up to the next `## ` heading) replaced by `body`,
-/// or with the section appended.
-fn replace_section(doc: &str, title: &str, body: &str) -> String {
-    let heading = format!("## {title}\n");
-    let section = format!("{heading}\n{}\n", body.trim_end());
-    match doc.find(&heading) {
-        Some(start) => {
-            let after = start + heading.len();
-            match doc[after..].find("\n## ") {
-                Some(i) => format!("{}{section}\n{}", &doc[..start], &doc[after + i + 1..]),
-                None => format!("{}{section}", &doc[..start]),
-            }
-        }
-        None => format!("{}\n\n{section}", doc.trim_end_matches('\n')),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sections_are_appended_then_replaced_in_place() {
-        let doc = "# Benchmarks\n\nIntro.\n";
-        let one = replace_section(doc, "img-ls", "fast");
-        assert_eq!(one, "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfast\n");
-        let two = replace_section(&one, "img-pull", "slow\n\n");
-        let three = replace_section(&two, "img-ls", "faster");
-        assert_eq!(
-            three,
-            "# Benchmarks\n\nIntro.\n\n## img-ls\n\nfaster\n\n## img-pull\n\nslow\n"
-        );
-        assert_eq!(
-            replace_section(&three, "img-pull", "ok"),
-            three.replace("slow", "ok")
-        );
-    }
 }

@@ -22,7 +22,7 @@ use img_core::store::Store;
 use img_core::testing::TestDockerd;
 use img_core::testing::images::SplitMix64;
 
-use super::{build_release, machine, median, peak_rss_kib, record_section};
+use super::{build_release, machine, median, need_tools, peak_rss_kib, record_section, work_dir};
 
 /// Measure img-pack save and load against the floor, skopeo and docker.
 #[derive(FromArgs)]
@@ -55,15 +55,9 @@ struct Row {
 
 /// Runs the benchmark and writes docs/benchmarks.md's "img-pack" section.
 pub fn run(args: PackBench) -> Result<(), String> {
-    for tool in ["skopeo", "sync", "cat"] {
-        if !crate::ci::on_path(tool) {
-            return Err(format!("the pack benchmark needs {tool}"));
-        }
-    }
+    need_tools("pack", &["skopeo", "sync", "cat"])?;
     let img_pack = build_release("img-pack")?;
-    let work = crate::util::target_dir().join("bench-pack");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("pack")?;
     let store_root = work.join("store");
     let started = Instant::now();
     let blobs = build_image(&store_root, args.layers, args.layer_mib)?;

@@ -15,7 +15,7 @@ use img_core::oci::{Descriptor, ImageConfig, Manifest, RootFs, media_type};
 use img_core::testing::images::SplitMix64;
 use img_core::testing::{TestImage, TestRegistry, image_with_layers, push_image};
 
-use super::{build_release, machine, median, peak_rss_kib, record_section};
+use super::{build_release, machine, median, need_tools, peak_rss_kib, record_section, work_dir};
 
 /// Measure img-pull against skopeo and curl on a local registry.
 #[derive(FromArgs)]
@@ -66,9 +66,7 @@ pub fn run(args: PullBench) -> Result<(), String> {
         );
     }
     if !rtt.is_zero() {
-        if !crate::ci::on_path("skopeo") {
-            return Err("the pull benchmark needs skopeo: apt-get install skopeo".to_owned());
-        }
+        need_tools("pull", &["skopeo"])?;
         let body = super::pull_rtt::run(super::pull_rtt::RttArgs {
             rtt,
             runs: args.runs,
@@ -82,17 +80,9 @@ pub fn run(args: PullBench) -> Result<(), String> {
         return record_section(&format!("img-pull, {} ms RTT{cdn}", rtt.as_millis()), &body)
             .map(|_| ());
     }
-    for tool in ["skopeo", "curl", "sync"] {
-        if !crate::ci::on_path(tool) {
-            return Err(format!(
-                "the pull benchmark needs {tool}: apt-get install {tool}"
-            ));
-        }
-    }
+    need_tools("pull", &["skopeo", "curl", "sync"])?;
     let img_pull = build_release("img-pull")?;
-    let work = crate::util::target_dir().join("bench-pull");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("pull")?;
     let registry = TestRegistry::builder()
         .workdir(work.join("registry"))
         .start()

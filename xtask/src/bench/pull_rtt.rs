@@ -7,22 +7,17 @@
 //! bytes ÷ bandwidth. With `--cdn`, blob GETs are answered with a 307 to a second delayed
 //! port (the registry's CDN, serving the same storage), so each blob costs two round trips.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use img_core::testing::latency::{Counts, LatencyProxy, Traffic};
-use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
 use img_core::testing::{
-    TestDockerd, TestImage, TestRegistry, TokenAuthConfig, image_with_layers, push_image,
-    standard_set,
+    TestDockerd, TestImage, TestRegistry, image_with_layers, push_image, standard_set,
 };
 
+use super::latency::{PASSWORD, TokenAuth, USER};
 use super::pull::{fresh, incompressible_image, rootfs_image, timed};
-use super::{build_release, machine, median};
-
-const USER: &str = "bench";
-const PASSWORD: &str = "bench-Pa55";
+use super::{build_release, machine, median, work_dir};
 
 /// What the benchmark is told.
 pub struct RttArgs {
@@ -70,39 +65,13 @@ struct Row {
 
 pub fn run(args: RttArgs) -> Result<String, String> {
     let img_pull = build_release("img-pull")?;
-    let work = crate::util::target_dir().join("bench-pull-rtt");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("pull-rtt")?;
     let empty_config = work.join("docker-config");
     std::fs::create_dir_all(&empty_config).map_err(|e| e.to_string())?;
 
-    let traffic = Traffic::new(None);
-    let token_server = TokenServer::start(TokenServerOptions {
-        users: BTreeMap::from([(USER.to_owned(), PASSWORD.to_owned())]),
-        anonymous_pull: true,
-        ..TokenServerOptions::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let token_upstream = token_server
-        .realm()
-        .trim_start_matches("http://")
-        .trim_end_matches("/token")
-        .to_owned();
-    let token_proxy = LatencyProxy::start(&token_upstream, args.rtt, traffic.clone())
-        .map_err(|e| format!("starting the token proxy: {e}"))?;
-    let bundle = work.join("token-signer.pem");
-    std::fs::write(&bundle, token_server.cert_pem()).map_err(|e| e.to_string())?;
-    let registry = TestRegistry::builder()
-        .workdir(work.join("registry"))
-        .token_auth(TokenAuthConfig {
-            // The realm names the proxied token server: tokens cost a round trip too.
-            realm: format!("http://{}/token", token_proxy.addr()),
-            service: SERVICE.to_owned(),
-            issuer: ISSUER.to_owned(),
-            root_cert_bundle: bundle,
-        })
-        .start()
-        .map_err(|e| e.to_string())?;
+    let auth = TokenAuth::start(&work, args.rtt, Traffic::new(None), true)?;
+    let traffic = auth.traffic();
+    let registry = auth.registry(work.join("registry"))?;
     let pusher = registry
         .client_as(USER, PASSWORD)
         .map_err(|e| e.to_string())?;
@@ -123,10 +92,10 @@ pub fn run(args: RttArgs) -> Result<String, String> {
     let proxy = match &cdn {
         Some((_, cdn)) => {
             LatencyProxy::start_redirecting_blobs(&registry.addr(), args.rtt, traffic.clone(), cdn)
+                .map_err(|e| format!("starting the registry proxy: {e}"))
         }
-        None => LatencyProxy::start(&registry.addr(), args.rtt, traffic.clone()),
-    }
-    .map_err(|e| format!("starting the registry proxy: {e}"))?;
+        None => auth.proxy(&registry),
+    }?;
     let docker = match crate::ci::is_root() {
         true => {
             eprintln!("bench: starting dockerd");
@@ -244,7 +213,7 @@ pub fn run(args: RttArgs) -> Result<String, String> {
     drop(docker);
     drop(proxy);
     drop(cdn);
-    drop(token_proxy);
+    drop(auth);
     let table = render(&rows, args.cdn);
     let verdict = floors(&rows);
     println!("{table}\n{verdict}");

@@ -23,7 +23,7 @@ use img_core::testing::{TestImage, TestRegistry, image_with_layers, push_image};
 use img_core::{Digest, Reference};
 
 use super::pull::{fresh, incompressible_image, status, timed};
-use super::{build_release, machine, median, peak_rss_kib, record_section};
+use super::{build_release, machine, median, need_tools, peak_rss_kib, record_section, work_dir};
 
 /// Measure img-push against skopeo and curl on a local registry.
 #[derive(FromArgs)]
@@ -76,26 +76,16 @@ enum Tool {
 pub fn run(args: PushBench) -> Result<(), String> {
     let rtt = super::pull::parse_rtt(&args.rtt)?;
     if !rtt.is_zero() {
-        if !crate::ci::on_path("skopeo") {
-            return Err("the push benchmark needs skopeo: apt-get install skopeo".to_owned());
-        }
+        need_tools("push", &["skopeo"])?;
         let body = super::push_rtt::run(rtt, args.runs)?;
         return record_section(&format!("img-push, {} ms RTT", rtt.as_millis()), &body).map(|_| ());
     }
-    for tool in ["skopeo", "curl"] {
-        if !crate::ci::on_path(tool) {
-            return Err(format!(
-                "the push benchmark needs {tool}: apt-get install {tool}"
-            ));
-        }
-    }
+    need_tools("push", &["skopeo", "curl"])?;
     let img_push = match &args.img_push {
         Some(bin) => bin.clone(),
         None => build_release("img-push")?,
     };
-    let work = crate::util::target_dir().join("bench-push");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("push")?;
     // The images come from a registry of their own, so the target never holds their
     // blobs in another repository (nothing could be mounted instead of uploaded).
     let source = TestRegistry::builder()

@@ -5,22 +5,18 @@
 //! manifest PUT). Each run pushes to a new registry on a new port, so neither tool can
 //! mount what an earlier run left. Wall times, requests and connections by kind.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use img_core::store::Store;
-use img_core::testing::latency::{Counts, LatencyProxy, Traffic};
-use img_core::testing::token_server::{ISSUER, SERVICE, TokenServer, TokenServerOptions};
-use img_core::testing::{TestRegistry, TokenAuthConfig, image_with_layers};
+use img_core::testing::latency::{Counts, Traffic};
+use img_core::testing::{TestRegistry, image_with_layers};
 
+use super::latency::{PASSWORD, TokenAuth, USER};
 use super::pull::timed;
 use super::push::{skopeo_dir, stored, tag};
-use super::{build_release, machine, median};
-
-const USER: &str = "bench";
-const PASSWORD: &str = "bench-Pa55";
+use super::{build_release, machine, median, work_dir};
 
 /// The 100-layer image: 100 layers of 64 KiB and its config.
 const LAYERS: usize = 100;
@@ -37,9 +33,7 @@ struct Measured {
 /// Runs the benchmark; returns the section's body for docs/benchmarks.md.
 pub fn run(rtt: Duration, runs: usize) -> Result<String, String> {
     let img_push = build_release("img-push")?;
-    let work = crate::util::target_dir().join("bench-push-rtt");
-    let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = work_dir("push-rtt")?;
 
     // The image reaches the store from a registry of its own, not behind the proxy.
     let source = TestRegistry::builder()
@@ -54,37 +48,14 @@ pub fn run(rtt: Duration, runs: usize) -> Result<String, String> {
     let dir = skopeo_dir(&work.join("dir"), &image)?;
     let bytes: u64 = image.blobs.iter().map(|(d, _)| d.size).sum();
 
-    let traffic = Traffic::new(None);
-    let token_server = TokenServer::start(TokenServerOptions {
-        users: BTreeMap::from([(USER.to_owned(), PASSWORD.to_owned())]),
-        ..TokenServerOptions::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let token_upstream = token_server
-        .realm()
-        .trim_start_matches("http://")
-        .trim_end_matches("/token")
-        .to_owned();
-    let token_proxy = LatencyProxy::start(&token_upstream, rtt, traffic.clone())
-        .map_err(|e| format!("starting the token proxy: {e}"))?;
-    let bundle = work.join("token-signer.pem");
-    std::fs::write(&bundle, token_server.cert_pem()).map_err(|e| e.to_string())?;
+    let auth = TokenAuth::start(&work, rtt, Traffic::new(None), false)?;
+    let traffic = auth.traffic();
 
     let mut all = Vec::new();
     for run in 0..runs {
         eprintln!("bench: push --rtt: run {}/{runs}", run + 1);
-        let target = TestRegistry::builder()
-            .workdir(work.join("target"))
-            .token_auth(TokenAuthConfig {
-                realm: format!("http://{}/token", token_proxy.addr()),
-                service: SERVICE.to_owned(),
-                issuer: ISSUER.to_owned(),
-                root_cert_bundle: bundle.clone(),
-            })
-            .start()
-            .map_err(|e| e.to_string())?;
-        let proxy = LatencyProxy::start(&target.addr(), rtt, traffic.clone())
-            .map_err(|e| format!("starting the registry proxy: {e}"))?;
+        let target = auth.registry(work.join("target"))?;
+        let proxy = auth.proxy(&target)?;
         let addr = proxy.addr();
         let docker_config = work.join("docker");
         std::fs::create_dir_all(&docker_config).map_err(|e| e.to_string())?;
@@ -136,7 +107,7 @@ pub fn run(rtt: Duration, runs: usize) -> Result<String, String> {
         drop(proxy);
         drop(target);
     }
-    drop(token_proxy);
+    drop(auth);
 
     let mut img: Vec<Duration> = all.iter().map(|m| m.img).collect();
     let mut again: Vec<Duration> = all.iter().map(|m| m.again).collect();

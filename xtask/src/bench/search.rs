@@ -40,9 +40,7 @@ fn image_named(name: &str) -> TestImage {
 
 /// Runs the benchmark and writes docs/benchmarks.md's "img-search" section.
 pub fn run(args: SearchBench) -> Result<(), String> {
-    if !crate::ci::on_path("skopeo") {
-        return Err("the search benchmark needs skopeo: apt-get install skopeo".to_owned());
-    }
+    super::need_tools("search", &["skopeo"])?;
     let img_search = build_release("img-search")?;
     let work = crate::util::target_dir().join("bench-search");
     let _ = std::fs::remove_dir_all(&work);

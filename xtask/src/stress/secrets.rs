@@ -207,11 +207,7 @@ fn token(ctx: &Ctx) -> Result<Row, String> {
         ..TokenServerOptions::default()
     })
     .map_err(|e| e.to_string())?;
-    let realm = server.realm();
-    let token_addr = realm
-        .trim_start_matches("http://")
-        .trim_end_matches("/token")
-        .to_owned();
+    let token_addr = server.host().to_owned();
     // The realm the registry names is a proxy that breaks the token endpoint on demand.
     let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let realm_proxy = {

@@ -214,28 +214,13 @@ mod tests {
     use super::*;
     use crate::oci::media_type;
     use crate::ops::progress::tests::Shared;
+    use crate::output::screen::screen;
     use std::time::{Duration, Instant};
 
     fn layer(n: u8, size: u64) -> (Descriptor, Digest) {
         let mut d = Descriptor::of(media_type::OCI_LAYER_GZIP, &[n]);
         d.size = size;
         (d, Digest::sha256_of(&[n, n]))
-    }
-
-    /// The lines a terminal shows after `transcript` (a 200 × 60 vt100).
-    fn screen(transcript: &str) -> Vec<String> {
-        let mut parser = vt100::Parser::new(60, 200, 0);
-        parser.process(transcript.replace('\n', "\r\n").as_bytes());
-        let mut lines: Vec<String> = parser
-            .screen()
-            .contents()
-            .lines()
-            .map(|l| l.trim_end().to_owned())
-            .collect();
-        while lines.last().is_some_and(String::is_empty) {
-            lines.pop();
-        }
-        lines
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What a terminal shows after a transcript of a terminal display (from
-//! [`on_terminal`](super::on_terminal)): rendered by a terminal emulator (`vt100`), so the
-//! displays of img and docker compare by what a person sees, not by their escape sequences.
+//! `testing::on_terminal`, or a display's own writer in img-core's unit tests): rendered
+//! by a terminal emulator (`vt100`), so the displays of img and docker compare by what a
+//! person sees, not by their escape sequences. Built for tests only (`testing` re-exports
+//! it).
 
 /// The final screen of `transcript` (its `\r\n` turned into `\n`, as `on_terminal`
 /// returns it) on a terminal of 200 columns and 60 rows: its lines, right-trimmed,
