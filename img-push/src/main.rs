@@ -31,8 +31,7 @@ struct Args {
     /// allow plain HTTP and unverified TLS for this command
     #[argh(switch)]
     insecure: bool,
-    /// how uncompressed layers (of legacy archives) go up: gzip (default), zstd or none;
-    /// a one-manifest image only (a multi-platform image's layers go up as stored)
+    /// how uncompressed layers (of legacy archives) go up: gzip (default), zstd or none
     #[argh(option)]
     compression_format: Option<String>,
     /// suppress the progress output; print only the pushed reference

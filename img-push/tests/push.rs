@@ -761,3 +761,98 @@ fn uncompressed_layers_of_a_legacy_archive_go_up_gzip_and_a_repush_compresses_no
         r.stderr
     );
 }
+
+#[test]
+fn a_multi_platform_image_of_uncompressed_layers_goes_up_gzip_under_a_new_index() {
+    use img_core::compression::Outer;
+    use img_core::oci::media_type::Compression;
+    use img_core::oci::{Index, Manifest, Platform, media_type};
+    use img_core::testing::images::{Flavor, ImageSpec, LayerSpec, build_index};
+    let f = fixture();
+    let spec = |architecture: &str, seed| ImageSpec {
+        name: "test/plain-multi".to_owned(),
+        tag: "1".to_owned(),
+        flavor: Flavor::Oci,
+        platform: Platform {
+            architecture: architecture.to_owned(),
+            os: "linux".to_owned(),
+            variant: None,
+            os_version: None,
+            os_features: None,
+        },
+        layers: vec![
+            LayerSpec {
+                size: 24 * 1024,
+                compression: Compression::None,
+            };
+            2
+        ],
+        seed,
+    };
+    let image = build_index(
+        "test/plain-multi",
+        "1",
+        &[spec("amd64", 70), spec("arm64", 71)],
+    );
+    img_core::testing::seed::push_image(&f.registry.client().unwrap(), &image).unwrap();
+    let pulled = f.pull_all_platforms("test/plain-multi:1").unwrap().record;
+    assert_eq!(pulled.digest, image.top.0.digest);
+    let target = f.reference("me/plain-multi:1");
+    f.tag("test/plain-multi:1", &target).unwrap();
+    let rec = push(&f, &[&target], None).success().json();
+    let digest = rec["Digest"].as_str().unwrap().to_owned();
+    assert_ne!(
+        digest,
+        pulled.digest.to_string(),
+        "the stored index names tars"
+    );
+    let digests: Vec<String> = serde_json::from_value(rec["RepoDigests"].clone()).unwrap();
+    assert!(
+        digests.contains(&format!("{}/me/plain-multi@{digest}", f.registry.addr())),
+        "{digests:?}"
+    );
+    let client = f.registry.client().unwrap();
+    let (bytes, _, _) = client.get_manifest("me/plain-multi", "1").unwrap();
+    assert_eq!(img_core::Digest::sha256_of(&bytes).to_string(), digest);
+    let index: Index = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(index.manifests.len(), 2);
+    for (entry, (stored, _)) in index.manifests.iter().zip(&image.manifests) {
+        // The same platform, a new manifest over gzip layers of the same tars.
+        assert_eq!(entry.platform, stored.platform);
+        assert_ne!(entry.digest, stored.digest);
+        let (b, _, _) = client
+            .get_manifest("me/plain-multi", &entry.digest.to_string())
+            .unwrap();
+        assert_eq!(b.len() as u64, entry.size);
+        let m: Manifest = serde_json::from_slice(&b).unwrap();
+        let before = image
+            .manifests
+            .iter()
+            .find(|(d, _)| d.digest == stored.digest)
+            .map(|(_, b)| serde_json::from_slice::<Manifest>(b).unwrap())
+            .unwrap();
+        assert_eq!(
+            m.config.digest, before.config.digest,
+            "the image ID is kept"
+        );
+        for (l, plain) in m.layers.iter().zip(&before.layers) {
+            assert_eq!(l.media_type, media_type::OCI_LAYER_GZIP);
+            let (inflated, outer) = inflated_digest(&f.registry, "me/plain-multi", &l.digest);
+            assert_eq!(outer, Outer::Gzip);
+            assert_eq!(inflated, plain.digest);
+        }
+    }
+    // Again: the compressed copies are found, so the same index, and nothing goes up.
+    let again = push(&f, &[&target], None).success().json();
+    assert_eq!(again["Digest"], digest);
+    assert_eq!(again["Pushed"], 0, "{again}");
+    // One platform of it: that child alone, converted the same way.
+    let one = f.reference("me/plain-arm:1");
+    f.tag("test/plain-multi:1", &one).unwrap();
+    let rec = push(&f, &["--platform", "linux/arm64", &one], None)
+        .success()
+        .json();
+    let arm = &index.manifests[1];
+    assert_eq!(arm.platform.as_ref().unwrap().architecture, "arm64");
+    assert_eq!(rec["Digest"], arm.digest.to_string());
+}

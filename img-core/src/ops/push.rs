@@ -259,24 +259,61 @@ impl Pusher<'_> {
                         let child = self.child(entry)?.ok_or_else(|| {
                             missing_child(self.reference, entry, "is not in the store")
                         })?;
-                        self.push_manifest_blobs(&child.0, &entry.digest, &mut totals)?;
-                        (entry.digest.clone(), entry.media_type.clone(), child.1)
+                        match compress::convert(
+                            self.store,
+                            &lease,
+                            &child.0,
+                            &entry.media_type,
+                            self.options.compression,
+                        )? {
+                            Some(c) => {
+                                self.push_manifest_blobs(&c.manifest, &c.digest, &mut totals)?;
+                                converted = Some(c.closure);
+                                (c.digest, c.media_type, c.bytes)
+                            }
+                            None => {
+                                self.push_manifest_blobs(&child.0, &entry.digest, &mut totals)?;
+                                (entry.digest.clone(), entry.media_type.clone(), child.1)
+                            }
+                        }
                     } else {
+                        // Each child as the one-manifest case goes (its uncompressed
+                        // layers compressed), and the index over what went up.
+                        let mut pushed_children = Vec::with_capacity(index.manifests.len());
+                        let mut made = Vec::new();
                         for entry in &index.manifests {
                             match self.child(entry)? {
                                 Some((m, child_bytes)) => {
-                                    self.push_manifest_blobs(&m, &entry.digest, &mut totals)?;
+                                    let (d, media_type, child_bytes, m) = match compress::convert(
+                                        self.store,
+                                        &lease,
+                                        &m,
+                                        &entry.media_type,
+                                        self.options.compression,
+                                    )? {
+                                        Some(c) => {
+                                            made.extend(c.closure);
+                                            (c.digest, c.media_type, c.bytes, c.manifest)
+                                        }
+                                        None => (
+                                            entry.digest.clone(),
+                                            entry.media_type.clone(),
+                                            child_bytes,
+                                            m,
+                                        ),
+                                    };
+                                    self.push_manifest_blobs(&m, &d, &mut totals)?;
                                     self.client.put_manifest(
                                         repo,
-                                        &entry.digest.to_string(),
-                                        &entry.media_type,
+                                        &d.to_string(),
+                                        &media_type,
                                         &child_bytes,
                                     )?;
+                                    pushed_children.push((d, child_bytes.len() as u64));
                                 }
                                 // docker 28's rule: a child the store lacks is fine when the
                                 // repository already has it.
                                 None => {
-                                    // With the push's scope: its token serves.
                                     if self
                                         .client
                                         .head_manifest_for_push(repo, &entry.digest.to_string())?
@@ -288,10 +325,22 @@ impl Pusher<'_> {
                                             "is not available locally or in the remote repository",
                                         ));
                                     }
+                                    pushed_children.push((entry.digest.clone(), entry.size));
                                 }
                             }
                         }
-                        (image.target.clone(), image.target_media_type.clone(), bytes)
+                        if made.is_empty() {
+                            (image.target.clone(), image.target_media_type.clone(), bytes)
+                        } else {
+                            let bytes = compress::reindex(&bytes, &pushed_children)?;
+                            let digest = Digest::sha256_of(&bytes);
+                            lease.protect(&digest)?;
+                            self.store
+                                .put_blob(&image.target_media_type, &bytes, &digest)?;
+                            made.push(digest.clone());
+                            converted = Some(made);
+                            (digest, image.target_media_type.clone(), bytes)
+                        }
                     }
                 }
             };

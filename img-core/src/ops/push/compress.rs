@@ -212,3 +212,56 @@ fn compress(
     }])?;
     Ok((digest, size))
 }
+
+/// The index `bytes` naming `children` (digest and size, in its order) instead of the
+/// stored manifests: every other field kept as it was, so that only what the push
+/// changed differs.
+pub(super) fn reindex(bytes: &[u8], children: &[(Digest, u64)]) -> Result<Vec<u8>> {
+    let invalid = |why: String| {
+        Error::new(
+            ErrorKind::InvalidDocument,
+            format!("rewriting the index to push: {why}"),
+        )
+    };
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    let entries = doc
+        .get_mut("manifests")
+        .and_then(serde_json::Value::as_array_mut)
+        .filter(|m| m.len() == children.len())
+        .ok_or_else(|| invalid("its manifests are not the ones read".to_owned()))?;
+    for (entry, (digest, size)) in entries.iter_mut().zip(children) {
+        let entry = entry
+            .as_object_mut()
+            .ok_or_else(|| invalid("a manifest entry is not an object".to_owned()))?;
+        entry.insert("digest".to_owned(), digest.to_string().into());
+        entry.insert("size".to_owned(), (*size).into());
+    }
+    serde_json::to_vec(&doc).map_err(|e| invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reindex_changes_only_the_children_it_names() {
+        let a = Digest::sha256_of(b"a");
+        let b = Digest::sha256_of(b"b");
+        let c = Digest::sha256_of(b"c");
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{a}","size":10,"platform":{{"architecture":"amd64","os":"linux"}}}},{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{b}","size":20,"annotations":{{"k":"v"}}}}],"annotations":{{"x":"y"}}}}"#
+        );
+        let out = reindex(index.as_bytes(), &[(c.clone(), 30), (b.clone(), 20)]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["manifests"][0]["digest"], c.to_string());
+        assert_eq!(v["manifests"][0]["size"], 30);
+        assert_eq!(v["manifests"][0]["platform"]["architecture"], "amd64");
+        assert_eq!(v["manifests"][1]["digest"], b.to_string());
+        assert_eq!(v["manifests"][1]["annotations"]["k"], "v");
+        assert_eq!(v["annotations"]["x"], "y");
+        assert_eq!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
+        // A list of another length is not the index that was read.
+        assert!(reindex(index.as_bytes(), &[(c, 30)]).is_err());
+    }
+}
